@@ -1,0 +1,110 @@
+package broker_test
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/goleak"
+
+	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/transport/tcp"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// transportCase is one way clients reach the broker. The conformance suite
+// runs every behaviour once per case, so a new transport adds a row here.
+type transportCase struct {
+	name string
+	// listener returns the broker listener for this transport.
+	listener func(t *testing.T) broker.Listener
+	// clientOpts returns the nats.go options that make a client use it.
+	clientOpts func(t *testing.T, srv *broker.Server) []nats.Option
+	// url is the server URL a client dials.
+	url func(srv *broker.Server) string
+}
+
+var transportCases = []transportCase{
+	{
+		name: "tcp",
+		listener: func(t *testing.T) broker.Listener {
+			return broker.Listener{Transport: tcp.New(), Addr: "127.0.0.1:0"}
+		},
+		clientOpts: func(*testing.T, *broker.Server) []nats.Option { return nil },
+		url: func(srv *broker.Server) string {
+			return "nats://" + srv.Addrs()["tcp"].String()
+		},
+	},
+}
+
+// testOptions are defaults suited to tests: loopback, random port.
+func testOptions() broker.Options {
+	o := broker.DefaultOptions()
+	o.Host = "127.0.0.1"
+	o.Port = -1
+	return o
+}
+
+// startServer starts a broker with opts (listeners from tc when given) and
+// closes it when the test ends.
+func startServer(t *testing.T, opts broker.Options, tc *transportCase) *broker.Server {
+	t.Helper()
+	if tc != nil {
+		opts.Listeners = []broker.Listener{tc.listener(t)}
+	}
+	srv, err := broker.New(opts)
+	if err != nil {
+		t.Fatalf("new server: %v", err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+// connect dials srv with nats.go over tc, closing the client at cleanup.
+func connect(t *testing.T, srv *broker.Server, tc *transportCase, extra ...nats.Option) *nats.Conn {
+	t.Helper()
+	opts := append(tc.clientOpts(t, srv), nats.MaxReconnects(0), nats.Timeout(5*time.Second))
+	opts = append(opts, extra...)
+	nc, err := nats.Connect(tc.url(srv), opts...)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// rawConn is a plain socket speaking the protocol by hand.
+type rawConn struct {
+	t    *testing.T
+	conn net.Conn
+	buf  []byte
+}
+
+func dialRaw(t *testing.T, srv *broker.Server) *rawConn {
+	t.Helper()
+	c, err := net.Dial("tcp", srv.Addrs()["tcp"].String())
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawConn{t: t, conn: c}
+}

@@ -1,0 +1,75 @@
+package broker
+
+import (
+	"encoding/json"
+	"net"
+	"runtime"
+	"strconv"
+)
+
+// Info is the INFO the server sends a client on connect, with nats-server's
+// field names (only the fields Murmur fills).
+type Info struct {
+	ID           string   `json:"server_id"`
+	Name         string   `json:"server_name"`
+	Version      string   `json:"version"`
+	Proto        int      `json:"proto"`
+	Go           string   `json:"go"`
+	Host         string   `json:"host"`
+	Port         int      `json:"port"`
+	Headers      bool     `json:"headers"`
+	AuthRequired bool     `json:"auth_required,omitempty"`
+	TLSRequired  bool     `json:"tls_required,omitempty"`
+	TLSAvailable bool     `json:"tls_available,omitempty"`
+	MaxPayload   int      `json:"max_payload"`
+	ClientID     uint64   `json:"client_id,omitempty"`
+	ClientIP     string   `json:"client_ip,omitempty"`
+	Nonce        string   `json:"nonce,omitempty"`
+	Cluster      string   `json:"cluster,omitempty"`
+	ConnectURLs  []string `json:"connect_urls,omitempty"`
+	LameDuckMode bool     `json:"ldm,omitempty"`
+}
+
+// infoFor builds the INFO line for a client accepted on ln.
+func (s *Server) infoFor(ln *listener, cid uint64, remote net.Addr) []byte {
+	s.mu.Lock()
+	info := s.info
+	info.ConnectURLs = s.connectURLs
+	s.mu.Unlock()
+	info.Host, info.Port = ln.host, ln.port
+	info.ClientID = cid
+	if host, _, err := net.SplitHostPort(remote.String()); err == nil {
+		info.ClientIP = host
+	}
+	return infoLine(&info)
+}
+
+func infoLine(info *Info) []byte {
+	b, _ := json.Marshal(info) // a struct of plain fields cannot fail
+	line := make([]byte, 0, len(b)+7)
+	line = append(line, "INFO "...)
+	line = append(line, b...)
+	return append(line, "\r\n"...)
+}
+
+func baseInfo(id, name string, maxPayload int) Info {
+	return Info{
+		ID:         id,
+		Name:       name,
+		Version:    Version,
+		Proto:      1,
+		Go:         runtime.Version(),
+		Headers:    true,
+		MaxPayload: maxPayload,
+	}
+}
+
+// splitHostPort returns the host and numeric port of addr.
+func splitHostPort(addr net.Addr) (string, int) {
+	h, p, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String(), 0
+	}
+	n, _ := strconv.Atoi(p)
+	return h, n
+}

@@ -1,0 +1,111 @@
+package broker
+
+import (
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/murmurmq/murmur/transport"
+)
+
+// Version is the broker's version, reported in INFO and monitoring.
+const Version = "0.1.0"
+
+// Defaults, as nats-server's.
+const (
+	DefaultPort           = 4222
+	DefaultHost           = "0.0.0.0"
+	DefaultMaxPayload     = 1 << 20
+	DefaultMaxControlLine = 4096
+	DefaultMaxPending     = 64 << 20
+	DefaultMaxConnections = 64 * 1024
+	DefaultPingInterval   = 2 * time.Minute
+	DefaultPingMax        = 2
+	DefaultWriteDeadline  = 10 * time.Second
+)
+
+// Listener is one place the broker accepts clients: a transport and the
+// address to bind with it.
+type Listener struct {
+	Transport transport.Transport
+	// Addr is "host:port"; port 0 picks a free one (see Server.Addrs).
+	Addr string
+}
+
+// Options configure a Server. Start from DefaultOptions; flags and the
+// config file fill the same struct; Validate checks it in one place.
+type Options struct {
+	// Name is the server name in INFO (defaults to the server id).
+	Name string
+	// Host and Port are the client listener for the default TCP transport,
+	// used when Listeners is empty. Port -1 means a random free port.
+	Host string
+	Port int
+	// Listeners, when set, replace Host/Port: one accept loop per entry.
+	Listeners []Listener
+
+	MaxPayload     int
+	MaxControlLine int
+	MaxPending     int
+	MaxConnections int
+	// MaxSubscriptions per connection; 0 = unlimited.
+	MaxSubscriptions int
+	PingInterval     time.Duration
+	PingMax          int
+	WriteDeadline    time.Duration
+
+	// Logger receives the broker's logs; nil means no logging.
+	Logger *zap.Logger
+	// Trace logs every protocol op at debug level (-V).
+	Trace bool
+}
+
+// DefaultOptions returns nats-server's defaults.
+func DefaultOptions() Options {
+	return Options{
+		Host:           DefaultHost,
+		Port:           DefaultPort,
+		MaxPayload:     DefaultMaxPayload,
+		MaxControlLine: DefaultMaxControlLine,
+		MaxPending:     DefaultMaxPending,
+		MaxConnections: DefaultMaxConnections,
+		PingInterval:   DefaultPingInterval,
+		PingMax:        DefaultPingMax,
+		WriteDeadline:  DefaultWriteDeadline,
+	}
+}
+
+// Validate reports the first bad option, naming it.
+func (o *Options) Validate() error {
+	switch {
+	case o.Port < -1 || o.Port > 65535:
+		return fmt.Errorf("port: %d is not a valid port", o.Port)
+	case o.MaxPayload <= 0:
+		return fmt.Errorf("max_payload: must be positive, got %d", o.MaxPayload)
+	case o.MaxPayload > 64<<20:
+		return fmt.Errorf("max_payload: %d exceeds the 64 MB limit", o.MaxPayload)
+	case o.MaxControlLine < 32:
+		return fmt.Errorf("max_control_line: must be at least 32, got %d", o.MaxControlLine)
+	case o.MaxPending <= 0:
+		return fmt.Errorf("max_pending: must be positive, got %d", o.MaxPending)
+	case o.MaxPending < o.MaxPayload:
+		return fmt.Errorf("max_pending: %d is smaller than max_payload %d", o.MaxPending, o.MaxPayload)
+	case o.MaxConnections <= 0:
+		return fmt.Errorf("max_connections: must be positive, got %d", o.MaxConnections)
+	case o.MaxSubscriptions < 0:
+		return fmt.Errorf("max_subscriptions: must not be negative, got %d", o.MaxSubscriptions)
+	case o.PingInterval <= 0:
+		return fmt.Errorf("ping_interval: must be positive, got %v", o.PingInterval)
+	case o.PingMax <= 0:
+		return fmt.Errorf("ping_max: must be positive, got %d", o.PingMax)
+	case o.WriteDeadline <= 0:
+		return fmt.Errorf("write_deadline: must be positive, got %v", o.WriteDeadline)
+	}
+	for i, l := range o.Listeners {
+		if l.Transport == nil {
+			return fmt.Errorf("listeners[%d]: no transport", i)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,279 @@
+package broker
+
+import (
+	"errors"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/murmurmq/murmur/internal/proto"
+	"github.com/murmurmq/murmur/mux"
+)
+
+var (
+	okLine   = []byte("+OK\r\n")
+	pingLine = []byte("PING\r\n")
+	pongLine = []byte("PONG\r\n")
+	crlf     = []byte("\r\n")
+)
+
+const errMaxConns = proto.ErrTextMaxConns
+
+func errLine(text string) []byte { return proto.ErrLine(text) }
+
+// Stall: once a connection's pending bytes pass stallAt of max_pending, a
+// producer delivering to it waits up to stallWait for the writer to catch
+// up, so a burst slows its publisher briefly instead of dropping the
+// subscriber (nats-server does the same).
+const (
+	stallNum, stallDen = 3, 4
+	stallWait          = 5 * time.Millisecond
+	// keepSpare bounds the write buffer kept for reuse between flushes.
+	keepSpare = 1 << 20
+)
+
+// outbound is a connection's pending output, guarded by client.mu. The
+// writer swaps buf out, writes it without the lock, and hands it back as
+// spare, so producers and the writer only contend for the swap.
+type outbound struct {
+	buf          []byte
+	spare        []byte
+	inflight     int  // bytes the writer is writing now
+	flushPending bool // a wake-up is already owed to the writer
+	closing      bool
+	reason       CloseReason
+	maxPending   int
+	stall        chan struct{} // closed when pending falls below the stall mark
+	wake         chan struct{} // cap 1: wakes the writer
+}
+
+func (o *outbound) init(maxPending int) {
+	o.maxPending = maxPending
+	o.wake = make(chan struct{}, 1)
+}
+
+func (o *outbound) pending() int { return len(o.buf) + o.inflight }
+
+// Flush implements mux.Conn: it wakes the writer without blocking.
+func (c *client) Flush() {
+	select {
+	case c.out.wake <- struct{}{}:
+	default:
+	}
+}
+
+// enqueue appends protocol bytes (INFO, PONG, +OK, -ERR, PING) and wakes the
+// writer now: these are answers the peer may be waiting for.
+func (c *client) enqueue(b []byte) {
+	c.mu.Lock()
+	if c.out.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.out.buf = append(c.out.buf, b...)
+	c.out.flushPending = true
+	c.mu.Unlock()
+	c.Flush()
+}
+
+func (c *client) sendErr(text string) { c.enqueue(errLine(text)) }
+
+// Deliver implements mux.Conn: it appends MSG (or HMSG) for sub to the
+// outbound buffer.
+func (c *client) Deliver(sub *mux.Sub, m *mux.Msg) (needFlush, ok bool) {
+	hdr := m.Header
+	if hdr != nil && !c.headers.Load() {
+		hdr = nil // a client that did not ask for headers gets the payload only
+	}
+	size := len(hdr) + len(m.Payload)
+	c.mu.Lock()
+	o := &c.out
+	if o.closing {
+		c.mu.Unlock()
+		return false, false
+	}
+	if o.pending()+size > o.maxPending {
+		c.mu.Unlock()
+		c.slowConsumer(SlowConsumerPendingBytes)
+		return false, false
+	}
+	o.buf = appendMsg(o.buf, sub.SID, m.Subject, m.Reply, hdr, m.Payload)
+	needFlush = !o.flushPending
+	o.flushPending = true
+	var stall chan struct{}
+	if o.pending() > o.maxPending/stallDen*stallNum {
+		if o.stall == nil {
+			o.stall = make(chan struct{})
+		}
+		stall = o.stall
+	}
+	c.mu.Unlock()
+	c.outMsgs.Add(1)
+	c.outBytes.Add(int64(size))
+	if stall != nil {
+		c.Flush()
+		t := time.NewTimer(stallWait)
+		select {
+		case <-stall:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	return needFlush, true
+}
+
+// appendMsg writes `MSG <subject> <sid> [reply] <size>` or the HMSG form,
+// then the payload.
+func appendMsg(b, sid, subject, reply, hdr, payload []byte) []byte {
+	if hdr != nil {
+		b = append(b, "HMSG "...)
+	} else {
+		b = append(b, "MSG "...)
+	}
+	b = append(b, subject...)
+	b = append(b, ' ')
+	b = append(b, sid...)
+	b = append(b, ' ')
+	if len(reply) > 0 {
+		b = append(b, reply...)
+		b = append(b, ' ')
+	}
+	if hdr != nil {
+		b = strconv.AppendInt(b, int64(len(hdr)), 10)
+		b = append(b, ' ')
+	}
+	b = strconv.AppendInt(b, int64(len(hdr)+len(payload)), 10)
+	b = append(b, crlf...)
+	b = append(b, hdr...)
+	b = append(b, payload...)
+	return append(b, crlf...)
+}
+
+// enqueueNoResponders writes the 503 status message nats-server sends to a
+// requester when nobody received its request.
+func (c *client) enqueueNoResponders(sub *mux.Sub, subject, reply []byte) {
+	hdr := make([]byte, 0, 32+len(subject))
+	hdr = append(hdr, "NATS/1.0 503\r\nNats-Subject: "...)
+	hdr = append(hdr, subject...)
+	hdr = append(hdr, "\r\n\r\n"...)
+	c.mu.Lock()
+	if !c.out.closing {
+		c.out.buf = appendMsg(c.out.buf, sub.SID, reply, nil, hdr, nil)
+		c.out.flushPending = true
+	}
+	c.mu.Unlock()
+	c.Flush()
+}
+
+// slowConsumer closes a client that cannot keep up, without an -ERR (as
+// nats-server), and counts it.
+func (c *client) slowConsumer(reason CloseReason) {
+	if c.markClosing(reason) {
+		c.srv.stats.slowConsumers.Add(1)
+		c.log.Warn("slow consumer detected, closing", zap.String("reason", reason.String()),
+			zap.Int("max_pending", c.srv.opts.MaxPending))
+		c.Flush()
+	}
+}
+
+// close starts closing the connection for reason; the writer flushes what
+// the reason allows, closes the socket and tears the client down.
+func (c *client) close(reason CloseReason) {
+	if c.markClosing(reason) {
+		c.Flush()
+	}
+}
+
+// markClosing records the first close reason; it reports whether this call
+// was the first.
+func (c *client) markClosing(reason CloseReason) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.out.closing {
+		return false
+	}
+	c.out.closing = true
+	c.out.reason = reason
+	if c.out.stall != nil {
+		close(c.out.stall)
+		c.out.stall = nil
+	}
+	if c.pingTimer != nil {
+		c.pingTimer.Stop()
+	}
+	return true
+}
+
+// writeLoop writes coalesced output until the connection closes, then tears
+// the client down.
+func (c *client) writeLoop() {
+	defer c.srv.wg.Done()
+	for range c.out.wake {
+		c.mu.Lock()
+		o := &c.out
+		buf := o.buf
+		o.buf = o.spare[:0]
+		o.spare = nil
+		o.inflight = len(buf)
+		o.flushPending = false
+		closing, reason := o.closing, o.reason
+		c.mu.Unlock()
+
+		if len(buf) > 0 && (!closing || reason.flushes()) {
+			if err := c.write(buf); err != nil && !closing {
+				closing = true
+			}
+		}
+
+		c.mu.Lock()
+		o.inflight = 0
+		if o.stall != nil && o.pending() <= o.maxPending/stallDen*stallNum {
+			close(o.stall)
+			o.stall = nil
+		}
+		if cap(buf) <= keepSpare {
+			o.spare = buf[:0]
+		}
+		c.mu.Unlock()
+		if closing {
+			break
+		}
+	}
+	c.teardown()
+}
+
+// write writes buf under the write deadline, turning failures into a close
+// with the right reason.
+func (c *client) write(buf []byte) error {
+	_ = c.conn.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteDeadline))
+	_, err := c.conn.Write(buf)
+	if err == nil {
+		return nil
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
+		c.slowConsumer(SlowConsumerWriteDeadline)
+	} else {
+		c.close(WriteError)
+	}
+	return err
+}
+
+// teardown runs on the writer once closing: it closes the socket, waits for
+// the reader to stop, and removes the client's subscriptions.
+func (c *client) teardown() {
+	c.conn.Close()
+	<-c.readerDone
+	c.subsMu.Lock()
+	subs := c.subs
+	c.subs = map[string]*mux.Sub{}
+	c.subsMu.Unlock()
+	for _, s := range subs {
+		c.srv.mux.Unsubscribe(s)
+	}
+	c.srv.removeClient(c)
+	c.log.Debug("client closed", zap.String("reason", c.out.reason.String()))
+}

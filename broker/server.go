@@ -1,0 +1,280 @@
+// Package broker is the NATS-protocol server: it accepts client streams from
+// any transport, speaks the client protocol on each, and hands published
+// messages to the multiplexor (package mux) for fan-out.
+//
+// Each connection has two goroutines, a reader (parse, publish) and a writer
+// (coalesce and flush outbound data); the Server owns both and Close waits
+// for them.
+package broker
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/murmurmq/murmur/mux"
+	"github.com/murmurmq/murmur/transport"
+	"github.com/murmurmq/murmur/transport/tcp"
+)
+
+// Server is one broker.
+type Server struct {
+	opts Options
+	id   string
+	log  *zap.Logger
+	mux  *mux.Mux
+	wg   sync.WaitGroup
+
+	mu          sync.Mutex
+	info        Info
+	connectURLs []string
+	listeners   []*listener
+	clients     map[uint64]*client
+	closed      []ClosedConn // ring of recently closed connections
+	closedNext  int
+	started     bool
+	shutdown    bool
+
+	start  time.Time
+	nextID atomic.Uint64
+	stats  serverStats
+}
+
+type serverStats struct {
+	inMsgs, inBytes, outMsgs, outBytes atomic.Int64
+	totalConns, slowConsumers, stale   atomic.Int64
+}
+
+type listener struct {
+	ln        transport.Listener
+	transport string
+	host      string
+	port      int
+}
+
+// maxClosed bounds the closed-connection history, as nats-server's default.
+const maxClosed = 10000
+
+// New checks opts and returns a server that is not yet listening.
+func New(opts Options) (*Server, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	id := newServerID()
+	if opts.Name == "" {
+		opts.Name = id
+	}
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s := &Server{
+		opts:    opts,
+		id:      id,
+		log:     log.With(zap.String("server", opts.Name)),
+		mux:     mux.New(),
+		clients: make(map[uint64]*client),
+	}
+	s.info = baseInfo(id, opts.Name, opts.MaxPayload)
+	return s, nil
+}
+
+// newServerID returns an id shaped like nats-server's: 'N' and 55 base32
+// characters.
+func newServerID() string {
+	var b [35]byte
+	_, _ = rand.Read(b[:])
+	return "N" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])[:55]
+}
+
+// ID is the server id sent in INFO.
+func (s *Server) ID() string { return s.id }
+
+// Name is the server name sent in INFO.
+func (s *Server) Name() string { return s.opts.Name }
+
+// Options returns the options the server runs with.
+func (s *Server) Options() Options { return s.opts }
+
+// Mux is the server's multiplexor (for routes and monitoring).
+func (s *Server) Mux() *mux.Mux { return s.mux }
+
+// Logger is the server's logger.
+func (s *Server) Logger() *zap.Logger { return s.log }
+
+// Start binds every listener and starts accepting. On error nothing is left
+// listening.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return errors.New("broker: already started")
+	}
+	lns := s.opts.Listeners
+	if len(lns) == 0 {
+		port := s.opts.Port
+		if port == -1 {
+			port = 0
+		}
+		lns = []Listener{{Transport: tcp.New(), Addr: net.JoinHostPort(s.opts.Host, strconv.Itoa(port))}}
+	}
+	for _, l := range lns {
+		ln, err := l.Transport.Listen(l.Addr)
+		if err != nil {
+			for _, open := range s.listeners {
+				open.ln.Close()
+			}
+			s.listeners = nil
+			return fmt.Errorf("listen %s on %s: %w", l.Transport.Name(), l.Addr, err)
+		}
+		host, _, _ := net.SplitHostPort(l.Addr)
+		_, port := splitHostPort(ln.Addr())
+		s.listeners = append(s.listeners, &listener{ln: ln, transport: l.Transport.Name(), host: host, port: port})
+	}
+	s.started = true
+	s.start = time.Now()
+	for _, l := range s.listeners {
+		s.log.Info("listening for clients", zap.String("transport", l.transport), zap.Stringer("addr", l.ln.Addr()))
+		s.wg.Add(1)
+		go s.acceptLoop(l)
+	}
+	return nil
+}
+
+// Addrs returns the bound address of each listener, by transport name.
+func (s *Server) Addrs() map[string]net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[string]net.Addr, len(s.listeners))
+	for _, l := range s.listeners {
+		m[l.transport] = l.ln.Addr()
+	}
+	return m
+}
+
+// ClientURL is "nats://host:port" of the first listener, for tests and logs.
+func (s *Server) ClientURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.listeners) == 0 {
+		return ""
+	}
+	return "nats://" + s.listeners[0].ln.Addr().String()
+}
+
+// StartTime is when Start succeeded.
+func (s *Server) StartTime() time.Time { return s.start }
+
+func (s *Server) acceptLoop(l *listener) {
+	defer s.wg.Done()
+	var delay time.Duration
+	for {
+		conn, err := l.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || s.isShutdown() {
+				return
+			}
+			// Temporary failure (e.g. out of file descriptors): back off.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept error", zap.String("transport", l.transport), zap.Error(err), zap.Duration("retry_in", delay))
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		s.accept(l, conn)
+	}
+}
+
+func (s *Server) isShutdown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shutdown
+}
+
+// accept registers conn as a client and starts its goroutines.
+func (s *Server) accept(l *listener, conn net.Conn) {
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	cid := s.nextID.Add(1)
+	c := newClient(s, cid, conn, l.transport)
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		conn.Close()
+		return
+	}
+	full := len(s.clients) >= s.opts.MaxConnections
+	if !full {
+		s.clients[cid] = c
+	}
+	s.mu.Unlock()
+	s.stats.totalConns.Add(1)
+	info := s.infoFor(l, cid, conn.RemoteAddr())
+	if full {
+		// As nats-server: INFO, then the error, then close.
+		_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = conn.Write(append(info, errLine(errMaxConns)...))
+		conn.Close()
+		s.log.Warn("maximum connections exceeded", zap.Stringer("remote", conn.RemoteAddr()))
+		return
+	}
+	c.enqueue(info)
+	s.wg.Add(2)
+	go c.writeLoop()
+	go c.readLoop()
+}
+
+func (s *Server) removeClient(c *client) {
+	info := c.snapshot(true)
+	s.mu.Lock()
+	delete(s.clients, c.cid)
+	if len(s.closed) < maxClosed {
+		s.closed = append(s.closed, info)
+	} else {
+		s.closed[s.closedNext] = info
+		s.closedNext = (s.closedNext + 1) % maxClosed
+	}
+	s.mu.Unlock()
+}
+
+// NumClients is the number of open client connections.
+func (s *Server) NumClients() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.clients)
+}
+
+// Close stops accepting, closes every connection and returns once every
+// goroutine the server started has exited.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		s.wg.Wait()
+		return nil
+	}
+	s.shutdown = true
+	for _, l := range s.listeners {
+		l.ln.Close()
+	}
+	clients := make([]*client, 0, len(s.clients))
+	for _, c := range s.clients {
+		clients = append(clients, c)
+	}
+	s.mu.Unlock()
+	for _, c := range clients {
+		c.close(ServerShutdown)
+	}
+	s.wg.Wait()
+	s.log.Info("server stopped")
+	return nil
+}

@@ -1,0 +1,142 @@
+// Command broker runs a Murmur broker.
+//
+//	go run ./cmd/broker            # clients on 0.0.0.0:4222
+//	go run ./cmd/broker -p 4333 -D # another port, debug logging
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/murmurmq/murmur/broker"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "broker:", err)
+		os.Exit(1)
+	}
+}
+
+// config is what the command line sets.
+type config struct {
+	opts       broker.Options
+	logFile    string
+	debug      bool
+	trace      bool
+	cpuProfile string
+}
+
+// parseFlags fills a config from args with nats-server style flags: each
+// has a short and a long name.
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	cfg := &config{opts: broker.DefaultOptions()}
+	o := &cfg.opts
+	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	both := func(short, long string, f func(name string)) {
+		f(short)
+		f(long)
+	}
+	both("a", "addr", func(n string) { fs.StringVar(&o.Host, n, o.Host, "client listen `host`") })
+	both("p", "port", func(n string) { fs.IntVar(&o.Port, n, o.Port, "client `port` (-1 for random)") })
+	both("n", "name", func(n string) { fs.StringVar(&o.Name, n, o.Name, "server `name` (default: the server id)") })
+	both("l", "log", func(n string) { fs.StringVar(&cfg.logFile, n, "", "log `file` (default: stderr)") })
+	both("D", "debug", func(n string) { fs.BoolVar(&cfg.debug, n, false, "debug logging") })
+	both("V", "trace", func(n string) { fs.BoolVar(&cfg.trace, n, false, "trace every protocol op (implies debug)") })
+	fs.IntVar(&o.MaxPayload, "max_payload", o.MaxPayload, "maximum message payload in `bytes`")
+	fs.IntVar(&o.MaxControlLine, "max_control_line", o.MaxControlLine, "maximum control line in `bytes`")
+	fs.IntVar(&o.MaxPending, "max_pending", o.MaxPending, "maximum pending outbound `bytes` per connection")
+	fs.IntVar(&o.MaxConnections, "max_connections", o.MaxConnections, "maximum client `connections`")
+	fs.IntVar(&o.MaxSubscriptions, "max_subscriptions", o.MaxSubscriptions, "maximum subscriptions per connection (0 = unlimited)")
+	fs.DurationVar(&o.PingInterval, "ping_interval", o.PingInterval, "server PING `interval`")
+	fs.IntVar(&o.PingMax, "ping_max", o.PingMax, "unanswered PINGs before a connection is stale")
+	fs.DurationVar(&o.WriteDeadline, "write_deadline", o.WriteDeadline, "write `deadline` before a client is a slow consumer")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until shutdown")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg *config, stderr io.Writer) (*zap.Logger, func(), error) {
+	level := zapcore.InfoLevel
+	if cfg.debug || cfg.trace {
+		level = zapcore.DebugLevel
+	}
+	var w zapcore.WriteSyncer = zapcore.AddSync(stderr)
+	closeFn := func() {}
+	if cfg.logFile != "" {
+		f, err := os.OpenFile(cfg.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, nil, fmt.Errorf("log: %w", err)
+		}
+		w = zapcore.AddSync(f)
+		closeFn = func() { f.Close() }
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), w, level)
+	return zap.New(core), closeFn, nil
+}
+
+func run(args []string, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log, closeLog, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	defer log.Sync() //nolint:errcheck // nothing useful to do on failure
+	cfg.opts.Logger = log
+	cfg.opts.Trace = cfg.trace
+
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	srv, err := broker.New(cfg.opts)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	log.Info("murmur broker ready", zap.String("version", broker.Version), zap.String("id", srv.ID()))
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	sig := <-sigs
+	log.Info("shutting down", zap.Stringer("signal", sig))
+	return srv.Close()
+}

@@ -1,0 +1,257 @@
+// Package mux is the multiplexor: it decides, for one published message,
+// which subscriptions and routes receive it, and hands it to their owners.
+// It is the fan-out core: no goroutines and no sockets of its own; owners
+// (client connections, routes) queue what they are given and write it on
+// their own goroutines.
+package mux
+
+import (
+	"math/rand/v2"
+	"sync/atomic"
+
+	"github.com/murmurmq/murmur/pubsub"
+)
+
+// Kind tells clients from routes. Messages that arrive over a route are
+// delivered to clients only (one hop); messages from clients also go to each
+// interested route, once per route.
+type Kind uint8
+
+// Owner kinds.
+const (
+	Client Kind = iota
+	Route
+)
+
+// Conn is the owner of subscriptions: a client connection or a route.
+type Conn interface {
+	// Kind says whether this is a client or a route.
+	Kind() Kind
+	// NoEcho reports that the connection asked not to receive its own messages.
+	NoEcho() bool
+	// Deliver queues msg for sub without blocking on I/O. It returns
+	// needFlush = true when the owner's writer must be woken (the caller does
+	// that once per batch through Flusher) and ok = false when the message
+	// was refused (connection closing or slow consumer), so it does not count.
+	Deliver(sub *Sub, msg *Msg) (needFlush, ok bool)
+	// Flush wakes the owner's writer. It must not block.
+	Flush()
+	// Expired is called once when a subscription reached its auto-unsubscribe
+	// maximum; the mux has already removed it from the index.
+	Expired(sub *Sub)
+}
+
+// Msg is one published message. Slices are only valid during Publish.
+type Msg struct {
+	Subject []byte
+	Reply   []byte
+	// Header is the NATS/1.0 header block (nil when the message has none).
+	Header  []byte
+	Payload []byte
+	// Queues, on a message arriving over a route, names the queue groups
+	// the sending broker picked this broker for (nil otherwise).
+	Queues [][]byte
+}
+
+// Size is the message's size on the wire: header plus payload.
+func (m *Msg) Size() int { return len(m.Header) + len(m.Payload) }
+
+// Sub is one subscription in the index.
+type Sub struct {
+	Subject string
+	Queue   string
+	// SID is the client's subscription id, written back in MSG lines.
+	SID []byte
+	// Owner receives the messages.
+	Owner Conn
+	// Weight is how many members a remote queue entry stands for (a route
+	// reports its broker's member count); 0 and 1 both mean one.
+	Weight int
+
+	max       atomic.Int64 // auto-unsubscribe limit; 0 = none
+	delivered atomic.Int64
+}
+
+// SetMax sets the auto-unsubscribe limit. It reports false when the
+// subscription has already delivered max messages, in which case the caller
+// removes it at once (as nats-server does).
+func (s *Sub) SetMax(max int) bool {
+	s.max.Store(int64(max))
+	return max <= 0 || s.delivered.Load() < int64(max)
+}
+
+// Delivered is the number of messages delivered so far.
+func (s *Sub) Delivered() int64 { return s.delivered.Load() }
+
+// Mux owns the subscription index and fans messages out over it.
+type Mux struct {
+	subs *pubsub.Sublist[*Sub]
+}
+
+// New returns an empty multiplexor.
+func New() *Mux { return &Mux{subs: pubsub.NewSublist[*Sub]()} }
+
+// Subscribe adds sub to the index. It fails with pubsub.ErrInvalidSubject.
+func (m *Mux) Subscribe(sub *Sub) error { return m.subs.Insert(sub.Subject, sub.Queue, sub) }
+
+// Unsubscribe removes sub; it reports whether it was there.
+func (m *Mux) Unsubscribe(sub *Sub) bool { return m.subs.Remove(sub.Subject, sub.Queue, sub) }
+
+// Match returns the subscriptions for a literal subject (shared; read only).
+func (m *Mux) Match(subject []byte) *pubsub.Result[*Sub] { return m.subs.Match(subject) }
+
+// Index exposes the index for monitoring (counts, stats).
+func (m *Mux) Index() *pubsub.Sublist[*Sub] { return m.subs }
+
+// Batch collects, for one reader goroutine, the connections to wake once its
+// current read buffer is processed, so many messages cost one wake-up per
+// destination. The zero value is ready; it is not safe for concurrent use.
+type Batch struct {
+	pending []Conn
+	routes  []Conn // scratch: routes already sent the current message
+	// Delivered counts deliveries (messages and bytes) since the last Reset,
+	// for the caller's statistics.
+	Msgs, Bytes int64
+}
+
+// Flush wakes every collected connection and forgets them.
+func (b *Batch) Flush() {
+	for i, c := range b.pending {
+		c.Flush()
+		b.pending[i] = nil
+	}
+	b.pending = b.pending[:0]
+}
+
+// Publish delivers msg to every matching subscription: all plain ones, one
+// member of each queue group, never to from itself when from asked for no
+// echo, and, when from is a client, once to each route with interest. It
+// returns the number of deliveries made.
+func (m *Mux) Publish(from Conn, msg *Msg, b *Batch) int {
+	r := m.subs.Match(msg.Subject)
+	if r.Empty() {
+		return 0
+	}
+	fromRoute := from != nil && from.Kind() == Route
+	noEcho := from != nil && from.NoEcho()
+	n := 0
+	b.routes = b.routes[:0]
+	for _, s := range r.Plain {
+		o := s.Owner
+		if noEcho && o == from {
+			continue
+		}
+		if o.Kind() == Route {
+			if fromRoute || b.sentToRoute(o) {
+				continue
+			}
+		}
+		if m.deliver(s, msg, b) {
+			n++
+		}
+	}
+	for i := range r.Queues {
+		if fromRoute && !named(msg.Queues, r.Queues[i].Name) {
+			// The sending broker made the pick for this group elsewhere.
+			continue
+		}
+		if m.pickQueue(&r.Queues[i], from, fromRoute, noEcho, msg, b) {
+			n++
+		}
+	}
+	return n
+}
+
+func named(names [][]byte, name string) bool {
+	for _, n := range names {
+		if string(n) == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *Batch) sentToRoute(o Conn) bool {
+	for _, c := range b.routes {
+		if c == o {
+			return true
+		}
+	}
+	b.routes = append(b.routes, o)
+	return false
+}
+
+// pickQueue delivers msg to one member of g. Members are tried from a random
+// start, weighted by Weight so a remote entry standing for many members is
+// picked as often as that many local members would be. A message that came
+// over a route goes to local members only.
+func (m *Mux) pickQueue(g *pubsub.QueueGroup[*Sub], from Conn, fromRoute, noEcho bool, msg *Msg, b *Batch) bool {
+	members := g.Members
+	total := 0
+	for _, s := range members {
+		total += weight(s)
+	}
+	start := 0
+	if len(members) > 1 {
+		// Find the member owning the random weighted slot.
+		slot := rand.IntN(total)
+		for i, s := range members {
+			if slot -= weight(s); slot < 0 {
+				start = i
+				break
+			}
+		}
+	}
+	for k := range members {
+		s := members[(start+k)%len(members)]
+		o := s.Owner
+		if noEcho && o == from {
+			continue
+		}
+		if fromRoute && o.Kind() == Route {
+			continue
+		}
+		if m.deliver(s, msg, b) {
+			return true
+		}
+	}
+	return false
+}
+
+func weight(s *Sub) int {
+	if s.Weight > 1 {
+		return s.Weight
+	}
+	return 1
+}
+
+// deliver hands msg to s's owner, honouring the auto-unsubscribe limit.
+func (m *Mux) deliver(s *Sub, msg *Msg, b *Batch) bool {
+	max := s.max.Load()
+	if max > 0 {
+		n := s.delivered.Add(1)
+		if n > max {
+			return false
+		}
+		if n == max {
+			defer m.expire(s)
+		}
+	} else {
+		s.delivered.Add(1)
+	}
+	needFlush, ok := s.Owner.Deliver(s, msg)
+	if needFlush {
+		b.pending = append(b.pending, s.Owner)
+	}
+	if ok {
+		b.Msgs++
+		b.Bytes += int64(msg.Size())
+	}
+	return ok
+}
+
+func (m *Mux) expire(s *Sub) {
+	if m.subs.Remove(s.Subject, s.Queue, s) {
+		s.Owner.Expired(s)
+	}
+}
