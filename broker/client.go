@@ -54,7 +54,14 @@ type client struct {
 	log       *zap.Logger
 	start     time.Time
 
+	// Set before the goroutines start.
+	kind       mux.Kind
+	peer       *routeInfo // routes: the remote broker
+	solicited  bool       // routes: we dialed
+	compressed bool       // routes: S2 on the wire
+
 	// Reader-owned.
+	rparser                   proto.RouteParser
 	parser                    proto.Parser
 	batch                     mux.Batch
 	msg                       mux.Msg
@@ -102,7 +109,7 @@ func newClient(s *Server, cid uint64, conn net.Conn, transport string) *client {
 
 // mux.Conn implementation (the outbound half is in outbound.go).
 
-func (c *client) Kind() mux.Kind { return mux.Client }
+func (c *client) Kind() mux.Kind { return c.kind }
 func (c *client) NoEcho() bool   { return c.noEcho.Load() }
 
 func (c *client) Expired(sub *mux.Sub) {
@@ -111,6 +118,7 @@ func (c *client) Expired(sub *mux.Sub) {
 		delete(c.subs, string(sub.SID))
 	}
 	c.subsMu.Unlock()
+	c.srv.localInterest(sub, -1)
 }
 
 // readLoop reads and parses until the connection fails or is closed.
@@ -125,7 +133,12 @@ func (c *client) readLoop() {
 		n, err := c.conn.Read(buf)
 		if n > 0 {
 			c.lastIn.Store(time.Now().UnixNano())
-			perr := c.parser.Parse(buf[:n], c)
+			var perr error
+			if c.kind == mux.Route {
+				perr = c.rparser.Parse(buf[:n], c)
+			} else {
+				perr = c.parser.Parse(buf[:n], c)
+			}
 			c.batch.Flush()
 			c.flushStats()
 			if perr != nil {
@@ -304,6 +317,7 @@ func (c *client) Sub(subject, queue, sid []byte) error {
 	}
 	c.subs[string(s.SID)] = s
 	c.subsMu.Unlock()
+	c.srv.localInterest(s, +1)
 	c.okIfVerbose()
 	return nil
 }
@@ -318,8 +332,8 @@ func (c *client) Unsub(sid []byte, max int) error {
 		remove = true
 	}
 	c.subsMu.Unlock()
-	if remove {
-		c.srv.mux.Unsubscribe(s)
+	if remove && c.srv.mux.Unsubscribe(s) {
+		c.srv.localInterest(s, -1)
 	}
 	c.okIfVerbose()
 	return nil

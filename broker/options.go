@@ -55,6 +55,9 @@ type Options struct {
 	PingMax          int
 	WriteDeadline    time.Duration
 
+	// Cluster, when set, accepts and dials routes to other brokers.
+	Cluster *ClusterOptions
+
 	// Logger receives the broker's logs; nil means no logging.
 	Logger *zap.Logger
 	// Trace logs every protocol op at debug level (-V).
@@ -102,9 +105,49 @@ func (o *Options) Validate() error {
 	case o.WriteDeadline <= 0:
 		return fmt.Errorf("write_deadline: must be positive, got %v", o.WriteDeadline)
 	}
+	if o.Cluster != nil {
+		if err := o.Cluster.validate(); err != nil {
+			return err
+		}
+	}
 	for i, l := range o.Listeners {
 		if l.Transport == nil {
 			return fmt.Errorf("listeners[%d]: no transport", i)
+		}
+	}
+	return nil
+}
+
+// ClusterOptions turn on routes to other brokers of one cluster. Brokers
+// find each other through gossip (see Server.SetMembership) or explicit
+// ConnectRoute calls.
+type ClusterOptions struct {
+	// Name must match on every broker of the cluster.
+	Name string
+	// Listen is where routes are accepted; its transport also dials peers.
+	Listen Listener
+	// Advertise is the route address peers dial ("host:port"); default the
+	// bound listen address.
+	Advertise string
+	// Credential is a shared secret every route presents in CONNECT; empty
+	// means none is required.
+	Credential string
+	// Compression offers S2 compression on routes; used when both ends offer it.
+	Compression bool
+}
+
+func (c *ClusterOptions) validate() error {
+	switch {
+	case c.Name == "":
+		return fmt.Errorf("cluster.name: required when clustering")
+	case c.Listen.Transport == nil:
+		return fmt.Errorf("cluster.listen: no transport")
+	case c.Listen.Addr == "":
+		return fmt.Errorf("cluster.listen: no address")
+	}
+	for _, r := range c.Name {
+		if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
+			return fmt.Errorf("cluster.name: %q contains whitespace", c.Name)
 		}
 	}
 	return nil

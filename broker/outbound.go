@@ -90,17 +90,37 @@ func (c *client) Deliver(sub *mux.Sub, m *mux.Msg) (needFlush, ok bool) {
 	}
 	size := len(hdr) + len(m.Payload)
 	c.mu.Lock()
+	if !c.admitLocked(size) {
+		c.mu.Unlock()
+		return false, false
+	}
+	c.out.buf = appendMsg(c.out.buf, sub.SID, m.Subject, m.Reply, hdr, m.Payload)
+	return c.appendedLocked(size), true
+}
+
+// admitLocked reports whether size more bytes may be queued; past
+// max_pending the connection is closed as a slow consumer. Caller holds mu.
+func (c *client) admitLocked(size int) bool {
 	o := &c.out
 	if o.closing {
-		c.mu.Unlock()
-		return false, false
+		return false
 	}
 	if o.pending()+size > o.maxPending {
-		c.mu.Unlock()
-		c.slowConsumer(SlowConsumerPendingBytes)
-		return false, false
+		c.markClosingLocked(SlowConsumerPendingBytes)
+		c.srv.stats.slowConsumers.Add(1)
+		c.log.Warn("slow consumer detected, closing", zap.String("reason", SlowConsumerPendingBytes.String()),
+			zap.Int("max_pending", o.maxPending))
+		c.Flush()
+		return false
 	}
-	o.buf = appendMsg(o.buf, sub.SID, m.Subject, m.Reply, hdr, m.Payload)
+	return true
+}
+
+// appendedLocked finishes queueing a message of size bytes: it unlocks mu,
+// counts the message, and stalls the producer briefly when the connection
+// is far behind. It returns whether the writer needs a wake-up.
+func (c *client) appendedLocked(size int) (needFlush bool) {
+	o := &c.out
 	needFlush = !o.flushPending
 	o.flushPending = true
 	var stall chan struct{}
@@ -122,7 +142,7 @@ func (c *client) Deliver(sub *mux.Sub, m *mux.Msg) (needFlush, ok bool) {
 		}
 		t.Stop()
 	}
-	return needFlush, true
+	return needFlush
 }
 
 // appendMsg writes `MSG <subject> <sid> [reply] <size>` or the HMSG form,
@@ -189,9 +209,19 @@ func (c *client) close(reason CloseReason) {
 
 // markClosing records the first close reason; it reports whether this call
 // was the first.
+func (c *client) closeReason() CloseReason {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.reason
+}
+
 func (c *client) markClosing(reason CloseReason) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.markClosingLocked(reason)
+}
+
+func (c *client) markClosingLocked(reason CloseReason) bool {
 	if c.out.closing {
 		return false
 	}
@@ -272,8 +302,14 @@ func (c *client) teardown() {
 	c.subs = map[string]*mux.Sub{}
 	c.subsMu.Unlock()
 	for _, s := range subs {
-		c.srv.mux.Unsubscribe(s)
+		if c.srv.mux.Unsubscribe(s) && c.kind == mux.Client {
+			c.srv.localInterest(s, -1)
+		}
 	}
-	c.srv.removeClient(c)
+	if c.kind == mux.Route {
+		c.srv.routeDown(c)
+	} else {
+		c.srv.removeClient(c)
+	}
 	c.log.Debug("client closed", zap.String("reason", c.out.reason.String()))
 }

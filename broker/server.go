@@ -38,6 +38,11 @@ type Server struct {
 	connectURLs []string
 	listeners   []*listener
 	clients     map[uint64]*client
+	routes      map[string]*client // by peer server id
+	routeLn     *listener
+	interest    *interest
+	// routeEvents, when set, hears of routes going up and down (by peer id).
+	routeEvents func(peerID string, up bool)
 	closed      []ClosedConn // ring of recently closed connections
 	closedNext  int
 	started     bool
@@ -82,6 +87,10 @@ func New(opts Options) (*Server, error) {
 		log:     log.With(zap.String("server", opts.Name)),
 		mux:     mux.New(),
 		clients: make(map[uint64]*client),
+		routes:  make(map[string]*client),
+	}
+	if opts.Cluster != nil {
+		s.interest = newInterest()
 	}
 	s.info = baseInfo(id, opts.Name, opts.MaxPayload)
 	return s, nil
@@ -139,8 +148,25 @@ func (s *Server) Start() error {
 		_, port := splitHostPort(ln.Addr())
 		s.listeners = append(s.listeners, &listener{ln: ln, transport: l.Transport.Name(), host: host, port: port})
 	}
+	if cl := s.opts.Cluster; cl != nil {
+		ln, err := cl.Listen.Transport.Listen(cl.Listen.Addr)
+		if err != nil {
+			for _, open := range s.listeners {
+				open.ln.Close()
+			}
+			s.listeners = nil
+			return fmt.Errorf("listen for routes on %s: %w", cl.Listen.Addr, err)
+		}
+		host, port := splitHostPort(ln.Addr())
+		s.routeLn = &listener{ln: ln, transport: cl.Listen.Transport.Name(), host: host, port: port}
+	}
 	s.started = true
 	s.start = time.Now()
+	if s.routeLn != nil {
+		s.log.Info("listening for routes", zap.String("transport", s.routeLn.transport), zap.Stringer("addr", s.routeLn.ln.Addr()))
+		s.wg.Add(1)
+		go s.routeAcceptLoop(s.routeLn)
+	}
 	for _, l := range s.listeners {
 		s.log.Info("listening for clients", zap.String("transport", l.transport), zap.Stringer("addr", l.ln.Addr()))
 		s.wg.Add(1)
@@ -246,6 +272,24 @@ func (s *Server) removeClient(c *client) {
 	s.mu.Unlock()
 }
 
+// localInterest tells the routes about a client subscription added (+1)
+// or removed (-1). Without clustering it does nothing.
+func (s *Server) localInterest(sub *mux.Sub, delta int) {
+	if s.interest != nil && sub.Owner.Kind() == mux.Client {
+		s.interest.changed(sub, delta)
+	}
+}
+
+// RouteAddr is the bound route listener address (nil without clustering).
+func (s *Server) RouteAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.routeLn == nil {
+		return nil
+	}
+	return s.routeLn.ln.Addr()
+}
+
 // NumClients is the number of open client connections.
 func (s *Server) NumClients() int {
 	s.mu.Lock()
@@ -266,8 +310,14 @@ func (s *Server) Close() error {
 	for _, l := range s.listeners {
 		l.ln.Close()
 	}
-	clients := make([]*client, 0, len(s.clients))
+	if s.routeLn != nil {
+		s.routeLn.ln.Close()
+	}
+	clients := make([]*client, 0, len(s.clients)+len(s.routes))
 	for _, c := range s.clients {
+		clients = append(clients, c)
+	}
+	for _, c := range s.routes {
 		clients = append(clients, c)
 	}
 	s.mu.Unlock()

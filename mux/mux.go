@@ -41,6 +41,15 @@ type Conn interface {
 	Expired(sub *Sub)
 }
 
+// RouteConn is implemented by route owners. A route gets each message at
+// most once, with the names of the queue groups this broker picked it for;
+// the remote broker delivers it to all its local plain subscribers and to one
+// local member of each named group.
+type RouteConn interface {
+	Conn
+	DeliverRouted(msg *Msg, queues []string) (needFlush, ok bool)
+}
+
 // Msg is one published message. Slices are only valid during Publish.
 type Msg struct {
 	Subject []byte
@@ -108,7 +117,7 @@ func (m *Mux) Index() *pubsub.Sublist[*Sub] { return m.subs }
 // destination. The zero value is ready; it is not safe for concurrent use.
 type Batch struct {
 	pending []Conn
-	routes  []Conn // scratch: routes already sent the current message
+	routes  []routeTarget // scratch: routes the current message goes to
 	// Delivered counts deliveries (messages and bytes) since the last Reset,
 	// for the caller's statistics.
 	Msgs, Bytes int64
@@ -142,9 +151,10 @@ func (m *Mux) Publish(from Conn, msg *Msg, b *Batch) int {
 			continue
 		}
 		if o.Kind() == Route {
-			if fromRoute || b.sentToRoute(o) {
-				continue
+			if !fromRoute {
+				b.routeTarget(o)
 			}
+			continue
 		}
 		if m.deliver(s, msg, b) {
 			n++
@@ -159,7 +169,42 @@ func (m *Mux) Publish(from Conn, msg *Msg, b *Batch) int {
 			n++
 		}
 	}
+	for i := range b.routes {
+		t := &b.routes[i]
+		needFlush, ok := t.conn.(RouteConn).DeliverRouted(msg, t.queues)
+		if needFlush {
+			b.pending = append(b.pending, t.conn)
+		}
+		if ok {
+			n++
+		}
+		t.conn, t.queues = nil, t.queues[:0]
+	}
 	return n
+}
+
+// routeTarget is one route the current message goes to, with the queue
+// groups it was picked for.
+type routeTarget struct {
+	conn   Conn
+	queues []string
+}
+
+// routeTarget returns the target entry for route o, adding it if new.
+func (b *Batch) routeTarget(o Conn) *routeTarget {
+	for i := range b.routes {
+		if b.routes[i].conn == o {
+			return &b.routes[i]
+		}
+	}
+	if len(b.routes) < cap(b.routes) {
+		b.routes = b.routes[:len(b.routes)+1]
+		t := &b.routes[len(b.routes)-1]
+		t.conn = o
+		return t
+	}
+	b.routes = append(b.routes, routeTarget{conn: o})
+	return &b.routes[len(b.routes)-1]
 }
 
 func named(names [][]byte, name string) bool {
@@ -171,31 +216,33 @@ func named(names [][]byte, name string) bool {
 	return false
 }
 
-func (b *Batch) sentToRoute(o Conn) bool {
-	for _, c := range b.routes {
-		if c == o {
-			return true
-		}
-	}
-	b.routes = append(b.routes, o)
-	return false
-}
-
-// pickQueue delivers msg to one member of g. Members are tried from a random
-// start, weighted by Weight so a remote entry standing for many members is
-// picked as often as that many local members would be. A message that came
-// over a route goes to local members only.
+// pickQueue delivers msg to one member of g, chosen at random among the
+// eligible members and weighted by Weight, so a remote entry standing for
+// many members is picked as often as that many local members would be. A
+// message that came over a route goes to local members only; a no-echo
+// publisher's own members are skipped. If the chosen member refuses (it is
+// closing), the next eligible one is tried.
 func (m *Mux) pickQueue(g *pubsub.QueueGroup[*Sub], from Conn, fromRoute, noEcho bool, msg *Msg, b *Batch) bool {
 	members := g.Members
+	eligible := func(s *Sub) bool {
+		o := s.Owner
+		return !(noEcho && o == from) && !(fromRoute && o.Kind() == Route)
+	}
 	total := 0
 	for _, s := range members {
-		total += weight(s)
+		if eligible(s) {
+			total += weight(s)
+		}
+	}
+	if total == 0 {
+		return false
 	}
 	start := 0
-	if len(members) > 1 {
-		// Find the member owning the random weighted slot.
-		slot := rand.IntN(total)
+	if slot := rand.IntN(total); len(members) > 1 {
 		for i, s := range members {
+			if !eligible(s) {
+				continue
+			}
 			if slot -= weight(s); slot < 0 {
 				start = i
 				break
@@ -204,12 +251,13 @@ func (m *Mux) pickQueue(g *pubsub.QueueGroup[*Sub], from Conn, fromRoute, noEcho
 	}
 	for k := range members {
 		s := members[(start+k)%len(members)]
-		o := s.Owner
-		if noEcho && o == from {
+		if !eligible(s) {
 			continue
 		}
-		if fromRoute && o.Kind() == Route {
-			continue
+		if s.Owner.Kind() == Route {
+			t := b.routeTarget(s.Owner)
+			t.queues = append(t.queues, g.Name)
+			return true
 		}
 		if m.deliver(s, msg, b) {
 			return true

@@ -1,0 +1,206 @@
+package broker_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/transport/tcp"
+)
+
+// startMesh starts n clustered brokers and routes them into a full mesh by
+// explicit ConnectRoute calls (gossip discovery is tested in the cluster
+// package; this tests the route layer alone).
+func startMesh(t *testing.T, n int, compress bool) []*broker.Server {
+	t.Helper()
+	srvs := make([]*broker.Server, n)
+	for i := range srvs {
+		o := testOptions()
+		o.Name = fmt.Sprintf("b%d", i)
+		o.Cluster = &broker.ClusterOptions{
+			Name:        "test",
+			Listen:      broker.Listener{Transport: tcp.New(), Addr: "127.0.0.1:0"},
+			Credential:  "secret",
+			Compression: compress,
+		}
+		srvs[i] = startServer(t, o, nil)
+	}
+	for i := range srvs {
+		for j := i + 1; j < n; j++ {
+			if err := srvs[i].ConnectRoute(context.Background(), srvs[j].RouteAddr().String()); err != nil {
+				t.Fatalf("route %d->%d: %v", i, j, err)
+			}
+		}
+	}
+	for _, s := range srvs {
+		eventually(t, 5*time.Second, "full mesh", func() bool { return s.NumRoutes() == n-1 })
+	}
+	return srvs
+}
+
+func connectTCP(t *testing.T, srv *broker.Server, opts ...nats.Option) *nats.Conn {
+	return connect(t, srv, &transportCases[0], opts...)
+}
+
+// waitInterest waits until every server in srvs sees at least want
+// subscriptions (local plus remote) matching subject.
+func waitInterest(t *testing.T, srvs []*broker.Server, subject string, want int) {
+	t.Helper()
+	for _, s := range srvs {
+		eventually(t, 5*time.Second, "interest in "+subject, func() bool {
+			r := s.Mux().Match([]byte(subject))
+			n := len(r.Plain)
+			for _, g := range r.Queues {
+				for _, m := range g.Members {
+					n += max(m.Weight, 1)
+				}
+			}
+			return n >= want
+		})
+	}
+}
+
+func TestClusterPubSubAcrossBrokers(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) {
+			srvs := startMesh(t, 3, compress)
+			subs := make([]*nats.Subscription, 3)
+			for i, s := range srvs {
+				nc := connectTCP(t, s)
+				subs[i], _ = nc.SubscribeSync("news.>")
+				nc.Flush()
+			}
+			waitInterest(t, srvs, "news.x", 3)
+			for i, s := range srvs {
+				pub := connectTCP(t, s)
+				m := nats.NewMsg(fmt.Sprintf("news.%d", i))
+				m.Header.Set("From", s.Name())
+				m.Data = []byte("hello")
+				pub.PublishMsg(m)
+				pub.Flush()
+			}
+			// Every subscriber gets each of the 3 messages exactly once.
+			for i, sub := range subs {
+				seen := map[string]int{}
+				for k := 0; k < 3; k++ {
+					m := recv(t, sub)
+					seen[m.Subject]++
+					if m.Header.Get("From") == "" || string(m.Data) != "hello" {
+						t.Fatalf("sub %d: bad message %v %q", i, m.Header, m.Data)
+					}
+				}
+				if len(seen) != 3 {
+					t.Fatalf("sub %d saw %v", i, seen)
+				}
+				if m, err := sub.NextMsg(100 * time.Millisecond); err == nil {
+					t.Fatalf("sub %d: duplicate %q", i, m.Subject)
+				}
+			}
+		})
+	}
+}
+
+func TestClusterRequestReply(t *testing.T) {
+	srvs := startMesh(t, 3, false)
+	svc := connectTCP(t, srvs[0])
+	svc.Subscribe("svc.echo", func(m *nats.Msg) { m.Respond(append([]byte("re:"), m.Data...)) })
+	svc.Flush()
+	waitInterest(t, srvs, "svc.echo", 1)
+	cli := connectTCP(t, srvs[2])
+	for i := 0; i < 20; i++ {
+		r, err := cli.Request("svc.echo", []byte{'a' + byte(i)}, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(r.Data) != "re:"+string(rune('a'+i)) {
+			t.Fatalf("reply %q", r.Data)
+		}
+	}
+	if _, err := cli.Request("svc.none", nil, 5*time.Second); err != nats.ErrNoResponders {
+		t.Fatalf("no responders across the cluster: %v", err)
+	}
+}
+
+func TestClusterQueueGroupExactlyOnce(t *testing.T) {
+	srvs := startMesh(t, 3, false)
+	const msgs = 10000
+	var counts [6]atomic.Int64
+	for i := 0; i < 6; i++ {
+		nc := connectTCP(t, srvs[i%3])
+		nc.QueueSubscribe("jobs", "workers", func(*nats.Msg) { counts[i].Add(1) })
+		nc.Flush()
+	}
+	waitInterest(t, srvs, "jobs", 6)
+	pub := connectTCP(t, srvs[0])
+	for i := 0; i < msgs; i++ {
+		pub.Publish("jobs", []byte("j"))
+	}
+	pub.Flush()
+	total := func() (n int64) {
+		for i := range counts {
+			n += counts[i].Load()
+		}
+		return n
+	}
+	eventually(t, 10*time.Second, "all jobs delivered", func() bool { return total() >= msgs })
+	// Let any duplicate arrive before checking.
+	for _, s := range srvs {
+		nc := connectTCP(t, s)
+		nc.Flush()
+	}
+	if n := total(); n != msgs {
+		t.Fatalf("delivered %d, want exactly %d", n, msgs)
+	}
+	for i := range counts {
+		// Weighted picks spread by members: each of 6 gets roughly 1/6.
+		if n := counts[i].Load(); n < msgs/6/2 {
+			t.Fatalf("member %d got %d of %d: spread uneven %v", i, n, msgs, counts)
+		}
+	}
+}
+
+func TestClusterInterestWithdrawnOnRouteLoss(t *testing.T) {
+	srvs := startMesh(t, 2, false)
+	nc := connectTCP(t, srvs[1])
+	nc.SubscribeSync("gone")
+	nc.Flush()
+	waitInterest(t, srvs[:1], "gone", 1)
+	srvs[1].Close()
+	eventually(t, 5*time.Second, "remote interest removed", func() bool {
+		return srvs[0].Mux().Match([]byte("gone")).Empty() && srvs[0].NumRoutes() == 0
+	})
+}
+
+func TestClusterRouteRefused(t *testing.T) {
+	mk := func(cluster, cred string) *broker.Server {
+		o := testOptions()
+		o.Cluster = &broker.ClusterOptions{Name: cluster, Credential: cred,
+			Listen: broker.Listener{Transport: tcp.New(), Addr: "127.0.0.1:0"}}
+		return startServer(t, o, nil)
+	}
+	a := mk("c1", "k")
+	for _, b := range []*broker.Server{mk("c2", "k"), mk("c1", "wrong")} {
+		if err := b.ConnectRoute(context.Background(), a.RouteAddr().String()); err == nil {
+			t.Fatal("route with wrong cluster name or credential was accepted")
+		}
+		if a.NumRoutes() != 0 || b.NumRoutes() != 0 {
+			t.Fatal("refused route is registered")
+		}
+	}
+	// Duplicates are refused too.
+	c := mk("c1", "k")
+	if err := c.ConnectRoute(context.Background(), a.RouteAddr().String()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ConnectRoute(context.Background(), a.RouteAddr().String()); err == nil {
+		t.Fatal("duplicate route accepted")
+	}
+	if err := a.ConnectRoute(context.Background(), c.RouteAddr().String()); err == nil {
+		t.Fatal("duplicate route (other direction) accepted")
+	}
+}

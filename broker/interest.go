@@ -1,0 +1,112 @@
+package broker
+
+import (
+	"strconv"
+	"sync"
+
+	"github.com/murmurmq/murmur/mux"
+)
+
+// interest counts the local (client) subscriptions per subject and per
+// subject+queue, and tells every route about changes: RS+ on a plain
+// subject's first subscriber and RS- after its last; for a queue group RS+
+// with the member count (weight) on every change and RS- at zero. Many
+// subscribers on one subject cost one RS+, not one each.
+type interest struct {
+	mu     sync.Mutex
+	plain  map[string]int
+	queues map[queueKey]int
+	routes map[*client]struct{}
+}
+
+type queueKey struct{ subject, queue string }
+
+func newInterest() *interest {
+	return &interest{
+		plain:  make(map[string]int),
+		queues: make(map[queueKey]int),
+		routes: make(map[*client]struct{}),
+	}
+}
+
+// changed applies a local subscription added (delta +1) or removed (-1).
+func (in *interest) changed(s *mux.Sub, delta int) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var line []byte
+	if s.Queue == "" {
+		n := in.plain[s.Subject] + delta
+		switch {
+		case n <= 0:
+			delete(in.plain, s.Subject)
+			line = appendRSMinus(nil, s.Subject, "")
+		case n == 1 && delta > 0:
+			line = appendRSPlus(nil, s.Subject, "", 0)
+		}
+		if n > 0 {
+			in.plain[s.Subject] = n
+		}
+	} else {
+		k := queueKey{s.Subject, s.Queue}
+		n := in.queues[k] + delta
+		if n <= 0 {
+			delete(in.queues, k)
+			line = appendRSMinus(nil, s.Subject, s.Queue)
+		} else {
+			in.queues[k] = n
+			line = appendRSPlus(nil, s.Subject, s.Queue, n)
+		}
+	}
+	if line == nil {
+		return
+	}
+	for r := range in.routes {
+		r.enqueue(line)
+	}
+}
+
+// addRoute sends r the whole local interest and subscribes it to changes,
+// atomically, so no change is missed or sent twice.
+func (in *interest) addRoute(r *client) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var b []byte
+	for subj := range in.plain {
+		b = appendRSPlus(b, subj, "", 0)
+	}
+	for k, n := range in.queues {
+		b = appendRSPlus(b, k.subject, k.queue, n)
+	}
+	if len(b) > 0 {
+		r.enqueue(b)
+	}
+	in.routes[r] = struct{}{}
+}
+
+func (in *interest) removeRoute(r *client) {
+	in.mu.Lock()
+	delete(in.routes, r)
+	in.mu.Unlock()
+}
+
+func appendRSPlus(b []byte, subject, queue string, weight int) []byte {
+	b = append(b, "RS+ "...)
+	b = append(b, subject...)
+	if queue != "" {
+		b = append(b, ' ')
+		b = append(b, queue...)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(weight), 10)
+	}
+	return append(b, crlf...)
+}
+
+func appendRSMinus(b []byte, subject, queue string) []byte {
+	b = append(b, "RS- "...)
+	b = append(b, subject...)
+	if queue != "" {
+		b = append(b, ' ')
+		b = append(b, queue...)
+	}
+	return append(b, crlf...)
+}
