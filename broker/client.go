@@ -56,6 +56,7 @@ type client struct {
 
 	// Set before the goroutines start.
 	kind       mux.Kind
+	ln         *listener  // clients: where it was accepted (for INFO)
 	peer       *routeInfo // routes: the remote broker
 	solicited  bool       // routes: we dialed
 	compressed bool       // routes: S2 on the wire

@@ -19,6 +19,7 @@ const (
 	AuthenticationTimeout
 	AuthenticationViolation
 	MaxConnectionsExceeded
+	DuplicateRoute
 )
 
 var reasonText = [...]string{
@@ -35,6 +36,7 @@ var reasonText = [...]string{
 	AuthenticationTimeout:     "Authentication Timeout",
 	AuthenticationViolation:   "Authentication Failure",
 	MaxConnectionsExceeded:    "Maximum Connections Exceeded",
+	DuplicateRoute:            "Duplicate Route",
 }
 
 func (r CloseReason) String() string {

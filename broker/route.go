@@ -44,26 +44,53 @@ func (s *Server) startRoute(nc net.Conn, peer *routeInfo, solicited bool) bool {
 	_, c.compressed = nc.(*s2Conn)
 	c.log = s.log.With(zap.String("route", peer.Name), zap.Stringer("remote", nc.RemoteAddr()))
 	s.mu.Lock()
-	if s.shutdown || s.routes[peer.ID] != nil {
+	if s.shutdown || !s.routeWantedLocked(peer.ID, solicited) {
 		s.mu.Unlock()
 		nc.Close()
 		return false
 	}
+	old := s.routes[peer.ID]
 	s.routes[peer.ID] = c
 	s.mu.Unlock()
+	if old != nil {
+		// Both ends dialed at once: both keep the connection the lower id
+		// dialed and close the other.
+		old.close(DuplicateRoute)
+	}
 	s.interest.addRoute(c)
 	s.log.Info("route up", zap.String("peer", peer.Name), zap.String("peer_id", peer.ID),
 		zap.Bool("solicited", solicited), zap.Bool("compressed", c.compressed))
 	s.wg.Add(2)
 	go c.writeLoop()
 	go c.readLoop()
-	if s.routeEvents != nil {
-		s.routeEvents(peer.ID, true)
-	}
+	s.notifyRoute(peer.ID, true)
 	return true
 }
 
-func (s *Server) hasRoute(id string) bool {
+func (s *Server) notifyRoute(id string, up bool) {
+	s.mu.Lock()
+	fn := s.routeEvents
+	s.mu.Unlock()
+	if fn != nil {
+		fn(id, up)
+	}
+}
+
+// routeWantedLocked reports whether a new route to peerID (dialed by us
+// when solicited) should be kept: yes when none exists, or when the new one
+// was dialed by the lower server id and the existing one was not. Both ends
+// decide the same way, so simultaneous dials settle on one connection.
+func (s *Server) routeWantedLocked(peerID string, solicited bool) bool {
+	old := s.routes[peerID]
+	if old == nil {
+		return true
+	}
+	lowerDialed := func(solicited bool) bool { return solicited == (s.id < peerID) }
+	return lowerDialed(solicited) && !lowerDialed(old.solicited)
+}
+
+// HasRoute reports whether a route to the broker with id is up.
+func (s *Server) HasRoute(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.routes[id] != nil
@@ -78,9 +105,7 @@ func (s *Server) routeDown(c *client) {
 	}
 	s.mu.Unlock()
 	s.log.Info("route down", zap.String("peer", c.peer.Name), zap.String("reason", c.closeReason().String()))
-	if s.routeEvents != nil {
-		s.routeEvents(c.peer.ID, false)
-	}
+	s.notifyRoute(c.peer.ID, false)
 }
 
 // CloseRoute closes the route to the broker with id, if any.

@@ -37,6 +37,7 @@ var (
 	errRouteAuth       = errors.New("Authorization Violation")
 	errDuplicateRoute  = errors.New("Duplicate Route")
 	errSelfRoute       = errors.New("Route To Self")
+	errNotMember       = errors.New("Not A Cluster Member")
 )
 
 func (s *Server) localRouteInfo() routeInfo {
@@ -63,7 +64,7 @@ func (s *Server) acceptRoute(conn net.Conn) {
 		conn.Close()
 		return
 	}
-	if err := s.checkRoutePeer(&peer, true); err != nil {
+	if err := s.checkRoutePeer(&peer, true, false); err != nil {
 		s.log.Warn("route refused", zap.Stringer("remote", conn.RemoteAddr()), zap.String("peer", peer.Name), zap.Error(err))
 		_, _ = conn.Write(errLine(err.Error()))
 		conn.Close()
@@ -101,7 +102,7 @@ func (s *Server) ConnectRoute(ctx context.Context, addr string) error {
 	if err := readJSONLine(conn, "INFO", &peer); err != nil {
 		return fail(err)
 	}
-	if err := s.checkRoutePeer(&peer, false); err != nil {
+	if err := s.checkRoutePeer(&peer, false, true); err != nil {
 		return fail(err)
 	}
 	mine := s.localRouteInfo()
@@ -129,7 +130,7 @@ func (s *Server) ConnectRoute(ctx context.Context, addr string) error {
 
 // checkRoutePeer validates a peer's INFO or CONNECT. The credential is
 // checked by the acceptor only (the dialer presents it).
-func (s *Server) checkRoutePeer(peer *routeInfo, acceptor bool) error {
+func (s *Server) checkRoutePeer(peer *routeInfo, acceptor, solicited bool) error {
 	switch {
 	case peer.ID == s.id:
 		return errSelfRoute
@@ -138,8 +139,15 @@ func (s *Server) checkRoutePeer(peer *routeInfo, acceptor bool) error {
 	case acceptor && peer.Credential != s.opts.Cluster.Credential:
 		return errRouteAuth
 	}
-	if s.hasRoute(peer.ID) {
+	s.mu.Lock()
+	admit := s.routeAdmission
+	wanted := s.routeWantedLocked(peer.ID, solicited)
+	s.mu.Unlock()
+	if !wanted {
 		return errDuplicateRoute
+	}
+	if admit != nil && !admit(peer.ID) {
+		return errNotMember
 	}
 	return nil
 }

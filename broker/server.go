@@ -43,10 +43,13 @@ type Server struct {
 	interest    *interest
 	// routeEvents, when set, hears of routes going up and down (by peer id).
 	routeEvents func(peerID string, up bool)
-	closed      []ClosedConn // ring of recently closed connections
-	closedNext  int
-	started     bool
-	shutdown    bool
+	// routeAdmission, when set, must approve a peer before a route to it
+	// is kept (the cluster layer admits live gossip members only).
+	routeAdmission func(peerID string) bool
+	closed         []ClosedConn // ring of recently closed connections
+	closedNext     int
+	started        bool
+	shutdown       bool
 
 	start  time.Time
 	nextID atomic.Uint64
@@ -232,6 +235,7 @@ func (s *Server) accept(l *listener, conn net.Conn) {
 	}
 	cid := s.nextID.Add(1)
 	c := newClient(s, cid, conn, l.transport)
+	c.ln = l
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
@@ -288,6 +292,72 @@ func (s *Server) RouteAddr() net.Addr {
 		return nil
 	}
 	return s.routeLn.ln.Addr()
+}
+
+// SetConnectURLs sets the other brokers' client URLs advertised in INFO
+// connect_urls, and sends every connected client an updated INFO (as
+// nats-server does when the cluster changes) so clients learn where to
+// reconnect.
+func (s *Server) SetConnectURLs(urls []string) {
+	s.mu.Lock()
+	s.connectURLs = append([]string(nil), urls...)
+	clients := make([]*client, 0, len(s.clients))
+	for _, c := range s.clients {
+		clients = append(clients, c)
+	}
+	s.mu.Unlock()
+	for _, c := range clients {
+		if c.ln != nil {
+			c.enqueue(s.infoFor(c.ln, c.cid, c.conn.RemoteAddr()))
+		}
+	}
+}
+
+// ClientURLs are the URLs clients reach this broker at, one per listener;
+// an unspecified listen host (0.0.0.0, ::) is replaced by advertiseHost.
+func (s *Server) ClientURLs(advertiseHost string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var urls []string
+	for _, l := range s.listeners {
+		host := l.host
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			host = advertiseHost
+		}
+		scheme := "nats"
+		if l.transport != "tcp" {
+			scheme = l.transport
+		}
+		urls = append(urls, scheme+"://"+net.JoinHostPort(host, strconv.Itoa(l.port)))
+	}
+	return urls
+}
+
+// OnRouteChange registers fn to hear of routes going up or down (by peer
+// server id). Set it before routes exist; fn must not block.
+func (s *Server) OnRouteChange(fn func(peerID string, up bool)) {
+	s.mu.Lock()
+	s.routeEvents = fn
+	s.mu.Unlock()
+}
+
+// SetRouteAdmission installs fn to approve each route peer by server id
+// during the handshake; nil admits any peer that passes the handshake.
+func (s *Server) SetRouteAdmission(fn func(peerID string) bool) {
+	s.mu.Lock()
+	s.routeAdmission = fn
+	s.mu.Unlock()
+}
+
+// RouteIDs returns the server ids of the peers with a live route.
+func (s *Server) RouteIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.routes))
+	for id := range s.routes {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // NumClients is the number of open client connections.

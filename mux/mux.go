@@ -29,10 +29,12 @@ type Conn interface {
 	Kind() Kind
 	// NoEcho reports that the connection asked not to receive its own messages.
 	NoEcho() bool
-	// Deliver queues msg for sub without blocking on I/O. It returns
-	// needFlush = true when the owner's writer must be woken (the caller does
-	// that once per batch through Flusher) and ok = false when the message
-	// was refused (connection closing or slow consumer), so it does not count.
+	// Deliver queues msg for sub without blocking on I/O (it may stall
+	// briefly when the owner is far behind). It returns needFlush = true when
+	// the owner's writer must be woken (the caller does that once per batch
+	// through Batch.Flush) and ok = false when the message was refused
+	// (connection closing or slow consumer). A refused message still counts
+	// toward the subscription's auto-unsubscribe maximum, as in nats-server.
 	Deliver(sub *Sub, msg *Msg) (needFlush, ok bool)
 	// Flush wakes the owner's writer. It must not block.
 	Flush()
@@ -166,7 +168,7 @@ func (m *Mux) Publish(from Conn, msg *Msg, b *Batch) int {
 			continue
 		}
 		if m.pickQueue(&r.Queues[i], from, fromRoute, noEcho, msg, b) {
-			n++
+			n++ // a local member; a route pick is counted below, once per route
 		}
 	}
 	for i := range b.routes {
@@ -177,8 +179,16 @@ func (m *Mux) Publish(from Conn, msg *Msg, b *Batch) int {
 		}
 		if ok {
 			n++
+		} else {
+			// The route is closing: give its groups to local members.
+			for _, g := range t.groups {
+				if m.pickQueue(g, from, true, noEcho, msg, b) {
+					n++
+				}
+			}
 		}
-		t.conn, t.queues = nil, t.queues[:0]
+		clear(t.groups)
+		t.conn, t.queues, t.groups = nil, t.queues[:0], t.groups[:0]
 	}
 	return n
 }
@@ -188,6 +198,7 @@ func (m *Mux) Publish(from Conn, msg *Msg, b *Batch) int {
 type routeTarget struct {
 	conn   Conn
 	queues []string
+	groups []*pubsub.QueueGroup[*Sub] // the groups behind queues
 }
 
 // routeTarget returns the target entry for route o, adding it if new.
@@ -216,7 +227,8 @@ func named(names [][]byte, name string) bool {
 	return false
 }
 
-// pickQueue delivers msg to one member of g, chosen at random among the
+// pickQueue delivers msg to one member of g (reporting true when that was a
+// local member; a picked route is recorded in b for sending later), chosen at random among the
 // eligible members and weighted by Weight, so a remote entry standing for
 // many members is picked as often as that many local members would be. A
 // message that came over a route goes to local members only; a no-echo
@@ -255,9 +267,12 @@ func (m *Mux) pickQueue(g *pubsub.QueueGroup[*Sub], from Conn, fromRoute, noEcho
 			continue
 		}
 		if s.Owner.Kind() == Route {
+			// Routes are sent to after all picks, once each; if the route
+			// refuses then, the group is picked again among local members.
 			t := b.routeTarget(s.Owner)
 			t.queues = append(t.queues, g.Name)
-			return true
+			t.groups = append(t.groups, g)
+			return false
 		}
 		if m.deliver(s, msg, b) {
 			return true

@@ -147,7 +147,9 @@ func (p *Parser) Parse(buf []byte, h Handler) error {
 		case stArgs:
 			j := bytes.IndexByte(buf[i:], '\n')
 			if j < 0 {
-				if len(p.carry)+len(buf)-i > p.maxLine() {
+				// +1: a trailing '\r' whose '\n' has not arrived yet is
+				// not part of the line.
+				if len(p.carry)+len(buf)-i > p.maxLine()+1 {
 					return ErrMaxControlLine
 				}
 				p.carry = append(p.carry, buf[i:]...)

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrNotApplicable is what a workload returns for a side that lacks the
+// feature it measures (say QUIC on nats-server); the table shows "n/a".
+var ErrNotApplicable = errors.New("not applicable")
+
+// Workload is one row of the comparison. Adding a workload (a two-broker
+// cluster, QUIC 1→1, acked node messaging) means adding one entry to
+// workloads(): Run gets an Env whose Start launches as many fresh brokers of
+// the side under test as it needs, with whatever extra flags it needs (Env.Side
+// tells which flag dialect to speak), and returns ErrNotApplicable for a side
+// that lacks the feature.
+type Workload struct {
+	// Name is the row label; it states sizes and counts at full scale.
+	Name string
+	// Unit is what Result.Value measures, e.g. "msgs/s" or "MiB".
+	Unit string
+	// LowerIsBetter marks costs (memory, latency) as opposed to rates.
+	LowerIsBetter bool
+	// Latency marks workloads whose results carry p50 and p99.
+	Latency bool
+	// Sink also runs the workload against the byte sink, as a ceiling.
+	Sink bool
+	// Run performs one measurement. It must stop every goroutine and close
+	// every connection it opened before returning; Env stops the brokers.
+	Run func(ctx context.Context, env *Env) (Result, error)
+}
+
+// Env is what a workload run gets: the side under test and the run's scale.
+type Env struct {
+	// Side names the broker under test: "ours", "nats-server" or "sink".
+	Side string
+	// Scale multiplies message and connection counts (smoke runs use < 1).
+	Scale float64
+	// Progress reports on long runs; it is never nil.
+	Progress func(format string, args ...any)
+
+	launcher *Launcher
+	brokers  []*Broker
+}
+
+// Start launches a fresh broker of the side under test on a free loopback
+// port; the runner stops it after Run returns.
+func (e *Env) Start(ctx context.Context, extraArgs ...string) (*Broker, error) {
+	b, err := e.launcher.Start(ctx, extraArgs...)
+	if err != nil {
+		return nil, err
+	}
+	e.brokers = append(e.brokers, b)
+	return b, nil
+}
+
+// scaled returns n multiplied by the run's scale, at least min.
+func (e *Env) scaled(n, min int) int {
+	s := int(float64(n) * e.Scale)
+	if s < min {
+		return min
+	}
+	return s
+}
+
+// stopAll stops every broker the run started and returns the first error.
+func (e *Env) stopAll() error {
+	var first error
+	for _, b := range e.brokers {
+		if err := b.Stop(); err != nil && first == nil {
+			first = err
+		}
+	}
+	e.brokers = nil
+	return first
+}
+
+// Result is one measurement of one side.
+type Result struct {
+	// Value is the headline number, in the workload's Unit.
+	Value float64
+	// P50 and P99 are latency percentiles, for Latency workloads.
+	P50, P99 time.Duration
+	// Note flags something a reader should know, e.g. lost messages.
+	Note string
+}
+
+// singleBroker adapts a workload body that needs one broker.
+func singleBroker(body func(ctx context.Context, env *Env, b *Broker) (Result, error)) func(context.Context, *Env) (Result, error) {
+	return func(ctx context.Context, env *Env) (Result, error) {
+		b, err := env.Start(ctx)
+		if err != nil {
+			return Result{}, err
+		}
+		r, err := body(ctx, env, b)
+		if exited, why := b.Exited(); exited {
+			return r, fmt.Errorf("%v (%s)", err, why)
+		}
+		return r, err
+	}
+}
+
+// subjects returns n subjects "prefix.<i>.suffix".
+func subjects(prefix, suffix string, n int) []string {
+	s := make([]string, n)
+	for i := range s {
+		s[i] = fmt.Sprintf("%s.%d.%s", prefix, i, suffix)
+	}
+	return s
+}
+
+// workloads is the table of rows, in report order. Counts are for a full
+// run; smoke runs scale them down.
+func workloads() []Workload {
+	const msgs = "msgs/s"
+	nm := make([][]string, 4) // 4 publishers, each on its own subject
+	nmSubs := make([]subSpec, 4)
+	for i := range nm {
+		subj := fmt.Sprintf("bench.nm.%d", i)
+		nm[i], nmSubs[i] = []string{subj}, subSpec{subject: subj}
+	}
+	return []Workload{
+		{Name: "pub only, 16 B", Unit: msgs, Sink: true, Run: singleBroker(flow{
+			pubSubjects: [][]string{{"bench.pub"}}, size: 16, count: 10_000_000,
+		}.run)},
+		{Name: "1 pub → 1 sub, 128 B", Unit: msgs, Run: singleBroker(flow{
+			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 128, count: 2_000_000, fanout: 1,
+		}.run)},
+		{Name: "1 pub → 5 subs, 128 B (per sub)", Unit: msgs, Run: singleBroker(flow{
+			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(5, "bench.s", ""), size: 128, count: 1_000_000, fanout: 5, perSub: true,
+		}.run)},
+		{Name: "4 pubs → 4 subs, distinct subjects, 128 B", Unit: msgs, Run: singleBroker(flow{
+			pubSubjects: nm, subs: nmSubs, size: 128, count: 2_000_000, fanout: 1,
+		}.run)},
+		{Name: "1 pub → queue group of 4, 128 B", Unit: msgs, Run: singleBroker(flow{
+			pubSubjects: [][]string{{"bench.q"}}, subs: repeatSub(4, "bench.q", "workers"), size: 128, count: 2_000_000, fanout: 1,
+		}.run)},
+		{Name: "request/reply, sync, 128 B", Unit: "req/s", Latency: true, Run: singleBroker(requestReply{
+			count: 20_000, size: 128,
+		}.run)},
+		{Name: "1 pub → 1 sub, 1 KB", Unit: msgs, Run: singleBroker(flow{
+			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 1 << 10, count: 1_000_000, fanout: 1,
+		}.run)},
+		{Name: "1 pub → 1 sub, 64 KB", Unit: msgs, Run: singleBroker(flow{
+			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 64 << 10, count: 20_000, fanout: 1,
+		}.run)},
+		{Name: "100k subjects → 2 wildcard subs, 128 B (per sub)", Unit: msgs, Run: singleBroker(flow{
+			pubSubjects: [][]string{subjects("bench", "x", 100_000)},
+			subs:        []subSpec{{subject: "bench.*.x"}, {subject: "bench.>"}},
+			size:        128, count: 1_000_000, fanout: 2, perSub: true,
+		}.run)},
+		{Name: "RSS, 10,000 idle connections", Unit: "MiB", LowerIsBetter: true, Run: singleBroker(idleConns{
+			count: 10_000,
+		}.run)},
+		{Name: "RSS, 1,000,000 subscriptions on 4 connections", Unit: "MiB", LowerIsBetter: true, Run: singleBroker(manySubs{
+			conns: 4, count: 1_000_000,
+		}.run)},
+	}
+}
+
+func repeatSub(n int, subject, queue string) []subSpec {
+	s := make([]subSpec, n)
+	for i := range s {
+		s[i] = subSpec{subject: subject, queue: queue}
+	}
+	return s
+}

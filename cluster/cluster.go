@@ -1,0 +1,309 @@
+// Package cluster joins a broker to its peers: gossip (package gossip, on
+// hashicorp/memberlist) finds the members, and this package keeps one route
+// to each live member, closes routes to dead ones, and keeps clients' INFO
+// connect_urls current.
+//
+// Rule for who dials: of each pair, the broker with the lower server id
+// dials. The other side dials too if no route has appeared after
+// DialGrace, so a one-way reachability problem still gets a route; the
+// route handshake refuses duplicates.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/gossip"
+)
+
+// Timings of the route reconciler.
+const (
+	// DialGrace is how long the higher-id side waits for the lower-id side
+	// to dial before dialing itself.
+	DialGrace = 2 * time.Second
+	// reconcileEvery re-checks routes even without membership events.
+	reconcileEvery = 250 * time.Millisecond
+	minBackoff     = 50 * time.Millisecond
+	maxBackoff     = 5 * time.Second
+)
+
+// Cluster runs gossip for one broker and keeps its route mesh.
+type Cluster struct {
+	srv *broker.Server
+	g   *gossip.Gossip
+	log *zap.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	kick   chan struct{}
+
+	mu      sync.Mutex
+	peers   map[string]*peer // alive members by broker id
+	closed  bool
+	lastURL string // connect_urls last pushed, joined
+}
+
+type peer struct {
+	member  gossip.Member
+	since   time.Time // alive since
+	dialing bool
+	next    time.Time // earliest next dial
+	backoff time.Duration
+}
+
+// Start joins srv (already started, with broker.Options.Cluster set) to the
+// cluster described by cfg. The gossip metadata (id, route URL, client
+// URLs) is filled in from srv; cfg.Cluster is set to the broker's cluster
+// name.
+func Start(srv *broker.Server, cfg gossip.Config) (*Cluster, error) {
+	co := srv.Options().Cluster
+	if co == nil {
+		return nil, errors.New("cluster: the broker has no cluster options")
+	}
+	routeAddr := srv.RouteAddr()
+	if routeAddr == nil {
+		return nil, errors.New("cluster: the broker is not started")
+	}
+	cfg.Cluster = co.Name
+	if cfg.Logger == nil {
+		cfg.Logger = srv.Logger()
+	}
+	host := advertiseHost(cfg)
+	adv := co.Advertise
+	if adv == "" {
+		_, port, _ := net.SplitHostPort(routeAddr.String())
+		adv = net.JoinHostPort(host, port)
+	}
+	cfg.Meta = gossip.Meta{
+		ID:         srv.ID(),
+		Name:       srv.Name(),
+		Version:    broker.Version,
+		Cluster:    co.Name,
+		RouteURL:   co.Listen.Transport.Name() + "://" + adv,
+		ClientURLs: srv.ClientURLs(host),
+	}
+	g, err := gossip.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Cluster{
+		srv:    srv,
+		g:      g,
+		log:    cfg.Logger.With(zap.String("component", "cluster")),
+		ctx:    ctx,
+		cancel: cancel,
+		kick:   make(chan struct{}, 1),
+		peers:  make(map[string]*peer),
+	}
+	srv.OnRouteChange(func(string, bool) { c.poke() })
+	srv.SetRouteAdmission(c.isPeer)
+	c.wg.Add(1)
+	go c.run()
+	return c, nil
+}
+
+// advertiseHost is the host peers and clients should use for this broker.
+func advertiseHost(cfg gossip.Config) string {
+	for _, h := range []string{cfg.AdvertiseAddr, cfg.BindAddr} {
+		if ip := net.ParseIP(h); h != "" && (ip == nil || !ip.IsUnspecified()) {
+			return h
+		}
+	}
+	return "127.0.0.1"
+}
+
+// Gossip is the underlying gossip node (members, keys, seeds).
+func (c *Cluster) Gossip() *gossip.Gossip { return c.g }
+
+// Members is the gossip view, for monitoring.
+func (c *Cluster) Members() []gossip.Member { return c.g.Members() }
+
+func (c *Cluster) poke() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run owns the peer table: it applies membership events and reconciles
+// routes until Close.
+func (c *Cluster) run() {
+	defer c.wg.Done()
+	t := time.NewTicker(reconcileEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case ev, ok := <-c.g.Events():
+			if !ok {
+				return
+			}
+			c.apply(ev)
+		case <-c.kick:
+		case <-t.C:
+		}
+		c.reconcile()
+	}
+}
+
+func (c *Cluster) apply(ev gossip.Event) {
+	id := ev.Member.Meta.ID
+	if id == "" || id == c.srv.ID() {
+		return
+	}
+	c.log.Debug("member event", zap.String("event", ev.Type.String()), zap.String("member", ev.Member.Name))
+	c.mu.Lock()
+	switch ev.Type {
+	case gossip.EventJoin, gossip.EventUpdate:
+		p := c.peers[id]
+		if p == nil {
+			p = &peer{since: time.Now()}
+			c.peers[id] = p
+			c.log.Info("member joined", zap.String("member", ev.Member.Name), zap.String("route", ev.Member.Meta.RouteURL))
+		}
+		p.member = ev.Member
+	case gossip.EventLeave, gossip.EventDead:
+		delete(c.peers, id)
+		c.log.Info("member gone, pruning its route", zap.String("member", ev.Member.Name), zap.String("event", ev.Type.String()))
+		c.mu.Unlock()
+		c.srv.CloseRoute(id)
+		c.mu.Lock()
+	}
+	c.mu.Unlock()
+	c.pushConnectURLs()
+}
+
+// pushConnectURLs sends clients the live members' client URLs when they
+// changed.
+func (c *Cluster) pushConnectURLs() {
+	c.mu.Lock()
+	var urls []string
+	for _, p := range c.peers {
+		for _, u := range p.member.Meta.ClientURLs {
+			// nats.go reads connect_urls as plain host:port of NATS/TCP
+			// listeners; other transports are not listed.
+			if hp, ok := strings.CutPrefix(u, "nats://"); ok {
+				urls = append(urls, hp)
+			}
+		}
+	}
+	sort.Strings(urls)
+	joined := fmt.Sprint(urls)
+	changed := joined != c.lastURL
+	c.lastURL = joined
+	c.mu.Unlock()
+	if changed {
+		c.srv.SetConnectURLs(urls)
+	}
+}
+
+// isPeer reports whether id is a live member (route admission).
+func (c *Cluster) isPeer(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.peers[id] != nil
+}
+
+// reconcile closes routes to brokers that are no longer live members, and
+// dials every live peer this broker should have a route to and does not.
+func (c *Cluster) reconcile() {
+	for _, id := range c.srv.RouteIDs() {
+		if !c.isPeer(id) {
+			c.log.Info("closing route to a broker that is not a live member", zap.String("peer_id", id))
+			c.srv.CloseRoute(id)
+		}
+	}
+	now := time.Now()
+	self := c.srv.ID()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	for id, p := range c.peers {
+		if p.dialing || now.Before(p.next) || c.srv.HasRoute(id) {
+			continue
+		}
+		if self > id && now.Sub(p.since) < DialGrace {
+			continue // the lower id dials first
+		}
+		addr, err := routeAddr(p.member.Meta.RouteURL)
+		if err != nil {
+			c.log.Warn("member has a bad route URL", zap.String("member", p.member.Name), zap.Error(err))
+			p.next = now.Add(maxBackoff)
+			continue
+		}
+		p.dialing = true
+		c.wg.Add(1)
+		go c.dial(id, addr)
+	}
+}
+
+// dial opens a route to peer id, then records the outcome for backoff.
+func (c *Cluster) dial(id, addr string) {
+	defer c.wg.Done()
+	err := c.srv.ConnectRoute(c.ctx, addr)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.peers[id]
+	if p == nil {
+		return
+	}
+	p.dialing = false
+	if err == nil || c.srv.HasRoute(id) {
+		p.backoff = 0
+		return
+	}
+	p.backoff = min(max(2*p.backoff, minBackoff), maxBackoff)
+	p.next = time.Now().Add(p.backoff)
+	c.log.Debug("route dial failed", zap.String("peer", p.member.Name), zap.Error(err), zap.Duration("retry_in", p.backoff))
+}
+
+// routeAddr turns "tcp://host:port" into "host:port".
+func routeAddr(routeURL string) (string, error) {
+	u, err := url.Parse(routeURL)
+	if err != nil {
+		return "", err
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("no host in %q", routeURL)
+	}
+	return u.Host, nil
+}
+
+// Leave announces a graceful departure to the other members, then stops
+// as Close does.
+func (c *Cluster) Leave(timeout time.Duration) error {
+	err := c.g.Leave(timeout)
+	return errors.Join(err, c.Close())
+}
+
+// Close stops gossip (without a graceful leave: others will see this broker
+// as dead) and the reconciler, and waits for their goroutines. Routes stay
+// open until the broker closes them.
+func (c *Cluster) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	err := c.g.Close()
+	c.wg.Wait()
+	return err
+}
