@@ -160,3 +160,62 @@ func TestPartitionHeals(t *testing.T) {
 		t.Fatalf("no traffic after heal: %v", err)
 	}
 }
+
+func TestChurnKeepsStablePathExact(t *testing.T) {
+	stable := startCluster(t, 2)
+	sub := connect(t, stable[1].srv)
+	s, _ := sub.SubscribeSync("stable")
+	s.SetPendingLimits(-1, -1)
+	sub.Flush()
+	waitInterest(t, stable, "stable", 1)
+	pub := connect(t, stable[0].srv)
+
+	stop := make(chan struct{})
+	churned := make(chan int)
+	var churns atomic.Int64
+	go func() {
+		// Brokers join and leave (gracefully or not) every few hundred ms.
+		n := 0
+		defer func() { churned <- n }()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c := startNode(t, fmt.Sprintf("churn%d", i), nodeOpts{seeds: []string{stable[0].gossipAddr()}})
+			time.Sleep(time.Duration(100+50*(i%4)) * time.Millisecond)
+			if i%2 == 0 {
+				c.cl.Leave(time.Second)
+				c.srv.Close()
+			} else {
+				c.stop()
+			}
+			n++
+			churns.Add(1)
+		}
+	}()
+	// Publish steadily until six brokers have come and gone.
+	total := 0
+	for ; churns.Load() < 6 && total < 200000; total++ {
+		pub.Publish("stable", []byte(fmt.Sprint(total)))
+		if total%20 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	pub.Flush()
+	close(stop)
+	t.Logf("%d brokers joined and left during the run", <-churned)
+	for i := 0; i < total; i++ {
+		m, err := s.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatalf("message %d lost: %v", i, err)
+		}
+		if string(m.Data) != fmt.Sprint(i) {
+			t.Fatalf("message %d: got %q", i, m.Data)
+		}
+	}
+	if m, err := s.NextMsg(200 * time.Millisecond); err == nil {
+		t.Fatalf("duplicate %q", m.Data)
+	}
+}

@@ -16,8 +16,22 @@ import (
 	"github.com/murmurmq/murmur/transport/tcp"
 )
 
+// TestMain fails the run on leaked goroutines. memberlist's probe
+// goroutines outlive Shutdown by up to one probe interval (they wait on a
+// timer), so the check retries for a few seconds before failing.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	code := m.Run()
+	if code == 0 {
+		deadline := time.Now().Add(5 * time.Second)
+		for err := goleak.Find(); err != nil; err = goleak.Find() {
+			if time.Now().After(deadline) {
+				fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+				code = 1
+				break
+			}
+		}
+	}
+	os.Exit(code)
 }
 
 // node is one broker with its cluster membership.

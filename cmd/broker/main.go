@@ -13,11 +13,14 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/cluster"
+	"github.com/murmurmq/murmur/gossip"
 )
 
 func main() {
@@ -37,6 +40,8 @@ type config struct {
 	debug      bool
 	trace      bool
 	cpuProfile string
+	cluster    clusterFlags
+	gossip     *gossip.Config // nil without clustering
 }
 
 // parseFlags fills a config from args with nats-server style flags: each
@@ -65,12 +70,18 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&o.PingMax, "ping_max", o.PingMax, "unanswered PINGs before a connection is stale")
 	fs.DurationVar(&o.WriteDeadline, "write_deadline", o.WriteDeadline, "write `deadline` before a client is a slow consumer")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until shutdown")
+	cfg.cluster.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	g, err := cfg.cluster.apply(o)
+	if err != nil {
+		return nil, err
+	}
+	cfg.gossip = g
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -131,6 +142,14 @@ func run(args []string, stderr io.Writer) error {
 	if err := srv.Start(); err != nil {
 		return err
 	}
+	var cl *cluster.Cluster
+	if cfg.gossip != nil {
+		cfg.gossip.Logger = log
+		if cl, err = cluster.Start(srv, *cfg.gossip); err != nil {
+			srv.Close()
+			return err
+		}
+	}
 	log.Info("murmur broker ready", zap.String("version", broker.Version), zap.String("id", srv.ID()))
 
 	sigs := make(chan os.Signal, 1)
@@ -138,5 +157,12 @@ func run(args []string, stderr io.Writer) error {
 	defer signal.Stop(sigs)
 	sig := <-sigs
 	log.Info("shutting down", zap.Stringer("signal", sig))
+	if cl != nil {
+		// Leave gracefully so peers drop this broker at once, not after
+		// failure detection.
+		if err := cl.Leave(2 * time.Second); err != nil {
+			log.Warn("gossip leave", zap.Error(err))
+		}
+	}
 	return srv.Close()
 }

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/gossip"
+	"github.com/murmurmq/murmur/transport/tcp"
+)
+
+// clusterFlags are the clustering flags: routes (--cluster...) and gossip
+// (--gossip_...). Clustering is on when --cluster gives a route address.
+type clusterFlags struct {
+	listen      string
+	name        string
+	advertise   string
+	credential  string
+	compression bool
+
+	gossipAddr      string
+	gossipPort      int
+	gossipAdvertise string
+	seeds           string
+	key             string
+	profile         string
+	probeInterval   time.Duration
+}
+
+// lanProbeInterval is the broker's probe interval for the LAN profile:
+// half memberlist's 1 s, so a crashed broker is declared dead in about
+// 3 s instead of 6 (measured in cluster/process_test.go).
+const lanProbeInterval = 500 * time.Millisecond
+
+func (cf *clusterFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&cf.listen, "cluster", "", "route listen `host:port` (e.g. 0.0.0.0:6222); turns clustering on")
+	fs.StringVar(&cf.name, "cluster_name", "murmur", "cluster `name`; brokers of one cluster must agree")
+	fs.StringVar(&cf.advertise, "cluster_advertise", "", "route `host:port` other brokers dial (default: the listen address)")
+	fs.StringVar(&cf.credential, "route_credential", "", "shared `secret` every route must present")
+	fs.BoolVar(&cf.compression, "route_compression", true, "offer S2 compression on routes")
+	fs.StringVar(&cf.gossipAddr, "gossip_addr", "", "gossip bind `ip` (default: the --cluster host, or 0.0.0.0)")
+	fs.IntVar(&cf.gossipPort, "gossip_port", gossip.DefaultPort, "gossip `port` (UDP and TCP; 0 picks one)")
+	fs.StringVar(&cf.gossipAdvertise, "gossip_advertise", "", "gossip `ip` other brokers reach this one at")
+	fs.StringVar(&cf.seeds, "gossip_seeds", "", "comma-separated gossip `host:port` list of brokers to join")
+	fs.StringVar(&cf.key, "gossip_key", "", "gossip encryption `key`, base64 of 16, 24 or 32 bytes")
+	fs.StringVar(&cf.profile, "gossip_profile", gossip.ProfileLAN, "memberlist timing `profile`: lan, wan or local")
+	fs.DurationVar(&cf.probeInterval, "gossip_probe_interval", 0, "failure-detector probe `interval` (default: 500ms for lan, the profile's for wan and local)")
+}
+
+// apply validates the flags and fills the broker's cluster options and the
+// gossip config; without --cluster it returns nil.
+func (cf *clusterFlags) apply(o *broker.Options) (*gossip.Config, error) {
+	if cf.listen == "" {
+		for name, v := range map[string]string{"gossip_seeds": cf.seeds, "gossip_key": cf.key, "route_credential": cf.credential} {
+			if v != "" {
+				return nil, fmt.Errorf("--%s needs --cluster (the route listen address)", name)
+			}
+		}
+		return nil, nil
+	}
+	host, _, err := net.SplitHostPort(cf.listen)
+	if err != nil {
+		return nil, fmt.Errorf("--cluster %q: %v", cf.listen, err)
+	}
+	o.Cluster = &broker.ClusterOptions{
+		Name:        cf.name,
+		Listen:      broker.Listener{Transport: tcp.New(), Addr: cf.listen},
+		Advertise:   cf.advertise,
+		Credential:  cf.credential,
+		Compression: cf.compression,
+	}
+	g := gossip.DefaultConfig()
+	g.Cluster = cf.name
+	g.BindAddr = cf.gossipAddr
+	if g.BindAddr == "" {
+		g.BindAddr = host
+		if g.BindAddr == "" {
+			g.BindAddr = "0.0.0.0"
+		}
+	}
+	g.BindPort = cf.gossipPort
+	g.AdvertiseAddr = cf.gossipAdvertise
+	g.SecretKey = cf.key
+	g.Profile = cf.profile
+	if cf.probeInterval < 0 {
+		return nil, fmt.Errorf("--gossip_probe_interval %v is negative", cf.probeInterval)
+	}
+	if cf.probeInterval == 0 && cf.profile == gossip.ProfileLAN {
+		cf.probeInterval = lanProbeInterval
+	}
+	if cf.probeInterval > 0 {
+		g.Timing.ProbeInterval = cf.probeInterval
+		g.Timing.ProbeTimeout = cf.probeInterval / 2
+	}
+	if cf.seeds != "" {
+		for _, s := range strings.Split(cf.seeds, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				g.Seeds = append(g.Seeds, s)
+			}
+		}
+	}
+	// Validate with a stand-in id: the real one is the broker's, known later.
+	check := g
+	check.Name = "validate"
+	if err := check.Validate(); err != nil {
+		return nil, fmt.Errorf("gossip flags: %w", err)
+	}
+	return &g, nil
+}
