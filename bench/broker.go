@@ -63,7 +63,8 @@ func (l *Launcher) Start(ctx context.Context, extraArgs ...string) (*Broker, err
 		return nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port)}
+	// -m 0: monitoring off on both (ours defaults to 8222, nats-server to off).
+	args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "0"}
 	if l.ProfilePath != nil {
 		args = append(args, ProfileFlag, l.ProfilePath())
 	}

@@ -98,7 +98,7 @@ func startProc(t *testing.T, name string, seeds []string) *proc {
 	t.Helper()
 	p := &proc{name: name, clientPort: freePort(t), gossipPort: freePort(t)}
 	args := []string{
-		"-a", "127.0.0.1", "-p", fmt.Sprint(p.clientPort), "-n", name,
+		"-a", "127.0.0.1", "-p", fmt.Sprint(p.clientPort), "-n", name, "-m", "-1",
 		"--cluster", "127.0.0.1:0", "--cluster_name", "proc",
 		"--gossip_addr", "127.0.0.1", "--gossip_port", fmt.Sprint(p.gossipPort),
 	}

@@ -41,6 +41,7 @@ type config struct {
 	trace      bool
 	cpuProfile string
 	cluster    clusterFlags
+	monitor    monitorFlags
 	gossip     *gossip.Config // nil without clustering
 }
 
@@ -71,11 +72,15 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&o.WriteDeadline, "write_deadline", o.WriteDeadline, "write `deadline` before a client is a slow consumer")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until shutdown")
 	cfg.cluster.register(fs)
+	cfg.monitor.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := cfg.monitor.validate(); err != nil {
+		return nil, err
 	}
 	g, err := cfg.cluster.apply(o)
 	if err != nil {
@@ -150,6 +155,15 @@ func run(args []string, stderr io.Writer) error {
 			return err
 		}
 	}
+	stopMonitor, err := startMonitor(&cfg.monitor, srv, cl, log)
+	if err != nil {
+		if cl != nil {
+			cl.Close()
+		}
+		srv.Close()
+		return err
+	}
+	defer stopMonitor()
 	log.Info("murmur broker ready", zap.String("version", broker.Version), zap.String("id", srv.ID()))
 
 	sigs := make(chan os.Signal, 1)

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/cluster"
+	"github.com/murmurmq/murmur/monitor"
+)
+
+// monitorFlags are the monitoring flags: the HTTP endpoint, the periodic
+// stats log and the $SYS system user.
+type monitorFlags struct {
+	httpAddr      string
+	httpPort      int
+	statsInterval time.Duration
+	sysUser       string
+	sysPassword   string
+}
+
+func (mf *monitorFlags) register(fs *flag.FlagSet) {
+	for _, n := range []string{"m", "http_port"} {
+		fs.IntVar(&mf.httpPort, n, 8222, "monitoring HTTP `port` (0 = off, -1 = random)")
+	}
+	fs.StringVar(&mf.httpAddr, "http_addr", "0.0.0.0", "monitoring HTTP listen `host`")
+	fs.DurationVar(&mf.statsInterval, "stats_interval", 0, "log a one-line stats summary every `interval` (0 = off)")
+	fs.StringVar(&mf.sysUser, "system_user", "", "`user` of the system account answering $SYS.REQ.SERVER.* (nats server ping/list/info)")
+	fs.StringVar(&mf.sysPassword, "system_password", "", "`password` of the system user")
+}
+
+func (mf *monitorFlags) validate() error {
+	switch {
+	case mf.httpPort < -1 || mf.httpPort > 65535:
+		return fmt.Errorf("http_port: %d is not a valid port", mf.httpPort)
+	case mf.statsInterval < 0:
+		return fmt.Errorf("stats_interval: %v is negative", mf.statsInterval)
+	case mf.sysPassword != "" && mf.sysUser == "":
+		return fmt.Errorf("system_password: set without system_user")
+	}
+	return nil
+}
+
+// startMonitor starts the HTTP endpoint, stats log and system responder as
+// configured. The returned stop closes them.
+func startMonitor(mf *monitorFlags, srv *broker.Server, cl *cluster.Cluster, log *zap.Logger) (stop func(), err error) {
+	cfg := monitor.Config{
+		Broker:        srv,
+		Host:          mf.httpAddr,
+		Port:          mf.httpPort,
+		StatsInterval: mf.statsInterval,
+		Logger:        log,
+	}
+	if cl != nil {
+		cfg.Gossip = gossipView(cl)
+	}
+	mon, err := monitor.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := mon.Start(); err != nil {
+		return nil, err
+	}
+	var sys *broker.System
+	if mf.sysUser != "" {
+		sys, err = srv.StartSystem(broker.SystemOptions{User: mf.sysUser, Password: mf.sysPassword, Endpoints: mon.SystemEndpoints()})
+		if err != nil {
+			mon.Close()
+			return nil, err
+		}
+	}
+	return func() {
+		if sys != nil {
+			sys.Close()
+		}
+		mon.Close()
+	}, nil
+}
+
+// gossipView adapts the cluster's members to the monitor's /gossipz shape.
+func gossipView(cl *cluster.Cluster) monitor.GossipProvider {
+	return monitor.GossipFunc(func() []monitor.Member {
+		var out []monitor.Member
+		for _, m := range cl.Members() {
+			out = append(out, monitor.Member{
+				Name: m.Name, Address: m.GossipAddr(), State: m.State.String(),
+				Incarnation: m.MetaSeq, Local: m.Local, Since: m.Since,
+				Meta: map[string]string{"id": m.Meta.ID, "name": m.Meta.Name, "route": m.Meta.RouteURL, "version": m.Meta.Version},
+			})
+		}
+		return out
+	})
+}

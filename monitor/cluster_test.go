@@ -1,0 +1,120 @@
+package monitor_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/monitor"
+	"github.com/murmurmq/murmur/transport/tcp"
+)
+
+// startPair starts two clustered brokers joined by one route.
+func startPair(t *testing.T) (a, b *broker.Server) {
+	t.Helper()
+	srvs := make([]*broker.Server, 2)
+	for i := range srvs {
+		o := testOptions()
+		o.Name = fmt.Sprintf("node-%c", 'a'+i)
+		o.Cluster = &broker.ClusterOptions{Name: "east", Listen: broker.Listener{Transport: tcp.New(), Addr: "127.0.0.1:0"}}
+		srv, err := broker.New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Close() })
+		srvs[i] = srv
+	}
+	if err := srvs[0].ConnectRoute(context.Background(), srvs[1].RouteAddr().String()); err != nil {
+		t.Fatalf("route: %v", err)
+	}
+	for _, s := range srvs {
+		eventually(t, 5*time.Second, "the route", func() bool { return s.NumRoutes() == 1 })
+	}
+	return srvs[0], srvs[1]
+}
+
+// TestRoutezFromBroker: the broker is its own RouteProvider, so /routez
+// and /varz show real routes without extra wiring.
+func TestRoutezFromBroker(t *testing.T) {
+	a, b := startPair(t)
+	m := startMonitor(t, a, monitor.Config{})
+	c := client(t)
+	var rz monitor.Routez
+	getJSON(t, c, m, "/routez", &rz)
+	if rz.NumRoutes != 1 || rz.Routes[0].RemoteID != b.ID() || rz.Routes[0].RemoteName != "node-b" || !rz.Routes[0].DidSolicit || rz.Routes[0].IP != "127.0.0.1" {
+		t.Fatalf("routez: %+v", rz.Routes)
+	}
+	var v monitor.Varz
+	getJSON(t, c, m, "/varz", &v)
+	_, port, _ := net.SplitHostPort(a.RouteAddr().String())
+	if v.Routes != 1 || v.Remotes != 1 || v.Cluster == nil || v.Cluster.Name != "east" || strconv.Itoa(v.Cluster.Port) != port {
+		t.Errorf("varz: routes %d remotes %d cluster %+v (route port %s)", v.Routes, v.Remotes, v.Cluster, port)
+	}
+}
+
+// TestSystemPingAnsweredByEveryBroker: a PING sent to one broker is
+// answered by both, because the responder's interest crosses routes.
+func TestSystemPingAnsweredByEveryBroker(t *testing.T) {
+	a, b := startPair(t)
+	for _, s := range []*broker.Server{a, b} {
+		m, err := monitor.New(monitor.Config{Broker: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		startSystem(t, s, m)
+	}
+	// B's responder interest must have reached A.
+	eventually(t, 5*time.Second, "both responders visible on a", func() bool {
+		return len(a.Mux().Match([]byte("$SYS.REQ.SERVER.PING")).Plain) == 2
+	})
+	nc := connect(t, a)
+	inbox := nats.NewInbox()
+	sub, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.PublishRequest("$SYS.REQ.SERVER.PING", inbox, nil); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for range 2 {
+		msg, err := sub.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatalf("waiting for PING answers (have %v): %v", seen, err)
+		}
+		var r sysResponse
+		if err := json.Unmarshal(msg.Data, &r); err != nil {
+			t.Fatal(err)
+		}
+		seen[r.Server.Name] = true
+	}
+	if !seen["node-a"] || !seen["node-b"] {
+		t.Errorf("answers from %v, want node-a and node-b", seen)
+	}
+	// The per-server subject of B, asked through A.
+	r := request(t, nc, "$SYS.REQ.SERVER."+b.ID()+".VARZ", "")
+	var v monitor.Varz
+	if err := json.Unmarshal(r.Data, &v); err != nil || v.Name != "node-b" || v.Cluster == nil || v.Cluster.Name != "east" {
+		t.Errorf("b's VARZ through a: %v %+v", err, v)
+	}
+	// And the real CLI sees the whole cluster through one broker.
+	if run := natsCLI(t, a); run != nil {
+		if out := run("server", "ping", "2"); !strings.Contains(out, "node-a") || !strings.Contains(out, "node-b") || strings.Contains(out, "Missing") {
+			t.Errorf("nats server ping 2:\n%s", out)
+		}
+		if out := run("server", "list", "2"); !strings.Contains(out, "node-a") || !strings.Contains(out, "node-b") {
+			t.Errorf("nats server list 2:\n%s", out)
+		}
+	}
+}

@@ -1,0 +1,172 @@
+package monitor
+
+import (
+	"encoding/json"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+)
+
+// Paths served. Like nats-server, /subscriptionsz is an alias of /subsz.
+const (
+	pathRoot    = "/"
+	pathVarz    = "/varz"
+	pathConnz   = "/connz"
+	pathSubsz   = "/subsz"
+	pathSubsz2  = "/subscriptionsz"
+	pathRoutez  = "/routez"
+	pathGossipz = "/gossipz"
+	pathHealthz = "/healthz"
+	pathMetrics = "/metrics"
+	pathGatewz  = "/gatewayz"
+	pathLeafz   = "/leafz"
+)
+
+// reqCounters count requests per path (varz http_req_stats). The set of
+// paths is fixed, so the map is read-only after init.
+type reqCounters struct {
+	m map[string]*atomic.Uint64
+}
+
+func (r *reqCounters) init() {
+	r.m = make(map[string]*atomic.Uint64)
+	for _, p := range []string{pathRoot, pathVarz, pathConnz, pathSubsz, pathRoutez, pathGossipz, pathHealthz, pathMetrics, pathGatewz, pathLeafz} {
+		r.m[p] = new(atomic.Uint64)
+	}
+}
+
+func (r *reqCounters) inc(path string) {
+	if c := r.m[path]; c != nil {
+		c.Add(1)
+	}
+}
+
+func (r *reqCounters) snapshot() map[string]uint64 {
+	out := make(map[string]uint64, len(r.m))
+	for p, c := range r.m {
+		out[p] = c.Load()
+	}
+	return out
+}
+
+// handle routes one request.
+func (m *Server) handle(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path())
+	if path == pathSubsz2 {
+		path = pathSubsz
+	}
+	m.reqs.inc(path)
+	ctx.Response.Header.Set("Access-Control-Allow-Origin", "*")
+	if !ctx.IsGet() && !ctx.IsHead() {
+		writeText(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+	args := ctx.QueryArgs()
+	switch path {
+	case pathRoot, "/index.html":
+		m.servePage(ctx)
+	case pathVarz:
+		m.writeJSON(ctx, 200, m.Varz())
+	case pathConnz:
+		opts, err := connzOptions(args)
+		if err != nil {
+			m.writeError(ctx, err)
+			return
+		}
+		cz, err := m.Connz(opts)
+		if err != nil {
+			m.writeError(ctx, err)
+			return
+		}
+		m.writeJSON(ctx, 200, cz)
+	case pathSubsz:
+		sz, err := m.Subsz(subszOptions(args))
+		if err != nil {
+			m.writeError(ctx, err)
+			return
+		}
+		m.writeJSON(ctx, 200, sz)
+	case pathRoutez:
+		m.writeJSON(ctx, 200, m.Routez(boolArg(args, "subs")))
+	case pathGossipz:
+		m.writeJSON(ctx, 200, m.Gossipz())
+	case pathHealthz:
+		h, code := m.Health()
+		m.writeJSON(ctx, code, h)
+	case pathMetrics:
+		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+		ctx.SetBody(m.Metrics())
+	case pathGatewz:
+		m.writeJSON(ctx, 200, m.emptyShell("outbound_gateways", "inbound_gateways"))
+	case pathLeafz:
+		m.writeJSON(ctx, 200, m.emptyShell("leafs"))
+	default:
+		writeText(ctx, fasthttp.StatusNotFound, "not found")
+	}
+}
+
+// emptyShell answers endpoints of nats-server features Murmur lacks, so
+// tools that probe them get a well-formed empty document.
+func (m *Server) emptyShell(lists ...string) map[string]any {
+	doc := map[string]any{"server_id": m.b.ID(), "now": nowUTC()}
+	for _, l := range lists {
+		if l == "leafs" {
+			doc["leafnodes"] = 0
+			doc[l] = []any{}
+		} else {
+			doc[l] = map[string]any{}
+		}
+	}
+	return doc
+}
+
+// writeJSON writes v indented, as nats-server does.
+func (m *Server) writeJSON(ctx *fasthttp.RequestCtx, code int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		m.log.Warn("monitor response not encodable", zap.String("path", string(ctx.Path())), zap.Error(err))
+		writeText(ctx, fasthttp.StatusInternalServerError, "internal error")
+		return
+	}
+	ctx.SetStatusCode(code)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+// writeError reports a bad request with nats-server's plain-text error.
+func (m *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
+	writeText(ctx, fasthttp.StatusBadRequest, err.Error())
+}
+
+// writeText writes a plain-text answer. (Not ctx.Error: it resets the
+// response header, which turns the default Date header back on and with it
+// fasthttp's process-wide clock goroutine.)
+func writeText(ctx *fasthttp.RequestCtx, code int, text string) {
+	ctx.SetStatusCode(code)
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.SetBodyString(text)
+}
+
+// boolArg reads a flag as nats-server does: "1", "true", or "detail".
+func boolArg(args *fasthttp.Args, name string) bool {
+	switch string(args.Peek(name)) {
+	case "1", "true", "t", "TRUE", "True", "detail":
+		return true
+	}
+	return false
+}
+
+// intArg reads a non-negative integer, def when absent or malformed.
+func intArg(args *fasthttp.Args, name string, def int) int {
+	v := args.Peek(name)
+	if len(v) == 0 {
+		return def
+	}
+	n, err := strconv.Atoi(string(v))
+	if err != nil {
+		return def
+	}
+	return n
+}

@@ -1,0 +1,159 @@
+package monitor
+
+import (
+	"bytes"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Metrics returns the Prometheus text exposition (format 0.0.4) of the
+// server's counters and gauges, per server, per transport, per route and
+// per gossip state. Every sample carries a server label (the server name)
+// so one query can aggregate a cluster.
+func (m *Server) Metrics() []byte {
+	w := &promWriter{server: m.b.Name()}
+	v := m.Varz()
+	st := m.b.IndexStats()
+
+	w.family("murmur_info", "gauge", "Server identity; always 1.")
+	w.sample("murmur_info", 1, "server_id", v.ID, "version", v.Version, "go", v.GoVersion)
+	w.gauge("murmur_start_time_seconds", "When the server started, in Unix seconds.", float64(v.Start.UnixNano())/1e9)
+	w.gauge("murmur_uptime_seconds", "Seconds since the server started.", time.Since(m.b.StartTime()).Seconds())
+	w.gauge("murmur_connections", "Open client connections.", float64(v.Connections))
+	w.counter("murmur_connections_total", "Client connections accepted since start.", float64(v.TotalConnections))
+	w.gauge("murmur_subscriptions", "Subscriptions in the subject index.", float64(v.Subscriptions))
+	w.counter("murmur_in_msgs_total", "Messages received from clients and routes.", float64(v.InMsgs))
+	w.counter("murmur_in_bytes_total", "Payload bytes received.", float64(v.InBytes))
+	w.counter("murmur_out_msgs_total", "Messages delivered.", float64(v.OutMsgs))
+	w.counter("murmur_out_bytes_total", "Payload bytes delivered.", float64(v.OutBytes))
+	w.counter("murmur_slow_consumers_total", "Connections closed as slow consumers.", float64(v.SlowConsumers))
+	w.counter("murmur_stale_connections_total", "Connections closed as stale.", float64(v.StaleConnections))
+	w.gauge("murmur_mem_bytes", "Resident memory of the process.", float64(v.Mem))
+	w.gauge("murmur_cpu_percent", "Process CPU use, percent of one core.", v.CPU)
+	w.gauge("murmur_cores", "CPU cores.", float64(v.Cores))
+	w.counter("murmur_sublist_inserts_total", "Subscriptions inserted into the index.", float64(st.Inserts))
+	w.counter("murmur_sublist_removes_total", "Subscriptions removed from the index.", float64(st.Removes))
+	w.counter("murmur_sublist_matches_total", "Subject lookups in the index.", float64(st.Matches))
+	w.counter("murmur_sublist_cache_hits_total", "Lookups answered by the match cache.", float64(st.Hits))
+	w.gauge("murmur_sublist_cache_entries", "Entries in the match cache.", float64(st.CacheEntries))
+
+	ts := m.b.TransportStats()
+	names := make([]string, 0, len(ts))
+	for n := range ts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	perTransport := []struct {
+		name, help string
+		val        func(n string) float64
+	}{
+		{"murmur_transport_connections", "Open connections per client transport.", func(n string) float64 { return float64(ts[n].Connections) }},
+		{"murmur_transport_in_msgs", "Messages received by the open connections of a transport.", func(n string) float64 { return float64(ts[n].InMsgs) }},
+		{"murmur_transport_in_bytes", "Bytes received by the open connections of a transport.", func(n string) float64 { return float64(ts[n].InBytes) }},
+		{"murmur_transport_out_msgs", "Messages delivered to the open connections of a transport.", func(n string) float64 { return float64(ts[n].OutMsgs) }},
+		{"murmur_transport_out_bytes", "Bytes delivered to the open connections of a transport.", func(n string) float64 { return float64(ts[n].OutBytes) }},
+	}
+	for _, f := range perTransport {
+		// Gauges: connections come and go, so the sums can fall.
+		w.family(f.name, "gauge", f.help)
+		for _, n := range names {
+			w.sample(f.name, f.val(n), "transport", n)
+		}
+	}
+
+	var routes []*RouteInfo
+	if m.routes != nil {
+		routes = m.Routez(false).Routes
+	}
+	w.gauge("murmur_routes", "Open routes to other brokers.", float64(len(routes)))
+	perRoute := []struct {
+		name, kind, help string
+		val              func(r *RouteInfo) float64
+	}{
+		{"murmur_route_in_msgs_total", "counter", "Messages received over a route.", func(r *RouteInfo) float64 { return float64(r.InMsgs) }},
+		{"murmur_route_in_bytes_total", "counter", "Bytes received over a route.", func(r *RouteInfo) float64 { return float64(r.InBytes) }},
+		{"murmur_route_out_msgs_total", "counter", "Messages sent over a route.", func(r *RouteInfo) float64 { return float64(r.OutMsgs) }},
+		{"murmur_route_out_bytes_total", "counter", "Bytes sent over a route.", func(r *RouteInfo) float64 { return float64(r.OutBytes) }},
+		{"murmur_route_pending_bytes", "gauge", "Bytes queued for a route.", func(r *RouteInfo) float64 { return float64(r.Pending) }},
+		{"murmur_route_subscriptions", "gauge", "Interest a route has registered.", func(r *RouteInfo) float64 { return float64(r.NumSubs) }},
+	}
+	for _, f := range perRoute {
+		w.family(f.name, f.kind, f.help)
+		for _, r := range routes {
+			w.sample(f.name, f.val(r), "rid", strconv.FormatUint(r.Rid, 10), "remote_id", r.RemoteID, "remote_name", r.RemoteName)
+		}
+	}
+
+	if m.gossip != nil {
+		counts := map[string]int{StateAlive: 0, StateSuspect: 0, StateDead: 0, StateLeft: 0}
+		for _, mb := range m.gossip.Members() {
+			counts[mb.State]++
+		}
+		states := make([]string, 0, len(counts))
+		for s := range counts {
+			states = append(states, s)
+		}
+		sort.Strings(states)
+		w.family("murmur_gossip_members", "gauge", "Gossip members by state, as this broker sees them.")
+		for _, s := range states {
+			w.sample("murmur_gossip_members", float64(counts[s]), "state", s)
+		}
+	}
+
+	reqs := v.HTTPReqStats
+	paths := make([]string, 0, len(reqs))
+	for p := range reqs {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	w.family("murmur_http_requests_total", "counter", "Monitoring requests per path.")
+	for _, p := range paths {
+		w.sample("murmur_http_requests_total", float64(reqs[p]), "path", p)
+	}
+	return w.buf.Bytes()
+}
+
+// promWriter writes the text exposition format.
+type promWriter struct {
+	buf    bytes.Buffer
+	server string
+}
+
+func (w *promWriter) family(name, kind, help string) {
+	w.buf.WriteString("# HELP " + name + " " + escapeHelp(help) + "\n")
+	w.buf.WriteString("# TYPE " + name + " " + kind + "\n")
+}
+
+func (w *promWriter) gauge(name, help string, v float64) {
+	w.family(name, "gauge", help)
+	w.sample(name, v)
+}
+
+func (w *promWriter) counter(name, help string, v float64) {
+	w.family(name, "counter", help)
+	w.sample(name, v)
+}
+
+// sample writes one line; labels are name, value pairs after "server".
+func (w *promWriter) sample(name string, v float64, labels ...string) {
+	w.buf.WriteString(name)
+	w.buf.WriteString(`{server="`)
+	w.buf.WriteString(escapeLabel(w.server))
+	w.buf.WriteByte('"')
+	for i := 0; i+1 < len(labels); i += 2 {
+		w.buf.WriteString("," + labels[i] + `="` + escapeLabel(labels[i+1]) + `"`)
+	}
+	w.buf.WriteString("} ")
+	w.buf.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+	w.buf.WriteByte('\n')
+}
+
+var (
+	labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+)
+
+func escapeLabel(s string) string { return labelEscaper.Replace(s) }
+func escapeHelp(s string) string  { return helpEscaper.Replace(s) }
