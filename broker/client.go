@@ -73,6 +73,8 @@ type client struct {
 	opts connectOpts
 	out  outbound
 
+	wbufs [][]byte // writer-owned scratch for writev
+
 	subsMu sync.Mutex
 	subs   map[string]*mux.Sub
 

@@ -31,31 +31,7 @@ func errLine(text string) []byte { return proto.ErrLine(text) }
 const (
 	stallNum, stallDen = 3, 4
 	stallWait          = 5 * time.Millisecond
-	// keepSpare bounds the write buffer kept for reuse between flushes.
-	keepSpare = 1 << 20
 )
-
-// outbound is a connection's pending output, guarded by client.mu. The
-// writer swaps buf out, writes it without the lock, and hands it back as
-// spare, so producers and the writer only contend for the swap.
-type outbound struct {
-	buf          []byte
-	spare        []byte
-	inflight     int  // bytes the writer is writing now
-	flushPending bool // a wake-up is already owed to the writer
-	closing      bool
-	reason       CloseReason
-	maxPending   int
-	stall        chan struct{} // closed when pending falls below the stall mark
-	wake         chan struct{} // cap 1: wakes the writer
-}
-
-func (o *outbound) init(maxPending int) {
-	o.maxPending = maxPending
-	o.wake = make(chan struct{}, 1)
-}
-
-func (o *outbound) pending() int { return len(o.buf) + o.inflight }
 
 // Flush implements mux.Conn: it wakes the writer without blocking.
 func (c *client) Flush() {
@@ -73,7 +49,7 @@ func (c *client) enqueue(b []byte) {
 		c.mu.Unlock()
 		return
 	}
-	c.out.buf = append(c.out.buf, b...)
+	c.out.write(b)
 	c.out.flushPending = true
 	c.mu.Unlock()
 	c.Flush()
@@ -94,7 +70,19 @@ func (c *client) Deliver(sub *mux.Sub, m *mux.Msg) (needFlush, ok bool) {
 		c.mu.Unlock()
 		return false, false
 	}
-	c.out.buf = appendMsg(c.out.buf, sub.SID, m.Subject, m.Reply, hdr, m.Payload)
+	o := &c.out
+	if b := o.tail(len(m.Subject) + len(sub.SID) + len(m.Reply) + size + 48); b != nil {
+		b = appendMsgLine(b, sub.SID, m.Subject, m.Reply, len(hdr), size, hdr != nil)
+		b = append(b, hdr...)
+		b = append(b, m.Payload...)
+		o.setTail(append(b, crlf...))
+	} else {
+		var line [256]byte
+		o.write(appendMsgLine(line[:0], sub.SID, m.Subject, m.Reply, len(hdr), size, hdr != nil))
+		o.write(hdr)
+		o.write(m.Payload)
+		o.write(crlf)
+	}
 	return c.appendedLocked(size), true
 }
 
@@ -145,10 +133,10 @@ func (c *client) appendedLocked(size int) (needFlush bool) {
 	return needFlush
 }
 
-// appendMsg writes `MSG <subject> <sid> [reply] <size>` or the HMSG form,
-// then the payload.
-func appendMsg(b, sid, subject, reply, hdr, payload []byte) []byte {
-	if hdr != nil {
+// appendMsgLine writes the control line `MSG <subject> <sid> [reply]
+// <size>` or `HMSG <subject> <sid> [reply] <hdr size> <total size>`.
+func appendMsgLine(b, sid, subject, reply []byte, hdrLen, size int, withHdr bool) []byte {
+	if withHdr {
 		b = append(b, "HMSG "...)
 	} else {
 		b = append(b, "MSG "...)
@@ -161,14 +149,11 @@ func appendMsg(b, sid, subject, reply, hdr, payload []byte) []byte {
 		b = append(b, reply...)
 		b = append(b, ' ')
 	}
-	if hdr != nil {
-		b = strconv.AppendInt(b, int64(len(hdr)), 10)
+	if withHdr {
+		b = strconv.AppendInt(b, int64(hdrLen), 10)
 		b = append(b, ' ')
 	}
-	b = strconv.AppendInt(b, int64(len(hdr)+len(payload)), 10)
-	b = append(b, crlf...)
-	b = append(b, hdr...)
-	b = append(b, payload...)
+	b = strconv.AppendInt(b, int64(size), 10)
 	return append(b, crlf...)
 }
 
@@ -181,7 +166,9 @@ func (c *client) enqueueNoResponders(sub *mux.Sub, subject, reply []byte) {
 	hdr = append(hdr, "\r\n\r\n"...)
 	c.mu.Lock()
 	if !c.out.closing {
-		c.out.buf = appendMsg(c.out.buf, sub.SID, reply, nil, hdr, nil)
+		c.out.write(appendMsgLine(nil, sub.SID, reply, nil, len(hdr), len(hdr), true))
+		c.out.write(hdr)
+		c.out.write(crlf)
 		c.out.flushPending = true
 	}
 	c.mu.Unlock()
@@ -244,28 +231,22 @@ func (c *client) writeLoop() {
 	for range c.out.wake {
 		c.mu.Lock()
 		o := &c.out
-		buf := o.buf
-		o.buf = o.spare[:0]
-		o.spare = nil
-		o.inflight = len(buf)
+		bufs := o.take()
 		o.flushPending = false
 		closing, reason := o.closing, o.reason
 		c.mu.Unlock()
 
-		if len(buf) > 0 && (!closing || reason.flushes()) {
-			if err := c.write(buf); err != nil && !closing {
+		if len(bufs) > 0 && (!closing || reason.flushes()) {
+			if err := c.write(bufs); err != nil && !closing {
 				closing = true
 			}
 		}
 
 		c.mu.Lock()
-		o.inflight = 0
+		o.release(bufs)
 		if o.stall != nil && o.pending() <= o.maxPending/stallDen*stallNum {
 			close(o.stall)
 			o.stall = nil
-		}
-		if cap(buf) <= keepSpare {
-			o.spare = buf[:0]
 		}
 		c.mu.Unlock()
 		if closing {
@@ -275,11 +256,16 @@ func (c *client) writeLoop() {
 	c.teardown()
 }
 
-// write writes buf under the write deadline, turning failures into a close
-// with the right reason.
-func (c *client) write(buf []byte) error {
+// write writes bufs (with writev where the connection supports it) under
+// the write deadline, turning failures into a close with the right reason.
+func (c *client) write(bufs [][]byte) error {
 	_ = c.conn.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteDeadline))
-	_, err := c.conn.Write(buf)
+	// WriteTo consumes the net.Buffers it is called on, so give it a copy
+	// of the list and keep the backing array for next time.
+	c.wbufs = append(c.wbufs[:0], bufs...)
+	wb := net.Buffers(c.wbufs)
+	_, err := wb.WriteTo(c.conn)
+	clear(c.wbufs)
 	if err == nil {
 		return nil
 	}

@@ -233,11 +233,27 @@ func (c *client) DeliverRouted(m *mux.Msg, queues []string) (needFlush, ok bool)
 		c.mu.Unlock()
 		return false, false
 	}
-	c.out.buf = appendRouted(c.out.buf, m, queues)
+	o := &c.out
+	n := len(m.Subject) + len(m.Reply) + size + 48
+	for _, q := range queues {
+		n += len(q) + 1
+	}
+	if b := o.tail(n); b != nil {
+		b = appendRoutedLine(b, m, queues)
+		b = append(b, m.Header...)
+		b = append(b, m.Payload...)
+		o.setTail(append(b, crlf...))
+	} else {
+		o.write(appendRoutedLine(nil, m, queues))
+		o.write(m.Header)
+		o.write(m.Payload)
+		o.write(crlf)
+	}
 	return c.appendedLocked(size), true
 }
 
-func appendRouted(b []byte, m *mux.Msg, queues []string) []byte {
+// appendRoutedLine writes the RMSG/HMSG control line for m.
+func appendRoutedLine(b []byte, m *mux.Msg, queues []string) []byte {
 	if m.Header != nil {
 		b = append(b, "HMSG "...)
 	} else {
@@ -265,8 +281,5 @@ func appendRouted(b []byte, m *mux.Msg, queues []string) []byte {
 		b = append(b, ' ')
 	}
 	b = strconv.AppendInt(b, int64(m.Size()), 10)
-	b = append(b, crlf...)
-	b = append(b, m.Header...)
-	b = append(b, m.Payload...)
 	return append(b, crlf...)
 }

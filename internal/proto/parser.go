@@ -193,6 +193,13 @@ func (p *Parser) Parse(buf []byte, h Handler) error {
 			if len(p.carry) == 0 {
 				p.stashArgs()
 			}
+			if want := p.payloadStart() + need; cap(p.carry) < want {
+				// Size the carry for the whole payload once, instead of
+				// regrowing (and recopying) it read by read.
+				p.carry = append(make([]byte, 0, want), p.carry...)
+				p.subj = p.carry[:len(p.subj):len(p.subj)]
+				p.reply = p.carry[len(p.subj) : len(p.subj)+len(p.reply) : len(p.subj)+len(p.reply)]
+			}
 			n := min(need-(len(p.carry)-p.payloadStart()), len(buf)-i)
 			p.carry = append(p.carry, buf[i:i+n]...)
 			i += n

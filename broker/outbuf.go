@@ -1,0 +1,100 @@
+package broker
+
+import "sync"
+
+// chunkSize is the size of the pooled buffers outbound data is queued in.
+// A connection holds chunks only while it has data pending, so idle
+// connections cost nothing, and a burst never regrows (and recopies) one big
+// buffer: it adds chunks, written together with writev.
+const chunkSize = 64 * 1024
+
+var chunkPool = sync.Pool{New: func() any { return new([chunkSize]byte) }}
+
+func getChunk() []byte { return chunkPool.Get().(*[chunkSize]byte)[:0] }
+
+func putChunk(b []byte) {
+	if cap(b) == chunkSize {
+		chunkPool.Put((*[chunkSize]byte)(b[:chunkSize]))
+	}
+}
+
+// outbound is a connection's pending output, guarded by client.mu. The
+// writer swaps the chunk list out, writes it without the lock and returns
+// the chunks to the pool, so producers and the writer only contend for the
+// swap.
+type outbound struct {
+	bufs         [][]byte // pending chunks; only the last has free space
+	size         int      // bytes in bufs
+	spare        [][]byte // the writer's previous list, reused
+	inflight     int      // bytes the writer is writing now
+	flushPending bool     // a wake-up is already owed to the writer
+	closing      bool
+	reason       CloseReason
+	maxPending   int
+	stall        chan struct{} // closed when pending falls below the stall mark
+	wake         chan struct{} // cap 1: wakes the writer
+}
+
+func (o *outbound) init(maxPending int) {
+	o.maxPending = maxPending
+	o.wake = make(chan struct{}, 1)
+}
+
+func (o *outbound) pending() int { return o.size + o.inflight }
+
+// tail returns the last chunk when it has room for n more bytes, for a
+// caller to append to and hand back with setTail; otherwise nil.
+func (o *outbound) tail(n int) []byte {
+	if len(o.bufs) > 0 {
+		if b := o.bufs[len(o.bufs)-1]; cap(b)-len(b) >= n {
+			return b
+		}
+	}
+	if n <= chunkSize/2 {
+		// Small: start a fresh chunk rather than split the message.
+		o.bufs = append(o.bufs, getChunk())
+		return o.bufs[len(o.bufs)-1]
+	}
+	return nil
+}
+
+// setTail stores the appended-to last chunk back.
+func (o *outbound) setTail(b []byte) {
+	last := &o.bufs[len(o.bufs)-1]
+	o.size += len(b) - len(*last)
+	*last = b
+}
+
+// write queues p, spanning as many chunks as it needs.
+func (o *outbound) write(p []byte) {
+	o.size += len(p)
+	for len(p) > 0 {
+		if len(o.bufs) == 0 || len(o.bufs[len(o.bufs)-1]) == chunkSize {
+			o.bufs = append(o.bufs, getChunk())
+		}
+		last := &o.bufs[len(o.bufs)-1]
+		n := copy((*last)[len(*last):chunkSize], p)
+		*last = (*last)[:len(*last)+n]
+		p = p[n:]
+	}
+}
+
+// take hands the pending chunks to the writer.
+func (o *outbound) take() [][]byte {
+	bufs := o.bufs
+	o.bufs = o.spare[:0]
+	o.spare = nil
+	o.inflight = o.size
+	o.size = 0
+	return bufs
+}
+
+// release returns written chunks to the pool and keeps the list for reuse.
+func (o *outbound) release(bufs [][]byte) {
+	for i, b := range bufs {
+		putChunk(b)
+		bufs[i] = nil
+	}
+	o.inflight = 0
+	o.spare = bufs[:0]
+}
