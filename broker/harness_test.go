@@ -9,6 +9,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/transport/quic"
 	"github.com/murmurmq/murmur/transport/tcp"
 )
 
@@ -39,6 +40,38 @@ var transportCases = []transportCase{
 			return "nats://" + srv.Addrs()["tcp"].String()
 		},
 	},
+	{
+		name: "quic",
+		listener: func(t *testing.T) broker.Listener {
+			tr, err := quic.New(quic.DefaultConfig())
+			if err != nil {
+				t.Fatalf("quic transport: %v", err)
+			}
+			return broker.Listener{Transport: tr, Addr: "127.0.0.1:0"}
+		},
+		clientOpts: func(t *testing.T, srv *broker.Server) []nats.Option {
+			return []nats.Option{nats.SetCustomDialer(quicDialer(t, srv))}
+		},
+		url: func(srv *broker.Server) string { return "nats://" + srv.Addrs()["quic"].String() },
+	},
+}
+
+// quicDialer returns a nats.go dialer pinned to srv's QUIC certificate.
+func quicDialer(t *testing.T, srv *broker.Server) *quic.Dialer {
+	t.Helper()
+	var fp string
+	for _, l := range srv.Options().Listeners {
+		if qt, ok := l.Transport.(*quic.Transport); ok {
+			fp = qt.Fingerprint()
+		}
+	}
+	dc := quic.DefaultDialConfig()
+	dc.Fingerprint = fp
+	d, err := quic.NewDialer(dc)
+	if err != nil {
+		t.Fatalf("quic dialer: %v", err)
+	}
+	return d
 }
 
 // testOptions are defaults suited to tests: loopback, random port.

@@ -250,11 +250,16 @@ func (s *Server) accept(l *listener, conn net.Conn) {
 	s.stats.totalConns.Add(1)
 	info := s.infoFor(l, cid, conn.RemoteAddr())
 	if full {
-		// As nats-server: INFO, then the error, then close.
-		_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = conn.Write(append(info, errLine(errMaxConns)...))
-		conn.Close()
+		// As nats-server: INFO, then the error, then close; off the accept
+		// loop, since a transport's Close may linger (QUIC).
 		s.log.Warn("maximum connections exceeded", zap.Stringer("remote", conn.RemoteAddr()))
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = conn.Write(append(info, errLine(errMaxConns)...))
+			conn.Close()
+		}()
 		return
 	}
 	c.enqueue(info)
@@ -377,11 +382,9 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.shutdown = true
-	for _, l := range s.listeners {
-		l.ln.Close()
-	}
+	lns := append([]*listener(nil), s.listeners...)
 	if s.routeLn != nil {
-		s.routeLn.ln.Close()
+		lns = append(lns, s.routeLn)
 	}
 	clients := make([]*client, 0, len(s.clients)+len(s.routes))
 	for _, c := range s.clients {
@@ -391,6 +394,9 @@ func (s *Server) Close() error {
 		clients = append(clients, c)
 	}
 	s.mu.Unlock()
+	for _, l := range lns {
+		l.ln.Close()
+	}
 	for _, c := range clients {
 		c.close(ServerShutdown)
 	}

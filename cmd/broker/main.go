@@ -21,6 +21,7 @@ import (
 	"github.com/murmurmq/murmur/broker"
 	"github.com/murmurmq/murmur/cluster"
 	"github.com/murmurmq/murmur/gossip"
+	"github.com/murmurmq/murmur/transport/quic"
 )
 
 func main() {
@@ -42,7 +43,9 @@ type config struct {
 	cpuProfile string
 	cluster    clusterFlags
 	monitor    monitorFlags
-	gossip     *gossip.Config // nil without clustering
+	quicFlags  quicFlags
+	quic       *quic.Transport // nil without QUIC
+	gossip     *gossip.Config  // nil without clustering
 }
 
 // parseFlags fills a config from args with nats-server style flags: each
@@ -73,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until shutdown")
 	cfg.cluster.register(fs)
 	cfg.monitor.register(fs)
+	cfg.quicFlags.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -80,6 +84,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if err := cfg.monitor.validate(); err != nil {
+		return nil, err
+	}
+	var err error
+	if err = o.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.quic, err = cfg.quicFlags.apply(o); err != nil {
 		return nil, err
 	}
 	g, err := cfg.cluster.apply(o)
@@ -147,6 +158,7 @@ func run(args []string, stderr io.Writer) error {
 	if err := srv.Start(); err != nil {
 		return err
 	}
+	logQUIC(log, cfg.quic)
 	var cl *cluster.Cluster
 	if cfg.gossip != nil {
 		cfg.gossip.Logger = log

@@ -1,0 +1,220 @@
+package quic
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	quicgo "github.com/quic-go/quic-go"
+)
+
+// DialConfig configures the client side. How the server is trusted is chosen
+// by at most one of Fingerprint, RootCAs and InsecureSkipVerify; with none of
+// them the server must present a certificate valid for the dialed host under
+// the system roots (or TLS.RootCAs). Start from DefaultDialConfig.
+type DialConfig struct {
+	// Fingerprint pins the server certificate: the hex SHA-256 of its DER
+	// encoding (Transport.Fingerprint; colons and either case accepted). Chain,
+	// host name and validity dates are not checked; the TLS handshake still
+	// proves the server holds the certificate's key.
+	Fingerprint string
+	// RootCAs verifies the server against these CAs instead of the system's.
+	RootCAs *x509.CertPool
+	// InsecureSkipVerify accepts any server certificate. Only for tests and
+	// trusted networks: it never happens unless set here or in TLS.
+	InsecureSkipVerify bool
+	// ServerName overrides the name checked against the certificate and sent as
+	// SNI; by default the host part of the dialed address.
+	ServerName string
+	// TLS is an optional base (client certificates for mutual TLS, ...). It is
+	// cloned; NextProtos is forced to [ALPN] and MinVersion to TLS 1.3.
+	TLS *tls.Config
+
+	// Timeout bounds the whole dial: QUIC handshake, stream and preface.
+	Timeout time.Duration
+	// HandshakeTimeout, IdleTimeout, KeepAlivePeriod, MaxReceiveWindow and
+	// CloseLinger mean what they mean in Config, for the client's side.
+	HandshakeTimeout time.Duration
+	IdleTimeout      time.Duration
+	KeepAlivePeriod  time.Duration
+	MaxReceiveWindow uint64
+	CloseLinger      time.Duration
+}
+
+// DefaultDialConfig returns a DialConfig that verifies the server against the
+// system roots, with the same timeouts as DefaultConfig.
+func DefaultDialConfig() DialConfig {
+	return DialConfig{
+		Timeout:          DefaultDialTimeout,
+		HandshakeTimeout: DefaultHandshakeTimeout,
+		IdleTimeout:      DefaultIdleTimeout,
+		KeepAlivePeriod:  DefaultKeepAlivePeriod,
+		MaxReceiveWindow: DefaultMaxReceiveWindow,
+		CloseLinger:      DefaultCloseLinger,
+	}
+}
+
+// Dialer opens client connections. It satisfies nats.go's CustomDialer, so a
+// client uses it as nats.Connect("nats://host:port", nats.SetCustomDialer(d))
+// where port is the broker's QUIC (UDP) port. It is safe for concurrent use.
+type Dialer struct {
+	tls     *tls.Config
+	quic    *quicgo.Config
+	timeout time.Duration
+	linger  time.Duration
+}
+
+// NewDialer validates cfg and returns a Dialer.
+func NewDialer(cfg DialConfig) (*Dialer, error) {
+	tc, err := cfg.clientTLS()
+	if err == nil {
+		err = errors.Join(checkTimeouts(cfg.HandshakeTimeout, cfg.IdleTimeout, cfg.KeepAlivePeriod, cfg.CloseLinger)...)
+	}
+	if err == nil && cfg.Timeout <= 0 {
+		err = fmt.Errorf("Timeout must be > 0, got %v", cfg.Timeout)
+	}
+	if err == nil && cfg.MaxReceiveWindow < 64<<10 {
+		err = fmt.Errorf("MaxReceiveWindow must be >= 64 KiB, got %d", cfg.MaxReceiveWindow)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("quic: invalid DialConfig: %w", err)
+	}
+	return &Dialer{
+		tls: tc,
+		quic: &quicgo.Config{
+			HandshakeIdleTimeout: cfg.HandshakeTimeout,
+			MaxIdleTimeout:       cfg.IdleTimeout,
+			KeepAlivePeriod:      cfg.KeepAlivePeriod,
+			// The server never opens streams; refuse any it tries to.
+			MaxIncomingStreams:             -1,
+			MaxIncomingUniStreams:          -1,
+			MaxStreamReceiveWindow:         cfg.MaxReceiveWindow,
+			MaxConnectionReceiveWindow:     cfg.MaxReceiveWindow,
+			InitialStreamReceiveWindow:     min(cfg.MaxReceiveWindow, 512<<10),
+			InitialConnectionReceiveWindow: min(cfg.MaxReceiveWindow, 512<<10),
+		},
+		timeout: cfg.Timeout,
+		linger:  cfg.CloseLinger,
+	}, nil
+}
+
+// clientTLS builds the client tls.Config from the trust options.
+func (cfg *DialConfig) clientTLS() (*tls.Config, error) {
+	modes := 0
+	for _, set := range []bool{cfg.Fingerprint != "", cfg.RootCAs != nil, cfg.InsecureSkipVerify} {
+		if set {
+			modes++
+		}
+	}
+	if modes > 1 {
+		return nil, errors.New("set at most one of Fingerprint, RootCAs and InsecureSkipVerify")
+	}
+	tc := &tls.Config{}
+	if cfg.TLS != nil {
+		tc = cfg.TLS.Clone()
+	}
+	tc.NextProtos = []string{ALPN}
+	tc.MinVersion = tls.VersionTLS13
+	if cfg.ServerName != "" {
+		tc.ServerName = cfg.ServerName
+	}
+	switch {
+	case cfg.Fingerprint != "":
+		want, err := parseFingerprint(cfg.Fingerprint)
+		if err != nil {
+			return nil, err
+		}
+		// Chain verification is replaced, not skipped: VerifyPeerCertificate
+		// still runs and rejects every certificate but the pinned one.
+		tc.InsecureSkipVerify = true
+		tc.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 {
+				return errors.New("quic: server sent no certificate")
+			}
+			got, _ := parseFingerprint(CertFingerprint(raw[0]))
+			if subtle.ConstantTimeCompare(got, want) != 1 {
+				return fmt.Errorf("quic: server certificate fingerprint %s does not match the pinned one", CertFingerprint(raw[0]))
+			}
+			return nil
+		}
+	case cfg.RootCAs != nil:
+		tc.RootCAs = cfg.RootCAs
+	case cfg.InsecureSkipVerify:
+		tc.InsecureSkipVerify = true
+	}
+	return tc, nil
+}
+
+// Dial implements nats.go's CustomDialer. network is ignored: nats.go always
+// passes "tcp", but the connection is QUIC over UDP to address.
+func (d *Dialer) Dial(network, address string) (net.Conn, error) {
+	c, err := d.DialContext(context.Background(), address)
+	if err != nil {
+		return nil, err // not c: a nil *Conn in a net.Conn is not a nil interface
+	}
+	return c, nil
+}
+
+// SkipTLSHandshake tells nats.go not to wrap the connection in TLS: QUIC has
+// already encrypted and authenticated it with TLS 1.3.
+func (d *Dialer) SkipTLSHandshake() bool { return true }
+
+// DialContext connects to address ("host:port", UDP), opens the stream and
+// sends the Preface, so the returned Conn is ready for the server's INFO.
+func (d *Dialer) DialContext(ctx context.Context, address string) (*Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	qc, err := d.dialQUIC(ctx, address)
+	if err != nil {
+		return nil, fmt.Errorf("quic: dial %s: %w", address, err)
+	}
+	str, err := qc.OpenStreamSync(ctx)
+	if err == nil {
+		deadline, _ := ctx.Deadline()
+		_ = str.SetWriteDeadline(deadline)
+		_, err = str.Write([]byte(Preface))
+		_ = str.SetWriteDeadline(time.Time{})
+	}
+	if err != nil {
+		_ = qc.CloseWithError(CodeProtocolError, "stream setup failed")
+		return nil, fmt.Errorf("quic: dial %s: open stream: %w", address, err)
+	}
+	return newConn(qc, str, d.linger), nil
+}
+
+// dialQUIC runs the QUIC handshake from a socket of its own, closed as soon as
+// the connection ends (see endpoint for why not quic.DialAddr).
+func (d *Dialer) dialQUIC(ctx context.Context, address string) (*quicgo.Conn, error) {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, err
+	}
+	raddr, err := net.ResolveUDPAddr("udp", address)
+	if err != nil {
+		return nil, err
+	}
+	network := "udp6"
+	if raddr.IP.To4() != nil {
+		network = "udp4"
+	}
+	ep, err := newEndpoint(network, nil)
+	if err != nil {
+		return nil, err
+	}
+	tc := d.tls.Clone()
+	if tc.ServerName == "" {
+		tc.ServerName = host // what the certificate is checked against, and the SNI
+	}
+	qc, err := ep.tr.Dial(ctx, raddr, tc, d.quic)
+	if err != nil {
+		ep.close()
+		return nil, err
+	}
+	context.AfterFunc(qc.Context(), ep.close)
+	return qc, nil
+}

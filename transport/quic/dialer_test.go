@@ -1,0 +1,173 @@
+package quic
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// dialWith dials ln with cfg and reports the error, closing any conn.
+func dialWith(t *testing.T, cfg DialConfig, ln *Listener) error {
+	t.Helper()
+	d, err := NewDialer(cfg)
+	if err != nil {
+		t.Fatalf("NewDialer: %v", err)
+	}
+	c, err := d.DialContext(context.Background(), ln.Addr().String())
+	if err == nil {
+		_ = c.CloseWithError(CodeNoError, "")
+	}
+	return err
+}
+
+func TestServerVerification(t *testing.T) {
+	tr := newTestTransport(t, nil)
+	ln := listen(t, tr)
+	other := newTestTransport(t, nil) // a second self-signed identity
+
+	pool := x509.NewCertPool()
+	pool.AddCert(tr.serverTLS.config.Certificates[0].Leaf)
+
+	for _, tc := range []struct {
+		name   string
+		mutate func(*DialConfig)
+		ok     bool
+		errHas string // for failures: proves the dial failed for the right reason
+	}{
+		{"pinned fingerprint", func(c *DialConfig) { c.Fingerprint = tr.Fingerprint() }, true, ""},
+		{"pinned, openssl style", func(c *DialConfig) { c.Fingerprint = opensslStyle(tr.Fingerprint()) }, true, ""},
+		{"wrong fingerprint", func(c *DialConfig) { c.Fingerprint = other.Fingerprint() }, false, "does not match the pinned"},
+		{"CA pool holding the cert", func(c *DialConfig) { c.RootCAs = pool }, true, ""},
+		{"CA pool, wrong name", func(c *DialConfig) { c.RootCAs = pool; c.ServerName = "example.com" }, false, "example.com"},
+		{"system roots (default)", func(c *DialConfig) {}, false, "certificate"},
+		{"explicit insecure", func(c *DialConfig) { c.InsecureSkipVerify = true }, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultDialConfig()
+			tc.mutate(&cfg)
+			err := dialWith(t, cfg, ln)
+			if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), tc.errHas)) {
+				t.Fatalf("dial error %v, want ok=%v (%q)", err, tc.ok, tc.errHas)
+			}
+		})
+	}
+}
+
+// opensslStyle formats a fingerprint the way openssl prints it.
+func opensslStyle(fp string) string {
+	var parts []string
+	for i := 0; i < len(fp); i += 2 {
+		parts = append(parts, strings.ToUpper(fp[i:i+2]))
+	}
+	return strings.Join(parts, ":")
+}
+
+// TestWrongALPNRejected: a TLS 1.3 peer that does not offer "nats" never
+// gets a connection.
+func TestWrongALPNRejected(t *testing.T) {
+	tr := newTestTransport(t, nil)
+	ln := listen(t, tr)
+	cfg := DefaultDialConfig()
+	cfg.Fingerprint = tr.Fingerprint()
+	d, err := NewDialer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.tls.NextProtos = []string{"h3"}
+	if c, err := d.DialContext(context.Background(), ln.Addr().String()); err == nil {
+		_ = c.Close()
+		t.Fatal("dial with ALPN h3 succeeded")
+	}
+}
+
+func TestDialConfigValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*DialConfig)
+		field  string // expected in the error text
+	}{
+		{"pin and insecure", func(c *DialConfig) { c.Fingerprint = strings.Repeat("a", 64); c.InsecureSkipVerify = true }, "at most one"},
+		{"bad fingerprint", func(c *DialConfig) { c.Fingerprint = "abc" }, "fingerprint"},
+		{"no timeout", func(c *DialConfig) { c.Timeout = 0 }, "Timeout"},
+		{"keep-alive beyond idle", func(c *DialConfig) { c.KeepAlivePeriod = c.IdleTimeout }, "KeepAlivePeriod"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultDialConfig()
+			tc.mutate(&cfg)
+			_, err := NewDialer(cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("NewDialer error %v, want one naming %q", err, tc.field)
+			}
+		})
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Config)
+		field  string
+	}{
+		{"cert without key", func(c *Config) { c.CertFile = "x.pem" }, "KeyFile"},
+		{"TLS and files", func(c *Config) { c.TLS = &tls.Config{}; c.CertFile, c.KeyFile = "a", "b" }, "mutually exclusive"},
+		{"zero idle", func(c *Config) { c.IdleTimeout = 0 }, "IdleTimeout"},
+		{"no keep-alive", func(c *Config) { c.KeepAlivePeriod = 0 }, "KeepAlivePeriod"},
+		{"zero backlog", func(c *Config) { c.Backlog = 0 }, "Backlog"},
+		{"zero preface timeout", func(c *Config) { c.PrefaceTimeout = 0 }, "PrefaceTimeout"},
+		{"tiny window", func(c *Config) { c.MaxReceiveWindow = 1 }, "MaxReceiveWindow"},
+		{"TLS without cert", func(c *Config) { c.TLS = &tls.Config{} }, "no certificate"},
+		{"bad dial config", func(c *Config) { c.Dial.Timeout = 0 }, "Config.Dial"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			tc.mutate(&cfg)
+			_, err := New(cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("New error %v, want one naming %q", err, tc.field)
+			}
+		})
+	}
+}
+
+// TestCertFiles: a PEM pair on disk is served, and Fingerprint is the digest
+// an operator gets from openssl for the same file.
+func TestCertFiles(t *testing.T) {
+	cert, err := selfSignedCert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writePEM(t, certFile, "CERTIFICATE", cert.Certificate[0])
+	writePEM(t, keyFile, "PRIVATE KEY", key)
+
+	tr := newTestTransport(t, func(c *Config) { c.CertFile, c.KeyFile = certFile, keyFile })
+	if tr.SelfSigned() {
+		t.Error("SelfSigned with a configured certificate")
+	}
+	if got, want := tr.Fingerprint(), CertFingerprint(cert.Certificate[0]); got != want {
+		t.Fatalf("Fingerprint %s, want %s", got, want)
+	}
+	ln := listen(t, tr)
+	cfg := DefaultDialConfig()
+	cfg.Fingerprint = tr.Fingerprint()
+	if err := dialWith(t, cfg, ln); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writePEM(t *testing.T, path, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,123 @@
+// Package quic is the QUIC transport: one QUIC connection per NATS client,
+// carrying the unchanged NATS text protocol on the connection's first
+// bidirectional stream.
+//
+// The wire mapping (ALPN, preface, error codes, keep-alive) is specified in
+// docs/quic.md so that clients in other languages can implement it; the
+// constants below are the Go side of that document and must not drift from it.
+//
+// Server side: New builds a Transport from a Config; Transport.Listen returns a
+// Listener whose Accept yields *Conn values that are ready for the broker to
+// send INFO. Client side: NewDialer returns a *Dialer that nats.go accepts via
+// nats.SetCustomDialer.
+package quic
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	quicgo "github.com/quic-go/quic-go"
+
+	"github.com/murmurmq/murmur/transport"
+)
+
+// ALPN is the TLS application protocol both sides must offer. A peer that
+// offers anything else fails the TLS handshake (no_application_protocol), so a
+// future incompatible mapping gets a new ALPN rather than a new preface.
+const ALPN = "nats"
+
+// Preface is what the client writes first on its stream, before any NATS
+// protocol bytes. QUIC only announces a stream to the peer once data is sent on
+// it, while in NATS the server speaks first (INFO); the preface breaks that
+// deadlock and lets the server reject non-NATS peers before the broker sees them.
+const Preface = "NATS\n"
+
+// Application error codes sent in CONNECTION_CLOSE. They are part of the wire
+// contract in docs/quic.md.
+const (
+	// CodeNoError is a normal close by either side.
+	CodeNoError quicgo.ApplicationErrorCode = 0x0
+	// CodeProtocolError closes a peer that sent a wrong preface or broke another
+	// rule of the mapping.
+	CodeProtocolError quicgo.ApplicationErrorCode = 0x1
+	// CodePrefaceTimeout closes a peer that did not open its stream and send the
+	// full preface within Config.PrefaceTimeout.
+	CodePrefaceTimeout quicgo.ApplicationErrorCode = 0x2
+	// CodeShutdown closes a connection the listener still held when it was
+	// closed (the broker never accepted it).
+	CodeShutdown quicgo.ApplicationErrorCode = 0x3
+)
+
+// Transport is the QUIC implementation of transport.Transport. It holds the
+// server TLS identity, so its certificate fingerprint is known before Listen.
+type Transport struct {
+	cfg         Config
+	serverTLS   *tlsIdentity
+	dialer      *Dialer
+	fingerprint string
+}
+
+var _ transport.Transport = (*Transport)(nil)
+
+// New validates cfg, loads or generates the server certificate and prepares
+// the dialer used by Transport.Dial.
+func New(cfg Config) (*Transport, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	id, err := loadIdentity(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d, err := NewDialer(cfg.Dial)
+	if err != nil {
+		return nil, fmt.Errorf("quic: Config.Dial: %w", err)
+	}
+	return &Transport{cfg: cfg, serverTLS: id, dialer: d, fingerprint: id.fingerprint}, nil
+}
+
+// Name implements transport.Transport.
+func (t *Transport) Name() string { return "quic" }
+
+// Fingerprint is the lowercase hex SHA-256 of the server certificate's DER
+// encoding, the value clients pin with DialConfig.Fingerprint. It is empty when
+// the certificate is chosen per handshake by a caller-supplied tls.Config.
+func (t *Transport) Fingerprint() string { return t.fingerprint }
+
+// SelfSigned reports whether the certificate was generated at start-up because
+// no certificate was configured; the broker should then log Fingerprint.
+func (t *Transport) SelfSigned() bool { return t.serverTLS.selfSigned }
+
+// Listen implements transport.Transport. addr is a UDP "host:port".
+func (t *Transport) Listen(addr string) (transport.Listener, error) {
+	return t.ListenQUIC(addr)
+}
+
+// ListenQUIC is Listen with the concrete return type.
+func (t *Transport) ListenQUIC(addr string) (*Listener, error) {
+	laddr, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("quic: listen %s: %w", addr, err)
+	}
+	ep, err := newEndpoint("udp", laddr)
+	if err != nil {
+		return nil, fmt.Errorf("quic: listen %s: %w", addr, err)
+	}
+	ln, err := ep.tr.Listen(t.serverTLS.config, t.cfg.serverQUIC())
+	if err != nil {
+		ep.close()
+		return nil, fmt.Errorf("quic: listen %s: %w", addr, err)
+	}
+	return newListener(ep, ln, t.cfg), nil
+}
+
+// Dial implements transport.Transport using the dialer built from Config.Dial,
+// the same code path nats.go uses through NewDialer.
+func (t *Transport) Dial(ctx context.Context, addr string) (net.Conn, error) {
+	c, err := t.dialer.DialContext(ctx, addr)
+	if err != nil {
+		return nil, err // not c: a nil *Conn in a net.Conn is not a nil interface
+	}
+	return c, nil
+}
