@@ -67,6 +67,7 @@ type client struct {
 	batch                     mux.Batch
 	msg                       mux.Msg
 	verbose, pedantic, noResp bool  // from CONNECT
+	connectInfoDue            bool  // send the connect_info INFO after the next PONG
 	pendingIn, pendingInBytes int64 // counted since the last flushStats
 
 	mu   sync.Mutex
@@ -101,8 +102,10 @@ func newClient(s *Server, cid uint64, conn net.Conn, transport string) *client {
 		readerDone: make(chan struct{}),
 		log:        s.log.With(zap.Uint64("cid", cid), zap.Stringer("remote", conn.RemoteAddr())),
 	}
-	c.opts.Echo = true
-	c.headers.Store(false)
+	// nats-server's defaults before and without CONNECT fields.
+	c.opts = connectOpts{Verbose: true, Pedantic: true, Echo: true}
+	c.verbose, c.pedantic = true, true
+	c.parser.NoHeaders = true
 	c.parser.MaxControlLine = s.opts.MaxControlLine
 	c.parser.MaxPayload = s.opts.MaxPayload
 	c.out.init(s.opts.MaxPending)
@@ -226,7 +229,7 @@ func (c *client) protocolError(err error) {
 // proto.Handler implementation: the reader calls these.
 
 func (c *client) Connect(arg []byte) error {
-	opts := connectOpts{Echo: true}
+	opts := connectOpts{Verbose: true, Pedantic: true, Echo: true}
 	if err := json.Unmarshal(arg, &opts); err != nil {
 		c.log.Info("malformed CONNECT", zap.Error(err))
 		return &proto.ViolationError{Op: "CONNECT", Arg: truncate(arg)}
@@ -241,6 +244,8 @@ func (c *client) Connect(arg []byte) error {
 	c.opts = opts
 	c.mu.Unlock()
 	c.verbose, c.pedantic, c.noResp = opts.Verbose, opts.Pedantic, opts.NoResponders
+	c.parser.NoHeaders = !opts.Headers
+	c.connectInfoDue = opts.Protocol >= 1
 	c.noEcho.Store(!opts.Echo)
 	c.headers.Store(opts.Headers)
 	c.srv.traceOp(c, "CONNECT", nil)
@@ -264,8 +269,8 @@ func (c *client) Pub(subject, reply []byte, hdrLen int, msg []byte) error {
 		c.srv.traceOp(c, "PUB", subject)
 	}
 	if c.pedantic && !pubsub.ValidLiteralSubject(string(subject)) {
+		// nats-server reports it and still delivers the message.
 		c.sendErr(proto.ErrTextInvalidPubSubj)
-		return nil
 	}
 	if c.verbose {
 		c.enqueue(okLine)
@@ -329,8 +334,8 @@ func (c *client) Unsub(sid []byte, max int) error {
 	c.srv.traceOp(c, "UNSUB", sid)
 	c.subsMu.Lock()
 	s := c.subs[string(sid)]
-	remove := s != nil && !s.SetMax(max)
-	if remove || (s != nil && max == 0) {
+	remove := s != nil && (max <= 0 || !s.SetMax(max))
+	if remove {
 		delete(c.subs, string(sid))
 		remove = true
 	}
@@ -351,6 +356,10 @@ func (c *client) okIfVerbose() {
 func (c *client) Ping() error {
 	c.srv.traceOp(c, "PING", nil)
 	c.enqueue(pongLine)
+	if c.connectInfoDue {
+		c.connectInfoDue = false
+		c.enqueue(c.srv.connectInfoLine(c))
+	}
 	return nil
 }
 

@@ -28,6 +28,9 @@ type Info struct {
 	Cluster      string   `json:"cluster,omitempty"`
 	ConnectURLs  []string `json:"connect_urls,omitempty"`
 	LameDuckMode bool     `json:"ldm,omitempty"`
+	// Sent once, after the first PONG to a protocol-1 client (as nats-server).
+	ConnectInfo   bool   `json:"connect_info,omitempty"`
+	RemoteAccount string `json:"remote_account,omitempty"`
 }
 
 // infoFor builds the INFO line for a client accepted on ln.
@@ -46,10 +49,27 @@ func (s *Server) infoFor(ln *listener, cid uint64, remote net.Addr) []byte {
 
 func infoLine(info *Info) []byte {
 	b, _ := json.Marshal(info) // a struct of plain fields cannot fail
-	line := make([]byte, 0, len(b)+7)
+	line := make([]byte, 0, len(b)+8)
 	line = append(line, "INFO "...)
 	line = append(line, b...)
-	return append(line, "\r\n"...)
+	return append(line, " \r\n"...) // nats-server's "INFO %s \r\n"
+}
+
+// connectInfoLine is the INFO nats-server sends after the first PONG.
+func (s *Server) connectInfoLine(c *client) []byte {
+	s.mu.Lock()
+	info := s.info
+	info.ConnectURLs = s.connectURLs
+	s.mu.Unlock()
+	if c.ln != nil {
+		info.Host, info.Port = c.ln.host, c.ln.port
+	}
+	info.ClientID = c.cid
+	if host, _, err := net.SplitHostPort(c.conn.RemoteAddr().String()); err == nil {
+		info.ClientIP = host
+	}
+	info.ConnectInfo, info.RemoteAccount = true, "$G"
+	return infoLine(&info)
 }
 
 func baseInfo(id, name string, maxPayload int) Info {

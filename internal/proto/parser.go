@@ -11,7 +11,8 @@ type Handler interface {
 	// start of msg). msg excludes the trailing CRLF.
 	Pub(subject, reply []byte, hdrLen int, msg []byte) error
 	Sub(subject, queue, sid []byte) error
-	// Unsub carries max = 0 when no maximum was given.
+	// Unsub carries max = 0 when no maximum was given, and -1 when the
+	// maximum is not a number (nats-server then removes the subscription).
 	Unsub(sid []byte, max int) error
 	Ping() error
 	Pong() error
@@ -62,6 +63,9 @@ type Parser struct {
 	MaxControlLine int
 	// MaxPayload bounds PUB/HPUB sizes, checked on the control line. 0 means 1 MB.
 	MaxPayload int
+	// NoHeaders refuses HPUB (a client that did not negotiate headers): a
+	// ViolationError, closing without -ERR as nats-server does.
+	NoHeaders bool
 
 	state  state
 	op     opcode
@@ -203,7 +207,12 @@ func (p *Parser) Parse(buf []byte, h Handler) error {
 			n := min(need-(len(p.carry)-p.payloadStart()), len(buf)-i)
 			p.carry = append(p.carry, buf[i:i+n]...)
 			i += n
-			if len(p.carry)-p.payloadStart() < need {
+			if got := len(p.carry) - p.payloadStart(); got < need {
+				// Reject a bad terminator as soon as its bytes arrive.
+				body := p.carry[p.payloadStart():]
+				if got > p.size && body[p.size] != '\r' {
+					return ErrUnknownOp
+				}
 				return nil
 			}
 			if err := p.finishPub(p.carry[p.payloadStart():], h); err != nil {
@@ -356,6 +365,9 @@ func (p *Parser) argsOp(line []byte, h Handler) error {
 			return violation("PUB", line)
 		}
 	case opHPub:
+		if p.NoHeaders {
+			return violation("HPUB", line)
+		}
 		switch len(args) {
 		case 3:
 			p.subj, p.reply, p.hdr, p.size = args[0], nil, ParseSize(args[1]), ParseSize(args[2])
@@ -380,11 +392,7 @@ func (p *Parser) argsOp(line []byte, h Handler) error {
 		case 1:
 			return h.Unsub(args[0], 0)
 		case 2:
-			n := ParseSize(args[1])
-			if n < 0 {
-				return violation("UNSUB", line)
-			}
-			return h.Unsub(args[0], n)
+			return h.Unsub(args[0], ParseSize(args[1]))
 		}
 		return violation("UNSUB", line)
 	}
