@@ -3,6 +3,7 @@ package broker
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -49,7 +50,8 @@ type connectOpts struct {
 type client struct {
 	srv       *Server
 	cid       uint64
-	conn      net.Conn
+	conn      net.Conn // replaced by its TLS wrapper during handshake, before other goroutines use it
+	remote    net.Addr
 	transport string
 	log       *zap.Logger
 	start     time.Time
@@ -88,6 +90,14 @@ type client struct {
 
 	inMsgs, inBytes, outMsgs, outBytes atomic.Int64
 
+	// Authentication and permissions.
+	authed        atomic.Bool
+	authTimer     *time.Timer // guarded by mu
+	user          string      // the CONNECT user (reader writes once; read by reload under mu)
+	perms         atomic.Pointer[permissions]
+	pubCache      map[string]bool // reader-owned publish decisions
+	pubCachePerms *permissions    // the perms pubCache was built for
+
 	readerDone chan struct{}
 }
 
@@ -96,6 +106,7 @@ func newClient(s *Server, cid uint64, conn net.Conn, transport string) *client {
 		srv:        s,
 		cid:        cid,
 		conn:       conn,
+		remote:     conn.RemoteAddr(),
 		transport:  transport,
 		start:      time.Now(),
 		subs:       make(map[string]*mux.Sub),
@@ -106,9 +117,10 @@ func newClient(s *Server, cid uint64, conn net.Conn, transport string) *client {
 	c.opts = connectOpts{Verbose: true, Pedantic: true, Echo: true}
 	c.verbose, c.pedantic = true, true
 	c.parser.NoHeaders = true
-	c.parser.MaxControlLine = s.opts.MaxControlLine
-	c.parser.MaxPayload = s.opts.MaxPayload
-	c.out.init(s.opts.MaxPending)
+	o := s.o()
+	c.parser.MaxControlLine = o.MaxControlLine
+	c.parser.MaxPayload = o.MaxPayload
+	c.out.init(o.MaxPending)
 	c.lastIn.Store(c.start.UnixNano())
 	return c
 }
@@ -128,10 +140,10 @@ func (c *client) Expired(sub *mux.Sub) {
 }
 
 // readLoop reads and parses until the connection fails or is closed.
+// The caller has done wg.Add for it.
 func (c *client) readLoop() {
 	defer c.srv.wg.Done()
 	defer close(c.readerDone)
-	c.log.Debug("client connected", zap.String("transport", c.transport))
 	c.armPingTimer()
 	buf := make([]byte, minReadBuf)
 	small := 0
@@ -212,10 +224,14 @@ func (c *client) protocolError(err error) {
 		c.log.Info("maximum payload exceeded, closing")
 		c.sendErr(proto.ErrTextMaxPayload)
 		c.close(MaxPayloadExceeded)
+	case errors.Is(err, proto.ErrAuthViolation):
+		c.authFailed("operation before CONNECT")
 	case errors.Is(err, proto.ErrUnknownOp):
 		c.log.Info("unknown protocol operation, closing")
 		c.sendErr(proto.ErrTextUnknownOp)
 		c.close(ParseError)
+	case errors.Is(err, errAuthFailed):
+		// Already answered and closing.
 	case errors.As(err, &ce):
 		c.log.Info("client error, closing", zap.String("error", ce.text))
 		c.sendErr(ce.text)
@@ -240,8 +256,21 @@ func (c *client) Connect(arg []byte) error {
 	if opts.NoResponders && !opts.Headers {
 		return &closeError{proto.ErrTextNoRespNoHeaders}
 	}
+	if st := c.srv.auth.Load(); st != nil {
+		u, ok := st.check(&opts)
+		if !ok {
+			c.authFailed("bad credentials for user " + strconvQuote(opts.User))
+			return errAuthFailed
+		}
+		if u != nil {
+			c.perms.Store(u.perms)
+		}
+	}
+	c.markAuthed()
+	c.parser.RequireConnect = false
 	c.mu.Lock()
 	c.opts = opts
+	c.user = opts.User
 	c.mu.Unlock()
 	c.verbose, c.pedantic, c.noResp = opts.Verbose, opts.Pedantic, opts.NoResponders
 	c.parser.NoHeaders = !opts.Headers
@@ -265,8 +294,13 @@ func truncate(b []byte) string {
 func (c *client) Pub(subject, reply []byte, hdrLen int, msg []byte) error {
 	c.pendingIn++
 	c.pendingInBytes += int64(len(msg))
-	if c.srv.opts.Trace {
+	if c.srv.o().Trace {
 		c.srv.traceOp(c, "PUB", subject)
+	}
+	if !c.canPublish(subject) {
+		c.log.Info("publish permission violation", zap.ByteString("subject", subject))
+		c.sendErr(fmt.Sprintf(proto.ErrTextPermPub, subject))
+		return nil
 	}
 	if c.pedantic && !pubsub.ValidLiteralSubject(string(subject)) {
 		// nats-server reports it and still delivers the message.
@@ -310,10 +344,20 @@ func (c *client) Sub(subject, queue, sid []byte) error {
 		c.okIfVerbose()
 		return nil
 	}
-	if max := c.srv.opts.MaxSubscriptions; max > 0 && len(c.subs) >= max {
+	if max := c.srv.o().MaxSubscriptions; max > 0 && len(c.subs) >= max {
 		c.subsMu.Unlock()
 		c.log.Info("maximum subscriptions exceeded")
 		c.sendErr(proto.ErrTextMaxSubs)
+		return nil
+	}
+	if !c.canSubscribe(string(subject)) {
+		c.subsMu.Unlock()
+		c.log.Info("subscribe permission violation", zap.ByteString("subject", subject))
+		if len(queue) > 0 {
+			c.sendErr(fmt.Sprintf(proto.ErrTextPermSubQueue, subject, queue))
+		} else {
+			c.sendErr(fmt.Sprintf(proto.ErrTextPermSub, subject))
+		}
 		return nil
 	}
 	s := &mux.Sub{Subject: string(subject), Queue: string(queue), SID: append([]byte(nil), sid...), Owner: c}
@@ -391,14 +435,14 @@ func (c *client) armPingTimer() {
 	if c.out.closing {
 		return
 	}
-	c.pingTimer = time.AfterFunc(c.srv.opts.PingInterval, c.onPingTimer)
+	c.pingTimer = time.AfterFunc(c.srv.o().PingInterval, c.onPingTimer)
 }
 
 // onPingTimer sends a PING, or closes a connection whose PINGs went
 // unanswered ping_max times, as nats-server's processPingTimer.
 func (c *client) onPingTimer() {
-	interval := c.srv.opts.PingInterval
-	if c.pingsOut.Load()+1 > int32(c.srv.opts.PingMax) {
+	interval := c.srv.o().PingInterval
+	if c.pingsOut.Load()+1 > int32(c.srv.o().PingMax) {
 		c.log.Info("stale connection, closing")
 		c.srv.stats.stale.Add(1)
 		c.sendErr(proto.ErrTextStale)

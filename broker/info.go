@@ -65,7 +65,7 @@ func (s *Server) connectInfoLine(c *client) []byte {
 		info.Host, info.Port = c.ln.host, c.ln.port
 	}
 	info.ClientID = c.cid
-	if host, _, err := net.SplitHostPort(c.conn.RemoteAddr().String()); err == nil {
+	if host, _, err := net.SplitHostPort(c.remote.String()); err == nil {
 		info.ClientIP = host
 	}
 	info.ConnectInfo, info.RemoteAccount = true, "$G"

@@ -58,6 +58,14 @@ type Options struct {
 	// Cluster, when set, accepts and dials routes to other brokers.
 	Cluster *ClusterOptions
 
+	// Auth, when it holds a token or users, requires clients to
+	// authenticate in CONNECT.
+	Auth *AuthOptions
+	// TLS, when set, puts TLS on the TCP client listener(s).
+	TLS *TLSOptions
+	// LameDuck tunes lame-duck mode.
+	LameDuck LameDuckOptions
+
 	// Logger receives the broker's logs; nil means no logging.
 	Logger *zap.Logger
 	// Trace logs every protocol op at debug level (-V).
@@ -109,6 +117,15 @@ func (o *Options) Validate() error {
 		if err := o.Cluster.validate(); err != nil {
 			return err
 		}
+	}
+	if err := o.Auth.validate(); err != nil {
+		return err
+	}
+	if o.TLS != nil && (o.TLS.Config == nil || len(o.TLS.Config.Certificates) == 0 && o.TLS.Config.GetCertificate == nil) {
+		return fmt.Errorf("tls: no certificate")
+	}
+	if o.LameDuck.Duration < 0 || o.LameDuck.GracePeriod < 0 {
+		return fmt.Errorf("lame_duck_duration / lame_duck_grace_period: must not be negative")
 	}
 	for i, l := range o.Listeners {
 		if l.Transport == nil {

@@ -181,7 +181,7 @@ func (c *client) slowConsumer(reason CloseReason) {
 	if c.markClosing(reason) {
 		c.srv.stats.slowConsumers.Add(1)
 		c.log.Warn("slow consumer detected, closing", zap.String("reason", reason.String()),
-			zap.Int("max_pending", c.srv.opts.MaxPending))
+			zap.Int("max_pending", c.srv.o().MaxPending))
 		c.Flush()
 	}
 }
@@ -259,7 +259,7 @@ func (c *client) writeLoop() {
 // write writes bufs (with writev where the connection supports it) under
 // the write deadline, turning failures into a close with the right reason.
 func (c *client) write(bufs [][]byte) error {
-	_ = c.conn.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteDeadline))
+	_ = c.conn.SetWriteDeadline(time.Now().Add(c.srv.o().WriteDeadline))
 	// WriteTo consumes the net.Buffers it is called on, so give it a copy
 	// of the list and keep the backing array for next time.
 	c.wbufs = append(c.wbufs[:0], bufs...)

@@ -20,6 +20,8 @@ const (
 	AuthenticationViolation
 	MaxConnectionsExceeded
 	DuplicateRoute
+	TLSHandshakeError
+	LameDuckMode
 )
 
 var reasonText = [...]string{
@@ -37,6 +39,8 @@ var reasonText = [...]string{
 	AuthenticationViolation:   "Authentication Failure",
 	MaxConnectionsExceeded:    "Maximum Connections Exceeded",
 	DuplicateRoute:            "Duplicate Route",
+	TLSHandshakeError:         "TLS Handshake Failure",
+	LameDuckMode:              "Lame Duck Mode",
 }
 
 func (r CloseReason) String() string {

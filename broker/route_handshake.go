@@ -42,7 +42,7 @@ var (
 
 func (s *Server) localRouteInfo() routeInfo {
 	ri := routeInfo{ID: s.id, Name: s.opts.Name, Version: Version, Cluster: s.opts.Cluster.Name}
-	if s.opts.Cluster.Compression {
+	if s.o().Cluster.Compression {
 		ri.Compression = compressionS2
 	}
 	return ri
@@ -106,7 +106,7 @@ func (s *Server) ConnectRoute(ctx context.Context, addr string) error {
 		return fail(err)
 	}
 	mine := s.localRouteInfo()
-	mine.Credential = s.opts.Cluster.Credential
+	mine.Credential = s.o().Cluster.Credential
 	compress := mine.Compression == compressionS2 && peer.Compression == compressionS2
 	if !compress {
 		mine.Compression = ""
@@ -136,7 +136,7 @@ func (s *Server) checkRoutePeer(peer *routeInfo, acceptor, solicited bool) error
 		return errSelfRoute
 	case peer.Cluster != s.opts.Cluster.Name:
 		return errClusterMismatch
-	case acceptor && peer.Credential != s.opts.Cluster.Credential:
+	case acceptor && peer.Credential != s.o().Cluster.Credential:
 		return errRouteAuth
 	}
 	s.mu.Lock()

@@ -27,7 +27,10 @@ import (
 
 // Server is one broker.
 type Server struct {
+	// opts are the options the server started with; fields that reload
+	// can change are read through o() instead.
 	opts Options
+	live atomic.Pointer[Options]
 	id   string
 	log  *zap.Logger
 	mux  *mux.Mux
@@ -54,11 +57,13 @@ type Server struct {
 	start  time.Time
 	nextID atomic.Uint64
 	stats  serverStats
+	auth   atomic.Pointer[authState] // nil: no authentication required
 }
 
 type serverStats struct {
 	inMsgs, inBytes, outMsgs, outBytes atomic.Int64
 	totalConns, slowConsumers, stale   atomic.Int64
+	authFailures, tlsFailures          atomic.Int64
 }
 
 type listener struct {
@@ -96,6 +101,10 @@ func New(opts Options) (*Server, error) {
 		s.interest = newInterest()
 	}
 	s.info = baseInfo(id, opts.Name, opts.MaxPayload)
+	s.info.AuthRequired = opts.Auth.Required()
+	s.info.TLSRequired = opts.TLS != nil
+	s.live.Store(&opts)
+	s.auth.Store(compileAuth(opts.Auth))
 	return s, nil
 }
 
@@ -107,6 +116,9 @@ func newServerID() string {
 	return "N" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])[:55]
 }
 
+// o returns the options in force now (reload swaps them atomically).
+func (s *Server) o() *Options { return s.live.Load() }
+
 // ID is the server id sent in INFO.
 func (s *Server) ID() string { return s.id }
 
@@ -114,7 +126,7 @@ func (s *Server) ID() string { return s.id }
 func (s *Server) Name() string { return s.opts.Name }
 
 // Options returns the options the server runs with.
-func (s *Server) Options() Options { return s.opts }
+func (s *Server) Options() Options { return *s.o() }
 
 // Mux is the server's multiplexor (for routes and monitoring).
 func (s *Server) Mux() *mux.Mux { return s.mux }
@@ -242,14 +254,14 @@ func (s *Server) accept(l *listener, conn net.Conn) {
 		conn.Close()
 		return
 	}
-	full := len(s.clients) >= s.opts.MaxConnections
+	full := len(s.clients) >= s.o().MaxConnections
 	if !full {
 		s.clients[cid] = c
 	}
 	s.mu.Unlock()
 	s.stats.totalConns.Add(1)
-	info := s.infoFor(l, cid, conn.RemoteAddr())
 	if full {
+		info := s.infoFor(l, cid, conn.RemoteAddr())
 		// As nats-server: INFO, then the error, then close; off the accept
 		// loop, since a transport's Close may linger (QUIC).
 		s.log.Warn("maximum connections exceeded", zap.Stringer("remote", conn.RemoteAddr()))
@@ -262,10 +274,8 @@ func (s *Server) accept(l *listener, conn net.Conn) {
 		}()
 		return
 	}
-	c.enqueue(info)
-	s.wg.Add(2)
-	go c.writeLoop()
-	go c.readLoop()
+	s.wg.Add(1)
+	go c.run()
 }
 
 func (s *Server) removeClient(c *client) {
@@ -313,7 +323,7 @@ func (s *Server) SetConnectURLs(urls []string) {
 	s.mu.Unlock()
 	for _, c := range clients {
 		if c.ln != nil {
-			c.enqueue(s.infoFor(c.ln, c.cid, c.conn.RemoteAddr()))
+			c.enqueue(s.infoFor(c.ln, c.cid, c.remote))
 		}
 	}
 }

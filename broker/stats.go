@@ -37,7 +37,7 @@ func (c *client) snapshot(withSubs bool) ConnInfo {
 	ci := ConnInfo{
 		CID:          c.cid,
 		Transport:    c.transport,
-		RemoteAddr:   c.conn.RemoteAddr().String(),
+		RemoteAddr:   c.remote.String(),
 		Start:        c.start,
 		PendingBytes: c.out.pending(),
 		Name:         c.opts.Name,
@@ -113,9 +113,15 @@ func (s *Server) Stats() Stats {
 	}
 }
 
+// AuthFailures counts clients refused for bad or missing credentials.
+func (s *Server) AuthFailures() int64 { return s.stats.authFailures.Load() }
+
+// TLSFailures counts failed client TLS handshakes.
+func (s *Server) TLSFailures() int64 { return s.stats.tlsFailures.Load() }
+
 // traceOp logs one inbound op at debug level when tracing (-V) is on.
 func (s *Server) traceOp(c *client, op string, arg []byte) {
-	if s.opts.Trace {
+	if s.o().Trace {
 		c.log.Debug("<<- "+op, zap.ByteString("arg", arg))
 	}
 }

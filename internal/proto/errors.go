@@ -11,14 +11,18 @@ import (
 // -ERR texts as nats-server writes them. Errors marked "closes" end the
 // connection after being sent; the others leave it open.
 const (
-	ErrTextUnknownOp        = "Unknown Protocol Operation"    // closes
-	ErrTextMaxPayload       = "Maximum Payload Violation"     // closes
-	ErrTextMaxControlLine   = "maximum control line exceeded" // closes
-	ErrTextInvalidSubject   = "Invalid Subject"
-	ErrTextInvalidPubSubj   = "Invalid Publish Subject"
-	ErrTextStale            = "Stale Connection"        // closes
-	ErrTextAuthViolation    = "Authorization Violation" // closes
-	ErrTextAuthTimeout      = "Authentication Timeout"  // closes
+	ErrTextUnknownOp      = "Unknown Protocol Operation"    // closes
+	ErrTextMaxPayload     = "Maximum Payload Violation"     // closes
+	ErrTextMaxControlLine = "maximum control line exceeded" // closes
+	ErrTextInvalidSubject = "Invalid Subject"
+	ErrTextInvalidPubSubj = "Invalid Publish Subject"
+	ErrTextStale          = "Stale Connection"        // closes
+	ErrTextAuthViolation  = "Authorization Violation" // closes
+	ErrTextAuthTimeout    = "Authentication Timeout"  // closes
+	// Permission violations leave the connection open; the subject is quoted.
+	ErrTextPermPub          = `Permissions Violation for Publish to "%s"`
+	ErrTextPermSub          = `Permissions Violation for Subscription to "%s"`
+	ErrTextPermSubQueue     = `Permissions Violation for Subscription to "%s" using queue "%s"`
 	ErrTextMaxConns         = "maximum connections exceeded"
 	ErrTextMaxSubs          = "maximum subscriptions exceeded"
 	ErrTextInvalidProtocol  = "invalid client protocol"                // closes
@@ -37,6 +41,9 @@ var (
 	ErrMaxControlLine = errors.New(ErrTextMaxControlLine)
 	// ErrMaxPayload: send -ERR 'Maximum Payload Violation' and close.
 	ErrMaxPayload = errors.New(ErrTextMaxPayload)
+	// ErrAuthViolation: an op other than CONNECT while authentication is
+	// required: send -ERR 'Authorization Violation' and close.
+	ErrAuthViolation = errors.New(ErrTextAuthViolation)
 )
 
 // ViolationError is a malformed argument list (wrong field count, bad size).

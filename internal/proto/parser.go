@@ -63,6 +63,9 @@ type Parser struct {
 	MaxControlLine int
 	// MaxPayload bounds PUB/HPUB sizes, checked on the control line. 0 means 1 MB.
 	MaxPayload int
+	// RequireConnect makes any first op other than CONNECT an
+	// ErrAuthViolation (authentication is required), as nats-server.
+	RequireConnect bool
 	// NoHeaders refuses HPUB (a client that did not negotiate headers): a
 	// ViolationError, closing without -ERR as nats-server does.
 	NoHeaders bool
@@ -100,6 +103,9 @@ func (p *Parser) Parse(buf []byte, h Handler) error {
 		switch p.state {
 		case stStart:
 			if !p.startOp(b) {
+				if p.RequireConnect {
+					return ErrAuthViolation
+				}
 				return ErrUnknownOp
 			}
 			i++
@@ -262,6 +268,9 @@ func upper(b byte) byte {
 }
 
 func (p *Parser) startOp(b byte) bool {
+	if p.RequireConnect && upper(b) != 'C' {
+		return false
+	}
 	switch upper(b) {
 	case 'P':
 		p.op = opPub // refined by the second letter

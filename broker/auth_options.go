@@ -1,0 +1,106 @@
+package broker
+
+import (
+	"crypto/tls"
+	"fmt"
+	"time"
+
+	"github.com/murmurmq/murmur/pubsub"
+)
+
+// DefaultAuthTimeout is how long a client has to send CONNECT when
+// authentication is required (nats-server's default).
+const DefaultAuthTimeout = 2 * time.Second
+
+// AuthOptions configure client authentication. With neither Token nor
+// Users set, clients need no credentials.
+type AuthOptions struct {
+	// Token, when set, must equal CONNECT's auth_token.
+	Token string
+	// Users are the accepted user/password pairs, each with optional
+	// permissions. Passwords starting with "$2" are bcrypt hashes.
+	Users []User
+	// Timeout is how long a client has to authenticate; 0 means 2 s.
+	Timeout time.Duration
+}
+
+// Required reports whether clients must authenticate.
+func (a *AuthOptions) Required() bool { return a != nil && (a.Token != "" || len(a.Users) > 0) }
+
+// User is one account a client may log in as.
+type User struct {
+	Name     string
+	Password string
+	// Permissions limit what the user may publish and subscribe to; nil
+	// allows everything.
+	Permissions *Permissions
+}
+
+// Permissions are a user's publish and subscribe rules.
+type Permissions struct {
+	Publish   SubjectRules
+	Subscribe SubjectRules
+}
+
+// SubjectRules allow and deny subjects (wildcards allowed). A subject is
+// permitted when Allow is empty or matches it, and Deny does not.
+type SubjectRules struct {
+	Allow []string
+	Deny  []string
+}
+
+// TLSOptions put TLS on the TCP client listener.
+type TLSOptions struct {
+	// Config is the server TLS configuration (certificates; ClientAuth and
+	// ClientCAs for verify).
+	Config *tls.Config
+	// HandshakeFirst starts TLS before INFO (nats.go TLSHandshakeFirst);
+	// otherwise INFO says tls_required and the client upgrades after it.
+	HandshakeFirst bool
+	// Timeout bounds the handshake; 0 means 2 s.
+	Timeout time.Duration
+}
+
+// LameDuckOptions tune lame-duck mode (see Server.LameDuck).
+type LameDuckOptions struct {
+	// Duration is the window over which clients are closed; 0 means 2 min.
+	Duration time.Duration
+	// GracePeriod is the wait before the first client is closed; 0 means 10 s.
+	GracePeriod time.Duration
+}
+
+func (a *AuthOptions) validate() error {
+	if a == nil {
+		return nil
+	}
+	if a.Timeout < 0 {
+		return fmt.Errorf("authorization.timeout: %v is negative", a.Timeout)
+	}
+	if a.Token != "" && len(a.Users) > 0 {
+		return fmt.Errorf("authorization: token and users cannot both be set")
+	}
+	seen := map[string]bool{}
+	for i, u := range a.Users {
+		if u.Name == "" {
+			return fmt.Errorf("authorization.users[%d].user: empty", i)
+		}
+		if seen[u.Name] {
+			return fmt.Errorf("authorization.users[%d].user: %q appears twice", i, u.Name)
+		}
+		seen[u.Name] = true
+		if p := u.Permissions; p != nil {
+			for _, r := range []struct {
+				name string
+				subs []string
+			}{{"publish.allow", p.Publish.Allow}, {"publish.deny", p.Publish.Deny},
+				{"subscribe.allow", p.Subscribe.Allow}, {"subscribe.deny", p.Subscribe.Deny}} {
+				for _, s := range r.subs {
+					if !pubsub.ValidSubject(s) {
+						return fmt.Errorf("authorization.users[%d].permissions.%s: invalid subject %q", i, r.name, s)
+					}
+				}
+			}
+		}
+	}
+	return nil
+}

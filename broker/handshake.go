@@ -1,0 +1,121 @@
+package broker
+
+import (
+	"crypto/tls"
+	"errors"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/murmurmq/murmur/internal/proto"
+)
+
+// defaultTLSTimeout bounds a client's TLS handshake (nats-server's 2 s).
+const defaultTLSTimeout = 2 * time.Second
+
+var errAuthFailed = errors.New("authorization violation")
+
+func strconvQuote(s string) string { return strconv.Quote(s) }
+
+// run is a client's first goroutine: it sends INFO, does TLS when the
+// listener requires it, starts the writer, then becomes the reader.
+func (c *client) run() {
+	if err := c.handshake(); err != nil {
+		c.log.Info("client handshake failed", zap.Error(err))
+		c.conn.Close()
+		c.markClosing(TLSHandshakeError)
+		close(c.readerDone)
+		c.srv.removeClient(c)
+		c.srv.wg.Done()
+		return
+	}
+	c.log.Debug("client connected", zap.String("transport", c.transport))
+	c.startAuthTimer()
+	c.srv.wg.Add(1)
+	go c.writeLoop()
+	c.readLoop()
+}
+
+// handshake writes INFO and runs TLS (before INFO with handshake_first,
+// after it otherwise, which is what nats.go expects from tls_required).
+func (c *client) handshake() error {
+	o := c.srv.o()
+	var tlsOpts *TLSOptions
+	if o.TLS != nil && c.transport == "tcp" {
+		tlsOpts = o.TLS
+	}
+	if tlsOpts != nil && tlsOpts.HandshakeFirst {
+		if err := c.startTLS(tlsOpts); err != nil {
+			return err
+		}
+	}
+	info := c.srv.infoFor(c.ln, c.cid, c.remote)
+	_ = c.conn.SetWriteDeadline(time.Now().Add(o.WriteDeadline))
+	if _, err := c.conn.Write(info); err != nil {
+		return err
+	}
+	_ = c.conn.SetWriteDeadline(time.Time{})
+	if tlsOpts != nil && !tlsOpts.HandshakeFirst {
+		return c.startTLS(tlsOpts)
+	}
+	return nil
+}
+
+func (c *client) startTLS(o *TLSOptions) error {
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = defaultTLSTimeout
+	}
+	tc := tls.Server(c.conn, o.Config)
+	_ = tc.SetDeadline(time.Now().Add(timeout))
+	if err := tc.Handshake(); err != nil {
+		c.srv.stats.tlsFailures.Add(1)
+		return err
+	}
+	_ = tc.SetDeadline(time.Time{})
+	c.conn = tc
+	return nil
+}
+
+// startAuthTimer closes a client that has not authenticated in time.
+func (c *client) startAuthTimer() {
+	a := c.srv.o().Auth
+	if c.srv.auth.Load() == nil {
+		c.markAuthed()
+		return
+	}
+	c.parser.RequireConnect = true
+	timeout := DefaultAuthTimeout
+	if a != nil && a.Timeout > 0 {
+		timeout = a.Timeout
+	}
+	c.mu.Lock()
+	c.authTimer = time.AfterFunc(timeout, func() {
+		if !c.authed.Load() {
+			c.log.Info("authentication timeout, closing")
+			c.srv.stats.authFailures.Add(1)
+			c.sendErr(proto.ErrTextAuthTimeout)
+			c.close(AuthenticationTimeout)
+		}
+	})
+	c.mu.Unlock()
+}
+
+func (c *client) markAuthed() {
+	c.authed.Store(true)
+	c.mu.Lock()
+	if c.authTimer != nil {
+		c.authTimer.Stop()
+	}
+	c.mu.Unlock()
+}
+
+// authFailed answers a failed authentication as nats-server: -ERR
+// 'Authorization Violation', then close; logged and counted.
+func (c *client) authFailed(why string) {
+	c.log.Info("authorization violation, closing", zap.String("why", why))
+	c.srv.stats.authFailures.Add(1)
+	c.sendErr(proto.ErrTextAuthViolation)
+	c.close(AuthenticationViolation)
+}
