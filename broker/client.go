@@ -68,9 +68,10 @@ type client struct {
 	parser                    proto.Parser
 	batch                     mux.Batch
 	msg                       mux.Msg
-	verbose, pedantic, noResp bool  // from CONNECT
-	connectInfoDue            bool  // send the connect_info INFO after the next PONG
-	pendingIn, pendingInBytes int64 // counted since the last flushStats
+	verbose, pedantic, noResp bool   // from CONNECT
+	connectInfoDue            bool   // send the connect_info INFO after the next PONG
+	pendingIn, pendingInBytes int64  // counted since the last flushStats
+	gen                       uint64 // options generation the limits are from
 
 	mu   sync.Mutex
 	opts connectOpts
@@ -151,6 +152,7 @@ func (c *client) readLoop() {
 		n, err := c.conn.Read(buf)
 		if n > 0 {
 			c.lastIn.Store(time.Now().UnixNano())
+			c.refreshLimits()
 			var perr error
 			if c.kind == mux.Route {
 				perr = c.rparser.Parse(buf[:n], c)

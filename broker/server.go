@@ -58,6 +58,7 @@ type Server struct {
 	nextID atomic.Uint64
 	stats  serverStats
 	auth   atomic.Pointer[authState] // nil: no authentication required
+	gen    atomic.Uint64             // bumped by Reload; readers refresh their limits
 }
 
 type serverStats struct {
