@@ -42,6 +42,7 @@ type Cluster struct {
 	srv *broker.Server
 	g   *gossip.Gossip
 	log *zap.Logger
+	cfg gossip.Config // as started, then as reloaded (mu)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -101,6 +102,7 @@ func Start(srv *broker.Server, cfg gossip.Config) (*Cluster, error) {
 	c := &Cluster{
 		srv:    srv,
 		g:      g,
+		cfg:    cfg,
 		log:    cfg.Logger.With(zap.String("component", "cluster")),
 		ctx:    ctx,
 		cancel: cancel,
@@ -282,6 +284,51 @@ func routeAddr(routeURL string) (string, error) {
 		return "", fmt.Errorf("no host in %q", routeURL)
 	}
 	return u.Host, nil
+}
+
+// Reload applies the reloadable half of a new gossip configuration: the
+// seed list and the encryption keys (SecretKey becomes the primary,
+// ExtraKeys stay accepted, other keys are dropped). The bind address and
+// profile need a restart; a change to them is refused. The cluster name is
+// the broker's (broker.Server.Reload refuses changing it); cfg.Cluster is
+// ignored.
+func (c *Cluster) Reload(cfg gossip.Config) error {
+	c.mu.Lock()
+	cur := c.cfg
+	c.mu.Unlock()
+	switch {
+	case cfg.BindAddr != cur.BindAddr || (cfg.BindPort != cur.BindPort && cfg.BindPort != c.g.Port()):
+		return errors.New("gossip.listen: cannot be changed by reload")
+	case cfg.Profile != cur.Profile:
+		return errors.New("gossip.profile: cannot be changed by reload")
+	case (cfg.SecretKey == "") != (cur.SecretKey == ""):
+		return errors.New("gossip.key: turning encryption on or off needs a restart")
+	}
+	if err := c.g.SetSeeds(cfg.Seeds); err != nil {
+		return err
+	}
+	if cfg.SecretKey != "" {
+		primary, err := gossip.DecodeKey(cfg.SecretKey)
+		if err != nil {
+			return fmt.Errorf("gossip.key: %w", err)
+		}
+		var extra [][]byte
+		for i, k := range cfg.ExtraKeys {
+			raw, err := gossip.DecodeKey(k)
+			if err != nil {
+				return fmt.Errorf("gossip.keys[%d]: %w", i, err)
+			}
+			extra = append(extra, raw)
+		}
+		if err := c.g.SetKeys(primary, extra); err != nil {
+			return err
+		}
+	}
+	c.mu.Lock()
+	c.cfg.Seeds, c.cfg.SecretKey, c.cfg.ExtraKeys = cfg.Seeds, cfg.SecretKey, cfg.ExtraKeys
+	c.mu.Unlock()
+	c.log.Info("gossip configuration reloaded", zap.Int("seeds", len(cfg.Seeds)), zap.Int("keys", 1+len(cfg.ExtraKeys)))
+	return nil
 }
 
 // Leave announces a graceful departure to the other members, then stops

@@ -56,6 +56,9 @@ type Config struct {
 	// raw bytes. Set at most one; with neither, gossip is not encrypted.
 	SecretKey    string
 	SecretKeyRaw []byte
+	// ExtraKeys are more base64 keys accepted for decrypting (never used to
+	// send): the middle step of a rotation without downtime.
+	ExtraKeys []string
 
 	// Profile is ProfileLAN, ProfileWAN or ProfileLocal; empty means LAN.
 	Profile string
@@ -168,8 +171,17 @@ func (c *Config) Validate() error {
 	if err := validateSeeds(c.Seeds); err != nil {
 		return err
 	}
-	if _, err := c.secretKey(); err != nil {
+	key, err := c.secretKey()
+	if err != nil {
 		return err
+	}
+	for i, k := range c.ExtraKeys {
+		if key == nil {
+			return fmt.Errorf("gossip: ExtraKeys need a SecretKey")
+		}
+		if _, err := DecodeKey(k); err != nil {
+			return fmt.Errorf("gossip: ExtraKeys[%d]: %w", i, err)
+		}
 	}
 	if _, err := profileConfig(c.Profile); err != nil {
 		return err

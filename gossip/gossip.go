@@ -148,6 +148,13 @@ func New(cfg Config) (*Gossip, error) {
 			return nil, fmt.Errorf("gossip: SecretKey: %w", err)
 		}
 		mlc.Keyring = g.keyring
+		for _, k := range cfg.ExtraKeys {
+			raw, _ := DecodeKey(k) // validated
+			if err := g.keyring.AddKey(raw); err != nil {
+				_ = g.tr.Shutdown()
+				return nil, fmt.Errorf("gossip: ExtraKeys: %w", err)
+			}
+		}
 	}
 
 	if g.ml, err = memberlist.Create(mlc); err != nil {
@@ -373,6 +380,39 @@ func (g *Gossip) withKeyring(op string, f func(*memberlist.Keyring) error) error
 		return fmt.Errorf("gossip: %s: %w", op, err)
 	}
 	return nil
+}
+
+// SetKeys makes the keyring exactly primary (used to send) plus extra
+// (accepted when receiving); other keys are removed. Rotating without
+// downtime takes three rounds over all nodes: add the new key as extra;
+// make it primary with the old one extra; drop the old one.
+func (g *Gossip) SetKeys(primary []byte, extra [][]byte) error {
+	if err := memberlist.ValidateKey(primary); err != nil {
+		return fmt.Errorf("gossip: SetKeys: %w", err)
+	}
+	return g.withKeyring("SetKeys", func(k *memberlist.Keyring) error {
+		keep := map[string]bool{string(primary): true}
+		if err := k.AddKey(primary); err != nil {
+			return err
+		}
+		for _, e := range extra {
+			if err := k.AddKey(e); err != nil {
+				return err
+			}
+			keep[string(e)] = true
+		}
+		if err := k.UseKey(primary); err != nil {
+			return err
+		}
+		for _, old := range k.GetKeys() {
+			if !keep[string(old)] {
+				if err := k.RemoveKey(old); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // SetSeeds replaces the seed list used by the join and re-join loops.
