@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -211,5 +212,38 @@ func TestClusterRouteRefused(t *testing.T) {
 	connectTCP(t, c).Publish("dup.check", []byte("x"))
 	if _, err := s.NextMsg(5 * time.Second); err != nil {
 		t.Fatalf("route after duplicate dial: %v", err)
+	}
+}
+
+func TestClusterRoutesOverTLS(t *testing.T) {
+	cert, pool := selfSigned(t, "route")
+	var srvs []*broker.Server
+	for i := 0; i < 2; i++ {
+		o := testOptions()
+		tr := &tcp.Transport{TLS: &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool,
+			ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}}
+		o.Cluster = &broker.ClusterOptions{Name: "tls", Credential: "k",
+			Listen: broker.Listener{Transport: tr, Addr: "127.0.0.1:0"}}
+		srvs = append(srvs, startServer(t, o, nil))
+	}
+	if err := srvs[0].ConnectRoute(context.Background(), srvs[1].RouteAddr().String()); err != nil {
+		t.Fatal(err)
+	}
+	sub := connectTCP(t, srvs[1])
+	s, _ := sub.SubscribeSync("over.tls")
+	sub.Flush()
+	waitInterest(t, srvs[:1], "over.tls", 1)
+	connectTCP(t, srvs[0]).Publish("over.tls", []byte("x"))
+	if _, err := s.NextMsg(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// A route dialer without a trusted certificate is refused.
+	o := testOptions()
+	_, other := selfSigned(t, "intruder")
+	o.Cluster = &broker.ClusterOptions{Name: "tls", Credential: "k",
+		Listen: broker.Listener{Transport: &tcp.Transport{TLS: &tls.Config{RootCAs: other}}, Addr: "127.0.0.1:0"}}
+	bad := startServer(t, o, nil)
+	if err := bad.ConnectRoute(context.Background(), srvs[1].RouteAddr().String()); err == nil {
+		t.Fatal("untrusted route accepted")
 	}
 }

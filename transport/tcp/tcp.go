@@ -49,7 +49,14 @@ func (t *Transport) Dial(ctx context.Context, addr string) (net.Conn, error) {
 	if t.TLS == nil {
 		return c, nil
 	}
-	tc := tls.Client(c, t.TLS)
+	cfg := t.TLS
+	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+		// Verify the peer against the host we dialed.
+		host, _, _ := net.SplitHostPort(addr)
+		cfg = cfg.Clone()
+		cfg.ServerName = host
+	}
+	tc := tls.Client(c, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		c.Close()
 		return nil, err
