@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -189,6 +190,43 @@ func (b *Broker) logTail() string {
 	return "  | " + string(bytes.Join(lines, []byte("\n  | ")))
 }
 
+// LogField waits until a line of the broker's log contains msg and returns
+// the value of the JSON-style field `"key": "value"` on that line. It gives
+// up after timeout, when ctx ends or when the broker exits.
+func (b *Broker) LogField(ctx context.Context, msg, key string, timeout time.Duration) (string, error) {
+	if b.sink != nil {
+		return "", errors.New("the sink writes no log")
+	}
+	field := regexp.MustCompile(`"` + regexp.QuoteMeta(key) + `":\s*"([^"]*)"`)
+	deadline := time.Now().Add(timeout)
+	for {
+		data, err := os.ReadFile(b.log)
+		if err != nil {
+			return "", err
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if !strings.Contains(line, msg) {
+				continue
+			}
+			if m := field.FindStringSubmatch(line); m != nil {
+				return m[1], nil
+			}
+			return "", fmt.Errorf("log line %q has no field %q", line, key)
+		}
+		if exited, why := b.Exited(); exited {
+			return "", errors.New(why)
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("no log line with %q within %v\n%s", msg, timeout, b.logTail())
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // freePort asks the kernel for an unused loopback port. Another process may
 // take it before the broker binds; that race is rare enough for a bench.
 func freePort() (int, error) {
@@ -198,4 +236,34 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// freeUDPPort asks the kernel for an unused loopback UDP port, for a QUIC
+// listener; the same race as freePort applies.
+func freeUDPPort() (int, error) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("free UDP port: %w", err)
+	}
+	defer pc.Close()
+	return pc.LocalAddr().(*net.UDPAddr).Port, nil
+}
+
+// freeDualPort finds a loopback port free on both TCP and UDP, as gossip
+// (memberlist) binds both.
+func freeDualPort() (int, error) {
+	for range 50 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("free port: %w", err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		pc, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		ln.Close()
+		if err == nil {
+			pc.Close()
+			return port, nil
+		}
+	}
+	return 0, errors.New("no loopback port free on both TCP and UDP after 50 tries")
 }

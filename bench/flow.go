@@ -41,7 +41,32 @@ type counter struct {
 	_ [56]byte
 }
 
+// endpoints says where a flow's clients connect: publishers to pub and
+// subscribers to sub (two brokers of a cluster, or the same one), with extra
+// nats.go options such as a QUIC dialer.
+type endpoints struct {
+	pub, sub string
+	opts     []nats.Option
+	// probe makes the flow wait, before it measures, until an empty message
+	// published on the first publisher's first subject has reached every
+	// subscriber: across a cluster, subscribing on one broker does not mean
+	// the others know of the interest yet.
+	probe bool
+}
+
+// probeEvery is how often an unanswered probe is published again.
+const probeEvery = 10 * time.Millisecond
+
+// probeTimeout bounds the wait for interest to cross a cluster.
+const probeTimeout = 30 * time.Second
+
+// run measures the flow with every client on one broker.
 func (f flow) run(ctx context.Context, env *Env, b *Broker) (Result, error) {
+	return f.runOn(ctx, env, endpoints{pub: b.URL, sub: b.URL})
+}
+
+// runOn measures the flow with clients placed as ep says.
+func (f flow) runOn(ctx context.Context, env *Env, ep endpoints) (Result, error) {
 	pubs := len(f.pubSubjects)
 	perPub := env.scaled(f.count, 1000*pubs) / pubs
 	total := int64(perPub * pubs)
@@ -49,14 +74,25 @@ func (f flow) run(ctx context.Context, env *Env, b *Broker) (Result, error) {
 	asyncErr := &firstError{}
 
 	counts := make([]counter, len(f.subs))
+	probed := make([]atomic.Bool, len(f.subs))
 	for i, s := range f.subs {
-		nc, err := connect(b.URL, asyncErr)
+		nc, err := connect(ep.sub, asyncErr, ep.opts...)
 		if err != nil {
 			return Result{}, err
 		}
 		defer nc.Close()
-		c := &counts[i]
+		c, seen := &counts[i], &probed[i]
 		cb := func(*nats.Msg) { c.n.Add(1) }
+		if ep.probe {
+			// Probes are empty; measured messages never are (size > 0).
+			cb = func(m *nats.Msg) {
+				if len(m.Data) == 0 {
+					seen.Store(true)
+					return
+				}
+				c.n.Add(1)
+			}
+		}
 		var sub *nats.Subscription
 		if s.queue != "" {
 			sub, err = nc.QueueSubscribe(s.subject, s.queue, cb)
@@ -76,12 +112,19 @@ func (f flow) run(ctx context.Context, env *Env, b *Broker) (Result, error) {
 	}
 	pubConns := make([]*nats.Conn, pubs)
 	for i := range pubConns {
-		nc, err := connect(b.URL, asyncErr)
+		nc, err := connect(ep.pub, asyncErr, ep.opts...)
 		if err != nil {
 			return Result{}, err
 		}
 		defer nc.Close()
 		pubConns[i] = nc
+	}
+	if ep.probe && len(f.subs) > 0 {
+		t0 := time.Now()
+		if err := awaitProbes(ctx, pubConns[0], f.pubSubjects[0][0], probed); err != nil {
+			return Result{}, err
+		}
+		env.Progress("interest reached the publisher's broker in %v", time.Since(t0).Round(time.Millisecond))
 	}
 
 	payload := make([]byte, f.size)
@@ -208,17 +251,51 @@ func waitDeliveries(ctx context.Context, env *Env, counts []counter, expect int6
 	}
 }
 
+// awaitProbes publishes an empty message on subject through nc every
+// probeEvery until every subscriber has seen one, ctx ends or probeTimeout
+// passes.
+func awaitProbes(ctx context.Context, nc *nats.Conn, subject string, seen []atomic.Bool) error {
+	deadline := time.Now().Add(probeTimeout)
+	tick := time.NewTicker(probeEvery)
+	defer tick.Stop()
+	for {
+		missing := 0
+		for i := range seen {
+			if !seen[i].Load() {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("interest on %s did not propagate within %v: %d of %d subscribers saw no probe",
+				subject, probeTimeout, missing, len(seen))
+		}
+		if err := nc.Publish(subject, nil); err != nil {
+			return fmt.Errorf("probe: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
 // connect opens a client connection tuned so the client is not the
-// bottleneck and a broker failure surfaces instead of being retried.
-func connect(url string, asyncErr *firstError) (*nats.Conn, error) {
-	nc, err := nats.Connect(url,
+// bottleneck and a broker failure surfaces instead of being retried; extra
+// options come last and win.
+func connect(url string, asyncErr *firstError, extra ...nats.Option) (*nats.Conn, error) {
+	opts := append([]nats.Option{
 		nats.Name("murmur-bench"),
 		nats.NoReconnect(),
-		nats.ReconnectBufSize(64<<20),
-		nats.FlusherTimeout(30*time.Second),
-		nats.Timeout(10*time.Second),
+		nats.ReconnectBufSize(64 << 20),
+		nats.FlusherTimeout(30 * time.Second),
+		nats.Timeout(10 * time.Second),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { asyncErr.set(err) }),
-	)
+	}, extra...)
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", url, err)
 	}

@@ -185,6 +185,10 @@ func formatValue(v float64, unit string) string {
 		return "-"
 	case unit == "MiB":
 		return fmt.Sprintf("%.1f", v)
+	case unit == "µs":
+		return fmt.Sprintf("%.0f", v)
+	case unit == "s" || unit == "×":
+		return fmt.Sprintf("%.2f", v)
 	case v >= 1e6:
 		return fmt.Sprintf("%.2fM", v/1e6)
 	case v >= 1e3:

@@ -121,6 +121,9 @@ func (p *Plan) once(ctx context.Context, w Workload, tag, side string, l *Launch
 
 // String formats an outcome for a progress line.
 func (o Outcome) String(w Workload) string {
+	if errors.Is(o.Err, ErrNotApplicable) {
+		return "n/a"
+	}
 	if o.Err != nil {
 		return "error: " + o.Err.Error()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -11,12 +12,12 @@ import (
 // feature it measures (say QUIC on nats-server); the table shows "n/a".
 var ErrNotApplicable = errors.New("not applicable")
 
-// Workload is one row of the comparison. Adding a workload (a two-broker
-// cluster, QUIC 1→1, acked node messaging) means adding one entry to
-// workloads(): Run gets an Env whose Start launches as many fresh brokers of
-// the side under test as it needs, with whatever extra flags it needs (Env.Side
-// tells which flag dialect to speak), and returns ErrNotApplicable for a side
-// that lacks the feature.
+// Workload is one row of the comparison. Adding a workload (say acked node
+// messaging) means adding one entry to workloads(): Run gets an Env whose
+// Start launches as many fresh brokers of the side under test as it needs,
+// with whatever extra flags it needs (Env.Side tells which flag dialect to
+// speak; startCluster and startQUIC speak them already), and returns
+// ErrNotApplicable for a side that lacks the feature.
 type Workload struct {
 	// Name is the row label; it states sizes and counts at full scale.
 	Name string
@@ -66,16 +67,22 @@ func (e *Env) scaled(n, min int) int {
 	return s
 }
 
-// stopAll stops every broker the run started and returns the first error.
+// stopAll stops every broker the run started, all at once (a clustered
+// broker may take a while to leave), and returns the first error.
 func (e *Env) stopAll() error {
-	var first error
-	for _, b := range e.brokers {
-		if err := b.Stop(); err != nil && first == nil {
-			first = err
+	errs := make([]error, len(e.brokers))
+	var wg sync.WaitGroup
+	for i, b := range e.brokers {
+		wg.Go(func() { errs[i] = b.Stop() })
+	}
+	wg.Wait()
+	e.brokers = nil
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
-	e.brokers = nil
-	return first
+	return nil
 }
 
 // Result is one measurement of one side.
@@ -152,6 +159,24 @@ func workloads() []Workload {
 			subs:        []subSpec{{subject: "bench.*.x"}, {subject: "bench.>"}},
 			size:        128, count: 1_000_000, fanout: 2, perSub: true,
 		}.run)},
+		{Name: "cluster A→B, 128 B (pub on A, sub on B)", Unit: msgs, Run: clusterFlow(flow{
+			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 128, count: 2_000_000, fanout: 1,
+		})},
+		{Name: "10-broker convergence (first start → full mesh with interest)", Unit: "s", LowerIsBetter: true, Run: convergence{
+			brokers: 10,
+		}.run},
+		{Name: "QUIC 1 pub → 1 sub, 128 B", Unit: msgs, Run: quicFlow(flow{
+			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 128, count: 2_000_000, fanout: 1,
+		})},
+		{Name: "QUIC ÷ our TCP, 1 pub → 1 sub, 128 B, same broker", Unit: "×", Run: quicOverTCP(flow{
+			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 128, count: 2_000_000, fanout: 1,
+		})},
+		{Name: "connect over TCP, dial → first PONG (200 sequential)", Unit: "µs", LowerIsBetter: true, Latency: true, Run: connectTime{
+			count: 200,
+		}.run},
+		{Name: "connect over QUIC, dial → first PONG (200 sequential)", Unit: "µs", LowerIsBetter: true, Latency: true, Run: connectTime{
+			count: 200, quic: true,
+		}.run},
 		{Name: "RSS, 10,000 idle connections", Unit: "MiB", LowerIsBetter: true, Run: singleBroker(idleConns{
 			count: 10_000,
 		}.run)},
