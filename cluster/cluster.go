@@ -3,10 +3,11 @@
 // to each live member, closes routes to dead ones, and keeps clients' INFO
 // connect_urls current.
 //
-// Rule for who dials: of each pair, the broker with the lower server id
-// dials. The other side dials too if no route has appeared after
-// DialGrace, so a one-way reachability problem still gets a route; the
-// route handshake refuses duplicates.
+// Who dials: both sides of a pair, as soon as each sees the other alive in
+// gossip and has no route to it. The side that learns first usually wins;
+// if both dials cross, the route handshake keeps the connection the lower
+// server id dialed, on both ends, and closes the other. A broker only admits
+// routes from brokers it already knows as live members.
 package cluster
 
 import (
@@ -28,9 +29,6 @@ import (
 
 // Timings of the route reconciler.
 const (
-	// DialGrace is how long the higher-id side waits for the lower-id side
-	// to dial before dialing itself.
-	DialGrace = 2 * time.Second
 	// reconcileEvery re-checks routes even without membership events.
 	reconcileEvery = 250 * time.Millisecond
 	minBackoff     = 50 * time.Millisecond
@@ -57,7 +55,6 @@ type Cluster struct {
 
 type peer struct {
 	member  gossip.Member
-	since   time.Time // alive since
 	dialing bool
 	next    time.Time // earliest next dial
 	backoff time.Duration
@@ -172,7 +169,7 @@ func (c *Cluster) apply(ev gossip.Event) {
 	case gossip.EventJoin, gossip.EventUpdate:
 		p := c.peers[id]
 		if p == nil {
-			p = &peer{since: time.Now()}
+			p = &peer{}
 			c.peers[id] = p
 			c.log.Info("member joined", zap.String("member", ev.Member.Name), zap.String("route", ev.Member.Meta.RouteURL))
 		}
@@ -229,7 +226,6 @@ func (c *Cluster) reconcile() {
 		}
 	}
 	now := time.Now()
-	self := c.srv.ID()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -238,9 +234,6 @@ func (c *Cluster) reconcile() {
 	for id, p := range c.peers {
 		if p.dialing || now.Before(p.next) || c.srv.HasRoute(id) {
 			continue
-		}
-		if self > id && now.Sub(p.since) < DialGrace {
-			continue // the lower id dials first
 		}
 		addr, err := routeAddr(p.member.Meta.RouteURL)
 		if err != nil {
