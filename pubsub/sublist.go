@@ -2,6 +2,7 @@ package pubsub
 
 import (
 	"errors"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 )
@@ -13,8 +14,9 @@ var ErrInvalidSubject = errors.New("pubsub: invalid subject")
 // cacheMax bounds the match cache; past it, entries are evicted at random
 // (map order) down to cacheSweep. Values follow nats-server's sublist.
 const (
-	cacheMax   = 1024
-	cacheSweep = 256
+	cacheMax    = 1024
+	cacheSweep  = 256
+	recentSlots = 4096
 )
 
 // Sublist indexes values of type T (typically a pointer to a subscription)
@@ -28,6 +30,11 @@ type Sublist[T comparable] struct {
 	root  *level[T]
 	count int
 	cache map[string]*Result[T]
+	// recent remembers hashes of subjects that missed the cache once: a
+	// subject is cached on its second miss, so one-shot subjects (replies to
+	// unique inboxes) neither take the write lock nor churn the cache.
+	recent [recentSlots]atomic.Uint64
+	seed   maphash.Seed
 
 	inserts, removes, matches, hits atomic.Uint64
 }
@@ -68,7 +75,7 @@ func (l *level[T]) empty() bool { return len(l.nodes) == 0 && l.pwc == nil && l.
 
 // NewSublist returns an empty index.
 func NewSublist[T comparable]() *Sublist[T] {
-	return &Sublist[T]{root: &level[T]{}, cache: make(map[string]*Result[T])}
+	return &Sublist[T]{root: &level[T]{}, cache: make(map[string]*Result[T]), seed: maphash.MakeSeed()}
 }
 
 // Insert adds v under subject (and queue group, when queue is not empty).
@@ -239,11 +246,24 @@ func (s *Sublist[T]) Match(subject []byte) *Result[T] {
 	s.matches.Add(1)
 	s.mu.RLock()
 	r, ok := s.cache[string(subject)]
-	s.mu.RUnlock()
 	if ok {
+		s.mu.RUnlock()
 		s.hits.Add(1)
 		return r
 	}
+	h := maphash.Bytes(s.seed, subject) | 1 // never 0, the empty slot
+	slot := &s.recent[h%recentSlots]
+	if slot.Load() != h {
+		// First miss: answer without caching.
+		slot.Store(h)
+		r = &Result[T]{}
+		if validPublishTokens(subject) {
+			matchLevel(s.root, string(subject), r)
+		}
+		s.mu.RUnlock()
+		return r
+	}
+	s.mu.RUnlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r, ok := s.cache[string(subject)]; ok {

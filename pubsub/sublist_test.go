@@ -411,6 +411,7 @@ func TestCacheInvalidation(t *testing.T) {
 	// Non-matching patterns keep the cached entry: the very same result.
 	s := NewSublist[int]()
 	fill(t, s, []entry{{"foo.bar", "", 1}})
+	s.Match(subject) // first miss: answered, not cached
 	r := s.Match(subject)
 	for i, pat := range others {
 		fill(t, s, []entry{{pat, "", 10 + i}})
@@ -425,6 +426,25 @@ func TestCacheInvalidation(t *testing.T) {
 	st := s.Stats()
 	if st.Hits == 0 || st.CacheEntries != 1 {
 		t.Errorf("Stats = %+v, want hits and one cache entry", st)
+	}
+}
+
+// TestOneShotSubjectsNotCached: a subject seen once (a reply to a unique
+// inbox) is answered without entering the cache; seen twice, it is cached.
+func TestOneShotSubjectsNotCached(t *testing.T) {
+	s := NewSublist[int]()
+	fill(t, s, []entry{{"_INBOX.*", "", 1}})
+	for i := range 100 {
+		if got := s.Match([]byte(fmt.Sprintf("_INBOX.%d", i))); len(got.Plain) != 1 {
+			t.Fatalf("one-shot match %d: %v", i, got.Plain)
+		}
+	}
+	if n := s.Stats().CacheEntries; n != 0 {
+		t.Fatalf("%d one-shot subjects cached", n)
+	}
+	s.Match([]byte("_INBOX.7"))
+	if n := s.Stats().CacheEntries; n != 1 {
+		t.Fatalf("repeated subject not cached (%d entries)", n)
 	}
 }
 
@@ -453,10 +473,11 @@ func TestStats(t *testing.T) {
 	fill(t, s, []entry{{"a", "", 1}, {"b", "", 2}})
 	s.Remove("a", "", 1)
 	s.Remove("a", "", 1) // not there: not counted
-	s.Match([]byte("b"))
-	s.Match([]byte("b"))
+	s.Match([]byte("b")) // first miss: not cached
+	s.Match([]byte("b")) // second miss: cached
+	s.Match([]byte("b")) // hit
 	s.Match([]byte("c"))
-	want := Stats{Count: 1, CacheEntries: 2, Inserts: 2, Removes: 1, Matches: 3, Hits: 1}
+	want := Stats{Count: 1, CacheEntries: 1, Inserts: 2, Removes: 1, Matches: 4, Hits: 1}
 	if got := s.Stats(); got != want {
 		t.Errorf("Stats = %+v, want %+v", got, want)
 	}
