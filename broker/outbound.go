@@ -33,11 +33,77 @@ const (
 	stallWait          = 5 * time.Millisecond
 )
 
-// Flush implements mux.Conn: it wakes the writer without blocking.
-func (c *client) Flush() {
+// Inline flushing: a producer that has just queued messages for a plain
+// TCP client writes them itself when the client's writer is idle and
+// little is pending, saving a goroutine hand-off per batch (nats-server's
+// flushClients does the same). The write gets inlineDeadline; whatever it
+// cannot write by then goes back to the writer, so a slow consumer stalls
+// a producer for at most that long.
+const (
+	inlineMax      = 64 * 1024
+	inlineDeadline = time.Millisecond
+)
+
+// wakeWriter wakes the writer goroutine without blocking.
+func (c *client) wakeWriter() {
 	select {
 	case c.out.wake <- struct{}{}:
 	default:
+	}
+}
+
+// Flush implements mux.Conn: called by a producer once per batch, it writes
+// the pending output inline when that is cheap, or wakes the writer.
+func (c *client) Flush() {
+	tcp, _ := c.conn.(*net.TCPConn)
+	c.mu.Lock()
+	o := &c.out
+	if tcp == nil || o.writing || o.closing || o.size == 0 || o.size > inlineMax {
+		c.mu.Unlock()
+		c.wakeWriter()
+		return
+	}
+	o.writing = true
+	bufs := o.take()
+	o.flushPending = false
+	c.mu.Unlock()
+
+	_ = tcp.SetWriteDeadline(time.Now().Add(inlineDeadline))
+	c.wbufs = append(c.wbufs[:0], bufs...)
+	wb := net.Buffers(c.wbufs)
+	_, err := wb.WriteTo(tcp)
+	var ne net.Error
+	timedOut := err != nil && errors.As(err, &ne) && ne.Timeout()
+
+	c.mu.Lock()
+	done := len(bufs)
+	if timedOut && len(wb) > 0 {
+		// Hand the unwritten rest back to the writer, ahead of newer data.
+		done -= len(wb)
+		rest := make([][]byte, 0, len(wb)+len(o.bufs))
+		rest = append(append(rest, wb...), o.bufs...)
+		for _, b := range wb {
+			o.size += len(b)
+		}
+		o.bufs = rest
+	}
+	for i := range bufs[:done] {
+		putChunk(bufs[i])
+	}
+	clear(bufs)
+	clear(c.wbufs) // before writing=false: the next writer reuses it
+	o.spare, o.inflight, o.writing = bufs[:0], 0, false
+	if err != nil && !timedOut {
+		c.markClosingLocked(WriteError)
+	}
+	if o.stall != nil && o.pending() <= o.maxPending/stallDen*stallNum {
+		close(o.stall)
+		o.stall = nil
+	}
+	more := o.size > 0 || o.closing
+	c.mu.Unlock()
+	if more {
+		c.wakeWriter()
 	}
 }
 
@@ -52,7 +118,7 @@ func (c *client) enqueue(b []byte) {
 	c.out.write(b)
 	c.out.flushPending = true
 	c.mu.Unlock()
-	c.Flush()
+	c.wakeWriter()
 }
 
 func (c *client) sendErr(text string) { c.enqueue(errLine(text)) }
@@ -98,7 +164,7 @@ func (c *client) admitLocked(size int) bool {
 		c.srv.stats.slowConsumers.Add(1)
 		c.log.Warn("slow consumer detected, closing", zap.String("reason", SlowConsumerPendingBytes.String()),
 			zap.Int("max_pending", o.maxPending))
-		c.Flush()
+		c.wakeWriter()
 		return false
 	}
 	return true
@@ -122,7 +188,7 @@ func (c *client) appendedLocked(size int) (needFlush bool) {
 	c.outMsgs.Add(1)
 	c.outBytes.Add(int64(size))
 	if stall != nil {
-		c.Flush()
+		c.wakeWriter()
 		t := time.NewTimer(stallWait)
 		select {
 		case <-stall:
@@ -172,7 +238,7 @@ func (c *client) enqueueNoResponders(sub *mux.Sub, subject, reply []byte) {
 		c.out.flushPending = true
 	}
 	c.mu.Unlock()
-	c.Flush()
+	c.wakeWriter()
 }
 
 // slowConsumer closes a client that cannot keep up, without an -ERR (as
@@ -182,7 +248,7 @@ func (c *client) slowConsumer(reason CloseReason) {
 		c.srv.stats.slowConsumers.Add(1)
 		c.log.Warn("slow consumer detected, closing", zap.String("reason", reason.String()),
 			zap.Int("max_pending", c.srv.o().MaxPending))
-		c.Flush()
+		c.wakeWriter()
 	}
 }
 
@@ -190,7 +256,7 @@ func (c *client) slowConsumer(reason CloseReason) {
 // the reason allows, closes the socket and tears the client down.
 func (c *client) close(reason CloseReason) {
 	if c.markClosing(reason) {
-		c.Flush()
+		c.wakeWriter()
 	}
 }
 
@@ -231,7 +297,13 @@ func (c *client) writeLoop() {
 	for range c.out.wake {
 		c.mu.Lock()
 		o := &c.out
+		if o.writing {
+			// A producer is writing inline; it wakes us when it is done.
+			c.mu.Unlock()
+			continue
+		}
 		bufs := o.take()
+		o.writing = true
 		o.flushPending = false
 		closing, reason := o.closing, o.reason
 		c.mu.Unlock()
@@ -244,6 +316,7 @@ func (c *client) writeLoop() {
 
 		c.mu.Lock()
 		o.release(bufs)
+		o.writing = false
 		if o.stall != nil && o.pending() <= o.maxPending/stallDen*stallNum {
 			close(o.stall)
 			o.stall = nil

@@ -27,6 +27,7 @@ type outbound struct {
 	size         int      // bytes in bufs
 	spare        [][]byte // the writer's previous list, reused
 	inflight     int      // bytes the writer is writing now
+	writing      bool     // the writer or an inline producer owns the socket's write side
 	flushPending bool     // a wake-up is already owed to the writer
 	closing      bool
 	reason       CloseReason
