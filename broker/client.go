@@ -91,6 +91,9 @@ type client struct {
 
 	inMsgs, inBytes, outMsgs, outBytes atomic.Int64
 
+	// infoReady: the handshake PONG went out, async INFOs are safe.
+	infoReady atomic.Bool
+
 	// Authentication and permissions.
 	authed        atomic.Bool
 	authTimer     *time.Timer // guarded by mu
@@ -402,6 +405,11 @@ func (c *client) okIfVerbose() {
 func (c *client) Ping() error {
 	c.srv.traceOp(c, "PING", nil)
 	c.enqueue(pongLine)
+	if c.authed.Load() {
+		// From now on async INFOs (connect_urls, ldm) may be sent: a client
+		// still in its CONNECT/PING handshake expects PONG first.
+		c.infoReady.Store(true)
+	}
 	if c.connectInfoDue {
 		c.connectInfoDue = false
 		c.enqueue(c.srv.connectInfoLine(c))

@@ -247,3 +247,23 @@ func TestClusterRoutesOverTLS(t *testing.T) {
 		t.Fatal("untrusted route accepted")
 	}
 }
+
+// A client in the middle of its CONNECT/PING handshake must get PONG before
+// any async INFO, or nats.go fails the connect ("expected 'PONG'").
+func TestAsyncInfoWaitsForHandshake(t *testing.T) {
+	srv := startServer(t, testOptions(), nil)
+	r := dialRaw(t, srv)
+	r.readInfo()
+	srv.SetConnectURLs([]string{"127.0.0.1:1"}) // cluster changes mid-handshake
+	r.send(`CONNECT {"verbose":false,"protocol":1}` + "\r\nPING\r\n")
+	r.expect("PONG\r\n")
+	info, _ := r.readInfo() // the connect_info INFO carries the URLs
+	if urls, _ := info["connect_urls"].([]any); len(urls) != 1 {
+		t.Fatalf("connect_urls after handshake: %v", info["connect_urls"])
+	}
+	srv.SetConnectURLs([]string{"127.0.0.1:1", "127.0.0.1:2"})
+	info, _ = r.readInfo()
+	if urls, _ := info["connect_urls"].([]any); len(urls) != 2 {
+		t.Fatalf("async INFO after handshake: %v", info["connect_urls"])
+	}
+}

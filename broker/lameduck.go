@@ -45,7 +45,7 @@ func (s *Server) LameDuck(ctx context.Context) error {
 		l.ln.Close() // stop accepting; routes stay up until Close
 	}
 	for _, c := range clients {
-		if c.ln != nil {
+		if c.ln != nil && c.infoReady.Load() {
 			c.enqueue(s.infoFor(c.ln, c.cid, c.remote))
 		}
 	}

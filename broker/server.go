@@ -323,7 +323,9 @@ func (s *Server) SetConnectURLs(urls []string) {
 	}
 	s.mu.Unlock()
 	for _, c := range clients {
-		if c.ln != nil {
+		// Clients still handshaking get the URLs in the INFO after their
+		// first PONG (connectInfoLine reads them then).
+		if c.ln != nil && c.infoReady.Load() {
 			c.enqueue(s.infoFor(c.ln, c.cid, c.remote))
 		}
 	}
