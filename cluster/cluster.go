@@ -309,7 +309,7 @@ func (c *Cluster) Reload(cfg gossip.Config) error {
 		for i, k := range cfg.ExtraKeys {
 			raw, err := gossip.DecodeKey(k)
 			if err != nil {
-				return fmt.Errorf("gossip.keys[%d]: %w", i, err)
+				return fmt.Errorf("gossip.extra_keys[%d]: %w", i, err)
 			}
 			extra = append(extra, raw)
 		}

@@ -67,8 +67,9 @@ type Gossip struct {
 	left   bool
 	closed bool
 
-	seedsMu sync.Mutex
-	seeds   []string
+	seedsMu   sync.Mutex
+	seeds     []string
+	rejoinNow chan struct{} // cap 1: SetSeeds wakes the re-join loop
 
 	ctx      context.Context // cancelled by Leave and Close: stops the join loops
 	cancel   context.CancelFunc
@@ -93,14 +94,15 @@ func New(cfg Config) (*Gossip, error) {
 	log := cfg.Logger.With(zap.String("node", cfg.nodeName()))
 
 	g := &Gossip{
-		cfg:    cfg,
-		log:    log,
-		queue:  newEventQueue(),
-		events: make(chan Event, eventBuffer),
-		seeds:  cfg.Seeds,
-		done:   make(chan struct{}),
-		joined: make(chan struct{}),
-		local:  wireMeta{Meta: cfg.localMeta()},
+		cfg:       cfg,
+		log:       log,
+		queue:     newEventQueue(),
+		events:    make(chan Event, eventBuffer),
+		seeds:     cfg.Seeds,
+		rejoinNow: make(chan struct{}, 1),
+		done:      make(chan struct{}),
+		joined:    make(chan struct{}),
+		local:     wireMeta{Meta: cfg.localMeta()},
 	}
 	g.del = &delegate{
 		name:    cfg.nodeName(),
@@ -423,5 +425,9 @@ func (g *Gossip) SetSeeds(seeds []string) error {
 	g.seedsMu.Lock()
 	g.seeds = append([]string(nil), seeds...)
 	g.seedsMu.Unlock()
+	select {
+	case g.rejoinNow <- struct{}{}:
+	default:
+	}
 	return nil
 }

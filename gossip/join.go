@@ -55,7 +55,7 @@ func (g *Gossip) markJoined() { g.joinOnce.Do(func() { close(g.joined) }) }
 func (g *Gossip) rejoinLoop() {
 	defer g.wg.Done()
 	for {
-		if !g.sleep(jitter(g.cfg.RejoinInterval)) {
+		if !g.sleepOrKick(jitter(g.cfg.RejoinInterval)) {
 			return
 		}
 		g.del.table.prune(g.cfg.DeadRetention)
@@ -115,6 +115,21 @@ func (g *Gossip) sleep(d time.Duration) bool {
 	defer t.Stop()
 	select {
 	case <-t.C:
+		return true
+	case <-g.ctx.Done():
+		return false
+	}
+}
+
+// sleepOrKick is sleep that SetSeeds can cut short, so new seeds are
+// joined at once rather than on the next round.
+func (g *Gossip) sleepOrKick(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-g.rejoinNow:
 		return true
 	case <-g.ctx.Done():
 		return false

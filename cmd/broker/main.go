@@ -10,10 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime/pprof"
-	"syscall"
-	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -26,7 +23,7 @@ import (
 
 func main() {
 	if err := run(os.Args[1:], os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, flag.ErrHelp) || errors.Is(err, errSignalSent) {
 			return
 		}
 		fmt.Fprintln(os.Stderr, "broker:", err)
@@ -46,12 +43,28 @@ type config struct {
 	quicFlags  quicFlags
 	quic       *quic.Transport // nil without QUIC
 	gossip     *gossip.Config  // nil without clustering
+	cli        cliFlags        // -c, --signal, -P; the command line, for reloads
 }
 
 // parseFlags fills a config from args with nats-server style flags: each
-// has a short and a long name.
+// has a short and a long name. A first pass reads the command line alone,
+// for -c and --signal; the second applies the config file and then parses
+// the command line again over it, so only the flags given explicitly
+// override the file. A reload runs the second pass again.
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
-	cfg := &config{opts: broker.DefaultOptions()}
+	pre, err := parseArgs(args, stderr, nil)
+	if err != nil {
+		return nil, err
+	}
+	if pre.cli.signal != "" {
+		return nil, sendSignal(pre.cli.signal)
+	}
+	return parseArgs(args, stderr, &pre.cli.configFile)
+}
+
+// parseArgs is one pass of parseFlags; with file nil it only parses args.
+func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
+	cfg := &config{opts: broker.DefaultOptions(), cli: cliFlags{args: args}}
 	o := &cfg.opts
 	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -77,12 +90,22 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	cfg.cluster.register(fs)
 	cfg.monitor.register(fs)
 	cfg.quicFlags.register(fs)
+	cfg.cli.register(fs)
+	if file != nil && *file != "" {
+		if err := applyFile(cfg, *file); err != nil {
+			return nil, err
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if file == nil {
+		return cfg, nil
+	}
+	cfg.cli.overrides = visited(fs)
 	if err := cfg.monitor.validate(); err != nil {
 		return nil, err
 	}
@@ -98,6 +121,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, err
 	}
 	cfg.gossip = g
+	if err := cfg.cli.finish(cfg); err != nil {
+		return nil, err
+	}
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -177,18 +203,5 @@ func run(args []string, stderr io.Writer) error {
 	}
 	defer stopMonitor()
 	log.Info("murmur broker ready", zap.String("version", broker.Version), zap.String("id", srv.ID()))
-
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	sig := <-sigs
-	log.Info("shutting down", zap.Stringer("signal", sig))
-	if cl != nil {
-		// Leave gracefully so peers drop this broker at once, not after
-		// failure detection.
-		if err := cl.Leave(2 * time.Second); err != nil {
-			log.Warn("gossip leave", zap.Error(err))
-		}
-	}
-	return srv.Close()
+	return serve(cfg, srv, cl, log)
 }

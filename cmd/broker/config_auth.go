@@ -1,0 +1,180 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"os"
+
+	"github.com/murmurmq/murmur/broker"
+	conf "github.com/murmurmq/murmur/config"
+	"github.com/murmurmq/murmur/pubsub"
+)
+
+// decodeAuth reads an authorization block: a token, one user and
+// password, or a users list, and an auth timeout.
+func decodeAuth(v *conf.Value) (*broker.AuthOptions, error) {
+	a := &broker.AuthOptions{}
+	var user, pass *conf.Value
+	err := block(keys{
+		"token":    str(&a.Token),
+		"user":     keep(&user),
+		"username": keep(&user),
+		"password": keep(&pass),
+		"pass":     keep(&pass),
+		"timeout":  duration(&a.Timeout),
+		"users": func(v *conf.Value) (err error) {
+			a.Users, err = decodeUsers(v)
+			return err
+		},
+	})(v)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case pass != nil && user == nil:
+		return nil, pass.Errorf("password without user")
+	case user != nil && len(a.Users) > 0:
+		return nil, user.Errorf("set user and password, or users, not both")
+	case user != nil:
+		u := broker.User{Name: user.Str}
+		if pass != nil {
+			u.Password = pass.Str
+		}
+		a.Users = []broker.User{u}
+	}
+	if a.Token != "" && len(a.Users) > 0 {
+		return nil, v.Errorf("set token or users, not both")
+	}
+	return a, nil
+}
+
+// decodeUsers reads users [ {user, password, permissions}, ... ].
+func decodeUsers(v *conf.Value) ([]broker.User, error) {
+	list, err := v.AsArray()
+	if err != nil {
+		return nil, err
+	}
+	users := make([]broker.User, 0, len(list))
+	seen := map[string]*conf.Value{}
+	for _, e := range list {
+		var u broker.User
+		var name *conf.Value
+		err := block(keys{
+			"user":     keep(&name),
+			"username": keep(&name),
+			"password": str(&u.Password),
+			"pass":     str(&u.Password),
+			"permissions": func(v *conf.Value) (err error) {
+				u.Permissions, err = decodePermissions(v)
+				return err
+			},
+		})(e)
+		if err != nil {
+			return nil, err
+		}
+		if name == nil || name.Str == "" {
+			return nil, e.Errorf("user is required")
+		}
+		if first := seen[name.Str]; first != nil {
+			return nil, name.Errorf("user %q appears twice (first at %s)", name.Str, first.Pos)
+		}
+		seen[name.Str] = name
+		u.Name = name.Str
+		users = append(users, u)
+	}
+	return users, nil
+}
+
+// decodePermissions reads permissions { publish, subscribe }.
+func decodePermissions(v *conf.Value) (*broker.Permissions, error) {
+	p := &broker.Permissions{}
+	err := block(keys{
+		"publish":   rules(&p.Publish),
+		"pub":       rules(&p.Publish),
+		"subscribe": rules(&p.Subscribe),
+		"sub":       rules(&p.Subscribe),
+	})(v)
+	return p, err
+}
+
+// rules reads a subject, a list of subjects (both: allow), or
+// { allow: ..., deny: ... }.
+func rules(dst *broker.SubjectRules) setter {
+	subjects := func(dst *[]string) setter {
+		return func(v *conf.Value) error {
+			l, err := v.AsStrings()
+			if err != nil {
+				return err
+			}
+			for _, s := range l {
+				if !pubsub.ValidSubject(s) {
+					return v.Errorf("invalid subject %q", s)
+				}
+			}
+			*dst = l
+			return nil
+		}
+	}
+	return func(v *conf.Value) error {
+		if v.Kind == conf.Block {
+			return block(keys{"allow": subjects(&dst.Allow), "deny": subjects(&dst.Deny)})(v)
+		}
+		if v.Kind != conf.String && v.Kind != conf.Array {
+			return v.Errorf("want a subject, a list of subjects or {allow, deny}, got %s", v.Kind)
+		}
+		return subjects(&dst.Allow)(v)
+	}
+}
+
+// keep stores a string value itself, for checks that need its position.
+func keep(dst **conf.Value) setter {
+	return func(v *conf.Value) error {
+		if _, err := v.AsString(); err != nil {
+			return err
+		}
+		*dst = v
+		return nil
+	}
+}
+
+// decodeTLS reads a tls block and loads its files. Files are read now, so
+// a reload picks up a rotated certificate.
+func decodeTLS(v *conf.Value) (*broker.TLSOptions, error) {
+	t := &broker.TLSOptions{}
+	var certFile, keyFile, caFile *conf.Value
+	var verify bool
+	err := block(keys{
+		"cert_file":       keep(&certFile),
+		"key_file":        keep(&keyFile),
+		"ca_file":         keep(&caFile),
+		"verify":          boolean(&verify),
+		"handshake_first": boolean(&t.HandshakeFirst),
+		"timeout":         duration(&t.Timeout),
+	})(v)
+	if err != nil {
+		return nil, err
+	}
+	if certFile == nil || keyFile == nil {
+		return nil, v.Errorf("cert_file and key_file are required")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile.Str, keyFile.Str)
+	if err != nil {
+		return nil, certFile.Errorf("loading the key pair: %v", err)
+	}
+	t.Config = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if caFile != nil {
+		pem, err := os.ReadFile(caFile.Str)
+		if err != nil {
+			return nil, caFile.Errorf("%v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, caFile.Errorf("no PEM certificates in %s", caFile.Str)
+		}
+		t.Config.ClientCAs = pool
+	}
+	if verify {
+		t.Config.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return t, nil
+}

@@ -1,0 +1,177 @@
+package node
+
+import (
+	"container/heap"
+	"time"
+)
+
+// tracker is the sender's unconfirmed set: every Data sent and not yet
+// acked (by its target, or by every peer that was live when a broadcast was
+// sent), ordered by when it is next due for redelivery. It is pure: the Node
+// passes the time in and holds its lock around every call.
+type tracker struct {
+	items map[uint64]*pending
+	due   dueHeap
+	next  uint64 // next seq to assign
+	floor uint64 // every seq below it is settled
+}
+
+// pending is one unconfirmed Data.
+type pending struct {
+	seq     uint64
+	kind    Kind
+	to      string              // direct: the target
+	waiting map[string]struct{} // broadcast: peers yet to ack
+	payload []byte
+	sent    time.Time // first send, for ack latency
+	// attempts counts redeliveries so far.
+	attempts int
+	deadline time.Time
+	index    int // in due
+}
+
+func newTracker() *tracker {
+	return &tracker{items: make(map[uint64]*pending), next: 1, floor: 1}
+}
+
+// assign returns the next seq.
+func (t *tracker) assign() uint64 {
+	s := t.next
+	t.next++
+	return s
+}
+
+// add tracks p until it is settled.
+func (t *tracker) add(p *pending) {
+	t.items[p.seq] = p
+	heap.Push(&t.due, p)
+}
+
+func (t *tracker) len() int { return len(t.items) }
+
+// acked records that from acked seq and returns p when that settles it.
+func (t *tracker) acked(seq uint64, from string) *pending {
+	p := t.items[seq]
+	if p == nil {
+		return nil
+	}
+	switch p.kind {
+	case KindDirect:
+		if from != p.to {
+			return nil
+		}
+	case KindBroadcast:
+		delete(p.waiting, from)
+		if len(p.waiting) > 0 {
+			return nil
+		}
+	}
+	t.remove(p)
+	return p
+}
+
+// peerGone stops waiting for id on every broadcast and returns those this
+// settles.
+func (t *tracker) peerGone(id string) []*pending {
+	var done []*pending
+	for _, p := range t.items {
+		if p.kind != KindBroadcast {
+			continue
+		}
+		if _, ok := p.waiting[id]; ok {
+			delete(p.waiting, id)
+			if len(p.waiting) == 0 {
+				done = append(done, p)
+			}
+		}
+	}
+	for _, p := range done {
+		t.remove(p)
+	}
+	return done
+}
+
+// remove settles p (acked, failed or abandoned).
+func (t *tracker) remove(p *pending) {
+	delete(t.items, p.seq)
+	heap.Remove(&t.due, p.index)
+}
+
+// settledFloor advances and returns the floor: the lowest seq that may still
+// be sent again. Amortized O(1): each seq is passed once.
+func (t *tracker) settledFloor() uint64 {
+	for t.floor < t.next {
+		if _, ok := t.items[t.floor]; ok {
+			break
+		}
+		t.floor++
+	}
+	return t.floor
+}
+
+// nextDeadline is when the earliest item is due (ok false when none).
+func (t *tracker) nextDeadline() (time.Time, bool) {
+	if len(t.due) == 0 {
+		return time.Time{}, false
+	}
+	return t.due[0].deadline, true
+}
+
+// popDue returns the items due at now, leaving them tracked; the caller
+// reschedules or removes each. It visits only due items and their direct
+// children (a heap's subtree is no earlier than its root).
+func (t *tracker) popDue(now time.Time, dst []*pending) []*pending {
+	if len(t.due) == 0 {
+		return dst
+	}
+	stack := []int{0}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if i >= len(t.due) || t.due[i].deadline.After(now) {
+			continue
+		}
+		dst = append(dst, t.due[i])
+		stack = append(stack, 2*i+1, 2*i+2)
+	}
+	return dst
+}
+
+// reschedule moves p's deadline.
+func (t *tracker) reschedule(p *pending, deadline time.Time) {
+	p.deadline = deadline
+	heap.Fix(&t.due, p.index)
+}
+
+// all returns every unconfirmed item.
+func (t *tracker) all() []*pending {
+	out := make([]*pending, 0, len(t.items))
+	for _, p := range t.items {
+		out = append(out, p)
+	}
+	return out
+}
+
+// dueHeap orders pending by deadline.
+type dueHeap []*pending
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
+func (h dueHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+func (h *dueHeap) Push(x any) {
+	p := x.(*pending)
+	p.index = len(*h)
+	*h = append(*h, p)
+}
+func (h *dueHeap) Pop() any {
+	old := *h
+	p := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	p.index = -1
+	return p
+}
