@@ -77,23 +77,38 @@ func Start(srv *broker.Server, cfg gossip.Config) (*Cluster, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = srv.Logger()
 	}
-	host := advertiseHost(cfg)
-	adv := co.Advertise
-	if adv == "" {
-		_, port, _ := net.SplitHostPort(routeAddr.String())
-		adv = net.JoinHostPort(host, port)
+	meta := func(host string) gossip.Meta {
+		adv := co.Advertise
+		if adv == "" {
+			_, port, _ := net.SplitHostPort(routeAddr.String())
+			adv = net.JoinHostPort(host, port)
+		}
+		return gossip.Meta{
+			ID:         srv.ID(),
+			Name:       srv.Name(),
+			Version:    broker.Version,
+			Cluster:    co.Name,
+			RouteURL:   co.Listen.Transport.Name() + "://" + adv,
+			ClientURLs: srv.ClientURLs(host),
+		}
 	}
-	cfg.Meta = gossip.Meta{
-		ID:         srv.ID(),
-		Name:       srv.Name(),
-		Version:    broker.Version,
-		Cluster:    co.Name,
-		RouteURL:   co.Listen.Transport.Name() + "://" + adv,
-		ClientURLs: srv.ClientURLs(host),
-	}
+	host, known := advertiseHost(cfg)
+	cfg.Meta = meta(host)
 	g, err := gossip.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if !known {
+		// Bound to all interfaces with no advertise address: use the
+		// address gossip picked to advertise (a private IP), so peers on
+		// other hosts can reach our routes and clients.
+		if h, _, err := net.SplitHostPort(g.AdvertiseAddr()); err == nil && h != host {
+			cfg.Meta = meta(h)
+			if err := g.UpdateMeta(cfg.Meta); err != nil {
+				g.Close()
+				return nil, fmt.Errorf("cluster: %w", err)
+			}
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Cluster{
@@ -113,14 +128,15 @@ func Start(srv *broker.Server, cfg gossip.Config) (*Cluster, error) {
 	return c, nil
 }
 
-// advertiseHost is the host peers and clients should use for this broker.
-func advertiseHost(cfg gossip.Config) string {
+// advertiseHost is the host peers and clients should use for this broker,
+// and whether the configuration said so (false: bound to all interfaces).
+func advertiseHost(cfg gossip.Config) (string, bool) {
 	for _, h := range []string{cfg.AdvertiseAddr, cfg.BindAddr} {
 		if ip := net.ParseIP(h); h != "" && (ip == nil || !ip.IsUnspecified()) {
-			return h
+			return h, true
 		}
 	}
-	return "127.0.0.1"
+	return "127.0.0.1", false
 }
 
 // Gossip is the underlying gossip node (members, keys, seeds).
