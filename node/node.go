@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -299,19 +298,13 @@ func (n *Node) send(ctx context.Context, kind Kind, to string, payload []byte) (
 	return p.seq, nil
 }
 
-var kindHeader = [...][]string{KindDirect: {"direct"}, KindBroadcast: {"broadcast"}}
-
 func (n *Node) dataMsg(subject string, p *pending, floor uint64) *nats.Msg {
+	var buf [128]byte
+	v := appendData(buf[:0], n.cfg.ID, n.session, p.seq, p.kind, min(floor, p.seq))
 	return &nats.Msg{
 		Subject: subject,
-		Header: nats.Header{
-			HeaderFrom:    n.hFrom,
-			HeaderSession: n.hSession,
-			HeaderKind:    kindHeader[p.kind],
-			HeaderSeq:     {strconv.FormatUint(p.seq, 10)},
-			HeaderFloor:   {strconv.FormatUint(min(floor, p.seq), 10)},
-		},
-		Data: p.payload,
+		Header:  nats.Header{HeaderData: {string(v)}},
+		Data:    p.payload,
 	}
 }
 

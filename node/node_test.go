@@ -249,11 +249,11 @@ func TestMalformedIgnored(t *testing.T) {
 	}
 	bad := []*nats.Msg{
 		{Subject: "murmur.node.test.direct.a", Data: []byte("no headers")},
-		{Subject: "murmur.node.test.direct.a", Header: hdr("Murmur-From", "x", "Murmur-Session", "s", "Murmur-Kind", "direct", "Murmur-Seq", "0")},
-		{Subject: "murmur.node.test.direct.a", Header: hdr("Murmur-From", "x", "Murmur-Session", "s", "Murmur-Kind", "gossip", "Murmur-Seq", "1")},
-		{Subject: "murmur.node.test.direct.a", Header: hdr("Murmur-From", "x.y", "Murmur-Session", "s", "Murmur-Kind", "direct", "Murmur-Seq", "1")},
-		{Subject: "murmur.node.test.broadcast", Header: hdr("Murmur-From", "x", "Murmur-Kind", "broadcast", "Murmur-Seq", "1")},
-		{Subject: "murmur.node.test.broadcast", Header: hdr("Murmur-From", "x", "Murmur-Session", "s", "Murmur-Kind", "broadcast", "Murmur-Seq", "5", "Murmur-Floor", "9")},
+		{Subject: "murmur.node.test.direct.a", Header: hdr("Murmur-Data", "x s 0 direct")},
+		{Subject: "murmur.node.test.direct.a", Header: hdr("Murmur-Data", "x s 1 gossip")},
+		{Subject: "murmur.node.test.direct.a", Header: hdr("Murmur-Data", "x.y s 1 direct")},
+		{Subject: "murmur.node.test.broadcast", Header: hdr("Murmur-Data", "x 1 broadcast")},
+		{Subject: "murmur.node.test.broadcast", Header: hdr("Murmur-Data", "x s 5 broadcast 9")},
 		{Subject: "murmur.node.test.ack.a", Header: hdr("Murmur-From", "x", "Murmur-Session", "s", "Murmur-Ack-Seq", "1-99999999999")},
 		{Subject: "murmur.node.test.ack.a", Header: hdr("Murmur-From", "x", "Murmur-Session", "s", "Murmur-Ack-Seq", "7,,8")},
 		{Subject: "murmur.node.test.ack.a", Data: []byte{0xff, 0}},
@@ -267,7 +267,7 @@ func TestMalformedIgnored(t *testing.T) {
 	}
 	// A well-formed Data from a plain client still works (interop).
 	good := &nats.Msg{Subject: "murmur.node.test.direct.a", Data: []byte("interop"),
-		Header: hdr("Murmur-From", "plain", "Murmur-Session", "s1", "Murmur-Kind", "direct", "Murmur-Seq", "1")}
+		Header: hdr("Murmur-Data", "plain s1 1 direct")}
 	acks, _ := nc.SubscribeSync("murmur.node.test.ack.plain")
 	nc.PublishMsg(good)
 	nc.Flush()

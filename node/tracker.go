@@ -27,7 +27,8 @@ type pending struct {
 	// attempts counts redeliveries so far.
 	attempts int
 	deadline time.Time
-	index    int // in due
+	dueAt    int64 // deadline in Unix nanoseconds: cheap heap comparisons
+	index    int   // in due
 }
 
 func newTracker() *tracker {
@@ -44,6 +45,7 @@ func (t *tracker) assign() uint64 {
 // add tracks p until it is settled.
 func (t *tracker) add(p *pending) {
 	t.items[p.seq] = p
+	p.dueAt = p.deadline.UnixNano()
 	heap.Push(&t.due, p)
 }
 
@@ -139,7 +141,7 @@ func (t *tracker) popDue(now time.Time, dst []*pending) []*pending {
 
 // reschedule moves p's deadline.
 func (t *tracker) reschedule(p *pending, deadline time.Time) {
-	p.deadline = deadline
+	p.deadline, p.dueAt = deadline, deadline.UnixNano()
 	heap.Fix(&t.due, p.index)
 }
 
@@ -156,7 +158,7 @@ func (t *tracker) all() []*pending {
 type dueHeap []*pending
 
 func (h dueHeap) Len() int           { return len(h) }
-func (h dueHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
+func (h dueHeap) Less(i, j int) bool { return h[i].dueAt < h[j].dueAt }
 func (h dueHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].index = i

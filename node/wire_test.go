@@ -9,6 +9,22 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
+func TestDataHeaderRoundTrip(t *testing.T) {
+	v := string(appendData(nil, "n1", "abc", 42, KindBroadcast, 40))
+	if v != "n1 abc 42 broadcast 40" {
+		t.Fatalf("encoded %q", v)
+	}
+	d, err := decodeData(nats.Header{HeaderData: {v}}, []byte("p"))
+	if err != nil || d.from != "n1" || d.session != "abc" || d.seq != 42 || d.kind != KindBroadcast || d.floor != 40 {
+		t.Fatalf("decoded %+v, %v", d, err)
+	}
+	for _, bad := range []string{"", "n1 abc 42", "n1 abc 0 direct", "n1 abc 4 direct 5", "n1 abc 4 direct 1 extra", "n.1 abc 4 direct"} {
+		if _, err := decodeData(nats.Header{HeaderData: {bad}}, nil); !errors.Is(err, errMalformed) {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
 func TestSeqList(t *testing.T) {
 	for _, tc := range []struct {
 		in   []uint64
@@ -117,7 +133,8 @@ func TestTracker(t *testing.T) {
 // wire) and bodies through every decoder: errors are fine, panics are not,
 // and what decodes obeys the documented invariants.
 func FuzzDecode(f *testing.F) {
-	f.Add([]byte("NATS/1.0\r\nMurmur-From: a\r\nMurmur-Session: s\r\nMurmur-Seq: 3\r\nMurmur-Kind: direct\r\nMurmur-Floor: 2\r\n\r\n"), []byte("body"))
+	f.Add([]byte("NATS/1.0\r\nMurmur-Data: a s 3 direct 2\r\n\r\n"), []byte("body"))
+	f.Add([]byte("NATS/1.0\r\nMurmur-Data: a s 3 broadcast\r\n\r\n"), []byte("body"))
 	f.Add([]byte("NATS/1.0\r\nMurmur-From: b\r\nMurmur-Session: s\r\nMurmur-Ack-Seq: 1-5,9\r\n\r\n"), []byte(nil))
 	f.Add([]byte("NATS/1.0\r\nMurmur-From: c\r\nMurmur-Session: s\r\nMurmur-Presence: leave\r\n\r\n"), []byte(nil))
 	f.Add([]byte("NATS/1.0\r\nMurmur-Ack-Seq: 1-99999999999999\r\n\r\n"), []byte{0})
