@@ -6,7 +6,7 @@ import "slices"
 // redelivered Data is dropped (and re-acked) instead of handed over twice.
 // It is pure: no locks, no clocks; the receiver serializes calls.
 //
-// Memory is bounded two ways. A sender's Murmur-Floor says every seq below it
+// Memory is bounded two ways. A sender's floor (Murmur-Data) says every seq below it
 // is settled and will never be sent again, so entries below it are pruned and
 // anything arriving below it is a duplicate. And no sender keeps more than
 // window entries: past that the smallest are forgotten, so a seq delayed
