@@ -9,6 +9,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/internal/testutil"
 	"github.com/murmurmq/murmur/transport/quic"
 	"github.com/murmurmq/murmur/transport/tcp"
 )
@@ -113,17 +114,8 @@ func connect(t *testing.T, srv *broker.Server, tc *transportCase, extra ...nats.
 	return nc
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
+// eventually waits for cond (see testutil.Eventually).
+var eventually = testutil.Eventually
 
 // rawConn is a plain socket speaking the protocol by hand.
 type rawConn struct {

@@ -7,32 +7,19 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"go.uber.org/goleak"
 	"go.uber.org/zap"
 
 	"github.com/murmurmq/murmur/broker"
 	"github.com/murmurmq/murmur/cluster"
 	"github.com/murmurmq/murmur/gossip"
+	"github.com/murmurmq/murmur/internal/testutil"
 	"github.com/murmurmq/murmur/transport/tcp"
 )
 
 // TestMain fails the run on leaked goroutines. memberlist's probe
 // goroutines outlive Shutdown by up to one probe interval (they wait on a
 // timer), so the check retries for a few seconds before failing.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		deadline := time.Now().Add(5 * time.Second)
-		for err := goleak.Find(); err != nil; err = goleak.Find() {
-			if time.Now().After(deadline) {
-				fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-				code = 1
-				break
-			}
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testutil.LeakCheckMain(m) }
 
 // node is one broker with its cluster membership.
 type node struct {
@@ -137,16 +124,8 @@ func waitMesh(t *testing.T, nodes []*node, d time.Duration) {
 	})
 }
 
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// eventually waits for cond (see testutil.Eventually).
+var eventually = testutil.Eventually
 
 func connect(t *testing.T, srv *broker.Server, opts ...nats.Option) *nats.Conn {
 	t.Helper()

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/internal/testutil"
 	"github.com/murmurmq/murmur/monitor"
 )
 
@@ -126,14 +127,5 @@ func getJSON(t testing.TB, c *http.Client, m *monitor.Server, path string, v any
 	}
 }
 
-// eventually polls cond until it holds or d passes.
-func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
+// eventually waits for cond (see testutil.Eventually).
+var eventually = testutil.Eventually

@@ -3,16 +3,14 @@ package node_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/murmurmq/murmur/broker"
 	"github.com/murmurmq/murmur/cluster"
 	"github.com/murmurmq/murmur/gossip"
+	"github.com/murmurmq/murmur/internal/testutil"
 	"github.com/murmurmq/murmur/node"
 	"github.com/murmurmq/murmur/transport/quic"
 	"github.com/murmurmq/murmur/transport/tcp"
@@ -21,21 +19,7 @@ import (
 // TestMain fails the run on leaked goroutines. memberlist's probe
 // goroutines and nats.go's connection goroutines outlive their Close by a
 // moment, so the check retries for a few seconds before failing.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		deadline := time.Now().Add(5 * time.Second)
-		for err := goleak.Find(); err != nil; err = goleak.Find() {
-			if time.Now().After(deadline) {
-				fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-				code = 1
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testutil.LeakCheckMain(m) }
 
 // testBroker is one in-process broker listening on TCP and QUIC.
 type testBroker struct {
@@ -184,14 +168,5 @@ func waitPeers(t testing.TB, nodes []*node.Node) {
 	})
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
+// eventually waits for cond (see testutil.Eventually).
+var eventually = testutil.Eventually
