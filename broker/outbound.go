@@ -33,8 +33,8 @@ const (
 	stallWait          = 5 * time.Millisecond
 )
 
-// Inline flushing: a producer that has just queued messages for a plain
-// TCP client writes them itself when the client's writer is idle and
+// Inline flushing: a producer that has just queued messages for a TCP (or
+// QUIC) client writes them itself when the client's writer is idle and
 // little is pending, saving a goroutine hand-off per batch (nats-server's
 // flushClients does the same). The write gets inlineDeadline; whatever it
 // cannot write by then goes back to the writer, so a slow consumer stalls
@@ -43,6 +43,28 @@ const (
 	inlineMax      = 64 * 1024
 	inlineDeadline = time.Millisecond
 )
+
+// resumableWriter is implemented by connections other than *net.TCPConn
+// whose Write can be cut short by a deadline and simply continued later
+// (a QUIC stream). TLS and compressed streams cannot: a timed-out write
+// leaves them broken, so they never get inline writes.
+type resumableWriter interface {
+	net.Conn
+	ResumableWrites() bool
+}
+
+// inlineConn returns conn when inline writes are safe on it.
+func inlineConn(conn net.Conn) net.Conn {
+	switch c := conn.(type) {
+	case *net.TCPConn:
+		return c
+	case resumableWriter:
+		if c.ResumableWrites() {
+			return c
+		}
+	}
+	return nil
+}
 
 // wakeWriter wakes the writer goroutine without blocking.
 func (c *client) wakeWriter() {
@@ -55,10 +77,10 @@ func (c *client) wakeWriter() {
 // Flush implements mux.Conn: called by a producer once per batch, it writes
 // the pending output inline when that is cheap, or wakes the writer.
 func (c *client) Flush() {
-	tcp, _ := c.conn.(*net.TCPConn)
+	conn := inlineConn(c.conn)
 	c.mu.Lock()
 	o := &c.out
-	if tcp == nil || o.writing || o.closing || o.size == 0 || o.size > inlineMax {
+	if conn == nil || o.writing || o.closing || o.size == 0 || o.size > inlineMax {
 		c.mu.Unlock()
 		c.wakeWriter()
 		return
@@ -68,10 +90,10 @@ func (c *client) Flush() {
 	o.flushPending = false
 	c.mu.Unlock()
 
-	_ = tcp.SetWriteDeadline(time.Now().Add(inlineDeadline))
+	_ = conn.SetWriteDeadline(time.Now().Add(inlineDeadline))
 	c.wbufs = append(c.wbufs[:0], bufs...)
 	wb := net.Buffers(c.wbufs)
-	_, err := wb.WriteTo(tcp)
+	_, err := wb.WriteTo(conn)
 	var ne net.Error
 	timedOut := err != nil && errors.As(err, &ne) && ne.Timeout()
 

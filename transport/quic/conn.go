@@ -154,6 +154,12 @@ func (c *Conn) SetReadDeadline(t time.Time) error { return c.str.SetReadDeadline
 // SetWriteDeadline sets the stream's write deadline.
 func (c *Conn) SetWriteDeadline(t time.Time) error { return c.str.SetWriteDeadline(t) }
 
+// ResumableWrites reports that a Write cut short by its deadline leaves the
+// stream usable: the unwritten rest can be written later. The broker only
+// writes from a producer goroutine (with a short deadline) on such
+// connections.
+func (c *Conn) ResumableWrites() bool { return true }
+
 // ConnectionState exposes the TLS state (version, peer certificates for
 // mutual TLS, negotiated ALPN) for monitoring and authentication.
 func (c *Conn) ConnectionState() tls.ConnectionState {
