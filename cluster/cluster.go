@@ -3,11 +3,13 @@
 // to each live member, closes routes to dead ones, and keeps clients' INFO
 // connect_urls current.
 //
-// Who dials: both sides of a pair, as soon as each sees the other alive in
-// gossip and has no route to it. The side that learns first usually wins;
-// if both dials cross, the route handshake keeps the connection the lower
-// server id dialed, on both ends, and closes the other. A broker only admits
-// routes from brokers it already knows as live members.
+// Who dials: of each pair, the broker with the lower server id, as soon as
+// it sees the other alive in gossip, so each pair has one route connection.
+// The higher id dials too only if no route has appeared after DialGrace
+// (the lower one cannot reach it, or has not heard of it yet); if both dials
+// cross, the route handshake keeps the connection the lower id dialed, on
+// both ends, and closes the other. A broker only admits routes from brokers
+// it already knows as live members.
 package cluster
 
 import (
@@ -29,6 +31,9 @@ import (
 
 // Timings of the route reconciler.
 const (
+	// DialGrace is how long the higher-id side waits for the lower-id side
+	// to dial before dialing itself.
+	DialGrace = time.Second
 	// reconcileEvery re-checks routes even without membership events.
 	reconcileEvery = 250 * time.Millisecond
 	minBackoff     = 50 * time.Millisecond
@@ -55,6 +60,7 @@ type Cluster struct {
 
 type peer struct {
 	member  gossip.Member
+	since   time.Time // first seen alive
 	dialing bool
 	next    time.Time // earliest next dial
 	backoff time.Duration
@@ -185,7 +191,7 @@ func (c *Cluster) apply(ev gossip.Event) {
 	case gossip.EventJoin, gossip.EventUpdate:
 		p := c.peers[id]
 		if p == nil {
-			p = &peer{}
+			p = &peer{since: time.Now()}
 			c.peers[id] = p
 			c.log.Info("member joined", zap.String("member", ev.Member.Name), zap.String("route", ev.Member.Meta.RouteURL))
 		}
@@ -242,6 +248,7 @@ func (c *Cluster) reconcile() {
 		}
 	}
 	now := time.Now()
+	self := c.srv.ID()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -250,6 +257,9 @@ func (c *Cluster) reconcile() {
 	for id, p := range c.peers {
 		if p.dialing || now.Before(p.next) || c.srv.HasRoute(id) {
 			continue
+		}
+		if self > id && now.Sub(p.since) < DialGrace {
+			continue // the lower id dials
 		}
 		addr, err := routeAddr(p.member.Meta.RouteURL)
 		if err != nil {

@@ -35,6 +35,10 @@ type clusterFlags struct {
 // 3 s instead of 6 (measured in cluster/process_test.go).
 const lanProbeInterval = 500 * time.Millisecond
 
+// lanGossipInterval halves memberlist's LAN gossip period too, so a joining
+// broker is known to every member (and routed to) sooner.
+const lanGossipInterval = 100 * time.Millisecond
+
 func (cf *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&cf.listen, "cluster", "", "route listen `host:port` (e.g. 0.0.0.0:6222); turns clustering on")
 	fs.StringVar(&cf.name, "cluster_name", "murmur", "cluster `name`; brokers of one cluster must agree")
@@ -90,6 +94,7 @@ func (cf *clusterFlags) apply(o *broker.Options) (*gossip.Config, error) {
 	}
 	if cf.probeInterval == 0 && cf.profile == gossip.ProfileLAN {
 		cf.probeInterval = lanProbeInterval
+		g.Timing.GossipInterval = lanGossipInterval
 	}
 	if cf.probeInterval > 0 {
 		g.Timing.ProbeInterval = cf.probeInterval
