@@ -86,6 +86,8 @@ type client struct {
 	noEcho    atomic.Bool
 	headers   atomic.Bool
 	pingsOut  atomic.Int32
+	pingAt    atomic.Int64 // unix nanos of the outstanding server PING (0: none)
+	rtt       atomic.Int64 // last measured round trip, nanos (0: unknown)
 	lastIn    atomic.Int64 // unix nanos of the last inbound data
 	pingTimer *time.Timer
 
@@ -420,6 +422,9 @@ func (c *client) Ping() error {
 func (c *client) Pong() error {
 	c.srv.traceOp(c, "PONG", nil)
 	c.pingsOut.Store(0)
+	if at := c.pingAt.Swap(0); at != 0 {
+		c.rtt.Store(max(time.Now().UnixNano()-at, 1))
+	}
 	return nil
 }
 
@@ -445,8 +450,13 @@ func (c *client) armPingTimer() {
 	if c.out.closing {
 		return
 	}
-	c.pingTimer = time.AfterFunc(c.srv.o().PingInterval, c.onPingTimer)
+	// The first PING comes early (as nats-server's first ping), so the
+	// round-trip time is known soon after connect.
+	c.pingTimer = time.AfterFunc(min(c.srv.o().PingInterval, firstPingInterval), c.onPingTimer)
 }
+
+// firstPingInterval is when the first server PING goes out.
+const firstPingInterval = 2 * time.Second
 
 // onPingTimer sends a PING, or closes a connection whose PINGs went
 // unanswered ping_max times, as nats-server's processPingTimer.
@@ -459,9 +469,11 @@ func (c *client) onPingTimer() {
 		c.close(StaleConnection)
 		return
 	}
-	// Inbound traffic in the last interval proves the client alive.
-	if time.Since(time.Unix(0, c.lastIn.Load())) >= interval {
+	// Inbound traffic in the last interval proves the client alive; still
+	// PING once to learn the round-trip time.
+	if time.Since(time.Unix(0, c.lastIn.Load())) >= interval || c.rtt.Load() == 0 {
 		c.pingsOut.Add(1)
+		c.pingAt.CompareAndSwap(0, time.Now().UnixNano())
 		c.enqueue(pingLine)
 	}
 	c.mu.Lock()

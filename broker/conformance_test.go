@@ -420,3 +420,17 @@ func testCloseRemovesInterest(t *testing.T, srv *broker.Server, tc *transportCas
 		return st.Subscriptions == 0 && st.Connections == 0
 	})
 }
+
+// The first server PING goes out soon after connect, so the round trip is
+// known (for /connz rtt) without waiting a full ping interval.
+func TestRTTMeasured(t *testing.T) {
+	o := testOptions()
+	o.PingInterval = 100 * time.Millisecond
+	srv := startServer(t, o, nil)
+	nc := connectTCP(t, srv)
+	nc.Flush()
+	eventually(t, 5*time.Second, "rtt measured", func() bool {
+		cs := srv.Connections(false)
+		return len(cs) == 1 && cs[0].RTT > 0
+	})
+}

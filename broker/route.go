@@ -30,6 +30,7 @@ type RouteInfo struct {
 	OutBytes   int64
 	NumSubs    int
 	Pending    int
+	RTT        time.Duration
 }
 
 // startRoute registers a handshaken route and starts its goroutines. It
@@ -133,7 +134,7 @@ func (s *Server) Routes() []RouteInfo {
 			RID: c.cid, RemoteID: c.peer.ID, RemoteName: c.peer.Name, Solicited: c.solicited,
 			RemoteAddr: ci.RemoteAddr, Start: ci.Start, Compressed: c.compressed,
 			InMsgs: ci.InMsgs, OutMsgs: ci.OutMsgs, InBytes: ci.InBytes, OutBytes: ci.OutBytes,
-			NumSubs: ci.NumSubs, Pending: ci.PendingBytes,
+			NumSubs: ci.NumSubs, Pending: ci.PendingBytes, RTT: ci.RTT,
 		})
 	}
 	return out

@@ -17,15 +17,17 @@ type ConnInfo struct {
 	Stop         time.Time // zero while open
 	Reason       string    // close reason, empty while open
 	PendingBytes int
-	InMsgs       int64
-	OutMsgs      int64
-	InBytes      int64
-	OutBytes     int64
-	NumSubs      int
-	Subs         []string
-	Name         string
-	Lang         string
-	Version      string
+	// RTT is the last measured PING round trip (0 until known).
+	RTT      time.Duration
+	InMsgs   int64
+	OutMsgs  int64
+	InBytes  int64
+	OutBytes int64
+	NumSubs  int
+	Subs     []string
+	Name     string
+	Lang     string
+	Version  string
 }
 
 // ClosedConn is a ConnInfo of a connection that has closed.
@@ -50,6 +52,7 @@ func (c *client) snapshot(withSubs bool) ConnInfo {
 	}
 	c.mu.Unlock()
 	ci.LastActivity = time.Unix(0, c.lastIn.Load())
+	ci.RTT = time.Duration(c.rtt.Load())
 	ci.InMsgs, ci.InBytes = c.inMsgs.Load(), c.inBytes.Load()
 	ci.OutMsgs, ci.OutBytes = c.outMsgs.Load(), c.outBytes.Load()
 	c.subsMu.Lock()

@@ -121,6 +121,9 @@ func (m *Server) Routez(subs bool) *Routez {
 			NumSubs:     r.NumSubs,
 			Compression: "off",
 		}
+		if r.RTT > 0 {
+			ri.RTT = r.RTT.String()
+		}
 		if r.Compressed {
 			ri.Compression = "s2"
 		}

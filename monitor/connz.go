@@ -188,6 +188,9 @@ func connInfo(c *broker.ConnInfo, now time.Time, withSubs bool) *ConnInfo {
 		Version:      c.Version,
 		Transport:    c.Transport,
 	}
+	if c.RTT > 0 {
+		ci.RTT = c.RTT.String()
+	}
 	if withSubs {
 		ci.Subs = c.Subs
 	}
