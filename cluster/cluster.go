@@ -8,8 +8,9 @@
 // The higher id dials too only if no route has appeared after DialGrace
 // (the lower one cannot reach it, or has not heard of it yet); if both dials
 // cross, the route handshake keeps the connection the lower id dialed, on
-// both ends, and closes the other. A broker only admits routes from brokers
-// it already knows as live members.
+// both ends, and closes the other. A broker refuses routes from brokers
+// gossip declared dead or gone, and closes routes to brokers gossip does
+// not confirm as members within a few seconds.
 package cluster
 
 import (
@@ -33,11 +34,17 @@ import (
 const (
 	// DialGrace is how long the higher-id side waits for the lower-id side
 	// to dial before dialing itself.
-	DialGrace = time.Second
+	DialGrace = 300 * time.Millisecond
 	// reconcileEvery re-checks routes even without membership events.
 	reconcileEvery = 250 * time.Millisecond
 	minBackoff     = 50 * time.Millisecond
-	maxBackoff     = 5 * time.Second
+	// unknownGrace is how long a route may stay up to a broker gossip has
+	// not shown us (it should within a few gossip rounds).
+	unknownGrace = 5 * time.Second
+	// goneRetention is how long a dead or departed member stays refused
+	// (unless gossip sees it alive again first).
+	goneRetention = 10 * time.Minute
+	maxBackoff    = 5 * time.Second
 )
 
 // Cluster runs gossip for one broker and keeps its route mesh.
@@ -53,7 +60,9 @@ type Cluster struct {
 	kick   chan struct{}
 
 	mu      sync.Mutex
-	peers   map[string]*peer // alive members by broker id
+	peers   map[string]*peer     // alive members by broker id
+	gone    map[string]time.Time // members gossip declared dead or left, and when
+	unknown map[string]time.Time // routed brokers gossip has not shown us yet, since when
 	closed  bool
 	lastURL string // connect_urls last pushed, joined
 }
@@ -118,17 +127,19 @@ func Start(srv *broker.Server, cfg gossip.Config) (*Cluster, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Cluster{
-		srv:    srv,
-		g:      g,
-		cfg:    cfg,
-		log:    cfg.Logger.With(zap.String("component", "cluster")),
-		ctx:    ctx,
-		cancel: cancel,
-		kick:   make(chan struct{}, 1),
-		peers:  make(map[string]*peer),
+		srv:     srv,
+		g:       g,
+		cfg:     cfg,
+		log:     cfg.Logger.With(zap.String("component", "cluster")),
+		ctx:     ctx,
+		cancel:  cancel,
+		kick:    make(chan struct{}, 1),
+		peers:   make(map[string]*peer),
+		gone:    make(map[string]time.Time),
+		unknown: make(map[string]time.Time),
 	}
 	srv.OnRouteChange(func(string, bool) { c.poke() })
-	srv.SetRouteAdmission(c.isPeer)
+	srv.SetRouteAdmission(c.admit)
 	c.wg.Add(1)
 	go c.run()
 	return c, nil
@@ -189,6 +200,8 @@ func (c *Cluster) apply(ev gossip.Event) {
 	c.mu.Lock()
 	switch ev.Type {
 	case gossip.EventJoin, gossip.EventUpdate:
+		delete(c.gone, id)
+		delete(c.unknown, id)
 		p := c.peers[id]
 		if p == nil {
 			p = &peer{since: time.Now()}
@@ -198,6 +211,7 @@ func (c *Cluster) apply(ev gossip.Event) {
 		p.member = ev.Member
 	case gossip.EventLeave, gossip.EventDead:
 		delete(c.peers, id)
+		c.gone[id] = time.Now()
 		c.log.Info("member gone, pruning its route", zap.String("member", ev.Member.Name), zap.String("event", ev.Type.String()))
 		c.mu.Unlock()
 		c.srv.CloseRoute(id)
@@ -231,23 +245,50 @@ func (c *Cluster) pushConnectURLs() {
 	}
 }
 
-// isPeer reports whether id is a live member (route admission).
-func (c *Cluster) isPeer(id string) bool {
+// admit is the route admission check: a broker gossip declared dead or
+// gone is refused; one gossip has not shown us yet is admitted (it passed
+// the cluster name and credential checks, and has likely just joined), and
+// pruned by reconcile if gossip never confirms it.
+func (c *Cluster) admit(id string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.peers[id] != nil
+	_, dead := c.gone[id]
+	return !dead
 }
 
-// reconcile closes routes to brokers that are no longer live members, and
-// dials every live peer this broker should have a route to and does not.
+// reconcile closes routes to brokers that are not live members (at once
+// for dead or departed ones, after unknownGrace for ones gossip never
+// showed), and dials every live peer this broker should have a route to
+// and does not.
 func (c *Cluster) reconcile() {
+	now := time.Now()
+	var prune []string
+	c.mu.Lock()
 	for _, id := range c.srv.RouteIDs() {
-		if !c.isPeer(id) {
-			c.log.Info("closing route to a broker that is not a live member", zap.String("peer_id", id))
-			c.srv.CloseRoute(id)
+		if c.peers[id] != nil {
+			continue
+		}
+		if _, dead := c.gone[id]; dead {
+			prune = append(prune, id)
+			continue
+		}
+		if since, ok := c.unknown[id]; !ok {
+			c.unknown[id] = now
+		} else if now.Sub(since) > unknownGrace {
+			delete(c.unknown, id)
+			prune = append(prune, id)
 		}
 	}
-	now := time.Now()
+	for id, at := range c.gone {
+		if now.Sub(at) > goneRetention {
+			delete(c.gone, id)
+		}
+	}
+	c.mu.Unlock()
+	for _, id := range prune {
+		c.log.Info("closing route to a broker that is not a live member", zap.String("peer_id", id))
+		c.srv.CloseRoute(id)
+	}
 	self := c.srv.ID()
 	c.mu.Lock()
 	defer c.mu.Unlock()
