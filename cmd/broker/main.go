@@ -124,6 +124,7 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 	if err := cfg.cli.finish(cfg); err != nil {
 		return nil, err
 	}
+	cfg.monitor.applySystemUser(o)
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/murmurmq/murmur/broker"
 )
 
 // Bad flags are refused with a message naming them.
@@ -52,5 +54,24 @@ func TestDefaults(t *testing.T) {
 	}
 	if len(cfg.opts.Listeners) != 2 || cfg.quic == nil || cfg.opts.Cluster == nil || len(cfg.gossip.Seeds) != 1 {
 		t.Fatalf("quic+cluster flags not applied: %+v", cfg.opts)
+	}
+}
+
+func TestSystemUserIsolated(t *testing.T) {
+	cfg, err := parseFlags([]string{"--system_user", "sys", "--system_password", "pw"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.opts.Auth != nil {
+		t.Fatal("system user without user auth must not turn auth on")
+	}
+	o := cfg.opts
+	o.Auth = &broker.AuthOptions{Users: []broker.User{{Name: "app", Password: "x"}}}
+	cfg.monitor.applySystemUser(&o)
+	if len(o.Auth.Users) != 2 || o.Auth.Users[1].Name != "sys" || o.Auth.Users[1].Permissions != nil {
+		t.Fatalf("users %+v", o.Auth.Users)
+	}
+	if p := o.Auth.Users[0].Permissions; p == nil || p.Publish.Deny[0] != "$SYS.>" || p.Subscribe.Deny[0] != "$SYS.>" {
+		t.Fatalf("app user may reach $SYS: %+v", p)
 	}
 }
