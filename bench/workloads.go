@@ -177,6 +177,12 @@ func workloads() []Workload {
 		{Name: "connect over QUIC, dial → first PONG (200 sequential)", Unit: "µs", LowerIsBetter: true, Latency: true, Run: connectTime{
 			count: 200, quic: true,
 		}.run},
+		{Name: "acked direct (node SDK) 1 → 1, 128 B, until all acked", Unit: msgs, Latency: true, Run: singleBroker(ackedDirect{
+			count: 300_000, size: 128,
+		}.run)},
+		{Name: "acked ÷ raw 1 pub → 1 sub, 128 B, same broker", Unit: "×", Run: ackedOverRaw(flow{
+			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 128, count: 1_000_000, fanout: 1,
+		}, ackedDirect{count: 300_000, size: 128})},
 		{Name: "RSS, 10,000 idle connections", Unit: "MiB", LowerIsBetter: true, Run: singleBroker(idleConns{
 			count: 10_000,
 		}.run)},
