@@ -36,22 +36,8 @@ type nodeOpts struct {
 	seeds      []string
 }
 
-// fastGossip is the LAN profile with quicker probes, so failure detection
-// fits in test time (dead within ~3 s).
-func fastGossip() gossip.Config {
-	g := gossip.DefaultConfig()
-	g.BindAddr = "127.0.0.1"
-	g.BindPort = 0
-	g.Profile = gossip.ProfileLAN
-	g.Timing.ProbeInterval = 500 * time.Millisecond
-	g.Timing.ProbeTimeout = 250 * time.Millisecond
-	g.Timing.GossipInterval = 100 * time.Millisecond
-	g.Timing.PushPullInterval = 2 * time.Second
-	g.RejoinInterval = time.Second
-	g.JoinBackoffMin = 50 * time.Millisecond
-	g.JoinBackoffMax = 500 * time.Millisecond
-	return g
-}
+// fastGossip is testutil.FastGossip: LAN with quick probes.
+var fastGossip = testutil.FastGossip
 
 // startNode starts a clustered broker on loopback and joins it to seeds.
 func startNode(t *testing.T, name string, o nodeOpts) *node {

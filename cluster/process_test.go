@@ -1,142 +1,30 @@
 package cluster_test
 
 import (
-	"bytes"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/murmurmq/murmur/internal/testutil"
 )
 
 // These tests run brokers as separate processes of the real binary, so one
 // can be killed with SIGKILL: no leave, no goodbye, sockets reset by the
 // kernel.
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-func brokerBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs broker processes")
-	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "murmur-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "broker")
-		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/broker").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-// freePort returns a port free for both TCP and UDP on 127.0.0.1 (gossip
-// needs both).
-func freePort(t *testing.T) int {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
-// proc is one broker process.
-type proc struct {
-	name       string
-	cmd        *exec.Cmd
-	clientPort int
-	gossipPort int
-	mu         sync.Mutex
-	log        bytes.Buffer
-}
-
-func (p *proc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.Write(b)
-}
-
-func (p *proc) logged(s string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return strings.Contains(p.log.String(), s)
-}
-
-func (p *proc) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", p.clientPort) }
-
-func startProc(t *testing.T, name string, seeds []string) *proc {
-	t.Helper()
-	p := &proc{name: name, clientPort: freePort(t), gossipPort: freePort(t)}
-	args := []string{
-		"-a", "127.0.0.1", "-p", fmt.Sprint(p.clientPort), "-n", name, "-m", "-1",
-		"--cluster", "127.0.0.1:0", "--cluster_name", "proc",
-		"--gossip_addr", "127.0.0.1", "--gossip_port", fmt.Sprint(p.gossipPort),
-	}
-	if len(seeds) > 0 {
-		args = append(args, "--gossip_seeds", strings.Join(seeds, ","))
-	}
-	p.cmd = exec.Command(brokerBinary(t), args...)
-	p.cmd.Stdout, p.cmd.Stderr = p, p
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		p.cmd.Wait()
-		if t.Failed() {
-			t.Logf("--- log of %s ---\n%s", p.name, p.log.String())
-		}
-	})
-	eventually(t, 10*time.Second, name+" listening", func() bool {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p.clientPort))
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	return p
-}
-
 func TestKillBrokerProcess(t *testing.T) {
-	p0 := startProc(t, "p0", nil)
-	seed := []string{fmt.Sprintf("127.0.0.1:%d", p0.gossipPort)}
-	p1 := startProc(t, "p1", seed)
-	p2 := startProc(t, "p2", seed)
-	procs := []*proc{p0, p1, p2}
+	p0 := testutil.StartProc(t, "p0", "proc", nil)
+	seed := []string{fmt.Sprintf("127.0.0.1:%d", p0.GossipPort)}
+	p1 := testutil.StartProc(t, "p1", "proc", seed)
+	p2 := testutil.StartProc(t, "p2", "proc", seed)
+	procs := []*testutil.Proc{p0, p1, p2}
 
-	dial := func(p *proc, opts ...nats.Option) *nats.Conn {
+	dial := func(p *testutil.Proc, opts ...nats.Option) *nats.Conn {
 		t.Helper()
-		nc, err := nats.Connect(p.url(), opts...)
+		nc, err := nats.Connect(p.URL(), opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +38,7 @@ func TestKillBrokerProcess(t *testing.T) {
 	probe.Flush()
 	for _, p := range procs[1:] {
 		nc := dial(p)
-		eventually(t, 10*time.Second, "route to "+p.name, func() bool {
+		eventually(t, 10*time.Second, "route to "+p.Name, func() bool {
 			nc.Publish("probe", nil)
 			_, err := ps.NextMsg(20 * time.Millisecond)
 			return err == nil
@@ -188,7 +76,7 @@ func TestKillBrokerProcess(t *testing.T) {
 			pub.Publish("steady", []byte(fmt.Sprint(i)))
 			if i == total/3 {
 				pub.Flush()
-				p2.cmd.Process.Signal(syscall.SIGKILL)
+				p2.Cmd.Process.Signal(syscall.SIGKILL)
 			}
 			if i%100 == 0 {
 				time.Sleep(5 * time.Millisecond)
@@ -217,9 +105,9 @@ func TestKillBrokerProcess(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("victim's client did not reconnect to a survivor")
 	}
-	for _, p := range []*proc{p0, p1} {
-		eventually(t, 10*time.Second, p.name+" declares the victim dead", func() bool {
-			return p.logged("member gone, pruning its route")
+	for _, p := range []*testutil.Proc{p0, p1} {
+		eventually(t, 10*time.Second, p.Name+" declares the victim dead", func() bool {
+			return p.Logged("member gone, pruning its route")
 		})
 	}
 	t.Logf("survivors declared the killed broker dead %v after SIGKILL", time.Since(killed))

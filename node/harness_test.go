@@ -9,7 +9,6 @@ import (
 
 	"github.com/murmurmq/murmur/broker"
 	"github.com/murmurmq/murmur/cluster"
-	"github.com/murmurmq/murmur/gossip"
 	"github.com/murmurmq/murmur/internal/testutil"
 	"github.com/murmurmq/murmur/node"
 	"github.com/murmurmq/murmur/transport/quic"
@@ -77,21 +76,8 @@ func startBroker(t testing.TB, name, clusterName string, seeds []string) *testBr
 	return b
 }
 
-// fastGossip is the LAN profile with quicker probes (as cluster's tests).
-func fastGossip() gossip.Config {
-	g := gossip.DefaultConfig()
-	g.BindAddr = "127.0.0.1"
-	g.BindPort = 0
-	g.Profile = gossip.ProfileLAN
-	g.Timing.ProbeInterval = 500 * time.Millisecond
-	g.Timing.ProbeTimeout = 250 * time.Millisecond
-	g.Timing.GossipInterval = 100 * time.Millisecond
-	g.Timing.PushPullInterval = 2 * time.Second
-	g.RejoinInterval = time.Second
-	g.JoinBackoffMin = 50 * time.Millisecond
-	g.JoinBackoffMax = 500 * time.Millisecond
-	return g
-}
+// fastGossip is testutil.FastGossip: LAN with quick probes.
+var fastGossip = testutil.FastGossip
 
 // startCluster starts count clustered brokers and waits for the full mesh.
 func startCluster(t testing.TB, count int) []*testBroker {

@@ -34,6 +34,9 @@ type Node struct {
 	// Static header values shared by every message sent (read-only).
 	hFrom, hSession []string
 
+	annMu     sync.Mutex // serializes presence announcements
+	saidLeave bool       // the goodbye went out: no more announcements
+
 	mu       sync.Mutex // guards tr, peers, watchers
 	tr       *tracker
 	peers    *peerTable

@@ -1,14 +1,8 @@
 package node_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -16,125 +10,24 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/murmurmq/murmur/internal/testutil"
 	"github.com/murmurmq/murmur/node"
 )
 
 // Brokers as separate processes of the real binary, so one can be killed
 // with SIGKILL: no goodbye, sockets reset by the kernel.
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-func brokerBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs broker processes")
-	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "murmur-node-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "broker")
-		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/broker").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-// freePort returns a port free for both TCP and UDP on 127.0.0.1.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
-// proc is one broker process.
-type proc struct {
-	name       string
-	cmd        *exec.Cmd
-	clientPort int
-	gossipPort int
-	mu         sync.Mutex
-	log        bytes.Buffer
-}
-
-func (p *proc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.Write(b)
-}
-
-func (p *proc) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", p.clientPort) }
-
-func startProc(t *testing.T, name string, seeds []string) *proc {
-	t.Helper()
-	p := &proc{name: name, clientPort: freePort(t), gossipPort: freePort(t)}
-	args := []string{
-		"-a", "127.0.0.1", "-p", fmt.Sprint(p.clientPort), "-n", name, "-m", "-1",
-		"--cluster", "127.0.0.1:0", "--cluster_name", "nodeproc",
-		"--gossip_addr", "127.0.0.1", "--gossip_port", fmt.Sprint(p.gossipPort),
-	}
-	if len(seeds) > 0 {
-		args = append(args, "--gossip_seeds", strings.Join(seeds, ","))
-	}
-	p.cmd = exec.Command(brokerBinary(t), args...)
-	p.cmd.Stdout, p.cmd.Stderr = p, p
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		p.cmd.Wait()
-		if t.Failed() {
-			p.mu.Lock()
-			t.Logf("--- log of %s ---\n%s", p.name, p.log.String())
-			p.mu.Unlock()
-		}
-	})
-	eventually(t, 10*time.Second, name+" listening", func() bool {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p.clientPort))
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	return p
-}
-
 // waitRoutes waits until a message published on each broker reaches a
 // subscriber on the first.
-func waitRoutes(t *testing.T, procs []*proc) {
+func waitRoutes(t *testing.T, procs []*testutil.Proc) {
 	t.Helper()
-	probe := dialRetry(t, procs[0].url())
+	probe := dialRetry(t, procs[0].URL())
 	defer probe.Close()
 	ps, _ := probe.SubscribeSync("probe")
 	probe.Flush()
 	for _, p := range procs[1:] {
-		nc := dialRetry(t, p.url())
-		eventually(t, 10*time.Second, "route to "+p.name, func() bool {
+		nc := dialRetry(t, p.URL())
+		eventually(t, 10*time.Second, "route to "+p.Name, func() bool {
 			nc.Publish("probe", nil)
 			_, err := ps.NextMsg(20 * time.Millisecond)
 			return err == nil
@@ -163,13 +56,13 @@ func dialRetry(t *testing.T, url string) *nats.Conn {
 // Those two reconnect to survivors; redelivery and de-duplication make the
 // application see every message exactly once.
 func TestKillBrokerExactlyOnce(t *testing.T) {
-	p0 := startProc(t, "p0", nil)
-	seed := []string{fmt.Sprintf("127.0.0.1:%d", p0.gossipPort)}
-	p1 := startProc(t, "p1", seed)
-	p2 := startProc(t, "p2", seed)
-	waitRoutes(t, []*proc{p0, p1, p2})
+	p0 := testutil.StartProc(t, "p0", "nodeproc", nil)
+	seed := []string{fmt.Sprintf("127.0.0.1:%d", p0.GossipPort)}
+	p1 := testutil.StartProc(t, "p1", "nodeproc", seed)
+	p2 := testutil.StartProc(t, "p2", "nodeproc", seed)
+	waitRoutes(t, []*testutil.Proc{p0, p1, p2})
 
-	cfg := func(id string, servers ...*proc) node.Config {
+	cfg := func(id string, servers ...*testutil.Proc) node.Config {
 		c := node.Config{
 			ID: id, Namespace: "kill",
 			AckTimeout: 250 * time.Millisecond, MaxBackoff: time.Second, MaxRedeliveries: 20,
@@ -178,7 +71,7 @@ func TestKillBrokerExactlyOnce(t *testing.T) {
 			NATSOptions: []nats.Option{nats.DontRandomize()},
 		}
 		for _, p := range servers {
-			c.Servers = append(c.Servers, p.url())
+			c.Servers = append(c.Servers, p.URL())
 		}
 		return c
 	}
@@ -220,7 +113,7 @@ func TestKillBrokerExactlyOnce(t *testing.T) {
 				sent++
 				if sent == total/3 {
 					killOnce.Do(func() {
-						p2.cmd.Process.Signal(syscall.SIGKILL)
+						p2.Cmd.Process.Signal(syscall.SIGKILL)
 						killed <- time.Now()
 					})
 				}

@@ -257,9 +257,18 @@ func (n *Node) emitLocked(ev PeerEvent) {
 
 // announce publishes a presence heartbeat (or the goodbye).
 func (n *Node) announce(leave bool) {
+	// Serialized, and nothing after the goodbye: an "alive" published by a
+	// concurrent handler after "leave" would bring this node back to life
+	// in the others' peer lists.
+	n.annMu.Lock()
+	defer n.annMu.Unlock()
+	if n.saidLeave {
+		return
+	}
 	state := "alive"
 	if leave {
 		state = "leave"
+		n.saidLeave = true
 	}
 	_ = n.nc.PublishMsg(&nats.Msg{
 		Subject: n.subj.presence,
