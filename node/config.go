@@ -25,7 +25,7 @@ const (
 	DefaultMaxRedeliveries  = 5
 	DefaultBackoffFactor    = 2.0
 	DefaultMaxBackoff       = 8 * time.Second
-	DefaultMaxUnconfirmed   = 4096
+	DefaultMaxUnconfirmed   = 1024 // enough to keep the pipe full; more only adds queueing delay
 	DefaultDedupWindow      = 1 << 16
 	DefaultPresenceInterval = time.Second
 	DefaultMissedHeartbeats = 3

@@ -282,7 +282,7 @@ func (n *Node) send(ctx context.Context, kind Kind, to string, payload []byte) (
 	if kind == KindDirect {
 		subject = n.subj.direct(to)
 	}
-	if err := n.nc.PublishMsg(n.dataMsg(subject, p, floor)); err != nil {
+	if err := n.publishData(subject, p, floor); err != nil {
 		// Still tracked: redelivered once the connection allows.
 		n.log.Debug("publish failed; will redeliver", zap.Uint64("seq", p.seq), zap.Error(err))
 	}
@@ -299,6 +299,25 @@ func (n *Node) send(ctx context.Context, kind Kind, to string, payload []byte) (
 		}
 	}
 	return p.seq, nil
+}
+
+// msgPool recycles the nats.Msg (and its one-entry header map) of first
+// sends: nats.go encodes a message into its buffer before PublishMsg
+// returns, so the Msg is free again right after.
+var msgPool = sync.Pool{New: func() any {
+	return &nats.Msg{Header: nats.Header{HeaderData: make([]string, 1)}}
+}}
+
+// publishData sends p's first copy.
+func (n *Node) publishData(subject string, p *pending, floor uint64) error {
+	var buf [128]byte
+	m := msgPool.Get().(*nats.Msg)
+	m.Subject, m.Data = subject, p.payload
+	m.Header[HeaderData][0] = string(appendData(buf[:0], n.cfg.ID, n.session, p.seq, p.kind, min(floor, p.seq)))
+	err := n.nc.PublishMsg(m)
+	m.Data = nil
+	msgPool.Put(m)
+	return err
 }
 
 func (n *Node) dataMsg(subject string, p *pending, floor uint64) *nats.Msg {

@@ -9,11 +9,17 @@ import (
 // acked (by its target, or by every peer that was live when a broadcast was
 // sent), ordered by when it is next due for redelivery. It is pure: the Node
 // passes the time in and holds its lock around every call.
+//
+// First sends all wait the same ack timeout, so they become due in send
+// order: they wait in a FIFO, where an ack costs nothing (the entry is
+// skipped later). Only what is redelivered or rescheduled goes to a heap.
 type tracker struct {
 	items map[uint64]*pending
-	due   dueHeap
-	next  uint64 // next seq to assign
-	floor uint64 // every seq below it is settled
+	fifo  []*pending // first sends, in deadline order; settled ones skipped lazily
+	head  int        // first unread index in fifo
+	due   dueHeap    // rescheduled items
+	next  uint64     // next seq to assign
+	floor uint64     // every seq below it is settled
 }
 
 // pending is one unconfirmed Data.
@@ -28,7 +34,9 @@ type pending struct {
 	attempts int
 	deadline time.Time
 	dueAt    int64 // deadline in Unix nanoseconds: cheap heap comparisons
-	index    int   // in due
+	index    int   // in due, or -1
+	inFIFO   bool  // still waiting in fifo
+	settled  bool  // removed from the set
 }
 
 func newTracker() *tracker {
@@ -46,6 +54,33 @@ func (t *tracker) assign() uint64 {
 func (t *tracker) add(p *pending) {
 	t.items[p.seq] = p
 	p.dueAt = p.deadline.UnixNano()
+	p.index = -1
+	if n := len(t.fifo); n > t.head && p.dueAt < t.fifo[n-1].dueAt {
+		heap.Push(&t.due, p) // out of order (a shorter timeout): keep the FIFO sorted
+		return
+	}
+	p.inFIFO = true
+	t.fifo = append(t.fifo, p)
+}
+
+// fifoFront drops settled or moved entries from the FIFO's front and
+// returns the first live one (nil when none).
+func (t *tracker) fifoFront() *pending {
+	for t.head < len(t.fifo) {
+		p := t.fifo[t.head]
+		if p.inFIFO && !p.settled {
+			return p
+		}
+		t.fifo[t.head] = nil
+		t.head++
+	}
+	t.fifo, t.head = t.fifo[:0], 0
+	return nil
+}
+
+// toHeap moves p from the FIFO to the heap (it is being rescheduled).
+func (t *tracker) toHeap(p *pending) {
+	p.inFIFO = false
 	heap.Push(&t.due, p)
 }
 
@@ -96,7 +131,16 @@ func (t *tracker) peerGone(id string) []*pending {
 // remove settles p (acked, failed or abandoned).
 func (t *tracker) remove(p *pending) {
 	delete(t.items, p.seq)
-	heap.Remove(&t.due, p.index)
+	p.settled = true
+	if p.index >= 0 {
+		heap.Remove(&t.due, p.index)
+	}
+	if t.head > 1024 && t.head > len(t.fifo)/2 {
+		// Compact: drop the consumed front.
+		n := copy(t.fifo, t.fifo[t.head:])
+		clear(t.fifo[n:])
+		t.fifo, t.head = t.fifo[:n], 0
+	}
 }
 
 // settledFloor advances and returns the floor: the lowest seq that may still
@@ -113,16 +157,26 @@ func (t *tracker) settledFloor() uint64 {
 
 // nextDeadline is when the earliest item is due (ok false when none).
 func (t *tracker) nextDeadline() (time.Time, bool) {
-	if len(t.due) == 0 {
+	f := t.fifoFront()
+	switch {
+	case f == nil && len(t.due) == 0:
 		return time.Time{}, false
+	case f == nil:
+		return t.due[0].deadline, true
+	case len(t.due) == 0 || f.dueAt <= t.due[0].dueAt:
+		return f.deadline, true
 	}
 	return t.due[0].deadline, true
 }
 
 // popDue returns the items due at now, leaving them tracked; the caller
-// reschedules or removes each. It visits only due items and their direct
-// children (a heap's subtree is no earlier than its root).
+// reschedules or removes each. Due FIFO entries move to the heap first; in
+// the heap it visits only due items and their direct children (a heap's
+// subtree is no earlier than its root).
 func (t *tracker) popDue(now time.Time, dst []*pending) []*pending {
+	for f := t.fifoFront(); f != nil && !f.deadline.After(now); f = t.fifoFront() {
+		t.toHeap(f)
+	}
 	if len(t.due) == 0 {
 		return dst
 	}
@@ -142,6 +196,10 @@ func (t *tracker) popDue(now time.Time, dst []*pending) []*pending {
 // reschedule moves p's deadline.
 func (t *tracker) reschedule(p *pending, deadline time.Time) {
 	p.deadline, p.dueAt = deadline, deadline.UnixNano()
+	if p.index < 0 {
+		t.toHeap(p)
+		return
+	}
 	heap.Fix(&t.due, p.index)
 }
 

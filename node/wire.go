@@ -215,7 +215,9 @@ func parseSeqList(s string, dst []uint64) ([]uint64, error) {
 // appendSeqList formats seqs (any order) compactly, collapsing consecutive
 // runs into ranges. It sorts seqs in place.
 func appendSeqList(b []byte, seqs []uint64) []byte {
-	slices.Sort(seqs)
+	if !slices.IsSorted(seqs) { // acks are mostly queued in order
+		slices.Sort(seqs)
+	}
 	for i := 0; i < len(seqs); {
 		j := i
 		for j+1 < len(seqs) && seqs[j+1] <= seqs[j]+1 {
