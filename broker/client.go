@@ -99,7 +99,6 @@ type client struct {
 	// Authentication and permissions.
 	authed        atomic.Bool
 	authTimer     *time.Timer // guarded by mu
-	user          string      // the CONNECT user (reader writes once; read by reload under mu)
 	perms         atomic.Pointer[permissions]
 	pubCache      map[string]bool // reader-owned publish decisions
 	pubCachePerms *permissions    // the perms pubCache was built for
@@ -277,7 +276,6 @@ func (c *client) Connect(arg []byte) error {
 	c.parser.RequireConnect = false
 	c.mu.Lock()
 	c.opts = opts
-	c.user = opts.User
 	c.mu.Unlock()
 	c.verbose, c.pedantic, c.noResp = opts.Verbose, opts.Pedantic, opts.NoResponders
 	c.parser.NoHeaders = !opts.Headers
