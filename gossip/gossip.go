@@ -123,12 +123,12 @@ func New(cfg Config) (*Gossip, error) {
 	}
 	g.tr = newTransport(nt, cfg.Faults)
 	g.bindPort = nt.GetAutoBindPort()
-	ip, port, err := nt.FinalAdvertiseAddr(cfg.AdvertiseAddr, 0)
+	ip, _, err := nt.FinalAdvertiseAddr(cfg.AdvertiseAddr, 0)
 	if err != nil {
 		_ = g.tr.Shutdown()
 		return nil, fmt.Errorf("gossip: advertise address: %w", err)
 	}
-	port = g.bindPort
+	port := g.bindPort
 	if cfg.AdvertisePort != 0 {
 		port = cfg.AdvertisePort
 	}

@@ -68,6 +68,13 @@ func BrokerBinary(t testing.TB) string {
 	return binPath
 }
 
+// removeBinary deletes what BrokerBinary built (LeakCheckMain calls it).
+func removeBinary() {
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+}
+
 // FreePort returns a port free for both TCP and UDP on 127.0.0.1 (gossip
 // needs both).
 func FreePort(t testing.TB) int {

@@ -32,6 +32,7 @@ func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 // goroutines outlive their Close by up to a probe interval.
 func LeakCheckMain(m *testing.M) {
 	code := m.Run()
+	removeBinary()
 	if code == 0 {
 		deadline := time.Now().Add(5 * time.Second)
 		for err := goleak.Find(); err != nil; err = goleak.Find() {

@@ -80,12 +80,6 @@ func acceptAsync(ln *Listener) <-chan acceptResult {
 	return ch
 }
 
-// accept waits for Accept to return a connection, closed at cleanup.
-func accept(t *testing.T, ln *Listener) *Conn {
-	t.Helper()
-	return waitAccept(t, acceptAsync(ln))
-}
-
 func waitAccept(t *testing.T, ch <-chan acceptResult) *Conn {
 	t.Helper()
 	select {
