@@ -2,6 +2,8 @@ package monitor
 
 import (
 	"bytes"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -91,25 +93,15 @@ func (m *Server) Metrics() []byte {
 		for _, mb := range m.gossip.Members() {
 			counts[mb.State]++
 		}
-		states := make([]string, 0, len(counts))
-		for s := range counts {
-			states = append(states, s)
-		}
-		sort.Strings(states)
 		w.family("murmur_gossip_members", "gauge", "Gossip members by state, as this broker sees them.")
-		for _, s := range states {
+		for _, s := range slices.Sorted(maps.Keys(counts)) {
 			w.sample("murmur_gossip_members", float64(counts[s]), "state", s)
 		}
 	}
 
 	reqs := v.HTTPReqStats
-	paths := make([]string, 0, len(reqs))
-	for p := range reqs {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
 	w.family("murmur_http_requests_total", "counter", "Monitoring requests per path.")
-	for _, p := range paths {
+	for _, p := range slices.Sorted(maps.Keys(reqs)) {
 		w.sample("murmur_http_requests_total", float64(reqs[p]), "path", p)
 	}
 	return w.buf.Bytes()
