@@ -44,6 +44,7 @@ type Node struct {
 
 	slots     chan struct{} // one token per unconfirmed Data
 	kick      chan struct{} // wakes the redelivery loop
+	sendq     sendQueue     // first sends, published by sendLoop
 	idle      chan struct{} // the unconfirmed set became empty
 	resendAll atomic.Bool   // reconnected: resend everything unconfirmed
 	closing   atomic.Bool
@@ -82,6 +83,7 @@ func Connect(ctx context.Context, cfg Config) (*Node, error) {
 		peers:   newPeerTable(time.Duration(cfg.MissedHeartbeats) * cfg.PresenceInterval),
 		slots:   make(chan struct{}, cfg.MaxUnconfirmed),
 		kick:    make(chan struct{}, 1),
+		sendq:   sendQueue{wake: make(chan struct{}, 1)},
 		idle:    make(chan struct{}, 1),
 		dd:      newDedup(cfg.DedupWindow),
 		msgs:    make(chan *Message, cfg.MessageBuffer),
@@ -102,9 +104,10 @@ func Connect(ctx context.Context, cfg Config) (*Node, error) {
 		n.nc.Close()
 		return nil, fmt.Errorf("node %s: subscribe: %w", cfg.ID, err)
 	}
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.redeliverLoop()
 	go n.presenceLoop()
+	go n.sendLoop()
 	n.announce(false)
 	return n, nil
 }
@@ -264,12 +267,10 @@ func (n *Node) send(ctx context.Context, kind Kind, to string, payload []byte) (
 	if kind == KindBroadcast {
 		p.waiting = n.peers.ids()
 	}
-	noAckers := kind == KindBroadcast && len(p.waiting) == 0
 	wasEmpty := n.tr.len() == 0
 	// Tracked even when no peer must ack, until published: the floor must
-	// not pass a seq that is not on the wire yet.
+	// not pass a seq that is not on the wire yet (sendLoop settles it).
 	n.tr.add(p)
-	floor := n.tr.settledFloor()
 	unconfirmed := n.tr.len()
 	n.mu.Unlock()
 	if wasEmpty {
@@ -282,22 +283,7 @@ func (n *Node) send(ctx context.Context, kind Kind, to string, payload []byte) (
 	if kind == KindDirect {
 		subject = n.subj.direct(to)
 	}
-	if err := n.publishData(subject, p, floor); err != nil {
-		// Still tracked: redelivered once the connection allows.
-		n.log.Debug("publish failed; will redeliver", zap.Uint64("seq", p.seq), zap.Error(err))
-	}
-	if noAckers {
-		n.mu.Lock()
-		done := n.tr.items[p.seq] == p
-		if done {
-			n.tr.remove(p)
-		}
-		left := n.tr.len()
-		n.mu.Unlock()
-		if done {
-			n.settled([]*pending{p}, left, false)
-		}
-	}
+	n.sendq.push(outgoing{subject: subject, p: p})
 	return p.seq, nil
 }
 

@@ -59,6 +59,7 @@ type acker struct {
 	sub     atomic.Pointer[nats.Subscription]
 	pending map[ackKey][]uint64
 	count   int
+	batch   []data // scratch for decoding
 }
 
 type ackKey struct{ to, session string }
@@ -74,13 +75,24 @@ func (a *acker) onData(m *nats.Msg) {
 	}
 	defer n.exit()
 	defer a.maybeFlush()
-	d, err := decodeData(m.Header, m.Data)
-	if err != nil {
+	var err error
+	if a.batch, err = decodeBatch(m.Header, m.Data, a.batch[:0]); err != nil {
 		n.malformed(m, err)
 		return
 	}
-	if d.from == n.cfg.ID && m.Subject == n.subj.broadcast {
-		return // our own broadcast, echoed
+	for _, d := range a.batch {
+		if !a.onOne(m.Subject, d) {
+			break
+		}
+	}
+	clear(a.batch)
+}
+
+// onOne handles one Data; it reports false once the node is closing.
+func (a *acker) onOne(subject string, d data) bool {
+	n := a.n
+	if d.from == n.cfg.ID && subject == n.subj.broadcast {
+		return true // our own broadcast, echoed
 	}
 	n.recvMu.Lock()
 	v := n.dd.check(d.from, d.session, d.seq, d.floor)
@@ -92,22 +104,23 @@ func (a *acker) onData(m *nats.Msg) {
 	case dupAcked:
 		n.stats.add(&n.stats.duplicates, "duplicates_dropped", 1)
 		a.add(d.from, d.session, d.seq)
-		return
+		return true
 	case dupPending:
 		n.stats.add(&n.stats.duplicates, "duplicates_dropped", 1)
-		return
+		return true
 	}
 	msg := &Message{From: d.from, Seq: d.seq, Kind: d.kind, Payload: d.payload, session: d.session, n: n}
 	select {
 	case n.msgs <- msg:
 	case <-n.done:
-		return
+		return false
 	}
 	n.stats.add(&n.stats.dataReceived, "data_received", 1)
 	n.stats.m.Gauge("inbox_depth", int64(len(n.msgs)))
 	if !n.cfg.ManualAck {
 		a.add(d.from, d.session, d.seq)
 	}
+	return true
 }
 
 func (a *acker) add(to, session string, seq uint64) {

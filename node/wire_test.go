@@ -25,6 +25,34 @@ func TestDataHeaderRoundTrip(t *testing.T) {
 	}
 }
 
+func TestBatchDecode(t *testing.T) {
+	h := nats.Header{HeaderData: {"n1 abc 7 direct 5"}, HeaderBatch: {"7:2,9:0,8:3"}}
+	got, err := decodeBatch(h, []byte("aabbb"), nil)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("decoded %d entries, %v", len(got), err)
+	}
+	for i, w := range []struct {
+		seq  uint64
+		body string
+	}{{7, "aa"}, {9, ""}, {8, "bbb"}} {
+		if got[i].seq != w.seq || string(got[i].payload) != w.body || got[i].from != "n1" || got[i].floor != 5 {
+			t.Fatalf("entry %d: %+v", i, got[i])
+		}
+	}
+	// Without Murmur-Batch: one Data.
+	if one, err := decodeBatch(nats.Header{HeaderData: {"n1 abc 7 direct"}}, []byte("x"), nil); err != nil || len(one) != 1 {
+		t.Fatalf("single: %v %v", one, err)
+	}
+	for _, bad := range []struct{ list, body string }{
+		{"7:2", "aab"}, {"7:3", "aa"}, {"0:1", "a"}, {"7", "a"}, {"7:x", "a"}, {"4:1", "a"}, {"7:-1", ""},
+	} {
+		h := nats.Header{HeaderData: {"n1 abc 7 direct 5"}, HeaderBatch: {bad.list}}
+		if _, err := decodeBatch(h, []byte(bad.body), nil); !errors.Is(err, errMalformed) {
+			t.Errorf("batch %q over %q accepted", bad.list, bad.body)
+		}
+	}
+}
+
 func TestSeqList(t *testing.T) {
 	for _, tc := range []struct {
 		in   []uint64
@@ -135,6 +163,7 @@ func TestTracker(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte("NATS/1.0\r\nMurmur-Data: a s 3 direct 2\r\n\r\n"), []byte("body"))
 	f.Add([]byte("NATS/1.0\r\nMurmur-Data: a s 3 broadcast\r\n\r\n"), []byte("body"))
+	f.Add([]byte("NATS/1.0\r\nMurmur-Data: a s 3 direct 2\r\nMurmur-Batch: 3:2,4:2\r\n\r\n"), []byte("body"))
 	f.Add([]byte("NATS/1.0\r\nMurmur-From: b\r\nMurmur-Session: s\r\nMurmur-Ack-Seq: 1-5,9\r\n\r\n"), []byte(nil))
 	f.Add([]byte("NATS/1.0\r\nMurmur-From: c\r\nMurmur-Session: s\r\nMurmur-Presence: leave\r\n\r\n"), []byte(nil))
 	f.Add([]byte("NATS/1.0\r\nMurmur-Ack-Seq: 1-99999999999999\r\n\r\n"), []byte{0})
@@ -143,6 +172,18 @@ func FuzzDecode(f *testing.F) {
 		h, err := nats.DecodeHeadersMsg(hdr)
 		if err != nil {
 			return
+		}
+		if ds, err := decodeBatch(h, body, nil); err == nil {
+			total := 0
+			for _, d := range ds {
+				if d.seq == 0 || d.floor > d.seq {
+					t.Fatalf("bad batch entry accepted: %+v", d)
+				}
+				total += len(d.payload)
+			}
+			if total != len(body) {
+				t.Fatalf("batch entries cover %d of %d bytes", total, len(body))
+			}
 		}
 		if d, err := decodeData(h, body); err == nil {
 			if d.seq == 0 || d.floor > d.seq || !validToken(d.from) || d.session == "" || (d.kind != KindDirect && d.kind != KindBroadcast) {
