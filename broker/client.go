@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -265,7 +266,7 @@ func (c *client) Connect(arg []byte) error {
 	if st := c.srv.auth.Load(); st != nil {
 		u, ok := st.check(&opts)
 		if !ok {
-			c.authFailed("bad credentials for user " + strconvQuote(opts.User))
+			c.authFailed("bad credentials for user " + strconv.Quote(opts.User))
 			return errAuthFailed
 		}
 		if u != nil {

@@ -279,11 +279,20 @@ func testEchoOff(t *testing.T, srv *broker.Server, tc *transportCase) {
 	if !got["from-quiet"] || !got["from-loud"] {
 		t.Fatalf("echoing client got %v", got)
 	}
-	// Queue members owned by the no-echo publisher are skipped too.
-	quiet.QueueSubscribe("eq", "g", func(*nats.Msg) { t.Error("no-echo queue member got its own message") })
+	// Queue members owned by the no-echo publisher are skipped too: the
+	// other client's member of the group gets every message.
+	own, _ := quiet.QueueSubscribeSync("eq", "g")
+	other, _ := loud.QueueSubscribeSync("eq", "g")
 	quiet.Flush()
-	quiet.Publish("eq", nil)
+	loud.Flush()
+	for i := 0; i < 20; i++ {
+		quiet.Publish("eq", nil)
+	}
 	quiet.Flush()
+	for i := 0; i < 20; i++ {
+		recv(t, other)
+	}
+	expectNone(t, quiet, own)
 }
 
 func testMaxPayload(t *testing.T, srv *broker.Server, tc *transportCase) {

@@ -3,7 +3,6 @@ package broker
 import (
 	"crypto/tls"
 	"errors"
-	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,8 +14,6 @@ import (
 const defaultTLSTimeout = 2 * time.Second
 
 var errAuthFailed = errors.New("authorization violation")
-
-func strconvQuote(s string) string { return strconv.Quote(s) }
 
 // run is a client's first goroutine: it sends INFO, does TLS when the
 // listener requires it, starts the writer, then becomes the reader.

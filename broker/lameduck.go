@@ -2,6 +2,8 @@ package broker
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -34,21 +36,14 @@ func (s *Server) LameDuck(ctx context.Context) error {
 	}
 	s.info.LameDuckMode = true
 	lns := append([]*listener(nil), s.listeners...)
-	clients := make([]*client, 0, len(s.clients))
-	for _, c := range s.clients {
-		clients = append(clients, c)
-	}
+	clients := slices.Collect(maps.Values(s.clients))
 	s.mu.Unlock()
 	s.log.Info("entering lame-duck mode", zap.Int("clients", len(clients)),
 		zap.Duration("grace", grace), zap.Duration("duration", window))
 	for _, l := range lns {
 		l.ln.Close() // stop accepting; routes stay up until Close
 	}
-	for _, c := range clients {
-		if c.ln != nil && c.infoReady.Load() {
-			c.enqueue(s.infoFor(c.ln, c.cid, c.remote))
-		}
-	}
+	s.sendAsyncInfo(clients)
 	if wait(ctx, grace) && len(clients) > 0 {
 		step := window / time.Duration(len(clients))
 		for i, c := range clients {

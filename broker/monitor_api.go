@@ -3,6 +3,8 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/murmurmq/murmur/mux"
@@ -48,10 +50,7 @@ type SubInfo struct {
 // It reads the per-connection subscription maps, never the message path.
 func (s *Server) Subscriptions() []SubInfo {
 	s.mu.Lock()
-	cs := make([]*client, 0, len(s.clients))
-	for _, c := range s.clients {
-		cs = append(cs, c)
-	}
+	cs := slices.Collect(maps.Values(s.clients))
 	s.mu.Unlock()
 	var out []SubInfo
 	for _, c := range cs {

@@ -2,6 +2,8 @@ package broker
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"go.uber.org/zap"
 
@@ -37,10 +39,7 @@ func (s *Server) Reload(n Options) error {
 	s.gen.Add(1)
 	s.info.MaxPayload = n.MaxPayload
 	s.info.AuthRequired = n.Auth.Required()
-	clients := make([]*client, 0, len(s.clients))
-	for _, c := range s.clients {
-		clients = append(clients, c)
-	}
+	clients := slices.Collect(maps.Values(s.clients))
 	s.mu.Unlock()
 	revoked := 0
 	for _, c := range clients {

@@ -1,7 +1,9 @@
 package broker
 
 import (
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
@@ -122,10 +124,7 @@ func (s *Server) CloseRoute(id string) {
 // Routes returns a snapshot of the live routes.
 func (s *Server) Routes() []RouteInfo {
 	s.mu.Lock()
-	rs := make([]*client, 0, len(s.routes))
-	for _, c := range s.routes {
-		rs = append(rs, c)
-	}
+	rs := slices.Collect(maps.Values(s.routes))
 	s.mu.Unlock()
 	out := make([]RouteInfo, 0, len(rs))
 	for _, c := range rs {

@@ -12,7 +12,9 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -317,14 +319,17 @@ func (s *Server) RouteAddr() net.Addr {
 func (s *Server) SetConnectURLs(urls []string) {
 	s.mu.Lock()
 	s.connectURLs = append([]string(nil), urls...)
-	clients := make([]*client, 0, len(s.clients))
-	for _, c := range s.clients {
-		clients = append(clients, c)
-	}
+	clients := slices.Collect(maps.Values(s.clients))
 	s.mu.Unlock()
+	s.sendAsyncInfo(clients)
+}
+
+// sendAsyncInfo sends each client the current INFO (connect_urls, ldm), as
+// nats-server does when the cluster or the server's state changes. Clients
+// still in their CONNECT/PING handshake are skipped: the INFO after their
+// first PONG (connectInfoLine) carries the same state.
+func (s *Server) sendAsyncInfo(clients []*client) {
 	for _, c := range clients {
-		// Clients still handshaking get the URLs in the INFO after their
-		// first PONG (connectInfoLine reads them then).
 		if c.ln != nil && c.infoReady.Load() {
 			c.enqueue(s.infoFor(c.ln, c.cid, c.remote))
 		}
@@ -371,11 +376,7 @@ func (s *Server) SetRouteAdmission(fn func(peerID string) bool) {
 func (s *Server) RouteIDs() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids := make([]string, 0, len(s.routes))
-	for id := range s.routes {
-		ids = append(ids, id)
-	}
-	return ids
+	return slices.Collect(maps.Keys(s.routes))
 }
 
 // NumClients is the number of open client connections.
@@ -399,13 +400,7 @@ func (s *Server) Close() error {
 	if s.routeLn != nil {
 		lns = append(lns, s.routeLn)
 	}
-	clients := make([]*client, 0, len(s.clients)+len(s.routes))
-	for _, c := range s.clients {
-		clients = append(clients, c)
-	}
-	for _, c := range s.routes {
-		clients = append(clients, c)
-	}
+	clients := slices.AppendSeq(slices.Collect(maps.Values(s.clients)), maps.Values(s.routes))
 	s.mu.Unlock()
 	for _, l := range lns {
 		l.ln.Close()

@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -70,10 +72,7 @@ func (c *client) snapshot(withSubs bool) ConnInfo {
 // Connections returns snapshots of the open connections, ordered by cid.
 func (s *Server) Connections(withSubs bool) []ConnInfo {
 	s.mu.Lock()
-	cs := make([]*client, 0, len(s.clients))
-	for _, c := range s.clients {
-		cs = append(cs, c)
-	}
+	cs := slices.Collect(maps.Values(s.clients))
 	s.mu.Unlock()
 	out := make([]ConnInfo, 0, len(cs))
 	for _, c := range cs {

@@ -36,7 +36,10 @@ type Conn interface {
 	// (connection closing or slow consumer). A refused message still counts
 	// toward the subscription's auto-unsubscribe maximum, as in nats-server.
 	Deliver(sub *Sub, msg *Msg) (needFlush, ok bool)
-	// Flush wakes the owner's writer. It must not block.
+	// Flush gets the owner's queued output going: it wakes the owner's
+	// writer, or writes a small backlog itself under a short deadline
+	// (about a millisecond), handing any rest to the writer. It never
+	// waits for a slow peer beyond that.
 	Flush()
 	// Expired is called once when a subscription reached its auto-unsubscribe
 	// maximum; the mux has already removed it from the index.
@@ -125,7 +128,7 @@ type Batch struct {
 	Msgs, Bytes int64
 }
 
-// Flush wakes every collected connection and forgets them.
+// Flush flushes every collected connection (Conn.Flush) and forgets them.
 func (b *Batch) Flush() {
 	for i, c := range b.pending {
 		c.Flush()
