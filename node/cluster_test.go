@@ -123,6 +123,9 @@ func TestClusterExactlyOnce(t *testing.T) {
 	defer func() {
 		if t.Failed() {
 			t.Logf("sums: data_sent %d data_received %d ack_sent %d ack_received %d duplicates %d", sent, recv, ackS, ackR, dups)
+			for _, n := range nodes {
+				t.Logf("%s: %+v", n.ID(), n.Stats())
+			}
 		}
 	}()
 	eventually(t, 5*time.Second, "counters add up", func() bool {
@@ -136,7 +139,9 @@ func TestClusterExactlyOnce(t *testing.T) {
 			dups += s.DuplicatesDropped
 		}
 		total := uint64(len(nodes) * (directsPerPeer*peers + broadcasts))
-		return sent == total && recv == uint64(len(nodes)*wantPerNode) && ackS == recv+dups && ackR == ackS
+		// A duplicate that arrives before its first delivery's ack went
+		// out shares that ack, so ackS can be below recv+dups.
+		return sent == total && recv == uint64(len(nodes)*wantPerNode) && ackS >= recv && ackS <= recv+dups && ackR == ackS
 	})
 	for i, n := range nodes {
 		s := n.Stats()

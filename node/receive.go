@@ -1,6 +1,7 @@
 package node
 
 import (
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -154,6 +155,10 @@ func (n *Node) publishAck(to, session string, seqs []uint64) error {
 	if !validToken(to) {
 		return nil
 	}
+	// A seq can be queued twice (its first delivery and a redelivery in one
+	// ack batch); it is acked, and counted, once.
+	slices.Sort(seqs)
+	seqs = slices.Compact(seqs)
 	var buf [64]byte
 	list := string(appendSeqList(buf[:0], seqs))
 	err := n.nc.PublishMsg(&nats.Msg{

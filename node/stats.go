@@ -55,7 +55,8 @@ type Stats struct {
 	// DataReceived counts Data handed to the application (duplicates not
 	// included).
 	DataReceived uint64 `json:"data_received"`
-	// AckSent counts seqs acked by this node, re-acks of duplicates included.
+	// AckSent counts seqs acked by this node, re-acks of duplicates included
+	// (a seq delivered twice before its ack went out is acked once).
 	AckSent uint64 `json:"ack_sent"`
 	// AckReceived counts seqs acked to this node (for its current session).
 	AckReceived uint64 `json:"ack_received"`
