@@ -61,6 +61,36 @@ func TestRoutezFromBroker(t *testing.T) {
 	if v.Routes != 1 || v.Remotes != 1 || v.Cluster == nil || v.Cluster.Name != "east" || strconv.Itoa(v.Cluster.Port) != port {
 		t.Errorf("varz: routes %d remotes %d cluster %+v (route port %s)", v.Routes, v.Remotes, v.Cluster, port)
 	}
+
+	// Traffic over the route counts in a's out_msgs (as in nats-server,
+	// where route sends are deliveries) and in the route's out_msgs.
+	sub := connect(t, b)
+	got := make(chan *nats.Msg, 100)
+	if _, err := sub.ChanSubscribe("over.route", got); err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "interest at a", func() bool { return a.Stats().Subscriptions == 1 })
+	pub := connect(t, a)
+	for range 100 {
+		if err := pub.Publish("over.route", make([]byte, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 100 {
+		select {
+		case <-got:
+		case <-time.After(5 * time.Second):
+			t.Fatal("message lost over the route")
+		}
+	}
+	getJSON(t, c, m, "/varz", &v)
+	getJSON(t, c, m, "/routez", &rz)
+	if v.InMsgs != 100 || v.OutMsgs != 100 || v.OutBytes != 1000 || rz.Routes[0].OutMsgs != 100 {
+		t.Errorf("after 100 messages a->b: varz in %d out %d/%d bytes, routez out %d", v.InMsgs, v.OutMsgs, v.OutBytes, rz.Routes[0].OutMsgs)
+	}
 }
 
 // TestSystemPingAnsweredByEveryBroker: a PING sent to one broker is

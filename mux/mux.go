@@ -182,6 +182,8 @@ func (m *Mux) Publish(from Conn, msg *Msg, b *Batch) int {
 		}
 		if ok {
 			n++
+			b.Msgs++ // server out_msgs count route sends, as nats-server's do
+			b.Bytes += int64(msg.Size())
 		} else {
 			// The route is closing: give its groups to local members.
 			for _, g := range t.groups {
