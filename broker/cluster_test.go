@@ -215,6 +215,83 @@ func TestClusterRouteRefused(t *testing.T) {
 	}
 }
 
+// TestClusterCrossedDials: both brokers of a pair dial each other at the
+// same moment (the cluster package lets the higher id dial after a short
+// grace, so this happens when a broker joins). Each time both ends settle
+// on the same single connection, the one the lower id dialed, and messages
+// cross it exactly once.
+func TestClusterCrossedDials(t *testing.T) {
+	for round := range 10 {
+		var srvs [2]*broker.Server
+		for i := range srvs {
+			o := testOptions()
+			o.Name = fmt.Sprintf("x%d-%d", round, i)
+			o.Cluster = &broker.ClusterOptions{Name: "x", Listen: broker.Listener{Transport: tcp.New(), Addr: "127.0.0.1:0"}}
+			srvs[i] = startServer(t, o, nil)
+		}
+		a, b := srvs[0], srvs[1]
+		sub := connectTCP(t, b)
+		s, err := sub.SubscribeSync("crossed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub.Flush()
+		start := make(chan struct{})
+		done := make(chan struct{}, 2)
+		for _, d := range [][2]*broker.Server{{a, b}, {b, a}} {
+			go func() {
+				<-start
+				_ = d[0].ConnectRoute(context.Background(), d[1].RouteAddr().String()) // one of the two may lose
+				done <- struct{}{}
+			}()
+		}
+		close(start)
+		<-done
+		<-done
+		// Both handshakes are over; the losing connection may still be
+		// closing.
+		settled := func(srv *broker.Server, peer string) bool {
+			rs := srv.Routes()
+			return len(rs) == 1 && rs[0].Solicited == (srv.ID() < peer)
+		}
+		eventually(t, 5*time.Second, "one route each, the one the lower id dialed", func() bool {
+			return settled(a, b.ID()) && settled(b, a.ID())
+		})
+		// Interest the losing route carried dies with it (messages matched
+		// to it in that moment are lost, as on any route that closes: core
+		// NATS is at most once); wait for b's interest over the kept one.
+		eventually(t, 5*time.Second, "interest over the kept route only", func() bool {
+			rs := a.Routes()
+			return len(rs) == 1 && rs[0].NumSubs == 1 && len(a.Mux().Match([]byte("crossed")).Plain) == 1
+		})
+		pub := connectTCP(t, a)
+		for i := range 50 {
+			pub.Publish("crossed", []byte{byte(i)})
+		}
+		pub.Flush()
+		for i := range 50 {
+			m, err := s.NextMsg(5 * time.Second)
+			if err != nil || m.Data[0] != byte(i) {
+				t.Fatalf("round %d: message %d: %v %v", round, i, m, err)
+			}
+		}
+		// A duplicate would have arrived behind the originals by now: send a
+		// round trip through b's client after a last message on a.
+		pub.Publish("crossed", []byte{99})
+		pub.Flush()
+		if m, err := s.NextMsg(5 * time.Second); err != nil || m.Data[0] != 99 {
+			t.Fatalf("round %d: after the 50: %v %v", round, m, err)
+		}
+		if n, _, _ := s.Pending(); n != 0 {
+			t.Fatalf("round %d: %d extra messages (duplicates)", round, n)
+		}
+		sub.Close()
+		pub.Close()
+		a.Close()
+		b.Close()
+	}
+}
+
 func TestClusterRoutesOverTLS(t *testing.T) {
 	cert, pool := selfSigned(t, "route")
 	var srvs []*broker.Server

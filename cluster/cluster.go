@@ -33,8 +33,12 @@ import (
 // Timings of the route reconciler.
 const (
 	// DialGrace is how long the higher-id side waits for the lower-id side
-	// to dial before dialing itself.
-	DialGrace = 300 * time.Millisecond
+	// to dial before dialing itself. It is short: a broker that has just
+	// joined learns every member at once from its seed, while they hear of
+	// it a gossip round or two later, so the newcomer dialing after the
+	// grace is what brings a new broker into the mesh quickly. Dials that
+	// cross are settled by the route handshake.
+	DialGrace = 50 * time.Millisecond
 	// reconcileEvery re-checks routes even without membership events.
 	reconcileEvery = 250 * time.Millisecond
 	minBackoff     = 50 * time.Millisecond
@@ -58,6 +62,9 @@ type Cluster struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	kick   chan struct{}
+	// graceTimer wakes the reconciler when the earliest pending DialGrace
+	// ends, rather than at the next periodic check (owned by run).
+	graceTimer *time.Timer
 
 	mu      sync.Mutex
 	peers   map[string]*peer     // alive members by broker id
@@ -127,13 +134,18 @@ func Start(srv *broker.Server, cfg gossip.Config) (*Cluster, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Cluster{
-		srv:     srv,
-		g:       g,
-		cfg:     cfg,
-		log:     cfg.Logger.With(zap.String("component", "cluster")),
-		ctx:     ctx,
-		cancel:  cancel,
-		kick:    make(chan struct{}, 1),
+		srv:    srv,
+		g:      g,
+		cfg:    cfg,
+		log:    cfg.Logger.With(zap.String("component", "cluster")),
+		ctx:    ctx,
+		cancel: cancel,
+		kick:   make(chan struct{}, 1),
+		graceTimer: func() *time.Timer {
+			t := time.NewTimer(time.Hour)
+			t.Stop()
+			return t
+		}(),
 		peers:   make(map[string]*peer),
 		gone:    make(map[string]time.Time),
 		unknown: make(map[string]time.Time),
@@ -175,6 +187,7 @@ func (c *Cluster) run() {
 	defer c.wg.Done()
 	t := time.NewTicker(reconcileEvery)
 	defer t.Stop()
+	defer c.graceTimer.Stop()
 	for {
 		select {
 		case <-c.ctx.Done():
@@ -185,6 +198,7 @@ func (c *Cluster) run() {
 			}
 			c.apply(ev)
 		case <-c.kick:
+		case <-c.graceTimer.C:
 		case <-t.C:
 		}
 		c.reconcile()
@@ -295,11 +309,15 @@ func (c *Cluster) reconcile() {
 	if c.closed {
 		return
 	}
+	var wake time.Duration // until the earliest grace that is still running
 	for id, p := range c.peers {
 		if p.dialing || now.Before(p.next) || c.srv.HasRoute(id) {
 			continue
 		}
-		if self > id && now.Sub(p.since) < DialGrace {
+		if left := DialGrace - now.Sub(p.since); self > id && left > 0 {
+			if wake == 0 || left < wake {
+				wake = left
+			}
 			continue // the lower id dials
 		}
 		addr, err := routeAddr(p.member.Meta.RouteURL)
@@ -311,6 +329,9 @@ func (c *Cluster) reconcile() {
 		p.dialing = true
 		c.wg.Add(1)
 		go c.dial(id, addr)
+	}
+	if wake > 0 {
+		c.graceTimer.Reset(wake)
 	}
 }
 
