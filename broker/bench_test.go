@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/transport/quic"
 )
 
 // End-to-end benchmarks: the real nats.go client against a broker over
@@ -68,11 +69,41 @@ func BenchmarkPubOnly16(b *testing.B) {
 // messages in flight so the subscriber is never cut off as a slow consumer,
 // which would make the count meaningless.
 func BenchmarkPubSub128(b *testing.B) {
-	const window = 8192
 	srv := benchServer(b)
-	pubConn := benchConnect(b, srv)
-	subConn := benchConnect(b, srv)
+	pubSub128(b, benchConnect(b, srv), benchConnect(b, srv))
+}
 
+// BenchmarkPubSub128QUIC is BenchmarkPubSub128 with both clients over QUIC
+// (nats.go with our dialer), for profiling the QUIC path.
+func BenchmarkPubSub128QUIC(b *testing.B) {
+	tr, err := quic.New(quic.DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := testOptions()
+	o.Listeners = []broker.Listener{{Transport: tr, Addr: "127.0.0.1:0"}}
+	srv, err := broker.New(o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Close() })
+	url := "nats://" + srv.Addrs()["quic"].String()
+	conn := func() *nats.Conn {
+		nc, err := nats.Connect(url, nats.SetCustomDialer(quicDialer(b, srv)), nats.MaxReconnects(0), nats.Timeout(5*time.Second))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(nc.Close)
+		return nc
+	}
+	pubSub128(b, conn(), conn())
+}
+
+func pubSub128(b *testing.B, pubConn, subConn *nats.Conn) {
+	const window = 8192
 	var received atomic.Int64
 	progress := make(chan struct{}, 1)
 	sub, err := subConn.Subscribe("bench.pubsub", func(*nats.Msg) {

@@ -58,7 +58,7 @@ var transportCases = []transportCase{
 }
 
 // quicDialer returns a nats.go dialer pinned to srv's QUIC certificate.
-func quicDialer(t *testing.T, srv *broker.Server) *quic.Dialer {
+func quicDialer(t testing.TB, srv *broker.Server) *quic.Dialer {
 	t.Helper()
 	var fp string
 	for _, l := range srv.Options().Listeners {
