@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -11,22 +12,29 @@ import (
 )
 
 // Reload applies new options to the running server without a restart:
-// limits, ping and write-deadline settings, authentication (a client whose
-// credentials no longer pass is closed with 'Authorization Violation'; the
-// others get their new permissions), the TLS certificate for new
-// connections, route credential and lame-duck timings. Listener addresses,
-// the server name and the cluster name and listener need a restart: a
-// change to them is refused, naming the field, and nothing is applied.
+// client listeners (host, port, transports: new ones are bound first, and
+// a listener that goes away stops accepting while its connections stay
+// up), limits, ping and write-deadline settings, authentication (a client
+// whose credentials no longer pass is closed with 'Authorization
+// Violation'; the others get their new permissions), the TLS certificate
+// for new connections, route credential and lame-duck timings. The server
+// name, turning TLS or clustering on or off, and the cluster name and
+// listener need a restart: a change to them is refused, naming the field,
+// and nothing is applied. So is a listener that cannot be bound.
 func (s *Server) Reload(n Options) error {
 	if err := n.Validate(); err != nil {
 		return err
 	}
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	cur := s.o()
 	if err := reloadable(cur, &n); err != nil {
 		return err
 	}
-	// Keep what the running listeners were built from.
-	n.Name, n.Host, n.Port, n.Listeners, n.Logger = cur.Name, cur.Host, cur.Port, cur.Listeners, cur.Logger
+	if err := s.reloadListeners(&n); err != nil {
+		return err
+	}
+	n.Name, n.Logger = cur.Name, cur.Logger
 	if n.Cluster != nil {
 		c := *n.Cluster
 		c.Listen = cur.Cluster.Listen
@@ -56,25 +64,84 @@ func reloadable(cur, n *Options) error {
 	switch {
 	case n.Name != "" && n.Name != cur.Name:
 		return fmt.Errorf("server_name: cannot be changed by reload")
-	case n.Host != cur.Host:
-		return fmt.Errorf("host: cannot be changed by reload")
-	case n.Port != cur.Port:
-		return fmt.Errorf("port: cannot be changed by reload")
 	case (n.TLS == nil) != (cur.TLS == nil):
 		return fmt.Errorf("tls: turning TLS on or off needs a restart (certificates can be reloaded)")
 	case (n.Cluster == nil) != (cur.Cluster == nil):
 		return fmt.Errorf("cluster: turning clustering on or off needs a restart")
 	}
-	if len(n.Listeners) != len(cur.Listeners) {
-		return fmt.Errorf("listeners: cannot be changed by reload")
-	}
-	for i := range n.Listeners {
-		if n.Listeners[i].Addr != cur.Listeners[i].Addr || n.Listeners[i].Transport.Name() != cur.Listeners[i].Transport.Name() {
-			return fmt.Errorf("listeners[%d] (%s): cannot be changed by reload", i, n.Listeners[i].Addr)
-		}
-	}
 	if n.Cluster != nil && (n.Cluster.Name != cur.Cluster.Name || n.Cluster.Listen.Addr != cur.Cluster.Listen.Addr) {
 		return fmt.Errorf("cluster.name / cluster.listen: cannot be changed by reload")
+	}
+	return nil
+}
+
+// reloadListeners makes the client listeners those n asks for. A listener
+// asked for again (same transport and configured address) is kept, and n
+// is pointed at its transport; new ones are bound before anything changes,
+// so a bind error refuses the reload; the rest stop accepting, while the
+// connections they accepted stay up (a QUIC listener keeps its UDP socket
+// until its last connection ends).
+func (s *Server) reloadListeners(n *Options) error {
+	s.mu.Lock()
+	cur := slices.Clone(s.listeners)
+	s.mu.Unlock()
+	want := slices.Clone(n.clientListeners())
+	next := make([]*listener, len(want))
+	var add []Listener
+	for i, w := range want {
+		j := slices.IndexFunc(cur, func(l *listener) bool {
+			return l != nil && l.transport == w.Transport.Name() && l.spec.Addr == w.Addr
+		})
+		if j < 0 {
+			add = append(add, w)
+			continue
+		}
+		next[i], cur[j] = cur[j], nil
+		want[i].Transport = next[i].spec.Transport
+	}
+	if len(n.Listeners) > 0 {
+		n.Listeners = want
+	}
+	if len(add) == 0 && !slices.ContainsFunc(cur, func(l *listener) bool { return l != nil }) {
+		return nil // unchanged
+	}
+	opened, err := openListeners(add)
+	if err != nil {
+		return err
+	}
+	for i := range next {
+		if next[i] == nil {
+			next[i], opened = opened[0], opened[1:]
+		}
+	}
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		for _, l := range next {
+			if !slices.Contains(s.listeners, l) {
+				l.ln.Close()
+			}
+		}
+		return errors.New("broker: shutting down")
+	}
+	started := make(map[*listener]bool, len(s.listeners))
+	for _, l := range s.listeners {
+		started[l] = true
+	}
+	s.listeners = next
+	for _, l := range next {
+		if !started[l] {
+			s.log.Info("listening for clients", zap.String("transport", l.transport), zap.Stringer("addr", l.ln.Addr()))
+			s.wg.Add(1)
+			go s.acceptLoop(l)
+		}
+	}
+	s.mu.Unlock()
+	for _, l := range cur {
+		if l != nil {
+			s.log.Info("stopped listening for clients; its connections stay", zap.String("transport", l.transport), zap.Stringer("addr", l.ln.Addr()))
+			l.ln.Close()
+		}
 	}
 	return nil
 }

@@ -39,9 +39,9 @@ func TestReloadLimitsKeepsConnections(t *testing.T) {
 	r.send("CONNECT {\"verbose\":false}\r\nPUB big 4096\r\n")
 	r.expect("-ERR 'Maximum Payload Violation'\r\n")
 	// Changes that need a restart are refused, naming the field.
-	o.Port = 1
-	if err := srv.Reload(o); err == nil || !strings.Contains(err.Error(), "port") {
-		t.Fatalf("port change: %v", err)
+	o.Name = "renamed"
+	if err := srv.Reload(o); err == nil || !strings.Contains(err.Error(), "server_name") {
+		t.Fatalf("name change: %v", err)
 	}
 	if srv.Options().MaxPayload != 2048 {
 		t.Fatal("a refused reload changed the running config")

@@ -38,6 +38,8 @@ type Server struct {
 	mux  *mux.Mux
 	wg   sync.WaitGroup
 
+	reloadMu sync.Mutex // one Reload at a time
+
 	mu          sync.Mutex
 	info        Info
 	connectURLs []string
@@ -71,6 +73,7 @@ type serverStats struct {
 
 type listener struct {
 	ln        transport.Listener
+	spec      Listener // as configured (Addr may ask for port 0)
 	transport string
 	host      string
 	port      int
@@ -145,27 +148,11 @@ func (s *Server) Start() error {
 	if s.started {
 		return errors.New("broker: already started")
 	}
-	lns := s.opts.Listeners
-	if len(lns) == 0 {
-		port := s.opts.Port
-		if port == -1 {
-			port = 0
-		}
-		lns = []Listener{{Transport: tcp.New(), Addr: net.JoinHostPort(s.opts.Host, strconv.Itoa(port))}}
+	lns, err := openListeners(s.opts.clientListeners())
+	if err != nil {
+		return err
 	}
-	for _, l := range lns {
-		ln, err := l.Transport.Listen(l.Addr)
-		if err != nil {
-			for _, open := range s.listeners {
-				open.ln.Close()
-			}
-			s.listeners = nil
-			return fmt.Errorf("listen %s on %s: %w", l.Transport.Name(), l.Addr, err)
-		}
-		host, _, _ := net.SplitHostPort(l.Addr)
-		_, port := splitHostPort(ln.Addr())
-		s.listeners = append(s.listeners, &listener{ln: ln, transport: l.Transport.Name(), host: host, port: port})
-	}
+	s.listeners = lns
 	if cl := s.opts.Cluster; cl != nil {
 		ln, err := cl.Listen.Transport.Listen(cl.Listen.Addr)
 		if err != nil {
@@ -191,6 +178,34 @@ func (s *Server) Start() error {
 		go s.acceptLoop(l)
 	}
 	return nil
+}
+
+// clientListeners are the client listeners o asks for: Listeners, or one
+// TCP listener on Host:Port.
+func (o *Options) clientListeners() []Listener {
+	if len(o.Listeners) > 0 {
+		return o.Listeners
+	}
+	port := max(o.Port, 0) // -1: random
+	return []Listener{{Transport: tcp.New(), Addr: net.JoinHostPort(o.Host, strconv.Itoa(port))}}
+}
+
+// openListeners binds every spec; on error it closes what it opened.
+func openListeners(specs []Listener) ([]*listener, error) {
+	var out []*listener
+	for _, l := range specs {
+		ln, err := l.Transport.Listen(l.Addr)
+		if err != nil {
+			for _, open := range out {
+				open.ln.Close()
+			}
+			return nil, fmt.Errorf("listen %s on %s: %w", l.Transport.Name(), l.Addr, err)
+		}
+		host, _, _ := net.SplitHostPort(l.Addr)
+		_, port := splitHostPort(ln.Addr())
+		out = append(out, &listener{ln: ln, spec: l, transport: l.Transport.Name(), host: host, port: port})
+	}
+	return out, nil
 }
 
 // Addrs returns the bound address of each listener, by transport name.
