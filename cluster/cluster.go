@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -72,6 +73,11 @@ type Cluster struct {
 	unknown map[string]time.Time // routed brokers gossip has not shown us yet, since when
 	closed  bool
 	lastURL string // connect_urls last pushed, joined
+
+	// meta builds this broker's gossip metadata for the advertised host
+	// metaHost, from the broker's current listeners.
+	meta     func(host string) gossip.Meta
+	metaHost string
 }
 
 type peer struct {
@@ -125,6 +131,7 @@ func Start(srv *broker.Server, cfg gossip.Config) (*Cluster, error) {
 		// address gossip picked to advertise (a private IP), so peers on
 		// other hosts can reach our routes and clients.
 		if h, _, err := net.SplitHostPort(g.AdvertiseAddr()); err == nil && h != host {
+			host = h
 			cfg.Meta = meta(h)
 			if err := g.UpdateMeta(cfg.Meta); err != nil {
 				g.Close()
@@ -146,9 +153,11 @@ func Start(srv *broker.Server, cfg gossip.Config) (*Cluster, error) {
 			t.Stop()
 			return t
 		}(),
-		peers:   make(map[string]*peer),
-		gone:    make(map[string]time.Time),
-		unknown: make(map[string]time.Time),
+		peers:    make(map[string]*peer),
+		gone:     make(map[string]time.Time),
+		unknown:  make(map[string]time.Time),
+		meta:     meta,
+		metaHost: host,
 	}
 	srv.OnRouteChange(func(string, bool) { c.poke() })
 	srv.SetRouteAdmission(c.admit)
@@ -369,8 +378,8 @@ func routeAddr(routeURL string) (string, error) {
 
 // Reload applies the reloadable half of a new gossip configuration: the
 // seed list and the encryption keys (SecretKey becomes the primary,
-// ExtraKeys stay accepted, other keys are dropped). The bind address and
-// profile need a restart; a change to them is refused. The cluster name is
+// ExtraKeys stay accepted, other keys are dropped). The bind and advertise
+// addresses and the profile need a restart; a change to them is refused. The cluster name is
 // the broker's (broker.Server.Reload refuses changing it); cfg.Cluster is
 // ignored.
 func (c *Cluster) Reload(cfg gossip.Config) error {
@@ -382,6 +391,9 @@ func (c *Cluster) Reload(cfg gossip.Config) error {
 		return errors.New("gossip.listen: cannot be changed by reload")
 	case cfg.Profile != cur.Profile:
 		return errors.New("gossip.profile: cannot be changed by reload")
+	case cfg.AdvertiseAddr != cur.AdvertiseAddr || cfg.AdvertisePort != cur.AdvertisePort:
+		// memberlist fixes a member's address when it joins.
+		return errors.New("gossip.advertise: cannot be changed by reload")
 	case (cfg.SecretKey == "") != (cur.SecretKey == ""):
 		return errors.New("gossip.key: turning encryption on or off needs a restart")
 	}
@@ -409,6 +421,27 @@ func (c *Cluster) Reload(cfg gossip.Config) error {
 	c.cfg.Seeds, c.cfg.SecretKey, c.cfg.ExtraKeys = cfg.Seeds, cfg.SecretKey, cfg.ExtraKeys
 	c.mu.Unlock()
 	c.log.Info("gossip configuration reloaded", zap.Int("seeds", len(cfg.Seeds)), zap.Int("keys", 1+len(cfg.ExtraKeys)))
+	return nil
+}
+
+// RefreshMeta re-reads the broker's client URLs (after a reload moved its
+// listeners) and, when they changed, gossips the new metadata, so other
+// brokers update the connect_urls they give their clients.
+func (c *Cluster) RefreshMeta() error {
+	m := c.meta(c.metaHost)
+	c.mu.Lock()
+	same := slices.Equal(m.ClientURLs, c.cfg.Meta.ClientURLs)
+	c.mu.Unlock()
+	if same {
+		return nil
+	}
+	if err := c.g.UpdateMeta(m); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	c.mu.Lock()
+	c.cfg.Meta = m
+	c.mu.Unlock()
+	c.log.Info("client URLs changed; gossiping them", zap.Strings("client_urls", m.ClientURLs))
 	return nil
 }
 

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"encoding/base64"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,6 +88,11 @@ func TestReloadSeeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Things that need a restart are refused.
+	adv := cfg
+	adv.AdvertiseAddr = "127.0.0.2"
+	if err := a.cl.Reload(adv); err == nil || !strings.Contains(err.Error(), "gossip.advertise") {
+		t.Fatalf("advertise change: %v", err)
+	}
 	cfg.Profile = gossip.ProfileWAN
 	if err := a.cl.Reload(cfg); err == nil {
 		t.Fatal("profile change accepted by reload")

@@ -3,9 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
+	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -115,4 +120,73 @@ func TestReloadGossipHalf(t *testing.T) {
 	if a.cfg.gossip.Profile != "local" {
 		t.Fatalf("gossip config in force: profile %q", a.cfg.gossip.Profile)
 	}
+}
+
+// freeTCPPort returns a loopback TCP port that was free a moment ago.
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// The network half of a reload moves the client listeners: a new port
+// (and QUIC turned on) accepts at once, clients on the old port stay
+// connected, and the other brokers learn the new client URL through
+// gossip (the connect_urls they hand out).
+func TestReloadMovesClientPort(t *testing.T) {
+	p1, p2 := freeTCPPort(t), freeTCPPort(t)
+	conf := func(port int, seeds, extra string) string {
+		return fmt.Sprintf("listen: 127.0.0.1:%d\nhttp_port: 0\ncluster { listen: 127.0.0.1:0 }\n"+
+			"gossip {\n  listen: 127.0.0.1:0\n  profile: local\n  seeds: [%s]\n}\n%s", port, seeds, extra)
+	}
+	a := startNode(t, writeConf(t, t.TempDir(), conf(p1, "", "")))
+	seedA := fmt.Sprintf("\"127.0.0.1:%d\"", a.cl.Gossip().Port())
+	b := startNode(t, writeConf(t, t.TempDir(), conf(-1, seedA, "")))
+	waitFor(t, "b to join a", func() bool { return a.members() == 2 && b.members() == 2 })
+
+	old, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", p1), nats.MaxReconnects(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	sub, err := old.SubscribeSync("moved")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Flush()
+
+	a.reload(t, conf(p2, "", "quic { port: -1 }\n"))
+	addrs := a.srv.Addrs()
+	if addrs["tcp"].String() != fmt.Sprintf("127.0.0.1:%d", p2) || addrs["quic"] == nil {
+		t.Fatalf("a listens on %v after reload", addrs)
+	}
+	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p1), time.Second); err == nil {
+		c.Close()
+		t.Fatal("the old port still accepts")
+	}
+	pub, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", p2), nats.MaxReconnects(0))
+	if err != nil {
+		t.Fatalf("new port: %v", err)
+	}
+	defer pub.Close()
+	pub.Publish("moved", []byte("x"))
+	if _, err := sub.NextMsg(5 * time.Second); err != nil {
+		t.Fatalf("client on the old port after the move: %v", err)
+	}
+	if e := a.logs.FilterMessage("quic: using a self-signed certificate; pin it in clients").TakeAll(); len(e) != 1 {
+		t.Fatalf("QUIC turned on by reload did not log its fingerprint: %v", e)
+	}
+	want := fmt.Sprintf("nats://127.0.0.1:%d", p2)
+	waitFor(t, "b to see a's new client URL", func() bool {
+		for _, m := range b.cl.Members() {
+			if m.Meta.ID == a.srv.ID() {
+				return slices.Contains(m.Meta.ClientURLs, want)
+			}
+		}
+		return false
+	})
 }

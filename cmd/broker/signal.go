@@ -82,6 +82,15 @@ func reload(cur *config, srv *broker.Server, cl *cluster.Cluster, log *zap.Logge
 		log.Error("reload: the broker refused the new options; the running config stays in force", zap.Error(err))
 		return cur
 	}
+	next.opts = srv.Options() // listeners as running
+	if next.quic != cur.quic {
+		logQUIC(log, next.quic)
+	}
+	if cl != nil {
+		if err := cl.RefreshMeta(); err != nil {
+			log.Error("reload: could not gossip the new client URLs", zap.Error(err))
+		}
+	}
 	if cl != nil && next.gossip != nil {
 		// The broker half is in force already; a gossip refusal (a changed
 		// bind address or profile) leaves only the gossip half as it was.
@@ -95,13 +104,19 @@ func reload(cur *config, srv *broker.Server, cl *cluster.Cluster, log *zap.Logge
 }
 
 // keepRunning carries over to next what a reload does not replace: the
-// logger, the listeners' transports when their settings did not change
-// (a new QUIC transport would mint a new self-signed certificate), and
-// the settings that need a restart, which are logged.
+// logger, the running QUIC transport while its certificate settings are
+// the same (a new one would mint a new self-signed certificate; the
+// broker keeps the listeners whose address did not change), and the
+// settings that need a restart, which are logged.
 func keepRunning(cur, next *config, log *zap.Logger) {
 	next.opts.Logger, next.opts.Trace = cur.opts.Logger, cur.opts.Trace
-	if next.quicFlags == cur.quicFlags && next.opts.Host == cur.opts.Host && next.opts.Port == cur.opts.Port {
-		next.opts.Listeners, next.quic = cur.opts.Listeners, cur.quic
+	if next.quic != nil && cur.quic != nil && next.quicFlags.cert == cur.quicFlags.cert && next.quicFlags.key == cur.quicFlags.key {
+		for i, l := range next.opts.Listeners {
+			if l.Transport.Name() == next.quic.Name() {
+				next.opts.Listeners[i].Transport = cur.quic
+			}
+		}
+		next.quic = cur.quic
 	}
 	if next.opts.Cluster != nil && cur.opts.Cluster != nil && next.opts.Cluster.Listen.Addr == cur.opts.Cluster.Listen.Addr {
 		next.opts.Cluster.Listen = cur.opts.Cluster.Listen
