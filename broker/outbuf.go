@@ -66,15 +66,17 @@ func (o *outbound) setTail(b []byte) {
 	*last = b
 }
 
-// write queues p, spanning as many chunks as it needs.
+// write queues p, spanning as many chunks as it needs. The last chunk may
+// be shorter than chunkSize: the unwritten rest of a chunk an inline write
+// was cut short in (see client.Flush).
 func (o *outbound) write(p []byte) {
 	o.size += len(p)
 	for len(p) > 0 {
-		if len(o.bufs) == 0 || len(o.bufs[len(o.bufs)-1]) == chunkSize {
+		if len(o.bufs) == 0 || len(o.bufs[len(o.bufs)-1]) == cap(o.bufs[len(o.bufs)-1]) {
 			o.bufs = append(o.bufs, getChunk())
 		}
 		last := &o.bufs[len(o.bufs)-1]
-		n := copy((*last)[len(*last):chunkSize], p)
+		n := copy((*last)[len(*last):cap(*last)], p)
 		*last = (*last)[:len(*last)+n]
 		p = p[n:]
 	}
