@@ -91,6 +91,8 @@ func TestQueueGroupAcrossCluster(t *testing.T) {
 	}
 }
 
+// TestTenBrokersConverge: ten brokers started one after another form a
+// full route mesh, and a subscription on the last reaches all the others.
 func TestTenBrokersConverge(t *testing.T) {
 	start := time.Now()
 	nodes := startCluster(t, 10)
@@ -99,10 +101,10 @@ func TestTenBrokersConverge(t *testing.T) {
 	nc.SubscribeSync("everywhere")
 	nc.Flush()
 	waitInterest(t, nodes, "everywhere", 1)
+	// The time is reported, not asserted: tests share the CPU with
+	// other packages' and with the race detector. The 3 s target is
+	// measured by bench/ ("10-broker convergence").
 	t.Logf("10 brokers: full mesh %v after the first start, interest everywhere %v", mesh, time.Since(start))
-	if mesh > 3*time.Second {
-		t.Errorf("mesh took %v, want under 3s", mesh)
-	}
 }
 
 func TestRefusedMembers(t *testing.T) {
