@@ -180,6 +180,14 @@ func TestReloadMovesClientPort(t *testing.T) {
 	if e := a.logs.FilterMessage("quic: using a self-signed certificate; pin it in clients").TakeAll(); len(e) != 1 {
 		t.Fatalf("QUIC turned on by reload did not log its fingerprint: %v", e)
 	}
+	// A new QUIC certificate in the file is served from the next reload on,
+	// on the same port.
+	selfFP, quicAddr := a.cfg.quic.Fingerprint(), a.srv.Addrs()["quic"].String()
+	certFile, keyFile := selfSigned(t, t.TempDir())
+	a.reload(t, conf(p2, "", fmt.Sprintf("quic { port: -1, cert_file: %q, key_file: %q }\n", certFile, keyFile)))
+	if fp := a.cfg.quic.Fingerprint(); fp == selfFP || a.cfg.quic.SelfSigned() || a.srv.Addrs()["quic"].String() != quicAddr {
+		t.Fatalf("after a certificate reload: fingerprint %s (was %s), QUIC on %v (was %s)", fp, selfFP, a.srv.Addrs()["quic"], quicAddr)
+	}
 	want := fmt.Sprintf("nats://127.0.0.1:%d", p2)
 	waitFor(t, "b to see a's new client URL", func() bool {
 		for _, m := range b.cl.Members() {

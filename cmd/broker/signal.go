@@ -83,8 +83,17 @@ func reload(cur *config, srv *broker.Server, cl *cluster.Cluster, log *zap.Logge
 		return cur
 	}
 	next.opts = srv.Options() // listeners as running
-	if next.quic != cur.quic {
-		logQUIC(log, next.quic)
+	switch {
+	case next.quic != cur.quic:
+		logQUIC(log, next.quic) // QUIC turned on
+	case next.quic != nil && (next.quicFlags.cert != cur.quicFlags.cert || next.quicFlags.key != cur.quicFlags.key):
+		if err := next.quic.SetCertificate(next.quicFlags.cert, next.quicFlags.key); err != nil {
+			log.Error("reload: QUIC certificate not replaced; the old one stays", zap.Error(err))
+			next.quicFlags.cert, next.quicFlags.key = cur.quicFlags.cert, cur.quicFlags.key
+		} else {
+			log.Info("reload: QUIC certificate replaced for new connections", zap.String("sha256_fingerprint", next.quic.Fingerprint()))
+			logQUIC(log, next.quic)
+		}
 	}
 	if cl != nil {
 		if err := cl.RefreshMeta(); err != nil {
@@ -104,13 +113,12 @@ func reload(cur *config, srv *broker.Server, cl *cluster.Cluster, log *zap.Logge
 }
 
 // keepRunning carries over to next what a reload does not replace: the
-// logger, the running QUIC transport while its certificate settings are
-// the same (a new one would mint a new self-signed certificate; the
-// broker keeps the listeners whose address did not change), and the
-// settings that need a restart, which are logged.
+// logger, the running QUIC transport (the broker keeps the listeners whose
+// address did not change; reload swaps its certificate when the files
+// changed), and the settings that need a restart, which are logged.
 func keepRunning(cur, next *config, log *zap.Logger) {
 	next.opts.Logger, next.opts.Trace = cur.opts.Logger, cur.opts.Trace
-	if next.quic != nil && cur.quic != nil && next.quicFlags.cert == cur.quicFlags.cert && next.quicFlags.key == cur.quicFlags.key {
+	if next.quic != nil && cur.quic != nil {
 		for i, l := range next.opts.Listeners {
 			if l.Transport.Name() == next.quic.Name() {
 				next.opts.Listeners[i].Transport = cur.quic

@@ -31,7 +31,7 @@ func TestServerVerification(t *testing.T) {
 	other := newTestTransport(t, nil) // a second self-signed identity
 
 	pool := x509.NewCertPool()
-	pool.AddCert(tr.serverTLS.config.Certificates[0].Leaf)
+	pool.AddCert(tr.serverTLS.Load().config.Certificates[0].Leaf)
 
 	for _, tc := range []struct {
 		name   string
@@ -168,6 +168,66 @@ func TestCertFiles(t *testing.T) {
 func writePEM(t *testing.T, path, typ string, der []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSetCertificate: a new certificate (from files, or a new self-signed
+// one) is served to the next handshakes on a listener that is already up;
+// a pair that does not load changes nothing.
+func TestSetCertificate(t *testing.T) {
+	tr := newTestTransport(t, nil)
+	ln := listen(t, tr)
+	pinned := func(fp string) DialConfig {
+		cfg := DefaultDialConfig()
+		cfg.Fingerprint = fp
+		return cfg
+	}
+	first := tr.Fingerprint()
+	if err := dialWith(t, pinned(first), ln); err != nil {
+		t.Fatal(err)
+	}
+
+	cert, err := selfSignedCert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writePEM(t, certFile, "CERTIFICATE", cert.Certificate[0])
+	writePEM(t, keyFile, "PRIVATE KEY", key)
+	if err := tr.SetCertificate(certFile, keyFile); err != nil {
+		t.Fatal(err)
+	}
+	fromFile := tr.Fingerprint()
+	if fromFile != CertFingerprint(cert.Certificate[0]) || tr.SelfSigned() {
+		t.Fatalf("after SetCertificate(files): fingerprint %s, self-signed %v", fromFile, tr.SelfSigned())
+	}
+	if err := dialWith(t, pinned(fromFile), ln); err != nil {
+		t.Fatalf("new certificate not served: %v", err)
+	}
+	if err := dialWith(t, pinned(first), ln); err == nil || !strings.Contains(err.Error(), "does not match the pinned") {
+		t.Fatalf("old certificate still served: %v", err)
+	}
+
+	if err := tr.SetCertificate(filepath.Join(dir, "missing.pem"), keyFile); err == nil {
+		t.Fatal("a missing certificate file was accepted")
+	}
+	if tr.Fingerprint() != fromFile {
+		t.Fatal("a failed SetCertificate changed the certificate")
+	}
+
+	if err := tr.SetCertificate("", ""); err != nil {
+		t.Fatal(err)
+	}
+	if fp := tr.Fingerprint(); !tr.SelfSigned() || fp == first || fp == fromFile {
+		t.Fatalf("SetCertificate(\"\", \"\"): self-signed %v, fingerprint %s", tr.SelfSigned(), fp)
+	}
+	if err := dialWith(t, pinned(tr.Fingerprint()), ln); err != nil {
 		t.Fatal(err)
 	}
 }

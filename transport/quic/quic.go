@@ -14,8 +14,11 @@ package quic
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 
 	quicgo "github.com/quic-go/quic-go"
 
@@ -50,12 +53,12 @@ const (
 )
 
 // Transport is the QUIC implementation of transport.Transport. It holds the
-// server TLS identity, so its certificate fingerprint is known before Listen.
+// server TLS identity, so its certificate fingerprint is known before Listen;
+// SetCertificate replaces it for new connections.
 type Transport struct {
-	cfg         Config
-	serverTLS   *tlsIdentity
-	dialer      *Dialer
-	fingerprint string
+	cfg       Config
+	serverTLS atomic.Pointer[tlsIdentity]
+	dialer    *Dialer
 }
 
 var _ transport.Transport = (*Transport)(nil)
@@ -74,7 +77,43 @@ func New(cfg Config) (*Transport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("quic: Config.Dial: %w", err)
 	}
-	return &Transport{cfg: cfg, serverTLS: id, dialer: d, fingerprint: id.fingerprint}, nil
+	t := &Transport{cfg: cfg, dialer: d}
+	t.serverTLS.Store(id)
+	return t, nil
+}
+
+// SetCertificate replaces the server certificate for new connections (those
+// already up keep theirs) with the one in certFile and keyFile, or with a
+// newly generated self-signed one when both are empty. It fails, changing
+// nothing, when the files do not load, or when Config.TLS was given (that
+// configuration is the caller's to change).
+func (t *Transport) SetCertificate(certFile, keyFile string) error {
+	if t.cfg.TLS != nil {
+		return errors.New("quic: the certificate comes from Config.TLS")
+	}
+	cfg := t.cfg
+	cfg.CertFile, cfg.KeyFile = certFile, keyFile
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	id, err := loadIdentity(cfg)
+	if err != nil {
+		return err
+	}
+	t.serverTLS.Store(id)
+	return nil
+}
+
+// listenTLS is the tls.Config listeners are built with: each handshake takes
+// the identity in force at that moment.
+func (t *Transport) listenTLS() *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS13,
+		NextProtos: []string{ALPN},
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return t.serverTLS.Load().config, nil
+		},
+	}
 }
 
 // Name implements transport.Transport.
@@ -83,11 +122,11 @@ func (t *Transport) Name() string { return "quic" }
 // Fingerprint is the lowercase hex SHA-256 of the server certificate's DER
 // encoding, the value clients pin with DialConfig.Fingerprint. It is empty when
 // the certificate is chosen per handshake by a caller-supplied tls.Config.
-func (t *Transport) Fingerprint() string { return t.fingerprint }
+func (t *Transport) Fingerprint() string { return t.serverTLS.Load().fingerprint }
 
 // SelfSigned reports whether the certificate was generated at start-up because
 // no certificate was configured; the broker should then log Fingerprint.
-func (t *Transport) SelfSigned() bool { return t.serverTLS.selfSigned }
+func (t *Transport) SelfSigned() bool { return t.serverTLS.Load().selfSigned }
 
 // Listen implements transport.Transport. addr is a UDP "host:port".
 func (t *Transport) Listen(addr string) (transport.Listener, error) {
@@ -104,7 +143,7 @@ func (t *Transport) ListenQUIC(addr string) (*Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("quic: listen %s: %w", addr, err)
 	}
-	ln, err := ep.tr.Listen(t.serverTLS.config, t.cfg.serverQUIC())
+	ln, err := ep.tr.Listen(t.listenTLS(), t.cfg.serverQUIC())
 	if err != nil {
 		ep.close()
 		return nil, fmt.Errorf("quic: listen %s: %w", addr, err)
