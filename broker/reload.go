@@ -115,14 +115,14 @@ func (s *Server) reloadListeners(n *Options) error {
 		}
 	}
 	s.mu.Lock()
-	if s.shutdown {
+	if s.shutdown || s.info.LameDuckMode {
 		s.mu.Unlock()
 		for _, l := range next {
 			if !slices.Contains(s.listeners, l) {
 				l.ln.Close()
 			}
 		}
-		return errors.New("broker: shutting down")
+		return errors.New("listeners: not changed while shutting down or in lame-duck mode")
 	}
 	started := make(map[*listener]bool, len(s.listeners))
 	for _, l := range s.listeners {
