@@ -137,18 +137,7 @@ func TestConfigValidation(t *testing.T) {
 // TestCertFiles: a PEM pair on disk is served, and Fingerprint is the digest
 // an operator gets from openssl for the same file.
 func TestCertFiles(t *testing.T) {
-	cert, err := selfSignedCert()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writePEM(t, certFile, "CERTIFICATE", cert.Certificate[0])
-	writePEM(t, keyFile, "PRIVATE KEY", key)
+	cert, certFile, keyFile := certPair(t)
 
 	tr := newTestTransport(t, func(c *Config) { c.CertFile, c.KeyFile = certFile, keyFile })
 	if tr.SelfSigned() {
@@ -163,6 +152,24 @@ func TestCertFiles(t *testing.T) {
 	if err := dialWith(t, cfg, ln); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// certPair writes a new certificate and its key as PEM files.
+func certPair(t *testing.T) (cert tls.Certificate, certFile, keyFile string) {
+	t.Helper()
+	cert, err := selfSignedCert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writePEM(t, certFile, "CERTIFICATE", cert.Certificate[0])
+	writePEM(t, keyFile, "PRIVATE KEY", key)
+	return cert, certFile, keyFile
 }
 
 func writePEM(t *testing.T, path, typ string, der []byte) {
@@ -188,18 +195,7 @@ func TestSetCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cert, err := selfSignedCert()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writePEM(t, certFile, "CERTIFICATE", cert.Certificate[0])
-	writePEM(t, keyFile, "PRIVATE KEY", key)
+	cert, certFile, keyFile := certPair(t)
 	if err := tr.SetCertificate(certFile, keyFile); err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +210,7 @@ func TestSetCertificate(t *testing.T) {
 		t.Fatalf("old certificate still served: %v", err)
 	}
 
-	if err := tr.SetCertificate(filepath.Join(dir, "missing.pem"), keyFile); err == nil {
+	if err := tr.SetCertificate(filepath.Join(t.TempDir(), "missing.pem"), keyFile); err == nil {
 		t.Fatal("a missing certificate file was accepted")
 	}
 	if tr.Fingerprint() != fromFile {
