@@ -10,35 +10,10 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/internal/testutil"
 	"github.com/murmurmq/murmur/transport/quic"
 	"github.com/murmurmq/murmur/transport/tcp"
 )
-
-// freePort returns a loopback port that was free a moment ago, on TCP or
-// UDP.
-func freePort(t *testing.T, network string) int {
-	t.Helper()
-	var addr net.Addr
-	switch network {
-	case "tcp":
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr = ln.Addr()
-		ln.Close()
-	case "udp":
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr = pc.LocalAddr()
-		pc.Close()
-	}
-	_, port, _ := net.SplitHostPort(addr.String())
-	p, _ := strconv.Atoi(port)
-	return p
-}
 
 func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
@@ -48,7 +23,7 @@ func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.It
 // working. A listener that cannot be bound refuses the whole reload.
 func TestReloadMovesListeners(t *testing.T) {
 	o := testOptions()
-	o.Port = freePort(t, "tcp")
+	o.Port = testutil.FreePort(t)
 	srv := startServer(t, o, nil)
 
 	// A subscriber connected through the first TCP port.
@@ -65,7 +40,7 @@ func TestReloadMovesListeners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tcpPort, quicPort := freePort(t, "tcp"), freePort(t, "udp")
+	tcpPort, quicPort := testutil.FreePort(t), testutil.FreePort(t)
 	o = srv.Options()
 	o.Port = tcpPort
 	o.Listeners = []broker.Listener{
@@ -100,7 +75,7 @@ func TestReloadMovesListeners(t *testing.T) {
 	}
 
 	// Reload 2: QUIC moves; the QUIC client connected before stays up.
-	quicPort2 := freePort(t, "udp")
+	quicPort2 := testutil.FreePort(t)
 	o = srv.Options()
 	o.Listeners = []broker.Listener{o.Listeners[0], {Transport: o.Listeners[1].Transport, Addr: hostPort(quicPort2)}}
 	if err := srv.Reload(o); err != nil {

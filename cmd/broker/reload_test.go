@@ -18,6 +18,7 @@ import (
 
 	"github.com/murmurmq/murmur/broker"
 	"github.com/murmurmq/murmur/cluster"
+	"github.com/murmurmq/murmur/internal/testutil"
 )
 
 // node is a broker and its cluster started from a config file in-process,
@@ -122,23 +123,12 @@ func TestReloadGossipHalf(t *testing.T) {
 	}
 }
 
-// freeTCPPort returns a loopback TCP port that was free a moment ago.
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // The network half of a reload moves the client listeners: a new port
 // (and QUIC turned on) accepts at once, clients on the old port stay
 // connected, and the other brokers learn the new client URL through
 // gossip (the connect_urls they hand out).
 func TestReloadMovesClientPort(t *testing.T) {
-	p1, p2 := freeTCPPort(t), freeTCPPort(t)
+	p1, p2 := testutil.FreePort(t), testutil.FreePort(t)
 	conf := func(port int, seeds, extra string) string {
 		return fmt.Sprintf("listen: 127.0.0.1:%d\nhttp_port: 0\ncluster { listen: 127.0.0.1:0 }\n"+
 			"gossip {\n  listen: 127.0.0.1:0\n  profile: local\n  seeds: [%s]\n}\n%s", port, seeds, extra)
