@@ -83,8 +83,11 @@ func reloadable(cur, n *Options) error {
 // until its last connection ends).
 func (s *Server) reloadListeners(n *Options) error {
 	s.mu.Lock()
-	cur := slices.Clone(s.listeners)
+	started, cur := s.started, slices.Clone(s.listeners)
 	s.mu.Unlock()
+	if !started {
+		return nil // Start binds what the options in force ask for
+	}
 	want := slices.Clone(n.clientListeners())
 	next := make([]*listener, len(want))
 	var add []Listener
@@ -124,13 +127,13 @@ func (s *Server) reloadListeners(n *Options) error {
 		}
 		return errors.New("listeners: not changed while shutting down or in lame-duck mode")
 	}
-	started := make(map[*listener]bool, len(s.listeners))
+	running := make(map[*listener]bool, len(s.listeners))
 	for _, l := range s.listeners {
-		started[l] = true
+		running[l] = true
 	}
 	s.listeners = next
 	for _, l := range next {
-		if !started[l] {
+		if !running[l] {
 			s.log.Info("listening for clients", zap.String("transport", l.transport), zap.Stringer("addr", l.ln.Addr()))
 			s.wg.Add(1)
 			go s.acceptLoop(l)

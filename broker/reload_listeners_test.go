@@ -131,3 +131,24 @@ func TestReloadMovesListeners(t *testing.T) {
 		t.Fatalf("got %q after the refused reload", m.Data)
 	}
 }
+
+// TestReloadBeforeStart: a reload before Start binds nothing itself; Start
+// then listens where the reloaded options say, and Close returns.
+func TestReloadBeforeStart(t *testing.T) {
+	srv, err := broker.New(testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := srv.Options()
+	o.Port = testutil.FreePort(t)
+	if err := srv.Reload(o); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if got := srv.Addrs()["tcp"].String(); got != hostPort(o.Port) {
+		t.Fatalf("listening on %s, want %s", got, hostPort(o.Port))
+	}
+}

@@ -148,7 +148,7 @@ func (s *Server) Start() error {
 	if s.started {
 		return errors.New("broker: already started")
 	}
-	lns, err := openListeners(s.opts.clientListeners())
+	lns, err := openListeners(s.o().clientListeners())
 	if err != nil {
 		return err
 	}

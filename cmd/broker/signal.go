@@ -86,11 +86,14 @@ func reload(cur *config, srv *broker.Server, cl *cluster.Cluster, log *zap.Logge
 	switch {
 	case next.quic != cur.quic:
 		logQUIC(log, next.quic) // QUIC turned on
-	case next.quic != nil && (next.quicFlags.cert != cur.quicFlags.cert || next.quicFlags.key != cur.quicFlags.key):
+	case next.quic != nil && (next.quicFlags.cert != "" || next.quicFlags.cert != cur.quicFlags.cert || next.quicFlags.key != cur.quicFlags.key):
+		// Files are re-read on every reload: renewal tools overwrite them
+		// in place.
+		before := next.quic.Fingerprint()
 		if err := next.quic.SetCertificate(next.quicFlags.cert, next.quicFlags.key); err != nil {
 			log.Error("reload: QUIC certificate not replaced; the old one stays", zap.Error(err))
 			next.quicFlags.cert, next.quicFlags.key = cur.quicFlags.cert, cur.quicFlags.key
-		} else {
+		} else if next.quic.Fingerprint() != before {
 			log.Info("reload: QUIC certificate replaced for new connections", zap.String("sha256_fingerprint", next.quic.Fingerprint()))
 			logQUIC(log, next.quic)
 		}

@@ -105,8 +105,13 @@ func (t *Transport) SetCertificate(certFile, keyFile string) error {
 }
 
 // listenTLS is the tls.Config listeners are built with: each handshake takes
-// the identity in force at that moment.
+// the identity in force at that moment. A caller's Config.TLS is used as
+// given (it may pick certificates itself through GetConfigForClient, which
+// TLS would not call if nested in ours).
 func (t *Transport) listenTLS() *tls.Config {
+	if t.cfg.TLS != nil {
+		return t.serverTLS.Load().config
+	}
 	return &tls.Config{
 		MinVersion: tls.VersionTLS13,
 		NextProtos: []string{ALPN},
