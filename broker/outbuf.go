@@ -23,7 +23,7 @@ func putChunk(b []byte) {
 // the chunks to the pool, so producers and the writer only contend for the
 // swap.
 type outbound struct {
-	bufs         [][]byte // pending chunks; only the last has free space
+	bufs         [][]byte // pending chunks; only the last is appended to
 	size         int      // bytes in bufs
 	spare        [][]byte // the writer's previous list, reused
 	inflight     int      // bytes the writer is writing now

@@ -112,18 +112,18 @@ func (s *Server) reloadListeners(n *Options) error {
 	if err != nil {
 		return err
 	}
+	k := 0
 	for i := range next {
 		if next[i] == nil {
-			next[i], opened = opened[0], opened[1:]
+			next[i] = opened[k]
+			k++
 		}
 	}
 	s.mu.Lock()
 	if s.shutdown || s.info.LameDuckMode {
 		s.mu.Unlock()
-		for _, l := range next {
-			if !slices.Contains(s.listeners, l) {
-				l.ln.Close()
-			}
+		for _, l := range opened {
+			l.ln.Close()
 		}
 		return errors.New("listeners: not changed while shutting down or in lame-duck mode")
 	}
