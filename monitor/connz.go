@@ -18,8 +18,8 @@ const DefaultConnListSize = 1024
 // SortOpt is a /connz sort key, with nats-server's names.
 type SortOpt string
 
-// Sort keys. Only cid and start sort ascending; uptime sorts from the
-// newest connection (as nats-server); the rest sort largest first.
+// Sort keys. Only cid, start and reason sort ascending; uptime sorts from
+// the newest connection (as nats-server); the rest sort largest first.
 const (
 	ByCid      SortOpt = "cid"
 	ByStart    SortOpt = "start"
@@ -34,6 +34,7 @@ const (
 	ByUptime   SortOpt = "uptime"
 	ByStop     SortOpt = "stop"
 	ByReason   SortOpt = "reason"
+	ByRTT      SortOpt = "rtt"
 )
 
 // ConnState selects open, closed or all connections.
@@ -94,39 +95,41 @@ type ConnInfo struct {
 	Subs         []string   `json:"subscriptions_list,omitempty"`
 	Transport    string     `json:"transport"`
 
-	uptime, idle time.Duration // for sorting
+	uptime, idle, rtt time.Duration // for sorting
 }
 
+// connzOptions decodes /connz's query in nats-server's order: auth
+// (accepted, unused: Murmur lists no users), subs, offset, limit, cid,
+// state. The sort key is checked by Connz.
 func connzOptions(args *fasthttp.Args) (ConnzOptions, error) {
-	o := ConnzOptions{
-		Sort:          SortOpt(args.Peek("sort")),
-		Subscriptions: boolArg(args, "subs"),
-		Offset:        intArg(args, "offset", 0),
-		Limit:         intArg(args, "limit", DefaultConnListSize),
+	var o ConnzOptions
+	var err error
+	if err = decodeBools(args, "auth"); err != nil {
+		return o, err
 	}
-	switch st := string(args.Peek("state")); st {
-	case "", "open":
-	case "closed":
-		o.State = ConnClosed
-	case "all", "any":
-		o.State = ConnAll
-	default:
-		return o, fmt.Errorf("invalid connection state: %s", st)
+	if o.Subscriptions, err = decodeSubs(args); err != nil {
+		return o, err
 	}
-	if v := args.Peek("cid"); len(v) > 0 {
-		cid, err := strconv.ParseUint(string(v), 10, 64)
-		if err != nil {
-			return o, fmt.Errorf("invalid cid: %s", v)
-		}
-		o.CID = cid
+	if o.Offset, err = decodeInt(args, "offset"); err != nil {
+		return o, err
 	}
+	if o.Limit, err = decodeInt(args, "limit"); err != nil {
+		return o, err
+	}
+	if o.CID, err = decodeUint64(args, "cid"); err != nil {
+		return o, err
+	}
+	if o.State, err = decodeState(args); err != nil {
+		return o, err
+	}
+	o.Sort = SortOpt(args.Peek("sort"))
 	return o, nil
 }
 
 // Connz returns the /connz document for opts.
 func (m *Server) Connz(opts ConnzOptions) (*Connz, error) {
 	switch opts.Sort {
-	case "", ByCid, ByStart, BySubs, ByPending, ByOutMsgs, ByInMsgs, ByOutBytes, ByInBytes, ByLast, ByIdle, ByUptime:
+	case "", ByCid, ByStart, BySubs, ByPending, ByOutMsgs, ByInMsgs, ByOutBytes, ByInBytes, ByLast, ByIdle, ByUptime, ByRTT:
 	case ByStop, ByReason:
 		if opts.State != ConnClosed {
 			return nil, fmt.Errorf("sort by %s only valid on closed connections", opts.Sort)
@@ -190,6 +193,7 @@ func connInfo(c *broker.ConnInfo, now time.Time, withSubs bool) *ConnInfo {
 	}
 	if c.RTT > 0 {
 		ci.RTT = c.RTT.String()
+		ci.rtt = c.RTT
 	}
 	if withSubs {
 		ci.Subs = c.Subs
@@ -238,6 +242,8 @@ func sortConns(conns []*ConnInfo, key SortOpt) {
 		less = func(a, b *ConnInfo) bool { return a.Stop != nil && b.Stop != nil && a.Stop.After(*b.Stop) }
 	case ByReason:
 		less = func(a, b *ConnInfo) bool { return a.Reason < b.Reason }
+	case ByRTT:
+		less = func(a, b *ConnInfo) bool { return a.rtt > b.rtt }
 	default:
 		return
 	}

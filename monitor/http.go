@@ -2,7 +2,6 @@ package monitor
 
 import (
 	"encoding/json"
-	"strconv"
 	"sync/atomic"
 
 	"github.com/valyala/fasthttp"
@@ -82,25 +81,56 @@ func (m *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 		m.writeJSON(ctx, 200, cz)
 	case pathSubsz:
-		sz, err := m.Subsz(subszOptions(args))
+		opts, err := subszOptions(args)
+		if err != nil {
+			m.writeError(ctx, err)
+			return
+		}
+		sz, err := m.Subsz(opts)
 		if err != nil {
 			m.writeError(ctx, err)
 			return
 		}
 		m.writeJSON(ctx, 200, sz)
 	case pathRoutez:
-		m.writeJSON(ctx, 200, m.Routez(boolArg(args, "subs")))
+		subs, err := decodeSubs(args)
+		if err != nil {
+			m.writeError(ctx, err)
+			return
+		}
+		m.writeJSON(ctx, 200, m.Routez(subs))
 	case pathGossipz:
 		m.writeJSON(ctx, 200, m.Gossipz())
 	case pathHealthz:
+		bad, err := healthzQuery(args)
+		if err != nil {
+			m.writeError(ctx, err)
+			return
+		}
+		if bad != nil {
+			m.writeJSON(ctx, fasthttp.StatusBadRequest, bad)
+			return
+		}
 		h, code := m.Health()
 		m.writeJSON(ctx, code, h)
 	case pathMetrics:
 		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
 		ctx.SetBody(m.Metrics())
 	case pathGatewz:
+		if _, err := decodeSubs(args); err != nil {
+			m.writeError(ctx, err)
+			return
+		}
+		if err := decodeBools(args, "accs"); err != nil {
+			m.writeError(ctx, err)
+			return
+		}
 		m.writeJSON(ctx, 200, m.emptyShell("outbound_gateways", "inbound_gateways"))
 	case pathLeafz:
+		if err := decodeBools(args, "subs"); err != nil {
+			m.writeError(ctx, err)
+			return
+		}
 		m.writeJSON(ctx, 200, m.emptyShell("leafs"))
 	default:
 		writeText(ctx, fasthttp.StatusNotFound, "not found")
@@ -135,7 +165,8 @@ func (m *Server) writeJSON(ctx *fasthttp.RequestCtx, code int, v any) {
 	ctx.SetBody(b)
 }
 
-// writeError reports a bad request with nats-server's plain-text error.
+// writeError reports a bad request with nats-server's plain-text reason
+// (see params.go).
 func (m *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 	writeText(ctx, fasthttp.StatusBadRequest, err.Error())
 }
@@ -147,26 +178,4 @@ func writeText(ctx *fasthttp.RequestCtx, code int, text string) {
 	ctx.SetStatusCode(code)
 	ctx.SetContentType("text/plain; charset=utf-8")
 	ctx.SetBodyString(text)
-}
-
-// boolArg reads a flag as nats-server does: "1", "true", or "detail".
-func boolArg(args *fasthttp.Args, name string) bool {
-	switch string(args.Peek(name)) {
-	case "1", "true", "t", "TRUE", "True", "detail":
-		return true
-	}
-	return false
-}
-
-// intArg reads a non-negative integer, def when absent or malformed.
-func intArg(args *fasthttp.Args, name string, def int) int {
-	v := args.Peek(name)
-	if len(v) == 0 {
-		return def
-	}
-	n, err := strconv.Atoi(string(v))
-	if err != nil {
-		return def
-	}
-	return n
 }

@@ -221,6 +221,49 @@ type Healthz struct {
 	Status     string `json:"status"`
 	StatusCode int    `json:"status_code,omitempty"`
 	Error      string `json:"error,omitempty"`
+	// Errors carries a bad request's reason instead of Error when the
+	// request asked for details (as nats-server).
+	Errors []HealthzError `json:"errors,omitempty"`
+}
+
+// HealthzError is one entry of Healthz.Errors.
+type HealthzError struct {
+	// Type is nats-server's error class; Murmur reports only
+	// HealthzBadRequest.
+	Type  string `json:"type"`
+	Error string `json:"error,omitempty"`
+}
+
+// HealthzBadRequest is the HealthzError type of a malformed request.
+const HealthzBadRequest = "BAD_REQUEST"
+
+// healthzQuery checks /healthz's parameters as nats-server does. A
+// malformed flag is an error (a plain-text 400); a stream without an
+// account, or a consumer without a stream, is answered by the returned
+// document with status 400. Murmur has no JetStream, so the js-* flags are
+// otherwise ignored and a consistent account/stream/consumer is healthy
+// when the broker is, as on a nats-server without JetStream.
+func healthzQuery(args *fasthttp.Args) (*Healthz, error) {
+	if err := decodeBools(args, "js-enabled", "js-enabled-only", "js-server-only", "js-meta-only"); err != nil {
+		return nil, err
+	}
+	details, err := decodeBool(args, "details")
+	if err != nil {
+		return nil, err
+	}
+	var reason string
+	switch {
+	case len(args.Peek("account")) == 0 && len(args.Peek("stream")) > 0:
+		reason = `"account" must not be empty when checking stream health`
+	case len(args.Peek("stream")) == 0 && len(args.Peek("consumer")) > 0:
+		reason = `"stream" must not be empty when checking consumer health`
+	default:
+		return nil, nil
+	}
+	if details {
+		return &Healthz{Status: "error", Errors: []HealthzError{{Type: HealthzBadRequest, Error: reason}}}, nil
+	}
+	return &Healthz{Status: "error", Error: reason}, nil
 }
 
 // Health returns the /healthz document and its HTTP status.

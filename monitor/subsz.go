@@ -49,13 +49,22 @@ type SubDetail struct {
 	Cid     uint64 `json:"cid"`
 }
 
-func subszOptions(args *fasthttp.Args) SubszOptions {
-	return SubszOptions{
-		Subscriptions: boolArg(args, "subs"),
-		Offset:        intArg(args, "offset", 0),
-		Limit:         intArg(args, "limit", DefaultSubListSize),
-		Test:          string(args.Peek("test")),
+// subszOptions decodes /subsz's query in nats-server's order: subs (a
+// plain flag here, "detail" is refused), offset, limit. The test subject
+// is checked by Subsz.
+func subszOptions(args *fasthttp.Args) (SubszOptions, error) {
+	o := SubszOptions{Test: string(args.Peek("test"))}
+	var err error
+	if o.Subscriptions, err = decodeBool(args, "subs"); err != nil {
+		return o, err
 	}
+	if o.Offset, err = decodeInt(args, "offset"); err != nil {
+		return o, err
+	}
+	if o.Limit, err = decodeInt(args, "limit"); err != nil {
+		return o, err
+	}
+	return o, nil
 }
 
 // Subsz returns the /subsz document for opts. It fails when Test is not a
