@@ -167,3 +167,42 @@ func TestConnzPagingAndSorting(t *testing.T) {
 		}
 	}
 }
+
+// TestConnzSortByRTT waits for the first PING round trip of three
+// connections (sent two seconds after connect) and checks that sort=rtt
+// lists the slowest first, as nats-server, and pages in that order.
+func TestConnzSortByRTT(t *testing.T) {
+	srv := startBroker(t, "rtt")
+	m := startMonitor(t, srv, monitor.Config{})
+	c := client(t)
+	for range 3 {
+		connect(t, srv)
+	}
+	rtt := func(ci *monitor.ConnInfo) time.Duration {
+		d, err := time.ParseDuration(ci.RTT)
+		if err != nil {
+			t.Fatalf("cid %d: rtt %q: %v", ci.Cid, ci.RTT, err)
+		}
+		return d
+	}
+	var cz monitor.Connz
+	eventually(t, 10*time.Second, "every connection to have an rtt", func() bool {
+		getJSON(t, c, m, "/connz?sort=rtt", &cz)
+		for _, ci := range cz.Conns {
+			if ci.RTT == "" {
+				return false
+			}
+		}
+		return len(cz.Conns) == 3
+	})
+	for i := 1; i < len(cz.Conns); i++ {
+		if rtt(cz.Conns[i]) > rtt(cz.Conns[i-1]) {
+			t.Errorf("sort=rtt: cid %d (%s) before cid %d (%s)", cz.Conns[i-1].Cid, cz.Conns[i-1].RTT, cz.Conns[i].Cid, cz.Conns[i].RTT)
+		}
+	}
+	var page monitor.Connz
+	getJSON(t, c, m, "/connz?sort=rtt&offset=1&limit=1", &page)
+	if len(page.Conns) != 1 || page.Conns[0].Cid != cz.Conns[1].Cid {
+		t.Errorf("sort=rtt page [1,2): %+v, want cid %d", page.Conns, cz.Conns[1].Cid)
+	}
+}
