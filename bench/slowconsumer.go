@@ -97,7 +97,7 @@ func (w slowConsumer) measure(ctx context.Context, env *Env, b *Broker, mon *var
 	asyncErr := &firstError{}
 
 	// The monitoring listener may come up after the client port answers.
-	sc0, err := mon.slowConsumersWithin(ctx, 10*time.Second)
+	v0, err := mon.readWithin(ctx, 10*time.Second)
 	if err != nil {
 		return Result{}, err
 	}
@@ -201,7 +201,9 @@ func (w slowConsumer) measure(ctx context.Context, env *Env, b *Broker, mon *var
 	}
 
 	t0, c0 := time.Now(), total()
-	baseCut, sc1, err := mon.watch(ctx, sc0, t0.Add(period))
+	// The baseline watch learns the connection count (publisher and healthy
+	// subscribers) and flags a slow consumer among them.
+	v1, baseCut, err := mon.watch(ctx, varz{SlowConsumers: v0.SlowConsumers, Connections: -1}, t0.Add(period))
 	if err != nil {
 		return Result{}, err
 	}
@@ -219,7 +221,13 @@ func (w slowConsumer) measure(ctx context.Context, env *Env, b *Broker, mon *var
 		return Result{}, fmt.Errorf("stalled subscriber: %w", err)
 	}
 	tJoin, cJoin := time.Now(), total()
-	cutAt, sc2, err := mon.watch(ctx, sc1, tJoin.Add(period))
+	// Cut off is a slow consumer counted, or a connection gone (a broker
+	// might close the stalled one without calling it a slow consumer).
+	base := v1
+	if base.Connections >= 0 {
+		base.Connections++
+	}
+	v2, cutAt, err := mon.watch(ctx, base, tJoin.Add(period))
 	if err != nil {
 		return Result{}, err
 	}
@@ -235,29 +243,28 @@ func (w slowConsumer) measure(ctx context.Context, env *Env, b *Broker, mon *var
 	}
 	closed, drained := drainClosed(stalled, drainTimeout)
 	stalled.Close()
-	sc3, err := mon.slowConsumers(ctx)
+	v3, err := mon.read(ctx)
 	if err != nil {
-		sc3 = sc2
+		v3 = v2
 	}
 
-	env.Progress("per sub %s msgs/s before, %s during (%v); slow_consumers %d → %d",
-		formatValue(before, "msgs/s"), formatValue(during, "msgs/s"), tEnd.Sub(tJoin).Round(time.Millisecond), sc0, sc3)
 	r := Result{Value: during / before}
 	socket := "its socket still open at the end"
 	if closed {
 		socket = fmt.Sprintf("its socket closed (%d KiB left to drain)", drained>>10)
 	}
 	if !cutAt.IsZero() {
-		r.Info = fmt.Sprintf("stalled sub cut off %v after joining, %s", cutAt.Sub(tJoin).Round(time.Millisecond), socket)
+		r.Info = fmt.Sprintf("stalled sub cut off %v after joining (slow_consumers %d → %d), %s",
+			cutAt.Sub(tJoin).Round(time.Millisecond), v0.SlowConsumers, v2.SlowConsumers, socket)
 	} else {
 		r.Info = fmt.Sprintf("stalled sub not cut off within %v, %s", period, socket)
 	}
 	r.Info += fmt.Sprintf("; per sub %s msgs/s before, %s during", formatValue(before, "msgs/s"), formatValue(during, "msgs/s"))
 	if !baseCut.IsZero() {
-		r.Note = joinNotes(r.Note, fmt.Sprintf("slow_consumers rose to %d in the baseline, before the stall", sc1))
+		r.Note = joinNotes(r.Note, fmt.Sprintf("slow_consumers rose to %d in the baseline, before the stall", v1.SlowConsumers))
 	}
-	if sc3-sc0 > 1 {
-		r.Note = joinNotes(r.Note, fmt.Sprintf("%d slow consumers, want at most the stalled one", sc3-sc0))
+	if n := v3.SlowConsumers - v0.SlowConsumers; n > 1 {
+		r.Note = joinNotes(r.Note, fmt.Sprintf("%d slow consumers, want at most the stalled one", n))
 	}
 	for i, nc := range subConns {
 		if nc.IsClosed() {
@@ -362,8 +369,14 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// varzClient reads slow_consumers from a broker's /varz; both brokers name
-// the field alike.
+// varz is what the workload reads from /varz; both brokers name the
+// fields alike.
+type varz struct {
+	SlowConsumers int64 `json:"slow_consumers"`
+	Connections   int   `json:"connections"`
+}
+
+// varzClient reads a broker's /varz.
 type varzClient struct {
 	url string
 	tr  *http.Transport
@@ -382,69 +395,70 @@ func newVarzClient(port int) *varzClient {
 // close drops the kept-alive connection and its goroutines.
 func (v *varzClient) close() { v.tr.CloseIdleConnections() }
 
-func (v *varzClient) slowConsumers(ctx context.Context) (int64, error) {
+func (v *varzClient) read(ctx context.Context) (varz, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.url, nil)
 	if err != nil {
-		return 0, err
+		return varz{}, err
 	}
 	resp, err := v.hc.Do(req)
 	if err != nil {
-		return 0, err
+		return varz{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("GET %s: %s", v.url, resp.Status)
+		return varz{}, fmt.Errorf("GET %s: %s", v.url, resp.Status)
 	}
 	var doc struct {
 		SlowConsumers *int64 `json:"slow_consumers"`
+		Connections   *int   `json:"connections"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
-		return 0, fmt.Errorf("GET %s: %w", v.url, err)
+		return varz{}, fmt.Errorf("GET %s: %w", v.url, err)
 	}
-	if doc.SlowConsumers == nil {
-		return 0, fmt.Errorf("GET %s: no slow_consumers field", v.url)
+	if doc.SlowConsumers == nil || doc.Connections == nil {
+		return varz{}, fmt.Errorf("GET %s: no slow_consumers or connections field", v.url)
 	}
-	return *doc.SlowConsumers, nil
+	return varz{SlowConsumers: *doc.SlowConsumers, Connections: *doc.Connections}, nil
 }
 
-// slowConsumersWithin retries slowConsumers until it answers or timeout
-// passes.
-func (v *varzClient) slowConsumersWithin(ctx context.Context, timeout time.Duration) (int64, error) {
+// readWithin retries read until it answers or timeout passes.
+func (v *varzClient) readWithin(ctx context.Context, timeout time.Duration) (varz, error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		n, err := v.slowConsumers(ctx)
+		d, err := v.read(ctx)
 		if err == nil || time.Now().After(deadline) {
-			return n, err
+			return d, err
 		}
 		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
-			return 0, err
+			return varz{}, err
 		}
 	}
 }
 
-// watch polls slow_consumers every varzEvery until it rises above base or
-// end passes. It returns when it saw the rise (zero if it did not) and the
-// last count. A failed poll (a busy broker may miss the 1 s limit) is
-// skipped, not fatal; only ctx ends the watch early.
-func (v *varzClient) watch(ctx context.Context, base int64, end time.Time) (time.Time, int64, error) {
+// watch polls /varz every varzEvery until slow_consumers rises above base's
+// or connections falls below base's (-1 watches only slow_consumers), or end
+// passes. It returns the last document (base if no poll answered) and when
+// the change showed, zero if it did not. A failed poll (a busy broker may
+// miss the 1 s limit) is skipped; only ctx ends the watch early.
+func (v *varzClient) watch(ctx context.Context, base varz, end time.Time) (varz, time.Time, error) {
 	tick := time.NewTicker(varzEvery)
 	defer tick.Stop()
 	last := base
 	for {
-		if n, err := v.slowConsumers(ctx); err == nil {
-			last = n
-			if n > base {
-				return time.Now(), n, nil
+		if d, err := v.read(ctx); err == nil {
+			last = d
+			if d.SlowConsumers > base.SlowConsumers || d.Connections < base.Connections {
+				return d, time.Now(), nil
 			}
 		} else if ctx.Err() != nil {
-			return time.Time{}, last, ctx.Err()
+			return last, time.Time{}, ctx.Err()
 		}
 		if !time.Now().Before(end) {
-			return time.Time{}, last, nil
+			return last, time.Time{}, nil
 		}
 		select {
 		case <-ctx.Done():
-			return time.Time{}, last, ctx.Err()
+			return last, time.Time{}, ctx.Err()
 		case <-tick.C:
 		}
 	}
