@@ -20,7 +20,12 @@ const handshake = "CONNECT {\"verbose\":false,\"pedantic\":false,\"protocol\":1,
 // without nats.go, so thousands of connections cost the bench little memory.
 // The returned reader holds whatever followed the PONG.
 func rawConnect(ctx context.Context, addr string) (net.Conn, *bufio.Reader, error) {
-	d := net.Dialer{Timeout: 10 * time.Second}
+	return rawConnectVia(ctx, &net.Dialer{Timeout: 10 * time.Second}, addr)
+}
+
+// rawConnectVia is rawConnect with a caller's dialer, say one that sets
+// socket options before the SYN.
+func rawConnectVia(ctx context.Context, d *net.Dialer, addr string) (net.Conn, *bufio.Reader, error) {
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, nil, err

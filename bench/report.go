@@ -189,6 +189,15 @@ func formatValue(v float64, unit string) string {
 		return fmt.Sprintf("%.0f", v)
 	case unit == "s" || unit == "×":
 		return fmt.Sprintf("%.2f", v)
+	case unit == "share": // a fraction, shown as a percentage
+		switch p := 100 * v; {
+		case p >= 10:
+			return fmt.Sprintf("%.0f%%", p)
+		case p >= 1:
+			return fmt.Sprintf("%.1f%%", p)
+		default:
+			return fmt.Sprintf("%.2f%%", p)
+		}
 	case v >= 1e6:
 		return fmt.Sprintf("%.2fM", v/1e6)
 	case v >= 1e3:

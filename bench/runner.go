@@ -134,6 +134,9 @@ func (o Outcome) String(w Workload) string {
 	if o.Note != "" {
 		s += " (" + o.Note + ")"
 	}
+	if o.Info != "" {
+		s += " [" + o.Info + "]"
+	}
 	return s
 }
 
@@ -181,25 +184,31 @@ func (r Row) Ratios() []float64 {
 	return ratios
 }
 
-// Errors lists the distinct errors and notes of the row's runs, by side.
+// Errors lists the distinct errors and notes of the row's runs, by side,
+// with each successful run's Info.
 func (r Row) Errors() []string {
 	var out []string
 	for _, s := range []struct {
 		name string
 		runs []Outcome
 	}{{sideOurs, r.Ours}, {sideNATS, r.NATS}, {sideSink, r.Sink}} {
-		for _, o := range s.runs {
+		for i, o := range s.runs {
 			var msg string
 			switch {
 			case o.Err != nil && !errors.Is(o.Err, ErrNotApplicable):
 				msg = fmt.Sprintf("%s, %s: %s", r.Workload.Name, s.name, firstLine(o.Err.Error()))
 			case o.Err == nil && o.Note != "":
 				msg = fmt.Sprintf("%s, %s (!): %s", r.Workload.Name, s.name, o.Note)
-			default:
-				continue
 			}
-			if !slices.Contains(out, msg) {
+			if msg != "" && !slices.Contains(out, msg) {
 				out = append(out, msg)
+			}
+			if o.Err == nil && o.Info != "" {
+				run := s.name
+				if len(s.runs) > 1 {
+					run += fmt.Sprintf(" pair %d", i+1)
+				}
+				out = append(out, fmt.Sprintf("%s, %s: %s", r.Workload.Name, run, o.Info))
 			}
 		}
 	}

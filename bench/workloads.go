@@ -91,8 +91,12 @@ type Result struct {
 	Value float64
 	// P50 and P99 are latency percentiles, for Latency workloads.
 	P50, P99 time.Duration
-	// Note flags something a reader should know, e.g. lost messages.
+	// Note flags something a reader should know, e.g. lost messages; the
+	// cell is marked (!).
 	Note string
+	// Info is context for the notes under the table (say when a slow
+	// consumer was cut off); unlike Note it does not mark the cell.
+	Info string
 }
 
 // singleBroker adapts a workload body that needs one broker.
@@ -183,6 +187,9 @@ func workloads() []Workload {
 		{Name: "acked ÷ raw 1 pub → 1 sub, 128 B, same broker", Unit: "×", Run: ackedOverRaw(flow{
 			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 128, count: 1_000_000, fanout: 1,
 		}, ackedDirect{count: 300_000, size: 128})},
+		{Name: "slow-consumer isolation: 1 pub → 2 subs + 1 stalled, 1 KB (per-sub rate during stall ÷ before)", Unit: "share", Run: slowConsumer{
+			size: 1 << 10, healthy: 2, period: 2 * time.Second, maxPending: 1 << 20, window: 512,
+		}.run},
 		{Name: "RSS, 10,000 idle connections", Unit: "MiB", LowerIsBetter: true, Run: singleBroker(idleConns{
 			count: 10_000,
 		}.run)},
