@@ -5,8 +5,6 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
-
-	"github.com/murmurmq/murmur/pubsub"
 )
 
 // authState is AuthOptions compiled for lookups; a reload swaps in a new one.
@@ -53,75 +51,3 @@ func (st *authState) check(o *connectOpts) (*userEntry, bool) {
 }
 
 func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
-
-// permissions are compiled SubjectRules for one user.
-type permissions struct {
-	pub, sub rules
-}
-
-type rules struct {
-	allow, deny []string
-}
-
-func compilePerms(p *Permissions) *permissions {
-	if p == nil {
-		return nil
-	}
-	return &permissions{
-		pub: rules{allow: p.Publish.Allow, deny: p.Publish.Deny},
-		sub: rules{allow: p.Subscribe.Allow, deny: p.Subscribe.Deny},
-	}
-}
-
-// permits reports whether subject passes the rules. For a subscription with
-// wildcards, its tokens are matched as literals, so "foo.*" is allowed by
-// "foo.*" or "foo.>" but not by "foo.bar".
-func (r *rules) permits(subject string) bool {
-	if len(r.allow) > 0 {
-		ok := false
-		for _, p := range r.allow {
-			if pubsub.SubjectMatches(p, subject) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	for _, p := range r.deny {
-		if pubsub.SubjectMatches(p, subject) {
-			return false
-		}
-	}
-	return true
-}
-
-// pubCacheMax bounds a client's cache of publish permission decisions.
-const pubCacheMax = 1024
-
-// canPublish checks (and caches, per client) a publish subject against the
-// client's permissions. Reader goroutine only.
-func (c *client) canPublish(subject []byte) bool {
-	p := c.perms.Load()
-	if p == nil {
-		return true
-	}
-	if c.pubCachePerms != p {
-		c.pubCache, c.pubCachePerms = make(map[string]bool), p
-	}
-	if ok, hit := c.pubCache[string(subject)]; hit {
-		return ok
-	}
-	ok := p.pub.permits(string(subject))
-	if len(c.pubCache) >= pubCacheMax {
-		clear(c.pubCache)
-	}
-	c.pubCache[string(subject)] = ok
-	return ok
-}
-
-func (c *client) canSubscribe(subject string) bool {
-	p := c.perms.Load()
-	return p == nil || p.sub.permits(subject)
-}

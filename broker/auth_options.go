@@ -3,6 +3,7 @@ package broker
 import (
 	"crypto/tls"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/murmurmq/murmur/pubsub"
@@ -38,16 +39,40 @@ type User struct {
 
 // Permissions are a user's publish and subscribe rules.
 type Permissions struct {
-	Publish   SubjectRules
+	Publish SubjectRules
+	// Subscribe entries may name a queue after the subject ("foo q1"):
+	// such an entry allows (or denies) only that queue group, or, with
+	// wildcards in the queue name, the queue names it matches.
 	Subscribe SubjectRules
+	// Response, when set, lets the user publish to the reply subject of
+	// each request delivered to it (nats-server allow_responses), even
+	// where the publish rules refuse it. Without publish rules, only
+	// responses may be published.
+	Response *ResponsePermission
 }
 
 // SubjectRules allow and deny subjects (wildcards allowed). A subject is
-// permitted when Allow is empty or matches it, and Deny does not.
+// permitted when Allow is nil or matches it, and Deny does not; a
+// subscription is also checked at delivery, so a wildcard never receives a
+// subject its rules refuse.
 type SubjectRules struct {
 	Allow []string
 	Deny  []string
 }
+
+// ResponsePermission bounds allow_responses: each received reply subject
+// may be published to MaxMsgs times within Expires of the request's
+// delivery. Zero means no limit.
+type ResponsePermission struct {
+	MaxMsgs int
+	Expires time.Duration
+}
+
+// nats-server's allow_responses defaults (allow_responses: true).
+const (
+	DefaultResponseMaxMsgs = 1
+	DefaultResponseExpires = 2 * time.Minute
+)
 
 // TLSOptions put TLS on the TCP client listener.
 type TLSOptions struct {
@@ -95,7 +120,11 @@ func (a *AuthOptions) validate() error {
 			}{{"publish.allow", p.Publish.Allow}, {"publish.deny", p.Publish.Deny},
 				{"subscribe.allow", p.Subscribe.Allow}, {"subscribe.deny", p.Subscribe.Deny}} {
 				for _, s := range r.subs {
-					if !pubsub.ValidSubject(s) {
+					if strings.HasPrefix(r.name, "subscribe") {
+						if _, _, ok := splitSubjectQueue(s); !ok {
+							return fmt.Errorf("authorization.users[%d].permissions.%s: invalid subject %q", i, r.name, s)
+						}
+					} else if !pubsub.ValidSubject(s) {
 						return fmt.Errorf("authorization.users[%d].permissions.%s: invalid subject %q", i, r.name, s)
 					}
 				}

@@ -78,7 +78,8 @@ type client struct {
 	opts connectOpts
 	out  outbound
 
-	wbufs [][]byte // writer-owned scratch for writev
+	wbufs       [][]byte    // writer-owned scratch for writev
+	abortWrites atomic.Bool // closed as a slow consumer: writes end at once
 
 	subsMu sync.Mutex
 	subs   map[string]*mux.Sub
@@ -99,10 +100,14 @@ type client struct {
 
 	// Authentication and permissions.
 	authed        atomic.Bool
-	authTimer     *time.Timer // guarded by mu
+	connectSeen   atomic.Bool            // CONNECT arrived: the auth timer no longer applies
+	authTimer     *time.Timer            // guarded by mu
+	user          atomic.Pointer[string] // the authenticated user (nil: none)
 	perms         atomic.Pointer[permissions]
 	pubCache      map[string]bool // reader-owned publish decisions
 	pubCachePerms *permissions    // the perms pubCache was built for
+	verdicts      verdictCache    // delivery decisions of filtered subscriptions
+	replies       replyPerms      // reply subjects allow_responses lets it publish to
 
 	readerDone chan struct{}
 }
@@ -264,6 +269,9 @@ func (c *client) Connect(arg []byte) error {
 		return &closeError{proto.ErrTextNoRespNoHeaders}
 	}
 	if st := c.srv.auth.Load(); st != nil {
+		// The credentials are here: however long checking them takes (a
+		// bcrypt hash on a busy machine), the auth timer no longer applies.
+		c.connectSeen.Store(true)
 		u, ok := st.check(&opts)
 		if !ok {
 			c.authFailed("bad credentials for user " + strconv.Quote(opts.User))
@@ -271,6 +279,8 @@ func (c *client) Connect(arg []byte) error {
 		}
 		if u != nil {
 			c.perms.Store(u.perms)
+			name := opts.User
+			c.user.Store(&name)
 		}
 	}
 	c.markAuthed()
@@ -356,7 +366,7 @@ func (c *client) Sub(subject, queue, sid []byte) error {
 		c.sendErr(proto.ErrTextMaxSubs)
 		return nil
 	}
-	if !c.canSubscribe(string(subject)) {
+	if !c.canSubscribe(string(subject), string(queue)) {
 		c.subsMu.Unlock()
 		c.log.Info("subscribe permission violation", zap.ByteString("subject", subject))
 		if len(queue) > 0 {
@@ -367,6 +377,9 @@ func (c *client) Sub(subject, queue, sid []byte) error {
 		return nil
 	}
 	s := &mux.Sub{Subject: string(subject), Queue: string(queue), SID: append([]byte(nil), sid...), Owner: c}
+	if c.srv.auth.Load() != nil && pubsub.HasWildcard(s.Subject) {
+		s.Filter = &subFilter{c: c}
+	}
 	if err := c.srv.mux.Subscribe(s); err != nil {
 		c.subsMu.Unlock()
 		c.log.Info("invalid subject", zap.ByteString("subject", subject))

@@ -24,13 +24,24 @@ const errMaxConns = proto.ErrTextMaxConns
 
 func errLine(text string) []byte { return proto.ErrLine(text) }
 
-// Stall: once a connection's pending bytes pass stallAt of max_pending, a
-// producer delivering to it waits up to stallWait for the writer to catch
-// up, so a burst slows its publisher briefly instead of dropping the
-// subscriber (nats-server does the same).
+// Back-pressure. Once a connection's pending output passes stallNum/stallDen
+// of max_pending, each producer delivering to it waits up to stallWait for
+// the writer to catch up, but only while the peer is reading: its writer
+// completed a write (of at most writeSliceChunks chunks) within
+// stallProgress, about 20 MB/s. A burst then slows its publisher briefly
+// instead of dropping a subscriber that is merely behind. A peer that
+// stopped reading costs its producers nothing: past the mark nobody waits
+// for it, its backlog grows to max_pending and it is closed as a slow
+// consumer at once, while every other subscriber of the same publishers
+// goes on at full speed. A wait that times out (the peer is reading, but
+// too slowly) is not repeated until the backlog is back below the mark.
+// (nats-server stalls producers for any connection past the mark, so one
+// stuck subscriber slows all the others.)
 const (
 	stallNum, stallDen = 3, 4
 	stallWait          = 5 * time.Millisecond
+	stallProgress      = 3 * time.Millisecond
+	writeSliceChunks   = 1
 )
 
 // Inline flushing: a producer that has just queued messages for a TCP (or
@@ -93,11 +104,14 @@ func (c *client) Flush() {
 	_ = conn.SetWriteDeadline(time.Now().Add(inlineDeadline))
 	c.wbufs = append(c.wbufs[:0], bufs...)
 	wb := net.Buffers(c.wbufs)
-	_, err := wb.WriteTo(conn)
+	n, err := wb.WriteTo(conn)
 	var ne net.Error
 	timedOut := err != nil && errors.As(err, &ne) && ne.Timeout()
 
 	c.mu.Lock()
+	if n > 0 {
+		o.lastWrite = time.Now()
+	}
 	done := len(bufs)
 	if timedOut && len(wb) > 0 {
 		// Hand the unwritten rest back to the writer, ahead of newer data.
@@ -118,10 +132,7 @@ func (c *client) Flush() {
 	if err != nil && !timedOut {
 		c.markClosingLocked(WriteError)
 	}
-	if o.stall != nil && o.pending() <= o.maxPending/stallDen*stallNum {
-		close(o.stall)
-		o.stall = nil
-	}
+	c.openStallLocked()
 	more := o.size > 0 || o.closing
 	c.mu.Unlock()
 	if more {
@@ -130,10 +141,12 @@ func (c *client) Flush() {
 }
 
 // enqueue appends protocol bytes (INFO, PONG, +OK, -ERR, PING) and wakes the
-// writer now: these are answers the peer may be waiting for.
+// writer now: these are answers the peer may be waiting for. They count
+// against a client's max_pending like messages do, so a client that sends
+// PINGs and never reads is closed as a slow consumer at the limit.
 func (c *client) enqueue(b []byte) {
 	c.mu.Lock()
-	if c.out.closing {
+	if c.out.closing || c.kind == mux.Client && !c.admitLocked(len(b)) {
 		c.mu.Unlock()
 		return
 	}
@@ -153,6 +166,11 @@ func (c *client) Deliver(sub *mux.Sub, m *mux.Msg) (needFlush, ok bool) {
 		hdr = nil // a client that did not ask for headers gets the payload only
 	}
 	size := len(hdr) + len(m.Payload)
+	if len(m.Reply) > 0 {
+		if p := c.perms.Load(); p != nil && p.resp != nil {
+			c.replies.grant(m.Reply, time.Now(), p.resp)
+		}
+	}
 	c.mu.Lock()
 	if !c.admitLocked(size) {
 		c.mu.Unlock()
@@ -200,7 +218,7 @@ func (c *client) appendedLocked(size int) (needFlush bool) {
 	needFlush = !o.flushPending
 	o.flushPending = true
 	var stall chan struct{}
-	if o.pending() > o.maxPending/stallDen*stallNum {
+	if o.pending() > o.maxPending/stallDen*stallNum && !o.noStall && time.Since(o.lastWrite) < stallProgress {
 		if o.stall == nil {
 			o.stall = make(chan struct{})
 		}
@@ -215,6 +233,11 @@ func (c *client) appendedLocked(size int) (needFlush bool) {
 		select {
 		case <-stall:
 		case <-t.C:
+			c.mu.Lock()
+			if o.stall == stall {
+				o.noStall = true
+			}
+			c.mu.Unlock()
 		}
 		t.Stop()
 	}
@@ -252,9 +275,10 @@ func (c *client) enqueueNoResponders(sub *mux.Sub, subject, reply []byte) {
 	hdr = append(hdr, "NATS/1.0 503\r\nNats-Subject: "...)
 	hdr = append(hdr, subject...)
 	hdr = append(hdr, "\r\n\r\n"...)
+	line := appendMsgLine(nil, sub.SID, reply, nil, len(hdr), len(hdr), true)
 	c.mu.Lock()
-	if !c.out.closing {
-		c.out.write(appendMsgLine(nil, sub.SID, reply, nil, len(hdr), len(hdr), true))
+	if c.admitLocked(len(line) + len(hdr) + len(crlf)) {
+		c.out.write(line)
 		c.out.write(hdr)
 		c.out.write(crlf)
 		c.out.flushPending = true
@@ -302,6 +326,12 @@ func (c *client) markClosingLocked(reason CloseReason) bool {
 	}
 	c.out.closing = true
 	c.out.reason = reason
+	if reason == SlowConsumerPendingBytes || reason == SlowConsumerWriteDeadline {
+		// Nothing more is written: end a write blocked on the peer now,
+		// so the connection goes at once, not at the write deadline.
+		c.abortWrites.Store(true)
+		_ = c.conn.SetWriteDeadline(time.Unix(1, 0))
+	}
 	if c.out.stall != nil {
 		close(c.out.stall)
 		c.out.stall = nil
@@ -313,7 +343,9 @@ func (c *client) markClosingLocked(reason CloseReason) bool {
 }
 
 // writeLoop writes coalesced output until the connection closes, then tears
-// the client down.
+// the client down. It writes what it takes in slices of writeSliceChunks,
+// so producers see the peer's progress (and a stall gate opens) as soon as
+// the backlog shrinks, not only when all of it is written.
 func (c *client) writeLoop() {
 	defer c.srv.wg.Done()
 	for range c.out.wake {
@@ -324,25 +356,34 @@ func (c *client) writeLoop() {
 			c.mu.Unlock()
 			continue
 		}
-		bufs := o.take()
+		all := o.take()
 		o.writing = true
 		o.flushPending = false
 		closing, reason := o.closing, o.reason
 		c.mu.Unlock()
 
-		if len(bufs) > 0 && (!closing || reason.flushes()) {
-			if err := c.write(bufs); err != nil && !closing {
-				closing = true
+		bufs := all
+		for len(bufs) > 0 {
+			part := bufs[:min(len(bufs), writeSliceChunks)]
+			bufs = bufs[len(part):]
+			var err error
+			wrote := !closing || reason.flushes()
+			if wrote {
+				err = c.write(part)
 			}
+			c.mu.Lock()
+			o.written(part, wrote && err == nil, time.Now())
+			c.openStallLocked()
+			if err != nil || o.closing {
+				closing, reason = true, o.reason
+			}
+			c.mu.Unlock()
 		}
 
 		c.mu.Lock()
-		o.release(bufs)
+		o.release(all)
 		o.writing = false
-		if o.stall != nil && o.pending() <= o.maxPending/stallDen*stallNum {
-			close(o.stall)
-			o.stall = nil
-		}
+		c.openStallLocked()
 		c.mu.Unlock()
 		if closing {
 			break
@@ -351,10 +392,28 @@ func (c *client) writeLoop() {
 	c.teardown()
 }
 
+// openStallLocked releases producers waiting on the stall gate once the
+// backlog is below the mark. Caller holds mu.
+func (c *client) openStallLocked() {
+	o := &c.out
+	if o.pending() > o.maxPending/stallDen*stallNum {
+		return
+	}
+	o.noStall = false
+	if o.stall != nil {
+		close(o.stall)
+		o.stall = nil
+	}
+}
+
 // write writes bufs (with writev where the connection supports it) under
 // the write deadline, turning failures into a close with the right reason.
 func (c *client) write(bufs [][]byte) error {
 	_ = c.conn.SetWriteDeadline(time.Now().Add(c.srv.o().WriteDeadline))
+	if c.abortWrites.Load() {
+		// Closed as a slow consumer after the check that led here.
+		_ = c.conn.SetWriteDeadline(time.Unix(1, 0))
+	}
 	// WriteTo consumes the net.Buffers it is called on, so give it a copy
 	// of the list and keep the backing array for next time.
 	c.wbufs = append(c.wbufs[:0], bufs...)

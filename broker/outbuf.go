@@ -1,6 +1,9 @@
 package broker
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // chunkSize is the size of the pooled buffers outbound data is queued in.
 // A connection holds chunks only while it has data pending, so idle
@@ -33,6 +36,8 @@ type outbound struct {
 	reason       CloseReason
 	maxPending   int
 	stall        chan struct{} // closed when pending falls below the stall mark
+	noStall      bool          // a stall timed out: no more until below the mark
+	lastWrite    time.Time     // when a write to the peer last completed: its progress
 	wake         chan struct{} // cap 1: wakes the writer
 }
 
@@ -92,12 +97,23 @@ func (o *outbound) take() [][]byte {
 	return bufs
 }
 
-// release returns written chunks to the pool and keeps the list for reuse.
-func (o *outbound) release(bufs [][]byte) {
+// written returns chunks the writer has written (or given up on) to the
+// pool and takes them off the in-flight count. A write completed now
+// (progress) updates lastWrite.
+func (o *outbound) written(bufs [][]byte, progress bool, now time.Time) {
 	for i, b := range bufs {
+		o.inflight -= len(b)
 		putChunk(b)
 		bufs[i] = nil
 	}
+	if progress {
+		o.lastWrite = now
+	}
+}
+
+// release ends a write: everything taken is accounted for, and the list
+// is kept for reuse.
+func (o *outbound) release(bufs [][]byte) {
 	o.inflight = 0
 	o.spare = bufs[:0]
 }

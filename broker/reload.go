@@ -8,7 +8,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/murmurmq/murmur/internal/proto"
 	"github.com/murmurmq/murmur/mux"
+	"github.com/murmurmq/murmur/pubsub"
 )
 
 // Reload applies new options to the running server without a restart:
@@ -169,10 +171,53 @@ func (c *client) reauth(st *authState) bool {
 	}
 	if u != nil {
 		c.perms.Store(u.perms)
+		name := opts.User
+		c.user.Store(&name)
 	} else {
 		c.perms.Store(nil)
+		c.user.Store(nil)
 	}
+	c.recheckSubs()
 	return true
+}
+
+// recheckSubs applies reloaded permissions to the subscriptions a client
+// already has, as nats-server: one the rules no longer admit is removed
+// and the client told `Permissions Violation for Subscription to "<subj>"
+// (sid "<sid>")`; a wildcard one made before auth was on gets the
+// delivery-time filter (replaced in the index by an equal subscription
+// that has it).
+func (c *client) recheckSubs() {
+	var removed, unfiltered []*mux.Sub
+	c.subsMu.Lock()
+	for sid, s := range c.subs {
+		switch {
+		case !c.canSubscribe(s.Subject, s.Queue):
+			delete(c.subs, sid)
+			removed = append(removed, s)
+		case s.Filter == nil && pubsub.HasWildcard(s.Subject):
+			unfiltered = append(unfiltered, s)
+		}
+	}
+	for _, old := range unfiltered {
+		s := &mux.Sub{Subject: old.Subject, Queue: old.Queue, SID: old.SID, Owner: c}
+		s.Filter = &subFilter{c: c}
+		if n := old.Max(); n > 0 {
+			s.SetMax(n - int(old.Delivered()))
+		}
+		if c.srv.mux.Subscribe(s) == nil {
+			c.subs[string(s.SID)] = s
+			c.srv.mux.Unsubscribe(old) // interest is unchanged: one sub replaced another
+		}
+	}
+	c.subsMu.Unlock()
+	for _, s := range removed {
+		if c.srv.mux.Unsubscribe(s) {
+			c.srv.localInterest(s, -1)
+		}
+		c.log.Info("subscription removed by reload: not authorized", zap.String("subject", s.Subject), zap.ByteString("sid", s.SID))
+		c.sendErr(fmt.Sprintf(proto.ErrTextPermSubReload, s.Subject, s.SID))
+	}
 }
 
 // refreshLimits picks up reloaded limits on the reader, between reads.

@@ -63,6 +63,8 @@ type Server struct {
 	stats  serverStats
 	auth   atomic.Pointer[authState] // nil: no authentication required
 	gen    atomic.Uint64             // bumped by Reload; readers refresh their limits
+	// sysUser is the system responder's user while it runs (nil: none).
+	sysUser atomic.Pointer[string]
 }
 
 type serverStats struct {

@@ -178,6 +178,8 @@ func (s *Server) StartSystem(opts SystemOptions) (*System, error) {
 		s.localInterest(sub, +1)
 		sys.subs = append(sys.subs, sub)
 	}
+	user := opts.User
+	s.sysUser.Store(&user)
 	sys.wg.Add(1)
 	go sys.run()
 	sys.log.Info("system responder ready", zap.String("user", opts.User))
@@ -190,6 +192,7 @@ func (sys *System) Dropped() int64 { return sys.dropped.Load() }
 // Close unsubscribes and waits for the responder goroutine to exit.
 func (sys *System) Close() {
 	sys.once.Do(func() {
+		sys.srv.sysUser.Store(nil)
 		sys.unsubscribe()
 		close(sys.done)
 	})
@@ -216,7 +219,7 @@ func (sys *System) run() {
 			if resp == nil {
 				continue
 			}
-			m := mux.Msg{Subject: []byte(r.reply), Payload: resp}
+			m := mux.Msg{Subject: []byte(r.reply), Payload: resp, System: true}
 			sys.srv.mux.Publish((*sysConn)(sys), &m, &b)
 			b.Flush()
 			sys.srv.stats.outMsgs.Add(b.Msgs)
@@ -333,6 +336,23 @@ func (s *Server) defaultStatsz() *Statsz {
 		ActiveServers:    1,
 		MaxProcs:         runtime.GOMAXPROCS(0),
 	}
+}
+
+// seesSystemReplies reports whether c may receive what the system
+// responder publishes. With user authentication only the system user may:
+// its replies would otherwise show other users the system user's inbox
+// (through a wildcard subscription), and so a subject to forge answers
+// on. Without users (no auth, or one shared token) everyone may ask and
+// hear. The check applies to wildcard subscriptions (see subFilter); a
+// literal one must already know the inbox.
+func (s *Server) seesSystemReplies(c *client) bool {
+	sys := s.sysUser.Load()
+	st := s.auth.Load()
+	if sys == nil || st == nil || len(st.users) == 0 {
+		return true
+	}
+	u := c.user.Load()
+	return u != nil && *u == *sys
 }
 
 // sysConn is the responder's internal connection: the mux.Conn that owns

@@ -55,6 +55,15 @@ type RouteConn interface {
 	DeliverRouted(msg *Msg, queues []string) (needFlush, ok bool)
 }
 
+// Filter decides per message whether a subscription receives it. A
+// message it refuses is skipped as if the subscription did not match: not
+// delivered, not counted toward the auto-unsubscribe maximum, and a queue
+// group picks another member. Admit runs on the publisher's goroutine,
+// concurrently for many publishers; it must not block.
+type Filter interface {
+	Admit(sub *Sub, msg *Msg) bool
+}
+
 // Msg is one published message. Slices are only valid during Publish.
 type Msg struct {
 	Subject []byte
@@ -65,6 +74,9 @@ type Msg struct {
 	// Queues, on a message arriving over a route, names the queue groups
 	// the sending broker picked this broker for (nil otherwise).
 	Queues [][]byte
+	// System marks a message the broker's system responder published (an
+	// answer to a $SYS request), which filters may keep from other users.
+	System bool
 }
 
 // Size is the message's size on the wire: header plus payload.
@@ -81,6 +93,11 @@ type Sub struct {
 	// Weight is how many members a remote queue entry stands for (a route
 	// reports its broker's member count); 0 and 1 both mean one.
 	Weight int
+	// Filter, when set (before Subscribe), is asked before each delivery
+	// to this subscription. It costs a call per message, so owners set it
+	// only on subscriptions that may match what their owner must not see
+	// (a wildcard wider than the owner's permissions).
+	Filter Filter
 
 	max       atomic.Int64 // auto-unsubscribe limit; 0 = none
 	delivered atomic.Int64
@@ -93,6 +110,9 @@ func (s *Sub) SetMax(max int) bool {
 	s.max.Store(int64(max))
 	return max <= 0 || s.delivered.Load() < int64(max)
 }
+
+// Max is the auto-unsubscribe limit (0: none).
+func (s *Sub) Max() int { return int(s.max.Load()) }
 
 // Delivered is the number of messages delivered so far.
 func (s *Sub) Delivered() int64 { return s.delivered.Load() }
@@ -295,6 +315,9 @@ func weight(s *Sub) int {
 
 // deliver hands msg to s's owner, honouring the auto-unsubscribe limit.
 func (m *Mux) deliver(s *Sub, msg *Msg, b *Batch) bool {
+	if s.Filter != nil && !s.Filter.Admit(s, msg) {
+		return false
+	}
 	max := s.max.Load()
 	if max > 0 {
 		n := s.delivered.Add(1)

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"os"
+	"strings"
 
 	"github.com/murmurmq/murmur/broker"
 	conf "github.com/murmurmq/murmur/config"
@@ -85,21 +86,54 @@ func decodeUsers(v *conf.Value) ([]broker.User, error) {
 	return users, nil
 }
 
-// decodePermissions reads permissions { publish, subscribe }.
+// decodePermissions reads permissions { publish, subscribe,
+// allow_responses }.
 func decodePermissions(v *conf.Value) (*broker.Permissions, error) {
 	p := &broker.Permissions{}
 	err := block(keys{
-		"publish":   rules(&p.Publish),
-		"pub":       rules(&p.Publish),
-		"subscribe": rules(&p.Subscribe),
-		"sub":       rules(&p.Subscribe),
+		"publish":         rules(&p.Publish, false),
+		"pub":             rules(&p.Publish, false),
+		"subscribe":       rules(&p.Subscribe, true),
+		"sub":             rules(&p.Subscribe, true),
+		"allow_responses": responses(&p.Response),
+		"allow_response":  responses(&p.Response),
 	})(v)
 	return p, err
 }
 
+// responses reads allow_responses: true (nats-server's defaults: one
+// response within 2 minutes), false, or { max, expires }.
+func responses(dst **broker.ResponsePermission) setter {
+	return func(v *conf.Value) error {
+		rp := &broker.ResponsePermission{MaxMsgs: broker.DefaultResponseMaxMsgs, Expires: broker.DefaultResponseExpires}
+		switch v.Kind {
+		case conf.Bool:
+			if !v.Bool {
+				*dst = nil
+				return nil
+			}
+		case conf.Block:
+			maxMsgs := integer(&rp.MaxMsgs, 0, 1<<31)
+			expires := duration(&rp.Expires)
+			err := block(keys{
+				"max": maxMsgs, "max_msgs": maxMsgs, "max_messages": maxMsgs, "max_responses": maxMsgs,
+				"expires": expires, "expiration": expires, "ttl": expires,
+			})(v)
+			if err != nil {
+				return err
+			}
+		default:
+			return v.Errorf("want true, false or {max, expires}, got %s", v.Kind)
+		}
+		*dst = rp
+		return nil
+	}
+}
+
 // rules reads a subject, a list of subjects (both: allow), or
-// { allow: ..., deny: ... }.
-func rules(dst *broker.SubjectRules) setter {
+// { allow: ..., deny: ... }. Subscribe rules (withQueue) may name a queue
+// after the subject: "foo q1".
+func rules(dst *broker.SubjectRules, withQueue bool) setter {
 	subjects := func(dst *[]string) setter {
 		return func(v *conf.Value) error {
 			l, err := v.AsStrings()
@@ -107,7 +141,11 @@ func rules(dst *broker.SubjectRules) setter {
 				return err
 			}
 			for _, s := range l {
-				if !pubsub.ValidSubject(s) {
+				if withQueue {
+					if !validSubjectQueue(s) {
+						return v.Errorf("invalid subject %q (want a subject, or a subject and a queue)", s)
+					}
+				} else if !pubsub.ValidSubject(s) {
 					return v.Errorf("invalid subject %q", s)
 				}
 			}
@@ -124,6 +162,12 @@ func rules(dst *broker.SubjectRules) setter {
 		}
 		return subjects(&dst.Allow)(v)
 	}
+}
+
+// validSubjectQueue accepts "subject" or "subject queue".
+func validSubjectQueue(s string) bool {
+	f := strings.Fields(s)
+	return (len(f) == 1 || len(f) == 2 && pubsub.ValidQueueName(f[1])) && pubsub.ValidSubject(f[0])
 }
 
 // keep stores a string value itself, for checks that need its position.

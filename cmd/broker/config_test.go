@@ -218,6 +218,16 @@ func TestConfigAliasesAndForms(t *testing.T) {
 			u := c.opts.Auth.Users[0]
 			return u.Name == "u" && u.Password == "p" && u.Permissions.Publish.Allow[0] == "a" && u.Permissions.Subscribe.Allow[0] == "b"
 		}},
+		{"authorization { users: [{user: s, permissions: {subscribe: [\"svc.>\", \"q.x q1\"], allow_responses: true}}] }", func(c *config) bool {
+			p := c.opts.Auth.Users[0].Permissions
+			return p.Subscribe.Allow[1] == "q.x q1" && *p.Response == broker.ResponsePermission{MaxMsgs: 1, Expires: 2 * time.Minute}
+		}},
+		{"authorization { users: [{user: s, permissions: {allow_responses: {max: 5, expires: \"1m\"}}}] }", func(c *config) bool {
+			return *c.opts.Auth.Users[0].Permissions.Response == broker.ResponsePermission{MaxMsgs: 5, Expires: time.Minute}
+		}},
+		{"authorization { users: [{user: s, permissions: {allow_responses: false}}] }", func(c *config) bool {
+			return c.opts.Auth.Users[0].Permissions.Response == nil
+		}},
 		{"PORT: 4999\nport: $PORT", func(c *config) bool { return c.opts.Port == 4999 }},
 		{"cluster { listen: 127.0.0.1:6222 }\ngossip { listen: 4300, advertise: 10.0.0.9 }", func(c *config) bool {
 			return c.gossip.BindAddr == "127.0.0.1" && c.gossip.BindPort == 4300 && c.gossip.AdvertiseAddr == "10.0.0.9" && c.gossip.AdvertisePort == 0
@@ -261,6 +271,10 @@ func TestConfigErrorsNamed(t *testing.T) {
 		{"authorization { token: t, user: u }", ":1: authorization: set token or users, not both"},
 		{"authorization { users: [ {user: a, permissions: {publish: {allow: 'a..b'}}} ] }", `authorization.users[0].permissions.publish.allow: invalid subject "a..b"`},
 		{"authorization { users: [ {user: a, permissions: {publish: 5}} ] }", "authorization.users[0].permissions.publish: want a subject, a list of subjects or {allow, deny}, got an integer"},
+		{"authorization { users: [ {user: a, permissions: {publish: 'foo q1'}} ] }", `authorization.users[0].permissions.publish: invalid subject "foo q1"`},
+		{"authorization { users: [ {user: a, permissions: {subscribe: 'foo q1 extra'}} ] }", `authorization.users[0].permissions.subscribe: invalid subject "foo q1 extra"`},
+		{"authorization { users: [ {user: a, permissions: {allow_responses: {max: x}}} ] }", `authorization.users[0].permissions.allow_responses.max: want an integer`},
+		{"authorization { users: [ {user: a, permissions: {allow_responses: {bogus: 1}}} ] }", `authorization.users[0].permissions.allow_responses.bogus: unknown key`},
 		{"tls { cert_file: nope.pem, key_file: nope.pem }", ":1: tls.cert_file: loading the key pair"},
 		{"tls { verify: true }", ":1: tls: cert_file and key_file are required"},
 		{"gossip { seeds: [1, 2] }", ":1: gossip.seeds[0]: want a string, got an integer"},

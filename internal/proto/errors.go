@@ -23,6 +23,7 @@ const (
 	ErrTextPermPub          = `Permissions Violation for Publish to "%s"`
 	ErrTextPermSub          = `Permissions Violation for Subscription to "%s"`
 	ErrTextPermSubQueue     = `Permissions Violation for Subscription to "%s" using queue "%s"`
+	ErrTextPermSubReload    = `Permissions Violation for Subscription to "%s" (sid "%s")` // a reload removed it
 	ErrTextMaxConns         = "maximum connections exceeded"
 	ErrTextMaxSubs          = "maximum subscriptions exceeded"
 	ErrTextInvalidProtocol  = "invalid client protocol"                // closes
