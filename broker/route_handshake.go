@@ -86,6 +86,11 @@ func (s *Server) ConnectRoute(ctx context.Context, addr string) error {
 	if s.opts.Cluster == nil {
 		return errors.New("broker: clustering is not configured")
 	}
+	if s.isShutdown() {
+		// Else the peer would accept, register the route and advertise
+		// our client URLs, only to see it close at once.
+		return fmt.Errorf("dial route %s: %w", addr, ErrShuttingDown)
+	}
 	ctx, cancel := context.WithTimeout(ctx, routeHandshakeTimeout)
 	defer cancel()
 	conn, err := s.opts.Cluster.Listen.Transport.Dial(ctx, addr)

@@ -329,8 +329,8 @@ func (s *Server) RouteAddr() net.Addr {
 	return s.routeLn.ln.Addr()
 }
 
-// SetConnectURLs sets the other brokers' client URLs advertised in INFO
-// connect_urls, and sends every connected client an updated INFO (as
+// SetConnectURLs sets the client URLs advertised in INFO connect_urls (the
+// cluster layer lists this broker's and its routed peers'), and sends every connected client an updated INFO (as
 // nats-server does when the cluster changes) so clients learn where to
 // reconnect.
 func (s *Server) SetConnectURLs(urls []string) {
@@ -339,6 +339,14 @@ func (s *Server) SetConnectURLs(urls []string) {
 	clients := slices.Collect(maps.Values(s.clients))
 	s.mu.Unlock()
 	s.sendAsyncInfo(clients)
+}
+
+// ConnectURLs are the client URLs (host:port) this broker advertises in
+// INFO connect_urls now, as last set by SetConnectURLs; /varz reports them.
+func (s *Server) ConnectURLs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.connectURLs)
 }
 
 // sendAsyncInfo sends each client the current INFO (connect_urls, ldm), as

@@ -1,7 +1,8 @@
 // Package cluster joins a broker to its peers: gossip (package gossip, on
 // hashicorp/memberlist) finds the members, and this package keeps one route
 // to each live member, closes routes to dead ones, and keeps clients' INFO
-// connect_urls current.
+// connect_urls current: they list only brokers this one has a live,
+// authenticated route to (see pushConnectURLs).
 //
 // Who dials: of each pair, the broker with the lower server id, as soon as
 // it sees the other alive in gossip, so each pair has one route connection.
@@ -197,6 +198,7 @@ func (c *Cluster) run() {
 	t := time.NewTicker(reconcileEvery)
 	defer t.Stop()
 	defer c.graceTimer.Stop()
+	c.pushConnectURLs() // our own URLs, before any route is up
 	for {
 		select {
 		case <-c.ctx.Done():
@@ -211,6 +213,10 @@ func (c *Cluster) run() {
 		case <-t.C:
 		}
 		c.reconcile()
+		// After every event, route change (OnRouteChange kicks) and
+		// periodic check, so clients hear of a route going up or down at
+		// once; pushing only from here keeps the pushes in order.
+		c.pushConnectURLs()
 	}
 }
 
@@ -241,31 +247,45 @@ func (c *Cluster) apply(ev gossip.Event) {
 		c.mu.Lock()
 	}
 	c.mu.Unlock()
-	c.pushConnectURLs()
 }
 
-// pushConnectURLs sends clients the live members' client URLs when they
-// changed.
+// pushConnectURLs sends clients, when it changed, the connect_urls they
+// may fail over to: this broker's own client URLs, and those of every live
+// member this broker has a route to. A member gossip shows alive but with
+// no route is left out: its route was refused (a wrong route credential)
+// or is not up yet, and a client that moved to it would be cut off from the
+// rest of the cluster. Our own URLs are always listed because nats.go
+// prunes withdrawn servers only from a non-empty connect_urls.
 func (c *Cluster) pushConnectURLs() {
+	routed := c.srv.RouteIDs()
 	c.mu.Lock()
-	var urls []string
-	for _, p := range c.peers {
-		for _, u := range p.member.Meta.ClientURLs {
-			// nats.go reads connect_urls as plain host:port of NATS/TCP
-			// listeners; other transports are not listed.
-			if hp, ok := strings.CutPrefix(u, "nats://"); ok {
-				urls = append(urls, hp)
-			}
+	urls := appendConnectURLs(nil, c.cfg.Meta.ClientURLs)
+	for _, id := range routed {
+		if p := c.peers[id]; p != nil {
+			urls = appendConnectURLs(urls, p.member.Meta.ClientURLs)
 		}
 	}
 	sort.Strings(urls)
-	joined := fmt.Sprint(urls)
+	urls = slices.Compact(urls)
+	joined := strings.Join(urls, " ")
 	changed := joined != c.lastURL
 	c.lastURL = joined
 	c.mu.Unlock()
 	if changed {
 		c.srv.SetConnectURLs(urls)
 	}
+}
+
+// appendConnectURLs appends the host:port of each NATS/TCP URL in
+// clientURLs: nats.go reads connect_urls as plain host:port of NATS/TCP
+// listeners, so other transports are not listed.
+func appendConnectURLs(urls, clientURLs []string) []string {
+	for _, u := range clientURLs {
+		if hp, ok := strings.CutPrefix(u, "nats://"); ok {
+			urls = append(urls, hp)
+		}
+	}
+	return urls
 }
 
 // admit is the route admission check: a broker gossip declared dead or
@@ -441,6 +461,7 @@ func (c *Cluster) RefreshMeta() error {
 	c.mu.Lock()
 	c.cfg.Meta = m
 	c.mu.Unlock()
+	c.poke() // our own entries in connect_urls moved too
 	c.log.Info("client URLs changed; gossiping them", zap.Strings("client_urls", m.ClientURLs))
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -264,5 +265,24 @@ func TestNoHTTPWhenPortZero(t *testing.T) {
 	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestVarzConnectURLs: /varz connect_urls is the list clients are given in
+// INFO connect_urls (the cluster layer sets it), absent when there is none.
+func TestVarzConnectURLs(t *testing.T) {
+	srv := startBroker(t, "urls")
+	m := startMonitor(t, srv, monitor.Config{})
+	c := client(t)
+	var v monitor.Varz
+	getJSON(t, c, m, "/varz", &v)
+	if v.ConnectURLs != nil {
+		t.Fatalf("connect_urls without a cluster: %v", v.ConnectURLs)
+	}
+	want := []string{"127.0.0.1:4222", "127.0.0.1:4223"}
+	srv.SetConnectURLs(want)
+	getJSON(t, c, m, "/varz", &v)
+	if !slices.Equal(v.ConnectURLs, want) {
+		t.Fatalf("varz connect_urls %v, want %v", v.ConnectURLs, want)
 	}
 }

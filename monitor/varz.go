@@ -146,6 +146,10 @@ func (m *Server) Varz() *Varz {
 		}
 		v.Remotes = len(seen)
 	}
+	// The list clients get in INFO connect_urls, as nats-server reports it.
+	if cu, ok := m.b.(interface{ ConnectURLs() []string }); ok {
+		v.ConnectURLs = cu.ConnectURLs()
+	}
 	if co := o.Cluster; co != nil {
 		v.Cluster = &ClusterOpts{Name: co.Name}
 		addr := co.Listen.Addr
