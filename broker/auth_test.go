@@ -228,3 +228,42 @@ func TestTLSVerifyClientCert(t *testing.T) {
 		t.Fatal("client without a certificate accepted")
 	}
 }
+
+// TestBcryptLoginsNotTimedOut: logins whose CONNECT arrived in time are not
+// closed with 'Authentication Timeout' while their bcrypt hashes are being
+// checked, even when checking takes longer than the auth timeout and
+// several logins hash at once. They used to be: the timer kept running
+// while the reader hashed.
+func TestBcryptLoginsNotTimedOut(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("hunter2"), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	bcrypt.CompareHashAndPassword(hash, []byte("hunter2"))
+	cost := time.Since(start)
+	// The timeout is well below one hash, and several hash at once.
+	timeout := cost / 4
+	t.Logf("one bcrypt check takes %v here; auth timeout %v", cost, timeout)
+	srv := authServer(t, &broker.AuthOptions{Timeout: timeout, Users: []broker.User{{Name: "bob", Password: string(hash)}}})
+	const logins = 4
+	errs := make(chan error, logins)
+	for range logins {
+		go func() {
+			nc, err := tryConnect(srv, nats.UserInfo("bob", "hunter2"), nats.Timeout(30*time.Second))
+			if err == nil {
+				nc.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range logins {
+		if err := <-errs; err != nil {
+			t.Errorf("login: %v", err)
+		}
+	}
+	// A client that sends nothing is still timed out.
+	r := dialRaw(t, srv)
+	r.readInfo()
+	r.expect("-ERR 'Authentication Timeout'\r\n")
+}

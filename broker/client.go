@@ -482,8 +482,11 @@ func (c *client) onPingTimer() {
 		return
 	}
 	// Inbound traffic in the last interval proves the client alive; still
-	// PING once to learn the round-trip time.
-	if time.Since(time.Unix(0, c.lastIn.Load())) >= interval || c.rtt.Load() == 0 {
+	// PING once to learn the round-trip time. No PING while the reader is
+	// still checking the CONNECT credentials (a slow bcrypt hash): the
+	// client's handshake expects PONG first.
+	checking := c.connectSeen.Load() && !c.authed.Load()
+	if !checking && (time.Since(time.Unix(0, c.lastIn.Load())) >= interval || c.rtt.Load() == 0) {
 		c.pingsOut.Add(1)
 		c.pingAt.CompareAndSwap(0, time.Now().UnixNano())
 		c.enqueue(pingLine)

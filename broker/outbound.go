@@ -25,22 +25,22 @@ const errMaxConns = proto.ErrTextMaxConns
 func errLine(text string) []byte { return proto.ErrLine(text) }
 
 // Back-pressure. Once a connection's pending output passes stallNum/stallDen
-// of max_pending, each producer delivering to it waits up to stallWait for
-// the writer to catch up, but only while the peer is reading: its writer
-// completed a write (of at most writeSliceChunks chunks) within
-// stallProgress, about 20 MB/s. A burst then slows its publisher briefly
-// instead of dropping a subscriber that is merely behind. A peer that
-// stopped reading costs its producers nothing: past the mark nobody waits
-// for it, its backlog grows to max_pending and it is closed as a slow
-// consumer at once, while every other subscriber of the same publishers
-// goes on at full speed. A wait that times out (the peer is reading, but
-// too slowly) is not repeated until the backlog is back below the mark.
-// (nats-server stalls producers for any connection past the mark, so one
-// stuck subscriber slows all the others.)
+// of max_pending, each producer delivering to it waits, up to stallWait,
+// for the backlog to shrink below that mark, but only while the peer is
+// reading: the writer writes a chunk at a time (writeSliceChunks), each
+// completed write wakes the waiting producers, and a peer with no write
+// completed for stallProgress is taken as stalled. A burst then paces its
+// publisher to a subscriber that is merely behind, instead of dropping it.
+// A peer that stopped reading costs its producers at most stallProgress,
+// once: from then on nobody waits for it, its backlog grows to max_pending
+// and it is closed as a slow consumer at once, while every other
+// subscriber of the same publishers goes on at full speed. (nats-server
+// stalls producers for any connection past the mark, so one stuck
+// subscriber slows all the others until the write deadline.)
 const (
 	stallNum, stallDen = 3, 4
 	stallWait          = 5 * time.Millisecond
-	stallProgress      = 3 * time.Millisecond
+	stallProgress      = 20 * time.Millisecond
 	writeSliceChunks   = 1
 )
 
@@ -211,37 +211,61 @@ func (c *client) admitLocked(size int) bool {
 }
 
 // appendedLocked finishes queueing a message of size bytes: it unlocks mu,
-// counts the message, and stalls the producer briefly when the connection
-// is far behind. It returns whether the writer needs a wake-up.
+// counts the message, and holds the producer back while the connection is
+// far behind and its peer is reading (see waitForPeer). It returns whether
+// the writer needs a wake-up.
 func (c *client) appendedLocked(size int) (needFlush bool) {
 	o := &c.out
 	needFlush = !o.flushPending
 	o.flushPending = true
-	var stall chan struct{}
-	if o.pending() > o.maxPending/stallDen*stallNum && !o.noStall && time.Since(o.lastWrite) < stallProgress {
-		if o.stall == nil {
-			o.stall = make(chan struct{})
-		}
-		stall = o.stall
-	}
+	behind := o.pending() > o.stallMark() && !o.noStall
 	c.mu.Unlock()
 	c.outMsgs.Add(1)
 	c.outBytes.Add(int64(size))
-	if stall != nil {
-		c.wakeWriter()
-		t := time.NewTimer(stallWait)
-		select {
-		case <-stall:
-		case <-t.C:
-			c.mu.Lock()
-			if o.stall == stall {
-				o.noStall = true
-			}
-			c.mu.Unlock()
-		}
-		t.Stop()
+	if behind {
+		c.waitForPeer()
 	}
 	return needFlush
+}
+
+// waitForPeer waits, up to stallWait, for the backlog to fall below the
+// stall mark, as long as the peer keeps reading: every completed write
+// opens the gate, and a peer with no completed write for stallProgress is
+// taken as stalled, after which nobody waits for it until its backlog is
+// below the mark again.
+func (c *client) waitForPeer() {
+	c.wakeWriter()
+	giveUp := time.Now().Add(stallWait)
+	o := &c.out
+	c.mu.Lock()
+	for o.pending() > o.stallMark() && !o.noStall && !o.closing {
+		now := time.Now()
+		quiet := o.lastWrite.Add(stallProgress)
+		if !now.Before(quiet) {
+			o.noStall = true // the peer stopped reading
+			break
+		}
+		if !now.Before(giveUp) {
+			break
+		}
+		if o.stall == nil {
+			o.stall = make(chan struct{})
+		}
+		gate := o.stall
+		c.mu.Unlock()
+		until := quiet
+		if giveUp.Before(until) {
+			until = giveUp
+		}
+		t := time.NewTimer(until.Sub(now))
+		select {
+		case <-gate:
+		case <-t.C:
+		}
+		t.Stop()
+		c.mu.Lock()
+	}
+	c.mu.Unlock()
 }
 
 // appendMsgLine writes the control line `MSG <subject> <sid> [reply]
@@ -392,14 +416,14 @@ func (c *client) writeLoop() {
 	c.teardown()
 }
 
-// openStallLocked releases producers waiting on the stall gate once the
-// backlog is below the mark. Caller holds mu.
+// openStallLocked wakes the producers waiting on the stall gate after the
+// writer's progress, and lets producers wait again once the backlog is
+// below the mark. Caller holds mu.
 func (c *client) openStallLocked() {
 	o := &c.out
-	if o.pending() > o.maxPending/stallDen*stallNum {
-		return
+	if o.pending() <= o.stallMark() {
+		o.noStall = false
 	}
-	o.noStall = false
 	if o.stall != nil {
 		close(o.stall)
 		o.stall = nil

@@ -48,6 +48,9 @@ func (o *outbound) init(maxPending int) {
 
 func (o *outbound) pending() int { return o.size + o.inflight }
 
+// stallMark is the backlog past which producers wait for a reading peer.
+func (o *outbound) stallMark() int { return o.maxPending / stallDen * stallNum }
+
 // tail returns the last chunk when it has room for n more bytes, for a
 // caller to append to and hand back with setTail; otherwise nil.
 func (o *outbound) tail(n int) []byte {
