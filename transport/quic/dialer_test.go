@@ -42,6 +42,12 @@ func TestServerVerification(t *testing.T) {
 		{"pinned fingerprint", func(c *DialConfig) { c.Fingerprint = tr.Fingerprint() }, true, ""},
 		{"pinned, openssl style", func(c *DialConfig) { c.Fingerprint = opensslStyle(tr.Fingerprint()) }, true, ""},
 		{"wrong fingerprint", func(c *DialConfig) { c.Fingerprint = other.Fingerprint() }, false, "does not match the pinned"},
+		{"pinned set, second matches", func(c *DialConfig) { c.Fingerprints = []string{other.Fingerprint(), opensslStyle(tr.Fingerprint())} }, true, ""},
+		{"pinned set and Fingerprint", func(c *DialConfig) {
+			c.Fingerprint = other.Fingerprint()
+			c.Fingerprints = []string{tr.Fingerprint()}
+		}, true, ""},
+		{"pinned set, none matches", func(c *DialConfig) { c.Fingerprints = []string{other.Fingerprint(), strings.Repeat("ab", 32)} }, false, "does not match the pinned"},
 		{"CA pool holding the cert", func(c *DialConfig) { c.RootCAs = pool }, true, ""},
 		{"CA pool, wrong name", func(c *DialConfig) { c.RootCAs = pool; c.ServerName = "example.com" }, false, "example.com"},
 		{"system roots (default)", func(c *DialConfig) {}, false, "certificate"},
@@ -93,6 +99,11 @@ func TestDialConfigValidation(t *testing.T) {
 	}{
 		{"pin and insecure", func(c *DialConfig) { c.Fingerprint = strings.Repeat("a", 64); c.InsecureSkipVerify = true }, "at most one"},
 		{"bad fingerprint", func(c *DialConfig) { c.Fingerprint = "abc" }, "fingerprint"},
+		{"bad fingerprint in set", func(c *DialConfig) { c.Fingerprints = []string{strings.Repeat("a", 64), "xyz"} }, `"xyz"`},
+		{"pin set and CA pool", func(c *DialConfig) {
+			c.Fingerprints = []string{strings.Repeat("a", 64)}
+			c.RootCAs = x509.NewCertPool()
+		}, "at most one"},
 		{"no timeout", func(c *DialConfig) { c.Timeout = 0 }, "Timeout"},
 		{"keep-alive beyond idle", func(c *DialConfig) { c.KeepAlivePeriod = c.IdleTimeout }, "KeepAlivePeriod"},
 	} {
