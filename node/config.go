@@ -49,9 +49,10 @@ type Config struct {
 	Servers []string
 	// Transport is TransportTCP (default) or TransportQUIC.
 	Transport string
-	// QUIC configures the QUIC dialer (certificate pinning with Fingerprint,
-	// RootCAs or InsecureSkipVerify). Zero timeouts take
-	// quic.DefaultDialConfig's.
+	// QUIC configures the QUIC dialer (certificate pinning with Fingerprint
+	// or a set of Fingerprints, one per broker in Servers; RootCAs for
+	// brokers sharing a CA; or InsecureSkipVerify). Zero timeouts take
+	// quic.DefaultDialConfig's, which notice a dead broker within 3 s.
 	QUIC quic.DialConfig
 	// TLS, with TCP, makes the connection TLS (nats.Secure).
 	TLS *tls.Config

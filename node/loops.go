@@ -84,18 +84,27 @@ func (n *Node) redeliverDue(due []*pending) []*pending {
 
 // resendEverything resends every unconfirmed Data (after a reconnect: what
 // was in flight through the old broker may be gone). It does not spend
-// redelivery attempts.
+// redelivery attempts, and it does not shorten a wait: a Data keeps what it
+// had left when the connection was lost (tracker.resume), and at least an
+// AckTimeout for the copy sent now.
 func (n *Node) resendEverything() {
 	now := time.Now()
 	n.mu.Lock()
 	floor := n.tr.settledFloor()
 	var out []resend
 	for _, p := range n.tr.all() {
-		n.tr.reschedule(p, now.Add(n.cfg.AckTimeout))
+		n.tr.reschedule(p, later(p.deadline, now.Add(n.cfg.AckTimeout)))
 		out = n.appendResends(out, p, floor)
 	}
 	n.mu.Unlock()
 	n.publishResends(out)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // appendResends adds p's redelivery: to its target, or for a broadcast to

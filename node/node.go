@@ -119,12 +119,21 @@ func (n *Node) natsOptions(ctx context.Context) ([]nats.Option, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(cfg.ReconnectWait),
 		nats.ReconnectJitter(cfg.ReconnectWait/4, cfg.ReconnectWait/4),
+		// While disconnected the unconfirmed set's clocks stand still
+		// (tracker.pause): a Data is given up for going unacked while a
+		// broker could deliver it, not for an outage or a failover.
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			n.log.Info("reconnected; resending unconfirmed", zap.String("url", nc.ConnectedUrl()))
+			n.mu.Lock()
+			down := n.tr.resume(time.Now())
+			n.mu.Unlock()
+			n.log.Info("reconnected; resending unconfirmed", zap.String("url", nc.ConnectedUrl()), zap.Duration("disconnected", down))
 			n.resendAll.Store(true)
 			n.wake()
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			n.mu.Lock()
+			n.tr.pause(time.Now())
+			n.mu.Unlock()
 			if !n.closing.Load() {
 				n.log.Warn("disconnected", zap.Error(err))
 			}

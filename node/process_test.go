@@ -12,6 +12,7 @@ import (
 
 	"github.com/murmurmq/murmur/internal/testutil"
 	"github.com/murmurmq/murmur/node"
+	"github.com/murmurmq/murmur/transport/quic"
 )
 
 // Brokers as separate processes of the real binary, so one can be killed
@@ -170,5 +171,60 @@ func TestKillBrokerExactlyOnce(t *testing.T) {
 	}
 	if redelivered == 0 {
 		t.Error("no redelivery: the kill did not hit traffic")
+	}
+}
+
+// TestQUICFailoverAfterSIGKILL: two nodes on QUIC with default settings,
+// pinned to the self-signed certificates of two unclustered broker
+// processes, both on the first. It is SIGKILLed with Data in flight; the
+// nodes notice the dead path in about 3 s, move to the second broker and
+// every Data is confirmed there, none given up.
+func TestQUICFailoverAfterSIGKILL(t *testing.T) {
+	p0 := testutil.StartQUICProc(t, "q0")
+	p1 := testutil.StartQUICProc(t, "q1")
+	cfg := func(id string) node.Config {
+		c := node.Config{
+			ID: id, Namespace: "quickill",
+			Servers:     []string{p0.QUICURL(), p1.QUICURL()},
+			Transport:   node.TransportQUIC,
+			QUIC:        quic.DefaultDialConfig(),
+			NATSOptions: []nats.Option{nats.DontRandomize()},
+		}
+		c.QUIC.Fingerprints = []string{p0.Fingerprint(), p1.Fingerprint()}
+		return c
+	}
+	a, b := connectNode(t, cfg("a")), connectNode(t, cfg("b"))
+	cb := collect(b)
+	waitPeers(t, []*node.Node{a, b})
+
+	ctx := context.Background()
+	if _, err := a.Direct(ctx, "b", []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "confirmed before the kill", func() bool { return a.Stats().Unconfirmed == 0 })
+
+	if err := p0.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	const n = 50
+	for i := range n {
+		if _, err := a.Direct(ctx, "b", fmt.Appendf(nil, "after %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 30*time.Second, "all confirmed after the kill", func() bool { return a.Stats().Unconfirmed == 0 })
+	took := time.Since(killed)
+	t.Logf("all %d sent after the SIGKILL confirmed %v after it (default AckTimeout %v)", n, took.Round(time.Millisecond), node.DefaultAckTimeout)
+	if s := a.Stats(); s.Failed != 0 {
+		t.Fatalf("%d given up: %+v", s.Failed, s)
+	}
+	if d, dups := cb.counts(); d != n+1 || dups != 0 {
+		t.Fatalf("receiver saw %d distinct, %d duplicates; want %d, 0", d, dups, n+1)
+	}
+	// About 3 s to notice, the reconnect, and the redelivery timer: a
+	// generous bound, far below the 30 s stall of the old defaults.
+	if took > 15*time.Second {
+		t.Errorf("failover took %v", took)
 	}
 }

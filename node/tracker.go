@@ -20,6 +20,10 @@ type tracker struct {
 	due   dueHeap    // rescheduled items
 	next  uint64     // next seq to assign
 	floor uint64     // every seq below it is settled
+	// pausedAt is when the connection to the broker was lost (zero while
+	// connected). While paused nothing is due: a Data's clock, and with it
+	// its give-up budget, runs only while a broker could deliver it.
+	pausedAt time.Time
 }
 
 // pending is one unconfirmed Data.
@@ -155,8 +159,53 @@ func (t *tracker) settledFloor() uint64 {
 	return t.floor
 }
 
-// nextDeadline is when the earliest item is due (ok false when none).
+// pause stops every Data's clock, at now: until resume nothing is due, so no
+// redelivery is spent into a dead connection and none is given up because
+// of time spent disconnected. Pausing again while paused keeps the first
+// instant.
+func (t *tracker) pause(now time.Time) {
+	if t.pausedAt.IsZero() {
+		t.pausedAt = now
+	}
+}
+
+// paused reports whether the clocks are stopped.
+func (t *tracker) paused() bool { return !t.pausedAt.IsZero() }
+
+// resume restarts the clocks and returns how long they were stopped. Each
+// deadline moves by the part of the pause the Data was tracked for, so a Data
+// has again what it had left of its wait when the connection was lost, and
+// one sent while disconnected starts its wait now. It is a no-op when not
+// paused.
+func (t *tracker) resume(now time.Time) time.Duration {
+	if !t.paused() {
+		return 0
+	}
+	stopped := now.Sub(t.pausedAt)
+	for _, p := range t.items {
+		from := t.pausedAt
+		if p.sent.After(from) {
+			from = p.sent
+		}
+		if d := now.Sub(from); d > 0 {
+			p.deadline = p.deadline.Add(d)
+			p.dueAt = p.deadline.UnixNano()
+		}
+	}
+	// Data tracked before the pause all move by the same amount and those
+	// added during it land at now plus their wait, no earlier than the
+	// others, so the FIFO stays sorted; the heap is rebuilt.
+	heap.Init(&t.due)
+	t.pausedAt = time.Time{}
+	return stopped
+}
+
+// nextDeadline is when the earliest item is due (ok false when none, or
+// while paused).
 func (t *tracker) nextDeadline() (time.Time, bool) {
+	if t.paused() {
+		return time.Time{}, false
+	}
 	f := t.fifoFront()
 	switch {
 	case f == nil && len(t.due) == 0:
@@ -170,10 +219,13 @@ func (t *tracker) nextDeadline() (time.Time, bool) {
 }
 
 // popDue returns the items due at now, leaving them tracked; the caller
-// reschedules or removes each. Due FIFO entries move to the heap first; in
-// the heap it visits only due items and their direct children (a heap's
-// subtree is no earlier than its root).
+// reschedules or removes each. Nothing is due while paused. Due FIFO
+// entries move to the heap first; in the heap it visits only due items and
+// their direct children (a heap's subtree is no earlier than its root).
 func (t *tracker) popDue(now time.Time, dst []*pending) []*pending {
+	if t.paused() {
+		return dst
+	}
 	for f := t.fifoFront(); f != nil && !f.deadline.After(now); f = t.fifoFront() {
 		t.toHeap(f)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -96,13 +97,14 @@ func FreePort(t testing.TB) int {
 	return 0
 }
 
-// Proc is one clustered broker running as a separate process of the real
-// binary, so a test can kill it with SIGKILL.
+// Proc is one broker running as a separate process of the real binary, so
+// a test can kill it with SIGKILL.
 type Proc struct {
 	Name       string
 	Cmd        *exec.Cmd
 	ClientPort int
-	GossipPort int
+	GossipPort int // 0 when not clustered
+	QUICPort   int // 0 without a QUIC listener
 
 	mu  sync.Mutex
 	log bytes.Buffer
@@ -128,20 +130,61 @@ func (p *Proc) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", p.Client
 // GossipAddr is where other brokers join this one.
 func (p *Proc) GossipAddr() string { return fmt.Sprintf("127.0.0.1:%d", p.GossipPort) }
 
+// QUICURL is the process's QUIC client URL (its port is UDP).
+func (p *Proc) QUICURL() string { return fmt.Sprintf("nats://127.0.0.1:%d", p.QUICPort) }
+
+// fingerprintRE matches the line a broker logs for a self-signed QUIC
+// certificate (cmd/broker logQUIC).
+var fingerprintRE = regexp.MustCompile(`"sha256_fingerprint": "([0-9a-f]{64})"`)
+
+// Fingerprint is the SHA-256 fingerprint of the self-signed QUIC
+// certificate the process logged, or "" if it has logged none.
+func (p *Proc) Fingerprint() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if m := fingerprintRE.FindStringSubmatch(p.log.String()); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
 // StartProc starts a broker process in cluster clusterName joined to seeds,
 // waits until it accepts clients, and kills it at cleanup (printing its log
 // if the test failed).
 func StartProc(t testing.TB, name, clusterName string, seeds []string) *Proc {
 	t.Helper()
-	p := &Proc{Name: name, ClientPort: FreePort(t), GossipPort: FreePort(t)}
+	gossipPort := FreePort(t)
 	args := []string{
-		"-a", "127.0.0.1", "-p", fmt.Sprint(p.ClientPort), "-n", name, "-m", "-1",
 		"--cluster", "127.0.0.1:0", "--cluster_name", clusterName,
-		"--gossip_addr", "127.0.0.1", "--gossip_port", fmt.Sprint(p.GossipPort),
+		"--gossip_addr", "127.0.0.1", "--gossip_port", fmt.Sprint(gossipPort),
 	}
 	if len(seeds) > 0 {
 		args = append(args, "--gossip_seeds", strings.Join(seeds, ","))
 	}
+	p := startProc(t, name, args...)
+	p.GossipPort = gossipPort
+	return p
+}
+
+// StartQUICProc starts an unclustered broker process that listens on TCP
+// and on QUIC with a self-signed certificate of its own making, and waits
+// until it has logged that certificate's fingerprint (it is up by then).
+// extra are more command-line flags.
+func StartQUICProc(t testing.TB, name string, extra ...string) *Proc {
+	t.Helper()
+	quicPort := FreePort(t)
+	p := startProc(t, name, append([]string{"--quic_port", fmt.Sprint(quicPort)}, extra...)...)
+	p.QUICPort = quicPort
+	Eventually(t, 10*time.Second, name+" QUIC fingerprint logged", func() bool { return p.Fingerprint() != "" })
+	return p
+}
+
+// startProc runs the broker binary on a free client port with args added,
+// and waits until it accepts TCP clients.
+func startProc(t testing.TB, name string, args ...string) *Proc {
+	t.Helper()
+	p := &Proc{Name: name, ClientPort: FreePort(t)}
+	args = append([]string{"-a", "127.0.0.1", "-p", fmt.Sprint(p.ClientPort), "-n", name, "-m", "-1"}, args...)
 	p.Cmd = exec.Command(BrokerBinary(t), args...)
 	p.Cmd.Stdout, p.Cmd.Stderr = p, p
 	if err := p.Cmd.Start(); err != nil {

@@ -26,6 +26,14 @@ func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// Main runs the tests and removes what BrokerBinary built, for test
+// binaries that do not check for leaked goroutines.
+func Main(m *testing.M) {
+	code := m.Run()
+	removeBinary()
+	os.Exit(code)
+}
+
 // LeakCheckMain runs the tests and then fails the binary if goroutines
 // other than the test framework's are still running. It retries for up to
 // five seconds: memberlist's probe goroutines and nats.go's connection

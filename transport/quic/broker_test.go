@@ -2,12 +2,14 @@ package quic_test
 
 import (
 	"fmt"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/internal/testutil"
 	"github.com/murmurmq/murmur/transport/quic"
 )
 
@@ -172,5 +174,103 @@ func TestBrokerShutdownReachesClient(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("shutdown took %v", d)
+	}
+}
+
+// TestMain removes the broker binary the process tests build.
+func TestMain(m *testing.M) { testutil.Main(m) }
+
+// TestFailoverPinnedAfterSIGKILL: two broker processes, each with the
+// self-signed certificate it made at start-up; a client pins both
+// fingerprints. When its broker is SIGKILLed (no CONNECTION_CLOSE, no
+// goodbye) the client notices the dead path within about 3 s and
+// reconnects to the other broker, which it accepts by the second pin.
+func TestFailoverPinnedAfterSIGKILL(t *testing.T) {
+	p0 := testutil.StartQUICProc(t, "q0")
+	p1 := testutil.StartQUICProc(t, "q1")
+	if p0.Fingerprint() == p1.Fingerprint() {
+		t.Fatal("both brokers have the same certificate")
+	}
+	dc := quic.DefaultDialConfig()
+	dc.Fingerprints = []string{p0.Fingerprint(), p1.Fingerprint()}
+	d, err := quic.NewDialer(dc)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	disconnected := make(chan time.Time, 1)
+	reconnected := make(chan time.Time, 1)
+	nc, err := nats.Connect(p0.QUICURL()+","+p1.QUICURL(),
+		nats.SetCustomDialer(d), nats.DontRandomize(), nats.IgnoreDiscoveredServers(),
+		nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond),
+		nats.DisconnectErrHandler(func(*nats.Conn, error) {
+			select {
+			case disconnected <- time.Now():
+			default:
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) {
+			select {
+			case reconnected <- time.Now():
+			default:
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if u := nc.ConnectedUrl(); u != p0.QUICURL() {
+		t.Fatalf("connected to %s, want the first broker %s", u, p0.QUICURL())
+	}
+	s, err := nc.SubscribeSync("after")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := p0.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	// The client goes on publishing, as an application would, and counts
+	// itself connected until the dead path is noticed.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	giveUp := time.After(30 * time.Second)
+	var at time.Time
+	for at.IsZero() {
+		select {
+		case at = <-reconnected:
+		case <-tick.C:
+			_ = nc.Publish("void", []byte("x"))
+		case <-giveUp:
+			t.Fatal("no reconnect 30 s after the kill")
+		}
+	}
+	var down time.Time
+	select {
+	case down = <-disconnected:
+	default:
+		t.Fatal("reconnected without a disconnect")
+	}
+	noticed, failover := down.Sub(killed), at.Sub(killed)
+	t.Logf("SIGKILL noticed after %v, reconnected to the second broker after %v",
+		noticed.Round(time.Millisecond), failover.Round(time.Millisecond))
+	if u := nc.ConnectedUrl(); u != p1.QUICURL() {
+		t.Fatalf("reconnected to %s, want %s", u, p1.QUICURL())
+	}
+	// Generous against the 3 s target, far below the 30 s of the old
+	// defaults: this is about which timeout applies, not about speed.
+	if failover > 10*time.Second {
+		t.Errorf("failover took %v, want about 3 s", failover)
+	}
+	// The subscription moved with the client.
+	if err := nc.Publish("after", []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.NextMsg(5 * time.Second); err != nil || string(m.Data) != "hi" {
+		t.Fatalf("after failover: %v, %v", m, err)
 	}
 }

@@ -62,15 +62,31 @@ type Config struct {
 // Defaults, chosen so that an idle NATS connection survives (keep-alive well
 // inside the idle timeout) and a dead peer is noticed in well under the 4
 // minutes NATS' own ping (2 min × 2 outstanding) would take.
+//
+// The server's idle timeout is an upper bound for clients that ask for none
+// or a long one. Clients pick the detection time, because the effective
+// timeout is the smaller of both sides': DialConfig's defaults notice a
+// broker that died without a CONNECTION_CLOSE (SIGKILL, power loss, a cut
+// path) within DefaultDialIdleTimeout, so a client fails over in seconds
+// instead of resending into a dead path for 30 s. The price is one small
+// PING and its ACK per second on a quiet connection.
 const (
 	DefaultHandshakeTimeout = 5 * time.Second
 	DefaultIdleTimeout      = 30 * time.Second
 	DefaultKeepAlivePeriod  = 10 * time.Second
-	DefaultPrefaceTimeout   = 5 * time.Second
-	DefaultBacklog          = 256
-	DefaultMaxReceiveWindow = 4 << 20
-	DefaultCloseLinger      = time.Second
-	DefaultDialTimeout      = 5 * time.Second
+	// DefaultDialIdleTimeout and DefaultDialKeepAlivePeriod are DialConfig's.
+	// Together they notice a dead path within 3 s: the idle timer restarts
+	// at the first ack-eliciting packet sent after the last one received
+	// (RFC 9000 §10.1), at the latest the keep-alive PING 1 s later, and
+	// then runs 2 s. A live path must lose a PING and its retransmissions
+	// for 2 s before it is dropped.
+	DefaultDialIdleTimeout     = 2 * time.Second
+	DefaultDialKeepAlivePeriod = time.Second
+	DefaultPrefaceTimeout      = 5 * time.Second
+	DefaultBacklog             = 256
+	DefaultMaxReceiveWindow    = 4 << 20
+	DefaultCloseLinger         = time.Second
+	DefaultDialTimeout         = 5 * time.Second
 )
 
 // DefaultConfig returns a Config with every field set to a working default

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	quicgo "github.com/quic-go/quic-go"
 )
 
 // TestRoundTrip moves more than one flow-control window each way, so the
@@ -215,5 +217,48 @@ func TestPeerVanishes(t *testing.T) {
 		}
 	case <-time.After(testTimeout):
 		t.Fatal("Read still blocked long after the idle timeout")
+	}
+}
+
+// TestDeadPeerNoticedByDefault: a server that vanishes without a
+// CONNECTION_CLOSE (its socket and QUIC state destroyed at once, as in a
+// SIGKILL) is noticed by a quiet client on DefaultDialConfig within 3 s
+// (keep-alive plus idle timeout), not after the server's 30 s: the smaller
+// idle timeout wins. The bound asserted is looser, to be about which
+// timeout applies rather than about the machine's speed.
+func TestDeadPeerNoticedByDefault(t *testing.T) {
+	tr := newTestTransport(t, nil) // server on DefaultConfig: 30 s idle
+	if tr.cfg.IdleTimeout <= DefaultDialIdleTimeout {
+		t.Fatalf("server idle timeout %v: the test needs it above the client's", tr.cfg.IdleTimeout)
+	}
+	ln := listen(t, tr)
+	acc := acceptAsync(ln)
+	cli := dial(t, tr, ln)
+	srv := waitAccept(t, acc)
+	if _, err := srv.Write([]byte("INFO {}\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	readN(t, cli, len("INFO {}\r\n"))
+
+	// Destroys every connection on the socket without a word on the wire,
+	// then closes the socket.
+	ln.ep.close()
+	dead := time.Now()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := cli.Read(make([]byte, 1))
+		errc <- err
+	}()
+	var err error
+	select {
+	case err = <-errc:
+	case <-time.After(testTimeout):
+		t.Fatalf("client still reading %v after the server died (target: 3 s)", testTimeout)
+	}
+	t.Logf("dead server noticed after %v (target 3 s: keep-alive %v + idle timeout %v)",
+		time.Since(dead).Round(time.Millisecond), DefaultDialKeepAlivePeriod, DefaultDialIdleTimeout)
+	var idle *quicgo.IdleTimeoutError
+	if !errors.As(err, &idle) {
+		t.Fatalf("read error %v, want an idle timeout", err)
 	}
 }

@@ -2,6 +2,7 @@ package quic
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
@@ -14,15 +15,21 @@ import (
 )
 
 // DialConfig configures the client side. How the server is trusted is chosen
-// by at most one of Fingerprint, RootCAs and InsecureSkipVerify; with none of
-// them the server must present a certificate valid for the dialed host under
-// the system roots (or TLS.RootCAs). Start from DefaultDialConfig.
+// by at most one of pinning (Fingerprint and Fingerprints), RootCAs and
+// InsecureSkipVerify; with none of them the server must present a
+// certificate valid for the dialed host under the system roots (or
+// TLS.RootCAs). Start from DefaultDialConfig.
 type DialConfig struct {
 	// Fingerprint pins the server certificate: the hex SHA-256 of its DER
 	// encoding (Transport.Fingerprint; colons and either case accepted). Chain,
 	// host name and validity dates are not checked; the TLS handshake still
 	// proves the server holds the certificate's key.
 	Fingerprint string
+	// Fingerprints pins a set: a server is accepted when its certificate
+	// matches any of them (or Fingerprint). It is how one client fails over
+	// among brokers that each generated their own self-signed certificate;
+	// a cluster that shares a CA uses RootCAs instead (docs/quic.md).
+	Fingerprints []string
 	// RootCAs verifies the server against these CAs instead of the system's.
 	RootCAs *x509.CertPool
 	// InsecureSkipVerify accepts any server certificate. Only for tests and
@@ -47,13 +54,15 @@ type DialConfig struct {
 }
 
 // DefaultDialConfig returns a DialConfig that verifies the server against the
-// system roots, with the same timeouts as DefaultConfig.
+// system roots. Its idle timeout is DefaultDialIdleTimeout, not the server's
+// DefaultIdleTimeout: the effective timeout is the smaller of both sides', so
+// the client decides how soon it notices a dead broker and fails over.
 func DefaultDialConfig() DialConfig {
 	return DialConfig{
 		Timeout:          DefaultDialTimeout,
 		HandshakeTimeout: DefaultHandshakeTimeout,
-		IdleTimeout:      DefaultIdleTimeout,
-		KeepAlivePeriod:  DefaultKeepAlivePeriod,
+		IdleTimeout:      DefaultDialIdleTimeout,
+		KeepAlivePeriod:  DefaultDialKeepAlivePeriod,
 		MaxReceiveWindow: DefaultMaxReceiveWindow,
 		CloseLinger:      DefaultCloseLinger,
 	}
@@ -105,14 +114,18 @@ func NewDialer(cfg DialConfig) (*Dialer, error) {
 
 // clientTLS builds the client tls.Config from the trust options.
 func (cfg *DialConfig) clientTLS() (*tls.Config, error) {
+	pins := cfg.Fingerprints
+	if cfg.Fingerprint != "" {
+		pins = append([]string{cfg.Fingerprint}, pins...)
+	}
 	modes := 0
-	for _, set := range []bool{cfg.Fingerprint != "", cfg.RootCAs != nil, cfg.InsecureSkipVerify} {
+	for _, set := range []bool{len(pins) > 0, cfg.RootCAs != nil, cfg.InsecureSkipVerify} {
 		if set {
 			modes++
 		}
 	}
 	if modes > 1 {
-		return nil, errors.New("set at most one of Fingerprint, RootCAs and InsecureSkipVerify")
+		return nil, errors.New("set at most one of Fingerprint/Fingerprints, RootCAs and InsecureSkipVerify")
 	}
 	tc := &tls.Config{}
 	if cfg.TLS != nil {
@@ -124,23 +137,29 @@ func (cfg *DialConfig) clientTLS() (*tls.Config, error) {
 		tc.ServerName = cfg.ServerName
 	}
 	switch {
-	case cfg.Fingerprint != "":
-		want, err := parseFingerprint(cfg.Fingerprint)
-		if err != nil {
-			return nil, err
+	case len(pins) > 0:
+		want := make([][]byte, 0, len(pins))
+		for _, fp := range pins {
+			b, err := parseFingerprint(fp)
+			if err != nil {
+				return nil, err
+			}
+			want = append(want, b)
 		}
 		// Chain verification is replaced, not skipped: VerifyPeerCertificate
-		// still runs and rejects every certificate but the pinned one.
+		// still runs and rejects every certificate but the pinned ones.
 		tc.InsecureSkipVerify = true
 		tc.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
 			if len(raw) == 0 {
 				return errors.New("quic: server sent no certificate")
 			}
-			got, _ := parseFingerprint(CertFingerprint(raw[0]))
-			if subtle.ConstantTimeCompare(got, want) != 1 {
-				return fmt.Errorf("quic: server certificate fingerprint %s does not match the pinned one", CertFingerprint(raw[0]))
+			sum := sha256.Sum256(raw[0])
+			for _, w := range want {
+				if subtle.ConstantTimeCompare(sum[:], w) == 1 {
+					return nil
+				}
 			}
-			return nil
+			return fmt.Errorf("quic: server certificate fingerprint %s does not match the pinned one(s)", CertFingerprint(raw[0]))
 		}
 	case cfg.RootCAs != nil:
 		tc.RootCAs = cfg.RootCAs

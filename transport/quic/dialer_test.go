@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,6 +43,12 @@ func TestServerVerification(t *testing.T) {
 		{"pinned fingerprint", func(c *DialConfig) { c.Fingerprint = tr.Fingerprint() }, true, ""},
 		{"pinned, openssl style", func(c *DialConfig) { c.Fingerprint = opensslStyle(tr.Fingerprint()) }, true, ""},
 		{"wrong fingerprint", func(c *DialConfig) { c.Fingerprint = other.Fingerprint() }, false, "does not match the pinned"},
+		{"pinned set, second matches", func(c *DialConfig) { c.Fingerprints = []string{other.Fingerprint(), opensslStyle(tr.Fingerprint())} }, true, ""},
+		{"pinned set and Fingerprint", func(c *DialConfig) {
+			c.Fingerprint = other.Fingerprint()
+			c.Fingerprints = []string{tr.Fingerprint()}
+		}, true, ""},
+		{"pinned set, none matches", func(c *DialConfig) { c.Fingerprints = []string{other.Fingerprint(), strings.Repeat("ab", 32)} }, false, "does not match the pinned"},
 		{"CA pool holding the cert", func(c *DialConfig) { c.RootCAs = pool }, true, ""},
 		{"CA pool, wrong name", func(c *DialConfig) { c.RootCAs = pool; c.ServerName = "example.com" }, false, "example.com"},
 		{"system roots (default)", func(c *DialConfig) {}, false, "certificate"},
@@ -93,6 +100,11 @@ func TestDialConfigValidation(t *testing.T) {
 	}{
 		{"pin and insecure", func(c *DialConfig) { c.Fingerprint = strings.Repeat("a", 64); c.InsecureSkipVerify = true }, "at most one"},
 		{"bad fingerprint", func(c *DialConfig) { c.Fingerprint = "abc" }, "fingerprint"},
+		{"bad fingerprint in set", func(c *DialConfig) { c.Fingerprints = []string{strings.Repeat("a", 64), "xyz"} }, `"xyz"`},
+		{"pin set and CA pool", func(c *DialConfig) {
+			c.Fingerprints = []string{strings.Repeat("a", 64)}
+			c.RootCAs = x509.NewCertPool()
+		}, "at most one"},
 		{"no timeout", func(c *DialConfig) { c.Timeout = 0 }, "Timeout"},
 		{"keep-alive beyond idle", func(c *DialConfig) { c.KeepAlivePeriod = c.IdleTimeout }, "KeepAlivePeriod"},
 	} {
@@ -225,5 +237,58 @@ func TestSetCertificate(t *testing.T) {
 	}
 	if err := dialWith(t, pinned(tr.Fingerprint()), ln); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// sharedCAScript is the worked example of docs/quic.md ("A cluster that
+// shares one CA"), with loopback names so the test can dial the result.
+const sharedCAScript = `set -e
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+  -keyout ca.key -out ca.pem -days 3650 -subj "/CN=murmur cluster CA" \
+  -addext "basicConstraints=critical,CA:TRUE" \
+  -addext "keyUsage=critical,keyCertSign,cRLSign"
+for b in b1 b2; do
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout $b.key -out $b.csr -subj "/CN=$b"
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > $b.ext
+  openssl x509 -req -in $b.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+    -days 825 -extfile $b.ext -out $b.pem
+done
+`
+
+// TestSharedCA: brokers with their own keys, signed by one CA made with the
+// openssl commands of docs/quic.md, are all trusted by a client holding only
+// the CA (no per-broker pin); a broker outside the CA is refused.
+func TestSharedCA(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl not installed")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("sh", "-c", sharedCAScript)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("openssl: %v\n%s", err, out)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatal("ca.pem holds no certificate")
+	}
+	cfg := DefaultDialConfig()
+	cfg.RootCAs = pool
+	for _, b := range []string{"b1", "b2"} {
+		tr := newTestTransport(t, func(c *Config) {
+			c.CertFile, c.KeyFile = filepath.Join(dir, b+".pem"), filepath.Join(dir, b+".key")
+		})
+		if err := dialWith(t, cfg, listen(t, tr)); err != nil {
+			t.Fatalf("%s, signed by the CA: %v", b, err)
+		}
+	}
+	outsider := listen(t, newTestTransport(t, nil))
+	if err := dialWith(t, cfg, outsider); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("self-signed broker outside the CA: %v", err)
 	}
 }
