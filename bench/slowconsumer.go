@@ -17,13 +17,15 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// slowConsumer measures how well a broker shields healthy subscribers from a
-// stalled one on the same subject. One publisher sends as fast as a window of
-// in-flight messages allows to healthy nats.go subscribers; after a baseline
-// period a raw TCP subscriber joins that never reads. Value is the healthy
-// subscribers' receive rate while the stalled one is attached (from its join
-// until the broker cuts it off, or the period ends) divided by their rate in
-// the baseline: 1 means no harm, near 0 means the stall held up everyone.
+// slowConsumer measures how well a broker shields healthy subscribers from
+// one on the same subject that stops reading. One publisher sends as fast as
+// a window of in-flight messages allows to healthy nats.go subscribers and to
+// one more, a raw TCP subscriber that reads everything during the baseline
+// period and then stops reading. Value is the healthy subscribers' receive
+// rate while it is stalled (from when it stops until the broker cuts it off,
+// or the period ends) divided by their rate in the baseline, when the broker
+// delivered to all of them: 1 means the stall cost only the stalled one,
+// near 0 means it held up everyone.
 type slowConsumer struct {
 	size       int           // payload bytes
 	healthy    int           // subscribers that keep up
@@ -37,8 +39,9 @@ type slowConsumer struct {
 
 const (
 	// stallRcvBuf is the stalled socket's SO_RCVBUF (the kernel doubles it),
-	// set before the SYN so the advertised window is small from the start.
-	stallRcvBuf = 4096
+	// set before the SYN: small, so the stall shows soon, but enough for
+	// the baseline's rate on loopback.
+	stallRcvBuf = 64 << 10
 	// varzEvery is how often /varz is polled for slow_consumers, in both
 	// periods alike, so the polling costs the baseline what it costs the stall.
 	varzEvery = 10 * time.Millisecond
@@ -200,6 +203,30 @@ func (w slowConsumer) measure(ctx context.Context, env *Env, b *Broker, mon *var
 		}
 	}
 
+	// The subscriber that will stall joins now and reads until told to stop.
+	stalled, err = dialStalled(ctx, b.Addr, subject)
+	if err != nil {
+		return Result{}, fmt.Errorf("stalled subscriber: %w", err)
+	}
+	stopReading := make(chan struct{})
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		readUntil(stalled, stopReading)
+	}()
+	defer func() {
+		select {
+		case <-stopReading:
+		default:
+			close(stopReading)
+		}
+		<-readerDone
+	}()
+	// Let its join settle before the baseline starts.
+	if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+		return Result{}, err
+	}
+
 	t0, c0 := time.Now(), total()
 	// The baseline watch learns the connection count (publisher and healthy
 	// subscribers) and flags a slow consumer among them.
@@ -216,18 +243,12 @@ func (w slowConsumer) measure(ctx context.Context, env *Env, b *Broker, mon *var
 		return Result{}, fmt.Errorf("no deliveries in the baseline (async error: %v)", asyncErr.get())
 	}
 
-	stalled, err = dialStalled(ctx, b.Addr, subject)
-	if err != nil {
-		return Result{}, fmt.Errorf("stalled subscriber: %w", err)
-	}
+	close(stopReading)
+	<-readerDone
 	tJoin, cJoin := time.Now(), total()
 	// Cut off is a slow consumer counted, or a connection gone (a broker
 	// might close the stalled one without calling it a slow consumer).
-	base := v1
-	if base.Connections >= 0 {
-		base.Connections++
-	}
-	v2, cutAt, err := mon.watch(ctx, base, tJoin.Add(period))
+	v2, cutAt, err := mon.watch(ctx, v1, tJoin.Add(period))
 	if err != nil {
 		return Result{}, err
 	}
@@ -254,7 +275,7 @@ func (w slowConsumer) measure(ctx context.Context, env *Env, b *Broker, mon *var
 		socket = fmt.Sprintf("its socket closed (%d KiB left to drain)", drained>>10)
 	}
 	if !cutAt.IsZero() {
-		r.Info = fmt.Sprintf("stalled sub cut off %v after joining (slow_consumers %d → %d), %s",
+		r.Info = fmt.Sprintf("stalled sub cut off %v after it stopped reading (slow_consumers %d → %d), %s",
 			cutAt.Sub(tJoin).Round(time.Millisecond), v0.SlowConsumers, v2.SlowConsumers, socket)
 	} else {
 		r.Info = fmt.Sprintf("stalled sub not cut off within %v, %s", period, socket)
@@ -337,6 +358,26 @@ func dialStalled(ctx context.Context, addr, subject string) (net.Conn, error) {
 	}
 	_ = c.SetDeadline(time.Time{})
 	return c, nil
+}
+
+// readUntil reads and discards c until stop is closed, then returns with
+// the connection left unread (a read deadline lets it notice stop).
+func readUntil(c net.Conn, stop <-chan struct{}) {
+	buf := make([]byte, 64<<10)
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Millisecond))
+		if _, err := c.Read(buf); err != nil {
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				return
+			}
+		}
+	}
 }
 
 // drainClosed reads c until the broker's close shows (EOF or a reset) or

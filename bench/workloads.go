@@ -187,8 +187,11 @@ func workloads() []Workload {
 		{Name: "acked ÷ raw 1 pub → 1 sub, 128 B, same broker", Unit: "×", Run: ackedOverRaw(flow{
 			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 128, count: 1_000_000, fanout: 1,
 		}, ackedDirect{count: 300_000, size: 128})},
-		{Name: "slow-consumer isolation: 1 pub → 2 subs + 1 stalled, 1 KB (per-sub rate during stall ÷ before)", Unit: "share", Run: slowConsumer{
+		{Name: "slow-consumer isolation, max_pending 1 MiB: 1 pub → 3 subs, 1 stops reading, 1 KB (per-sub rate of the others, stalled ÷ before)", Unit: "share", Run: slowConsumer{
 			size: 1 << 10, healthy: 2, period: 2 * time.Second, maxPending: 1 << 20, window: 512,
+		}.run},
+		{Name: "slow-consumer isolation, max_pending 64 MiB (default): same", Unit: "share", Run: slowConsumer{
+			size: 1 << 10, healthy: 2, period: 2 * time.Second, maxPending: 64 << 20, window: 512,
 		}.run},
 		{Name: "RSS, 10,000 idle connections", Unit: "MiB", LowerIsBetter: true, Run: singleBroker(idleConns{
 			count: 10_000,

@@ -29,8 +29,10 @@ func errLine(text string) []byte { return proto.ErrLine(text) }
 // for the backlog to shrink below that mark, but only while the peer is
 // reading: the writer writes a chunk at a time (writeSliceChunks), each
 // completed write wakes the waiting producers, and a peer with no write
-// completed for stallProgress is taken as stalled. A burst then paces its
-// publisher to a subscriber that is merely behind, instead of dropping it.
+// completed for stallProgress is taken as stalled (a 64 KB chunk per 2 ms
+// is 32 MB/s: a peer reading slower than that is not waited for). A burst
+// then paces its publisher to a subscriber that is merely behind, instead
+// of dropping it.
 // A peer that stopped reading costs its producers at most stallProgress,
 // once: from then on nobody waits for it, its backlog grows to max_pending
 // and it is closed as a slow consumer at once, while every other
@@ -40,7 +42,7 @@ func errLine(text string) []byte { return proto.ErrLine(text) }
 const (
 	stallNum, stallDen = 3, 4
 	stallWait          = 5 * time.Millisecond
-	stallProgress      = 20 * time.Millisecond
+	stallProgress      = 2 * time.Millisecond
 	writeSliceChunks   = 1
 )
 
