@@ -27,23 +27,25 @@ func errLine(text string) []byte { return proto.ErrLine(text) }
 // Back-pressure. Once a connection's pending output passes stallNum/stallDen
 // of max_pending, each producer delivering to it waits, up to stallWait,
 // for the backlog to shrink below that mark, but only while the peer is
-// reading: the writer writes a chunk at a time (writeSliceChunks), each
-// completed write wakes the waiting producers, and a peer with no write
-// completed for stallProgress is taken as stalled (a 64 KB chunk per 2 ms
-// is 32 MB/s: a peer reading slower than that is not waited for). A burst
-// then paces its publisher to a subscriber that is merely behind, instead
-// of dropping it.
-// A peer that stopped reading costs its producers at most stallProgress,
-// once: from then on nobody waits for it, its backlog grows to max_pending
-// and it is closed as a slow consumer at once, while every other
-// subscriber of the same publishers goes on at full speed. (nats-server
-// stalls producers for any connection past the mark, so one stuck
-// subscriber slows all the others until the write deadline.)
+// reading. Progress is a completed write (the writer writes
+// writeSliceChunks chunks, 256 KB, at a time, and each completed write
+// wakes the waiting producers) or, on TCP, bytes the peer acknowledged
+// (checked every stallPoll while waiting). A peer with no progress for
+// stallProgress while the writer is writing looks stalled: for stallRecheck
+// nobody waits for it, then a producer looks again. A burst then paces its
+// publisher to a subscriber that is merely behind, instead of dropping it,
+// while a peer that stopped reading costs its producers stallProgress,
+// once: its backlog grows to max_pending and it is closed as a slow
+// consumer at once, and every other subscriber of the same publishers goes
+// on at full speed. (nats-server stalls producers for any connection past
+// the mark, so one stuck subscriber slows all the others until it is cut.)
 const (
 	stallNum, stallDen = 3, 4
 	stallWait          = 5 * time.Millisecond
-	stallProgress      = 2 * time.Millisecond
-	writeSliceChunks   = 1
+	stallProgress      = 5 * time.Millisecond
+	stallRecheck       = 5 * time.Millisecond
+	stallPoll          = time.Millisecond
+	writeSliceChunks   = 4
 )
 
 // Inline flushing: a producer that has just queued messages for a TCP (or
@@ -101,6 +103,7 @@ func (c *client) Flush() {
 	o.writing = true
 	bufs := o.take()
 	o.flushPending = false
+	o.progressAt = time.Now()
 	c.mu.Unlock()
 
 	_ = conn.SetWriteDeadline(time.Now().Add(inlineDeadline))
@@ -112,7 +115,7 @@ func (c *client) Flush() {
 
 	c.mu.Lock()
 	if n > 0 {
-		o.lastWrite = time.Now()
+		o.progressAt = time.Now()
 	}
 	done := len(bufs)
 	if timedOut && len(wb) > 0 {
@@ -220,7 +223,7 @@ func (c *client) appendedLocked(size int) (needFlush bool) {
 	o := &c.out
 	needFlush = !o.flushPending
 	o.flushPending = true
-	behind := o.pending() > o.stallMark() && !o.noStall
+	behind := o.pending() > o.stallMark()
 	c.mu.Unlock()
 	c.outMsgs.Add(1)
 	c.outBytes.Add(int64(size))
@@ -231,43 +234,60 @@ func (c *client) appendedLocked(size int) (needFlush bool) {
 }
 
 // waitForPeer waits, up to stallWait, for the backlog to fall below the
-// stall mark, as long as the peer keeps reading: every completed write
-// opens the gate, and a peer with no completed write for stallProgress is
-// taken as stalled, after which nobody waits for it until its backlog is
-// below the mark again.
+// stall mark, as long as the peer keeps reading: a completed write or more
+// bytes acknowledged by the peer's TCP (peerAcked) is progress, and every
+// completed write opens the gate. A peer with no progress for
+// stallProgress while the writer is writing looks stalled: nobody waits
+// for it for stallRecheck, then the next producer looks again.
 func (c *client) waitForPeer() {
-	c.wakeWriter()
-	giveUp := time.Now().Add(stallWait)
 	o := &c.out
+	now := time.Now()
 	c.mu.Lock()
-	for o.pending() > o.stallMark() && !o.noStall && !o.closing {
-		now := time.Now()
-		quiet := o.lastWrite.Add(stallProgress)
+	skip := now.Before(o.skipUntil)
+	c.mu.Unlock()
+	if skip {
+		return
+	}
+	c.wakeWriter()
+	giveUp := now.Add(stallWait)
+	for {
+		acked, ackKnown := peerAcked(c.conn)
+		now = time.Now()
+		c.mu.Lock()
+		if o.pending() <= o.stallMark() || o.closing {
+			c.mu.Unlock()
+			return
+		}
+		if ackKnown && acked != o.acked {
+			o.acked, o.progressAt = acked, now
+		}
+		quiet := o.progressAt.Add(stallProgress)
+		if !o.writing {
+			// About to write (woken above): no verdict on the peer yet.
+			quiet = now.Add(stallProgress)
+		}
 		if !now.Before(quiet) {
-			o.noStall = true // the peer stopped reading
-			break
+			o.skipUntil = now.Add(stallRecheck)
+			c.mu.Unlock()
+			return
 		}
 		if !now.Before(giveUp) {
-			break
+			c.mu.Unlock()
+			return
 		}
 		if o.stall == nil {
 			o.stall = make(chan struct{})
 		}
 		gate := o.stall
 		c.mu.Unlock()
-		until := quiet
-		if giveUp.Before(until) {
-			until = giveUp
-		}
-		t := time.NewTimer(until.Sub(now))
+		until := min(quiet.Sub(now), giveUp.Sub(now), stallPoll)
+		t := time.NewTimer(until)
 		select {
 		case <-gate:
 		case <-t.C:
 		}
 		t.Stop()
-		c.mu.Lock()
 	}
-	c.mu.Unlock()
 }
 
 // appendMsgLine writes the control line `MSG <subject> <sid> [reply]
@@ -385,21 +405,31 @@ func (c *client) writeLoop() {
 		all := o.take()
 		o.writing = true
 		o.flushPending = false
+		o.progressAt = time.Now()
 		closing, reason := o.closing, o.reason
 		c.mu.Unlock()
 
+		// A few chunks per write, so that producers waiting on the stall
+		// gate see the peer's progress often, however much is pending.
+		slice := writeSliceChunks
+		failed := false
 		bufs := all
 		for len(bufs) > 0 {
-			part := bufs[:min(len(bufs), writeSliceChunks)]
+			part := bufs[:min(len(bufs), slice)]
 			bufs = bufs[len(part):]
+			// After a failed write nothing more is written: a timed-out
+			// peer must not cost another write deadline per chunk.
+			wrote := !failed && (!closing || reason.flushes())
 			var err error
-			wrote := !closing || reason.flushes()
 			if wrote {
-				err = c.write(part)
+				err = c.write(part) // started at progressAt: the take or the last chunk
 			}
 			c.mu.Lock()
 			o.written(part, wrote && err == nil, time.Now())
 			c.openStallLocked()
+			if err != nil {
+				failed = true
+			}
 			if err != nil || o.closing {
 				closing, reason = true, o.reason
 			}
@@ -419,13 +449,9 @@ func (c *client) writeLoop() {
 }
 
 // openStallLocked wakes the producers waiting on the stall gate after the
-// writer's progress, and lets producers wait again once the backlog is
-// below the mark. Caller holds mu.
+// writer's progress. Caller holds mu.
 func (c *client) openStallLocked() {
 	o := &c.out
-	if o.pending() <= o.stallMark() {
-		o.noStall = false
-	}
 	if o.stall != nil {
 		close(o.stall)
 		o.stall = nil

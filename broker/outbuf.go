@@ -36,8 +36,9 @@ type outbound struct {
 	reason       CloseReason
 	maxPending   int
 	stall        chan struct{} // closed when pending falls below the stall mark
-	noStall      bool          // a stall timed out: no more until below the mark
-	lastWrite    time.Time     // when a write to the peer last completed: its progress
+	progressAt   time.Time     // the current write's start, the last completed one, or the last new ack
+	acked        uint64        // bytes the peer had acknowledged at progressAt (TCP)
+	skipUntil    time.Time     // the peer looks stalled: nobody waits for it until then
 	wake         chan struct{} // cap 1: wakes the writer
 }
 
@@ -101,8 +102,8 @@ func (o *outbound) take() [][]byte {
 }
 
 // written returns chunks the writer has written (or given up on) to the
-// pool and takes them off the in-flight count. A write completed now
-// (progress) updates lastWrite.
+// pool and takes them off the in-flight count. A write completed now is
+// the peer's progress: producers may wait for it again.
 func (o *outbound) written(bufs [][]byte, progress bool, now time.Time) {
 	for i, b := range bufs {
 		o.inflight -= len(b)
@@ -110,7 +111,7 @@ func (o *outbound) written(bufs [][]byte, progress bool, now time.Time) {
 		bufs[i] = nil
 	}
 	if progress {
-		o.lastWrite = now
+		o.progressAt = now
 	}
 }
 

@@ -242,3 +242,43 @@ func rssOf(t *testing.T, pid int) int64 {
 	t.Fatal("no VmRSS")
 	return 0
 }
+
+// TestBurstPacedToReader: a nats.go subscriber that reads steadily but
+// slower than a flooding publisher is paced through a burst many times
+// max_pending (the publisher waits while the subscriber reads), not cut as
+// a slow consumer. (It was cut when the writer wrote a large backlog in one
+// write: no progress showed until all of it was written.)
+func TestBurstPacedToReader(t *testing.T) {
+	o := testOptions()
+	o.MaxPayload = 64 << 10
+	o.MaxPending = 4 << 20
+	srv := startServer(t, o, nil)
+	sc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	var got atomic.Int64
+	sub, _ := sc.Subscribe("feed", func(*nats.Msg) { got.Add(1) })
+	sub.SetPendingLimits(-1, -1)
+	sc.Flush()
+	pub, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	const n = 40000 // 40 MB of 1 KB messages: ten times max_pending
+	payload := make([]byte, 1024)
+	for range n {
+		pub.Publish("feed", payload)
+	}
+	if err := pub.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "every message delivered", func() bool {
+		return got.Load() == n || srv.Stats().SlowConsumers > 0
+	})
+	if sc := srv.Stats().SlowConsumers; sc != 0 || got.Load() != n {
+		t.Fatalf("subscriber got %d of %d; slow consumers %d", got.Load(), n, sc)
+	}
+}
