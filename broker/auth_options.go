@@ -62,7 +62,8 @@ type SubjectRules struct {
 
 // ResponsePermission bounds allow_responses: each received reply subject
 // may be published to MaxMsgs times within Expires of the request's
-// delivery. Zero means no limit.
+// delivery. Zero takes nats-server's default (1 message, 2 minutes); a
+// negative value means no limit.
 type ResponsePermission struct {
 	MaxMsgs int
 	Expires time.Duration
@@ -121,7 +122,7 @@ func (a *AuthOptions) validate() error {
 				{"subscribe.allow", p.Subscribe.Allow}, {"subscribe.deny", p.Subscribe.Deny}} {
 				for _, s := range r.subs {
 					if strings.HasPrefix(r.name, "subscribe") {
-						if _, _, ok := splitSubjectQueue(s); !ok {
+						if _, q, ok := splitSubjectQueue(s); !ok || q != "" && !pubsub.ValidQueueName(q) {
 							return fmt.Errorf("authorization.users[%d].permissions.%s: invalid subject %q", i, r.name, s)
 						}
 					} else if !pubsub.ValidSubject(s) {

@@ -235,15 +235,23 @@ func TestTLSVerifyClientCert(t *testing.T) {
 // several logins hash at once. They used to be: the timer kept running
 // while the reader hashed.
 func TestBcryptLoginsNotTimedOut(t *testing.T) {
-	hash, err := bcrypt.GenerateFromPassword([]byte("hunter2"), 10)
-	if err != nil {
-		t.Fatal(err)
+	// A hash that takes at least four auth timeouts to check, with the
+	// timeout long enough for a loaded machine to read a CONNECT in.
+	const timeout = 150 * time.Millisecond
+	var hash []byte
+	var cost time.Duration
+	for c := 10; c <= 15; c++ {
+		h, err := bcrypt.GenerateFromPassword([]byte("hunter2"), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		bcrypt.CompareHashAndPassword(h, []byte("hunter2"))
+		hash, cost = h, time.Since(start)
+		if cost >= 4*timeout {
+			break
+		}
 	}
-	start := time.Now()
-	bcrypt.CompareHashAndPassword(hash, []byte("hunter2"))
-	cost := time.Since(start)
-	// The timeout is well below one hash, and several hash at once.
-	timeout := cost / 4
 	t.Logf("one bcrypt check takes %v here; auth timeout %v", cost, timeout)
 	srv := authServer(t, &broker.AuthOptions{Timeout: timeout, Users: []broker.User{{Name: "bob", Password: string(hash)}}})
 	const logins = 4

@@ -106,6 +106,7 @@ type client struct {
 	perms         atomic.Pointer[permissions]
 	pubCache      map[string]bool // reader-owned publish decisions
 	pubCachePerms *permissions    // the perms pubCache was built for
+	sysDenied     bool            // reader-owned: a system user exists and this is another user
 	verdicts      verdictCache    // delivery decisions of filtered subscriptions
 	replies       replyPerms      // reply subjects allow_responses lets it publish to
 
@@ -273,6 +274,11 @@ func (c *client) Connect(arg []byte) error {
 		// bcrypt hash on a busy machine), the auth timer no longer applies.
 		c.connectSeen.Store(true)
 		u, ok := st.check(&opts)
+		if next := c.srv.auth.Load(); next != st && next != nil {
+			// A reload swapped the credentials while this one was being
+			// checked (and skipped this client): check against the new.
+			u, ok = next.check(&opts)
+		}
 		if !ok {
 			c.authFailed("bad credentials for user " + strconv.Quote(opts.User))
 			return errAuthFailed
@@ -282,6 +288,7 @@ func (c *client) Connect(arg []byte) error {
 			name := opts.User
 			c.user.Store(&name)
 		}
+		c.sysDenied = !c.srv.seesSystemReplies(c)
 	}
 	c.markAuthed()
 	c.parser.RequireConnect = false
@@ -377,7 +384,7 @@ func (c *client) Sub(subject, queue, sid []byte) error {
 		return nil
 	}
 	s := &mux.Sub{Subject: string(subject), Queue: string(queue), SID: append([]byte(nil), sid...), Owner: c}
-	if c.srv.auth.Load() != nil && pubsub.HasWildcard(s.Subject) {
+	if st := c.srv.auth.Load(); st != nil && len(st.users) > 0 && pubsub.HasWildcard(s.Subject) {
 		s.Filter = &subFilter{c: c}
 	}
 	if err := c.srv.mux.Subscribe(s); err != nil {

@@ -22,9 +22,10 @@ func putChunk(b []byte) {
 }
 
 // outbound is a connection's pending output, guarded by client.mu. The
-// writer swaps the chunk list out, writes it without the lock and returns
-// the chunks to the pool, so producers and the writer only contend for the
-// swap.
+// writer swaps the chunk list out and writes it without the lock, a few
+// chunks per write, taking the lock between writes only to return the
+// written chunks to the pool: producers and the writer contend for the
+// swap and those short steps.
 type outbound struct {
 	bufs         [][]byte // pending chunks; only the last is appended to
 	size         int      // bytes in bufs

@@ -19,11 +19,16 @@ import (
 //     q1"): for a queue subscription that matches such rules, the queue
 //     decides; a plain subscription is only admitted by plain rules.
 //   - Delivery: a wildcard subscription can match subjects its rules
-//     refuse (SUB > under deny secret.>). Each such subscription carries a
-//     filter that checks the delivered subject as if it had been
-//     subscribed to literally, with the verdict cached per subject. At SUB
-//     time the filter works out whether the rules could refuse anything
-//     the subscription matches; when not, it admits without a lookup.
+//     refuse (SUB > under deny secret.>). Each wildcard subscription of a
+//     user-authenticated client carries a filter that checks the delivered
+//     subject as if it had been subscribed to literally, with the verdict
+//     cached per subject. On its first delivery under a set of rules the
+//     filter works out whether they could refuse anything the subscription
+//     matches; when not, it admits without a lookup from then on.
+//   - Stricter than nats-server, on purpose: allow is checked at delivery
+//     too (nats-server checks only deny there), and a plain deny entry
+//     refuses a queue subscription even when queue entries also match
+//     (in nats-server a matching queue entry decides alone).
 
 // permissions are a user's compiled rules.
 type permissions struct {
@@ -50,10 +55,17 @@ func compilePerms(p *Permissions) *permissions {
 	}
 	if r := p.Response; r != nil {
 		rp := *r
+		// nats-server: zero takes the default; below zero, no limit.
+		if rp.MaxMsgs == 0 {
+			rp.MaxMsgs = DefaultResponseMaxMsgs
+		}
+		if rp.Expires == 0 {
+			rp.Expires = DefaultResponseExpires
+		}
 		cp.resp = &rp
-		if p.Publish.Allow == nil && p.Publish.Deny == nil {
-			// nats-server: allow_responses without publish rules allows
-			// responses only (an empty allow list admits nothing).
+		if p.Publish.Allow == nil {
+			// nats-server: allow_responses without a publish allow list
+			// allows responses only (an empty allow list admits nothing).
 			cp.pub.allow = []rule{}
 		}
 	}
@@ -187,8 +199,12 @@ const pubCacheMax = 1024
 
 // canPublish checks (and caches, per client) a publish subject against the
 // client's permissions; a reply to a request the client received passes
-// under allow_responses. Reader goroutine only.
+// under allow_responses. While a system user is configured, no other user
+// may publish to $SYS subjects. Reader goroutine only.
 func (c *client) canPublish(subject []byte) bool {
+	if c.sysDenied && isSysSubject(subject) {
+		return false
+	}
 	p := c.perms.Load()
 	if p == nil {
 		return true
@@ -208,6 +224,11 @@ func (c *client) canPublish(subject []byte) bool {
 		return c.replies.use(string(subject), p.resp)
 	}
 	return ok
+}
+
+// isSysSubject reports whether subject is in the system account's $SYS.>.
+func isSysSubject(subject []byte) bool {
+	return len(subject) > 5 && string(subject[:5]) == "$SYS."
 }
 
 func (c *client) canSubscribe(subject, queue string) bool {
@@ -232,7 +253,7 @@ type filterState struct {
 
 func (f *subFilter) Admit(s *mux.Sub, m *mux.Msg) bool {
 	c := f.c
-	if m.System && !c.srv.seesSystemReplies(c) {
+	if (m.System || isSysSubject(m.Subject)) && !c.srv.seesSystemReplies(c) {
 		return false
 	}
 	p := c.perms.Load()

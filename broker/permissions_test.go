@@ -159,6 +159,7 @@ func TestSystemRepliesHidden(t *testing.T) {
 			Publish:   broker.SubjectRules{Deny: []string{"$SYS.>"}},
 			Subscribe: broker.SubjectRules{Deny: []string{"$SYS.>"}},
 		}},
+		{Name: "mallory", Password: "m"}, // no rules at all
 	}
 	srv := authServer(t, &broker.AuthOptions{Users: users})
 	sys, err := srv.StartSystem(broker.SystemOptions{User: "sys"})
@@ -169,6 +170,9 @@ func TestSystemRepliesHidden(t *testing.T) {
 	eve := rawLogin(t, srv, "eve", "e")
 	eve.send("SUB > 1\r\nSUB _INBOX.> 2\r\nSUB *.* 3\r\nPING\r\n")
 	eve.expect("PONG\r\n")
+	mallory := rawLogin(t, srv, "mallory", "m")
+	mallory.send("SUB > 1\r\nSUB mine 2\r\nPUB $SYS.REQ.SERVER.PING mine 0\r\n\r\nPING\r\n")
+	mallory.expect("-ERR 'Permissions Violation for Publish to \"$SYS.REQ.SERVER.PING\"'\r\nPONG\r\n")
 
 	nc, err := tryConnect(srv, nats.UserInfo("sys", "sys"))
 	if err != nil {
@@ -179,8 +183,10 @@ func TestSystemRepliesHidden(t *testing.T) {
 	if err != nil || !strings.Contains(string(m.Data), `"statsz"`) {
 		t.Fatalf("system user's ping: %v", err)
 	}
-	// Eve saw nothing of it: the next thing she reads is her own PONG.
+	// Eve and Mallory saw nothing of it: the next thing they read is
+	// their own PONG.
 	eve.expectOpen()
+	mallory.expectOpen()
 	// The system user still sees its own replies through a wildcard.
 	inbox, _ := nc.SubscribeSync("_INBOX.mine.*")
 	if err := nc.PublishRequest("$SYS.REQ.SERVER.PING", "_INBOX.mine.1", nil); err != nil {
@@ -213,6 +219,32 @@ func TestReloadRemovesUnauthorizedSubs(t *testing.T) {
 	}
 	u.expect("-ERR 'Permissions Violation for Subscription to \"foo.x\" (sid \"7\")'\r\n")
 	bob.send("PUB foo.x 1\r\nx\r\nPUB foo.y 1\r\ny\r\nPING\r\n")
+	bob.expect("PONG\r\n")
+	u.expect("MSG foo.y 8 1\r\ny\r\n")
+	u.expectOpen()
+}
+
+// TestReloadTurnsOnUserAuth: a wildcard subscription made while no
+// authentication was required is filtered at delivery once a reload gives
+// its user rules (it had no filter: it is replaced by one that has).
+func TestReloadTurnsOnUserAuth(t *testing.T) {
+	o := testOptions()
+	srv := startServer(t, o, nil)
+	u := rawLogin(t, srv, "u", "u") // credentials nobody checks yet
+	u.send("SUB foo.* 8\r\nSUB bar 9\r\nPING\r\n")
+	u.expect("PONG\r\n")
+	o.Auth = &broker.AuthOptions{Users: []broker.User{
+		{Name: "u", Password: "u", Permissions: &broker.Permissions{
+			Subscribe: broker.SubjectRules{Allow: []string{"foo.*"}, Deny: []string{"foo.x"}},
+		}},
+		{Name: "bob", Password: "b"},
+	}}
+	if err := srv.Reload(o); err != nil {
+		t.Fatal(err)
+	}
+	u.expect("-ERR 'Permissions Violation for Subscription to \"bar\" (sid \"9\")'\r\n")
+	bob := rawLogin(t, srv, "bob", "b")
+	bob.send("PUB foo.x 1\r\nx\r\nPUB foo.y 1\r\ny\r\nPUB bar 1\r\nz\r\nPING\r\n")
 	bob.expect("PONG\r\n")
 	u.expect("MSG foo.y 8 1\r\ny\r\n")
 	u.expectOpen()

@@ -159,6 +159,7 @@ func (c *client) reauth(st *authState) bool {
 	}
 	if st == nil {
 		c.perms.Store(nil)
+		c.user.Store(nil)
 		return true
 	}
 	c.mu.Lock()
@@ -184,31 +185,49 @@ func (c *client) reauth(st *authState) bool {
 // recheckSubs applies reloaded permissions to the subscriptions a client
 // already has, as nats-server: one the rules no longer admit is removed
 // and the client told `Permissions Violation for Subscription to "<subj>"
-// (sid "<sid>")`; a wildcard one made before auth was on gets the
-// delivery-time filter (replaced in the index by an equal subscription
-// that has it).
+// (sid "<sid>")`. A wildcard one made before user authentication was on
+// has no delivery-time filter: it is replaced in the index by an equal
+// subscription that has one (messages published in the instant between
+// the two are not delivered to it).
 func (c *client) recheckSubs() {
-	var removed, unfiltered []*mux.Sub
+	var removed []*mux.Sub
+	var unfiltered []*mux.Sub
+	filter := false
+	if st := c.srv.auth.Load(); st != nil && len(st.users) > 0 {
+		filter = true
+	}
 	c.subsMu.Lock()
 	for sid, s := range c.subs {
 		switch {
 		case !c.canSubscribe(s.Subject, s.Queue):
 			delete(c.subs, sid)
 			removed = append(removed, s)
-		case s.Filter == nil && pubsub.HasWildcard(s.Subject):
+		case filter && s.Filter == nil && pubsub.HasWildcard(s.Subject):
 			unfiltered = append(unfiltered, s)
 		}
 	}
 	for _, old := range unfiltered {
-		s := &mux.Sub{Subject: old.Subject, Queue: old.Queue, SID: old.SID, Owner: c}
-		s.Filter = &subFilter{c: c}
+		if !c.srv.mux.Unsubscribe(old) {
+			continue // it reached its auto-unsubscribe maximum meanwhile
+		}
+		left := 0
 		if n := old.Max(); n > 0 {
-			s.SetMax(n - int(old.Delivered()))
+			if left = n - int(old.Delivered()); left <= 0 {
+				delete(c.subs, string(old.SID)) // done: it would have expired
+				c.srv.localInterest(old, -1)
+				continue
+			}
 		}
-		if c.srv.mux.Subscribe(s) == nil {
-			c.subs[string(s.SID)] = s
-			c.srv.mux.Unsubscribe(old) // interest is unchanged: one sub replaced another
+		s := &mux.Sub{Subject: old.Subject, Queue: old.Queue, SID: old.SID, Owner: c, Filter: &subFilter{c: c}}
+		if left > 0 {
+			s.SetMax(left)
 		}
+		if c.srv.mux.Subscribe(s) != nil {
+			delete(c.subs, string(old.SID))
+			c.srv.localInterest(old, -1)
+			continue
+		}
+		c.subs[string(s.SID)] = s
 	}
 	c.subsMu.Unlock()
 	for _, s := range removed {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package broker_test
 
 import (
@@ -113,8 +115,8 @@ func TestStalledSubscriberCutAtMaxPending(t *testing.T) {
 	t.Logf("%d messages took %v before the stall, %v with a stalled subscriber", n, before, during)
 	// Not a performance figure (bench/ has that): a publisher held back
 	// per message by the stalled subscriber takes many times longer (12 s
-	// against 0.4 s when this test was written).
-	if during > 4*before+time.Second {
+	// against 0.5 s when this test was written); the bound is loose.
+	if during > 8*before+2*time.Second {
 		t.Errorf("the stalled subscriber held the publisher back: %v against %v without it", during, before)
 	}
 	for _, cc := range srv.ClosedConnections() {
@@ -204,7 +206,7 @@ func TestPingFloodBounded(t *testing.T) {
 		logMu.Lock()
 		cut := strings.Count(log.String(), "slow consumer detected")
 		logMu.Unlock()
-		if cut == clients {
+		if cut >= clients {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -216,6 +218,10 @@ func TestPingFloodBounded(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+	// The kernel's high-water mark catches a peak the sampling missed.
+	if hwm := statusKB(t, cmd.Process.Pid, "VmHWM:"); hwm > limit {
+		t.Fatalf("broker peak RSS %d MiB exceeds %d MiB", hwm>>20, limit>>20)
+	}
 	t.Logf("all %d flooding clients cut; broker RSS peaked at %d MiB (from %d MiB, limit %d MiB)", clients, peak>>20, base>>20, limit>>20)
 }
 
@@ -224,14 +230,17 @@ type writerFunc func([]byte) (int, error)
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 
 // rssOf reads VmRSS of a process, in bytes.
-func rssOf(t *testing.T, pid int) int64 {
+func rssOf(t *testing.T, pid int) int64 { return statusKB(t, pid, "VmRSS:") }
+
+// statusKB reads a kB field of /proc/<pid>/status, in bytes.
+func statusKB(t *testing.T, pid int, field string) int64 {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			if err != nil {
 				t.Fatal(err)
@@ -239,7 +248,7 @@ func rssOf(t *testing.T, pid int) int64 {
 			return kb << 10
 		}
 	}
-	t.Fatal("no VmRSS")
+	t.Fatal("no " + field)
 	return 0
 }
 

@@ -95,8 +95,8 @@ type Sub struct {
 	Weight int
 	// Filter, when set (before Subscribe), is asked before each delivery
 	// to this subscription. It costs a call per message, so owners set it
-	// only on subscriptions that may match what their owner must not see
-	// (a wildcard wider than the owner's permissions).
+	// only where a subscription may match what its owner must not see (the
+	// broker: wildcard subscriptions of user-authenticated clients).
 	Filter Filter
 
 	max       atomic.Int64 // auto-unsubscribe limit; 0 = none
