@@ -41,7 +41,7 @@ const (
 	// stallRcvBuf is the stalled socket's SO_RCVBUF (the kernel doubles it),
 	// set before the SYN: small, so the stall shows soon, but enough for
 	// the baseline's rate on loopback.
-	stallRcvBuf = 64 << 10
+	stallRcvBuf = 256 << 10
 	// varzEvery is how often /varz is polled for slow_consumers, in both
 	// periods alike, so the polling costs the baseline what it costs the stall.
 	varzEvery = 10 * time.Millisecond
@@ -208,20 +208,19 @@ func (w slowConsumer) measure(ctx context.Context, env *Env, b *Broker, mon *var
 	if err != nil {
 		return Result{}, fmt.Errorf("stalled subscriber: %w", err)
 	}
-	stopReading := make(chan struct{})
+	var stopReading atomic.Bool
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
-		readUntil(stalled, stopReading)
+		readUntil(stalled, &stopReading)
 	}()
-	defer func() {
-		select {
-		case <-stopReading:
-		default:
-			close(stopReading)
+	stopReader := func() {
+		if !stopReading.Swap(true) {
+			_ = stalled.SetReadDeadline(time.Unix(1, 0)) // ends a blocked Read
 		}
 		<-readerDone
-	}()
+	}
+	defer stopReader()
 	// Let its join settle before the baseline starts.
 	if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
 		return Result{}, err
@@ -243,8 +242,7 @@ func (w slowConsumer) measure(ctx context.Context, env *Env, b *Broker, mon *var
 		return Result{}, fmt.Errorf("no deliveries in the baseline (async error: %v)", asyncErr.get())
 	}
 
-	close(stopReading)
-	<-readerDone
+	stopReader()
 	tJoin, cJoin := time.Now(), total()
 	// Cut off is a slow consumer counted, or a connection gone (a broker
 	// might close the stalled one without calling it a slow consumer).
@@ -360,22 +358,14 @@ func dialStalled(ctx context.Context, addr, subject string) (net.Conn, error) {
 	return c, nil
 }
 
-// readUntil reads and discards c until stop is closed, then returns with
-// the connection left unread (a read deadline lets it notice stop).
-func readUntil(c net.Conn, stop <-chan struct{}) {
-	buf := make([]byte, 64<<10)
-	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		_ = c.SetReadDeadline(time.Now().Add(2 * time.Millisecond))
+// readUntil reads and discards c as fast as it can until stop is set (the
+// caller then sets a past read deadline to end a blocked Read), and leaves
+// the connection unread from then on.
+func readUntil(c net.Conn, stop *atomic.Bool) {
+	buf := make([]byte, 256<<10)
+	for !stop.Load() {
 		if _, err := c.Read(buf); err != nil {
-			var ne net.Error
-			if !errors.As(err, &ne) || !ne.Timeout() {
-				return
-			}
+			return
 		}
 	}
 }

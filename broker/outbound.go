@@ -42,7 +42,7 @@ func errLine(text string) []byte { return proto.ErrLine(text) }
 const (
 	stallNum, stallDen = 3, 4
 	stallWait          = 5 * time.Millisecond
-	stallProgress      = 5 * time.Millisecond
+	stallProgress      = 2 * time.Millisecond
 	stallRecheck       = 5 * time.Millisecond
 	stallPoll          = time.Millisecond
 	writeSliceChunks   = 4
