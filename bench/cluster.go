@@ -31,7 +31,13 @@ func newClusterPorts(side string) (clusterPorts, error) {
 		return p, err
 	}
 	if side == sideOurs {
-		p.gossip, err = freeDualPort()
+		// The kernel may hand the port just closed out again: the gossip
+		// port must differ from the route port it would collide with.
+		for range 50 {
+			if p.gossip, err = freeDualPort(); err != nil || p.gossip != p.route {
+				break
+			}
+		}
 	}
 	return p, err
 }

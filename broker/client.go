@@ -80,6 +80,7 @@ type client struct {
 
 	wbufs       [][]byte    // writer-owned scratch for writev
 	abortWrites atomic.Bool // closed as a slow consumer: writes end at once
+	closingNow  atomic.Bool // out.closing, for the reader without the lock
 
 	subsMu sync.Mutex
 	subs   map[string]*mux.Sub
@@ -161,6 +162,11 @@ func (c *client) readLoop() {
 	small := 0
 	for {
 		n, err := c.conn.Read(buf)
+		if n > 0 && c.closingNow.Load() {
+			// Closing: what the peer still sends is read only so that the
+			// close does not reset the connection (see teardown).
+			n = 0
+		}
 		if n > 0 {
 			c.lastIn.Store(time.Now().UnixNano())
 			c.refreshLimits()

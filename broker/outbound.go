@@ -32,7 +32,10 @@ func errLine(text string) []byte { return proto.ErrLine(text) }
 // wakes the waiting producers) or, on TCP, bytes the peer acknowledged
 // (checked every stallPoll while waiting). A peer with no progress for
 // stallProgress while the writer is writing looks stalled: for stallRecheck
-// nobody waits for it, then a producer looks again. A burst then paces its
+// nobody waits for it, then a producer looks again. A peer that progresses
+// after such a verdict was only slow: its threshold doubles (up to
+// stallProgressMax), so a jittery reader is soon paced as steadily as any,
+// until it has not been behind for stallForget. A burst then paces its
 // publisher to a subscriber that is merely behind, instead of dropping it,
 // while a peer that stopped reading costs its producers stallProgress,
 // once: its backlog grows to max_pending and it is closed as a slow
@@ -43,6 +46,8 @@ const (
 	stallNum, stallDen = 3, 4
 	stallWait          = 5 * time.Millisecond
 	stallProgress      = 2 * time.Millisecond
+	stallProgressMax   = 64 * time.Millisecond
+	stallForget        = 100 * time.Millisecond
 	stallRecheck       = 5 * time.Millisecond
 	stallPoll          = time.Millisecond
 	writeSliceChunks   = 4
@@ -115,7 +120,7 @@ func (c *client) Flush() {
 
 	c.mu.Lock()
 	if n > 0 {
-		o.progressAt = time.Now()
+		o.progressed(time.Now())
 	}
 	done := len(bufs)
 	if timedOut && len(wb) > 0 {
@@ -248,6 +253,12 @@ func (c *client) waitForPeer() {
 	if skip {
 		return
 	}
+	c.mu.Lock()
+	if now.Sub(o.behindAt) > stallForget {
+		o.stallFor = 0 // long caught up: what it earned as a slow reader lapses
+	}
+	o.behindAt = now
+	c.mu.Unlock()
 	c.wakeWriter()
 	giveUp := now.Add(stallWait)
 	for {
@@ -259,15 +270,17 @@ func (c *client) waitForPeer() {
 			return
 		}
 		if ackKnown && acked != o.acked {
-			o.acked, o.progressAt = acked, now
+			o.acked = acked
+			o.progressed(now)
 		}
-		quiet := o.progressAt.Add(stallProgress)
+		quiet := o.progressAt.Add(o.stallAfter())
 		if !o.writing {
 			// About to write (woken above): no verdict on the peer yet.
-			quiet = now.Add(stallProgress)
+			quiet = now.Add(o.stallAfter())
 		}
 		if !now.Before(quiet) {
 			o.skipUntil = now.Add(stallRecheck)
+			o.skipped = true
 			c.mu.Unlock()
 			return
 		}
@@ -372,6 +385,7 @@ func (c *client) markClosingLocked(reason CloseReason) bool {
 	}
 	c.out.closing = true
 	c.out.reason = reason
+	c.closingNow.Store(true)
 	if reason == SlowConsumerPendingBytes || reason == SlowConsumerWriteDeadline {
 		// Nothing more is written: end a write blocked on the peer now,
 		// so the connection goes at once, not at the write deadline.
@@ -428,10 +442,10 @@ func (c *client) writeLoop() {
 			o.written(part, wrote && err == nil, time.Now())
 			c.openStallLocked()
 			if err != nil {
-				failed = true
-			}
-			if err != nil || o.closing {
-				closing, reason = true, o.reason
+				// Closing now (write() marked it); what was queued after
+				// the take is left to the next round, which sees closing
+				// and writes it if the reason flushes.
+				failed, closing, reason = true, true, o.reason
 			}
 			c.mu.Unlock()
 		}
@@ -484,9 +498,25 @@ func (c *client) write(bufs [][]byte) error {
 	return err
 }
 
+// closeDrain bounds how long a closing connection that was sent a final
+// -ERR keeps reading what its peer still sends before the socket closes.
+const closeDrain = 100 * time.Millisecond
+
 // teardown runs on the writer once closing: it closes the socket, waits for
 // the reader to stop, and removes the client's subscriptions.
+//
+// A socket closed while bytes the peer sent are still unread is reset, and
+// the reset can destroy what was written last, such as the -ERR that says
+// why. So when the close reason sent one (not a shutdown), the write side
+// is shut first (FIN after the -ERR) and the reader discards what arrives
+// until the peer closes too, for up to closeDrain.
 func (c *client) teardown() {
+	if r := c.out.reason; r.flushes() && r != ServerShutdown && r != LameDuckMode {
+		if cw, ok := c.conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			_ = c.conn.SetReadDeadline(time.Now().Add(closeDrain))
+			<-c.readerDone
+		}
+	}
 	c.conn.Close()
 	<-c.readerDone
 	c.subsMu.Lock()

@@ -40,6 +40,9 @@ type outbound struct {
 	progressAt   time.Time     // the current write's start, the last completed one, or the last new ack
 	acked        uint64        // bytes the peer had acknowledged at progressAt (TCP)
 	skipUntil    time.Time     // the peer looks stalled: nobody waits for it until then
+	skipped      bool          // it was called stalled and has not progressed since
+	stallFor     time.Duration // no progress for this long looks stalled (0: stallProgress)
+	behindAt     time.Time     // when a producer last found it past the stall mark
 	wake         chan struct{} // cap 1: wakes the writer
 }
 
@@ -112,8 +115,27 @@ func (o *outbound) written(bufs [][]byte, progress bool, now time.Time) {
 		bufs[i] = nil
 	}
 	if progress {
-		o.progressAt = now
+		o.progressed(now)
 	}
+}
+
+// progressed records the peer's progress at now. A peer called stalled that
+// progresses was only slow: it gets twice the time before the next verdict.
+func (o *outbound) progressed(now time.Time) {
+	o.progressAt = now
+	if o.skipped {
+		o.skipped = false
+		o.skipUntil = time.Time{}
+		o.stallFor = min(2*o.stallAfter(), stallProgressMax)
+	}
+}
+
+// stallAfter is how long without progress makes the peer look stalled.
+func (o *outbound) stallAfter() time.Duration {
+	if o.stallFor == 0 {
+		return stallProgress
+	}
+	return o.stallFor
 }
 
 // release ends a write: everything taken is accounted for, and the list
