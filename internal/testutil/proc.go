@@ -90,11 +90,31 @@ func FreePort(t testing.TB) int {
 		l.Close()
 		if err == nil {
 			u.Close()
-			return port
+			if handOut(port) {
+				return port
+			}
 		}
 	}
 	t.Fatal("no free port")
 	return 0
+}
+
+var (
+	handedMu sync.Mutex
+	handed   = map[int]bool{}
+)
+
+// handOut records port as given to a caller and reports whether it was new:
+// the kernel may offer a port again as soon as its probe closes, and two
+// callers in one process must not get the same one.
+func handOut(port int) bool {
+	handedMu.Lock()
+	defer handedMu.Unlock()
+	if handed[port] {
+		return false
+	}
+	handed[port] = true
+	return true
 }
 
 // Proc is one broker running as a separate process of the real binary, so
@@ -155,7 +175,9 @@ func StartProc(t testing.TB, name, clusterName string, seeds []string) *Proc {
 	t.Helper()
 	gossipPort := FreePort(t)
 	args := []string{
-		"--cluster", "127.0.0.1:0", "--cluster_name", clusterName,
+		// An explicit route port: one the kernel picked for :0 could be
+		// the gossip port just probed free (both listen on TCP).
+		"--cluster", fmt.Sprintf("127.0.0.1:%d", FreePort(t)), "--cluster_name", clusterName,
 		"--gossip_addr", "127.0.0.1", "--gossip_port", fmt.Sprint(gossipPort),
 	}
 	if len(seeds) > 0 {
