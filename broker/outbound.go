@@ -248,12 +248,10 @@ func (c *client) waitForPeer() {
 	o := &c.out
 	now := time.Now()
 	c.mu.Lock()
-	skip := now.Before(o.skipUntil)
-	c.mu.Unlock()
-	if skip {
-		return
+	if now.Before(o.skipUntil) {
+		c.mu.Unlock()
+		return // looks stalled: not waited for until then
 	}
-	c.mu.Lock()
 	if now.Sub(o.behindAt) > stallForget {
 		o.stallFor = 0 // long caught up: what it earned as a slow reader lapses
 	}
