@@ -50,4 +50,9 @@ func (st *authState) check(o *connectOpts) (*userEntry, bool) {
 	return u, equal(o.Pass, u.password)
 }
 
+// hasUsers reports whether clients log in as named users (not no auth,
+// not one shared token): only then do permissions, delivery filters and
+// the system user's privacy apply.
+func (st *authState) hasUsers() bool { return st != nil && len(st.users) > 0 }
+
 func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

@@ -390,7 +390,7 @@ func (c *client) Sub(subject, queue, sid []byte) error {
 		return nil
 	}
 	s := &mux.Sub{Subject: string(subject), Queue: string(queue), SID: append([]byte(nil), sid...), Owner: c}
-	if st := c.srv.auth.Load(); st != nil && len(st.users) > 0 && pubsub.HasWildcard(s.Subject) {
+	if c.srv.auth.Load().hasUsers() && pubsub.HasWildcard(s.Subject) {
 		s.Filter = &subFilter{c: c}
 	}
 	if err := c.srv.mux.Subscribe(s); err != nil {

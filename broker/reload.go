@@ -192,10 +192,7 @@ func (c *client) reauth(st *authState) bool {
 func (c *client) recheckSubs() {
 	var removed []*mux.Sub
 	var unfiltered []*mux.Sub
-	filter := false
-	if st := c.srv.auth.Load(); st != nil && len(st.users) > 0 {
-		filter = true
-	}
+	filter := c.srv.auth.Load().hasUsers()
 	c.subsMu.Lock()
 	for sid, s := range c.subs {
 		switch {

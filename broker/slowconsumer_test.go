@@ -23,6 +23,25 @@ import (
 	"github.com/murmurmq/murmur/internal/testutil"
 )
 
+// countingSub subscribes a nats.go client to subject with no client-side
+// pending limit and counts what it receives.
+func countingSub(t *testing.T, srv *broker.Server, subject string) *atomic.Int64 {
+	t.Helper()
+	nc := connect(t, srv, &transportCases[0])
+	var got atomic.Int64
+	sub, err := nc.Subscribe(subject, func(*nats.Msg) { got.Add(1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return &got
+}
+
 // dialStalled opens a raw client with a tiny receive buffer that will never
 // read: the broker's writes to it block as soon as the kernel buffers fill.
 func dialStalled(t *testing.T, addr string) net.Conn {
@@ -59,22 +78,8 @@ func TestStalledSubscriberCutAtMaxPending(t *testing.T) {
 	addr := srv.Addrs()["tcp"].String()
 
 	const n = 30000 // 30 MB: past max_pending plus what the kernel buffers
-	var got [2]atomic.Int64
-	for i := range got {
-		nc, err := nats.Connect(srv.ClientURL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
-		sub, _ := nc.Subscribe("feed", func(*nats.Msg) { got[i].Add(1) })
-		sub.SetPendingLimits(-1, -1)
-		nc.Flush()
-	}
-	pub, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	got := [2]*atomic.Int64{countingSub(t, srv, "feed"), countingSub(t, srv, "feed")}
+	pub := connect(t, srv, &transportCases[0])
 	payload := make([]byte, 1024)
 	sent := int64(0)
 	// publish sends n messages, keeping the healthy subscribers within
@@ -262,20 +267,8 @@ func TestBurstPacedToReader(t *testing.T) {
 	o.MaxPayload = 64 << 10
 	o.MaxPending = 4 << 20
 	srv := startServer(t, o, nil)
-	sc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Close()
-	var got atomic.Int64
-	sub, _ := sc.Subscribe("feed", func(*nats.Msg) { got.Add(1) })
-	sub.SetPendingLimits(-1, -1)
-	sc.Flush()
-	pub, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	got := countingSub(t, srv, "feed")
+	pub := connect(t, srv, &transportCases[0])
 	const n = 40000 // 40 MB of 1 KB messages: ten times max_pending
 	payload := make([]byte, 1024)
 	for range n {

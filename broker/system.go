@@ -347,8 +347,7 @@ func (s *Server) defaultStatsz() *Statsz {
 // literal one must already know the inbox.
 func (s *Server) seesSystemReplies(c *client) bool {
 	sys := s.sysUser.Load()
-	st := s.auth.Load()
-	if sys == nil || st == nil || len(st.users) == 0 {
+	if sys == nil || !s.auth.Load().hasUsers() {
 		return true
 	}
 	u := c.user.Load()
