@@ -263,24 +263,42 @@ func statusKB(t *testing.T, pid int, field string) int64 {
 // a slow consumer. (It was cut when the writer wrote a large backlog in one
 // write: no progress showed until all of it was written.)
 func TestBurstPacedToReader(t *testing.T) {
+	// Pacing waits for a reader only while it shows progress within a few
+	// milliseconds; a CI machine that starves the subscriber's goroutine
+	// for longer makes it look stalled. Without pacing every attempt is
+	// cut, so passing one of three still catches a regression.
+	const attempts = 3
+	for i := range attempts {
+		got, sc := pacedBurst(t)
+		if got == burstMsgs && sc == 0 {
+			return
+		}
+		t.Logf("attempt %d: subscriber got %d of %d; slow consumers %d", i+1, got, burstMsgs, sc)
+	}
+	t.Fatalf("the burst was cut in all %d attempts", attempts)
+}
+
+const burstMsgs = 40000 // 40 MB of 1 KB messages: ten times max_pending
+
+// pacedBurst floods one subscriber on a fresh broker and reports what it
+// got and how many slow consumers the broker cut.
+func pacedBurst(t *testing.T) (int64, int64) {
 	o := testOptions()
 	o.MaxPayload = 64 << 10
 	o.MaxPending = 4 << 20
 	srv := startServer(t, o, nil)
+	defer srv.Close()
 	got := countingSub(t, srv, "feed")
 	pub := connect(t, srv, &transportCases[0])
-	const n = 40000 // 40 MB of 1 KB messages: ten times max_pending
 	payload := make([]byte, 1024)
-	for range n {
+	for range burstMsgs {
 		pub.Publish("feed", payload)
 	}
 	if err := pub.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 20*time.Second, "every message delivered", func() bool {
-		return got.Load() == n || srv.Stats().SlowConsumers > 0
+		return got.Load() == burstMsgs || srv.Stats().SlowConsumers > 0
 	})
-	if sc := srv.Stats().SlowConsumers; sc != 0 || got.Load() != n {
-		t.Fatalf("subscriber got %d of %d; slow consumers %d", got.Load(), n, sc)
-	}
+	return got.Load(), srv.Stats().SlowConsumers
 }

@@ -448,13 +448,16 @@ func (n *Node) shutdown(ctx context.Context) error {
 	n.settled(rest, 0, false)
 
 	n.announce(true)
-	_ = n.nc.FlushTimeout(time.Second)
 	close(n.done)
 	n.wg.Wait()
-	n.nc.Close()
+	// Callbacks still running finish first (one blocked handing a message
+	// over gives up on done), so the acks for every message already handed
+	// to the application are published before the last flush.
 	n.cbMu.Lock()
 	n.cbClosed = true
 	n.cbMu.Unlock()
+	_ = n.nc.FlushTimeout(time.Second)
+	n.nc.Close()
 	close(n.msgs)
 	close(n.errs)
 	if len(rest) > 0 {
