@@ -61,9 +61,7 @@ func (s *Server) connectInfoLine(c *client) []byte {
 	info := s.info
 	info.ConnectURLs = s.connectURLs
 	s.mu.Unlock()
-	if c.ln != nil {
-		info.Host, info.Port = c.ln.host, c.ln.port
-	}
+	info.Host, info.Port = c.ln.host, c.ln.port
 	info.ClientID = c.cid
 	if host, _, err := net.SplitHostPort(c.remote.String()); err == nil {
 		info.ClientIP = host

@@ -16,7 +16,7 @@ type interest struct {
 	mu     sync.Mutex
 	plain  map[string]int
 	queues map[queueKey]int
-	routes map[*client]struct{}
+	routes map[*route]struct{}
 }
 
 type queueKey struct{ subject, queue string }
@@ -25,7 +25,7 @@ func newInterest() *interest {
 	return &interest{
 		plain:  make(map[string]int),
 		queues: make(map[queueKey]int),
-		routes: make(map[*client]struct{}),
+		routes: make(map[*route]struct{}),
 	}
 }
 
@@ -67,7 +67,7 @@ func (in *interest) changed(s *mux.Sub, delta int) {
 
 // addRoute sends r the whole local interest and subscribes it to changes,
 // atomically, so no change is missed or sent twice.
-func (in *interest) addRoute(r *client) {
+func (in *interest) addRoute(r *route) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	var b []byte
@@ -83,7 +83,7 @@ func (in *interest) addRoute(r *client) {
 	in.routes[r] = struct{}{}
 }
 
-func (in *interest) removeRoute(r *client) {
+func (in *interest) removeRoute(r *route) {
 	in.mu.Lock()
 	delete(in.routes, r)
 	in.mu.Unlock()

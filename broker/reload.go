@@ -154,8 +154,8 @@ func (s *Server) reloadListeners(n *Options) error {
 // reauth re-checks an authenticated client against reloaded credentials.
 // It reports false when the client was closed.
 func (c *client) reauth(st *authState) bool {
-	if c.kind != mux.Client || !c.authed.Load() {
-		return true // routes; or not yet authenticated (CONNECT will check)
+	if !c.authed.Load() {
+		return true // not yet authenticated: CONNECT will check
 	}
 	if st == nil {
 		c.perms.Store(nil)
@@ -234,18 +234,4 @@ func (c *client) recheckSubs() {
 		c.log.Info("subscription removed by reload: not authorized", zap.String("subject", s.Subject), zap.ByteString("sid", s.SID))
 		c.sendErr(fmt.Sprintf(proto.ErrTextPermSubReload, s.Subject, s.SID))
 	}
-}
-
-// refreshLimits picks up reloaded limits on the reader, between reads.
-func (c *client) refreshLimits() {
-	gen := c.srv.gen.Load()
-	if gen == c.gen {
-		return
-	}
-	c.gen = gen
-	o := c.srv.o()
-	c.parser.MaxControlLine, c.parser.MaxPayload = o.MaxControlLine, o.MaxPayload
-	c.mu.Lock()
-	c.out.maxPending = o.MaxPending
-	c.mu.Unlock()
 }

@@ -4,18 +4,72 @@ import (
 	"maps"
 	"net"
 	"slices"
-	"strconv"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/murmurmq/murmur/internal/proto"
 	"github.com/murmurmq/murmur/mux"
 )
 
-// A route is a client value of kind mux.Route: it shares the reader/writer
-// machinery, speaks the route protocol (internal/proto RouteParser), holds
-// the remote broker's interest as subscriptions owned by the route, and gets
-// each message at most once (one hop).
+// route is a connection to another broker of the cluster: the connection
+// core (conn) speaking the route protocol (internal/proto RouteParser). It
+// holds the remote broker's interest as subscriptions it owns, keyed by
+// "subject queue", and gets each message at most once (one hop): see
+// route_proto.go for the ops, docs/routes.md for the protocol.
+type route struct {
+	conn
+	peer       *routeInfo // the remote broker
+	solicited  bool       // we dialed
+	compressed bool       // S2 on the wire
+
+	parser proto.RouteParser // reader-owned
+
+	subsMu sync.Mutex
+	subs   map[string]*mux.Sub // by remoteKey(subject, queue)
+}
+
+func newRoute(s *Server, cid uint64, nc net.Conn, peer *routeInfo, solicited bool) *route {
+	r := &route{peer: peer, solicited: solicited, subs: make(map[string]*mux.Sub)}
+	r.init(s, cid, nc, s.opts.Cluster.Listen.Transport.Name(), r)
+	_, r.compressed = nc.(*s2Conn)
+	r.log = s.log.With(zap.String("route", peer.Name), zap.Stringer("remote", nc.RemoteAddr()))
+	return r
+}
+
+// protocol implementation.
+
+func (r *route) parse(b []byte) error { return r.parser.Parse(b, r) }
+func (r *route) reloaded(*Options)    {}
+
+// closed drops the remote interest and unregisters the route.
+func (r *route) closed() {
+	r.subsMu.Lock()
+	subs := r.subs
+	r.subs = map[string]*mux.Sub{}
+	r.subsMu.Unlock()
+	for _, s := range subs {
+		r.srv.mux.Unsubscribe(s)
+	}
+	r.srv.routeDown(r)
+}
+
+// mux.Conn implementation (DeliverRouted is in route_proto.go, Flush in
+// conn_out.go).
+
+func (r *route) Kind() mux.Kind   { return mux.Route }
+func (r *route) NoEcho() bool     { return false }
+func (r *route) Expired(*mux.Sub) {}
+func (r *route) numSubs() int {
+	r.subsMu.Lock()
+	defer r.subsMu.Unlock()
+	return len(r.subs)
+}
+
+// Deliver is never called for a route: the multiplexor sends a route
+// each message once, with DeliverRouted.
+func (r *route) Deliver(*mux.Sub, *mux.Msg) (needFlush, ok bool) { return false, false }
 
 // RouteInfo describes one live route, for monitoring.
 type RouteInfo struct {
@@ -38,14 +92,7 @@ type RouteInfo struct {
 // startRoute registers a handshaken route and starts its goroutines. It
 // reports false (and closes conn) when a route to that peer already exists.
 func (s *Server) startRoute(nc net.Conn, peer *routeInfo, solicited bool) bool {
-	cid := s.nextID.Add(1)
-	c := newClient(s, cid, nc, s.opts.Cluster.Listen.Transport.Name())
-	c.kind = mux.Route
-	c.peer = peer
-	c.solicited = solicited
-	c.headers.Store(true)
-	_, c.compressed = nc.(*s2Conn)
-	c.log = s.log.With(zap.String("route", peer.Name), zap.Stringer("remote", nc.RemoteAddr()))
+	c := newRoute(s, s.nextID.Add(1), nc, peer, solicited)
 	s.mu.Lock()
 	if s.shutdown || !s.routeWantedLocked(peer.ID, solicited) {
 		s.mu.Unlock()
@@ -100,12 +147,13 @@ func (s *Server) HasRoute(id string) bool {
 }
 
 // routeDown unregisters a closed route (called from its teardown).
-func (s *Server) routeDown(c *client) {
+func (s *Server) routeDown(c *route) {
 	s.interest.removeRoute(c)
 	s.mu.Lock()
 	if s.routes[c.peer.ID] == c {
 		delete(s.routes, c.peer.ID)
 	}
+	s.retireLocked(&c.conn)
 	s.mu.Unlock()
 	s.log.Info("route down", zap.String("peer", c.peer.Name), zap.String("reason", c.closeReason().String()))
 	s.notifyRoute(c.peer.ID, false)
@@ -128,7 +176,8 @@ func (s *Server) Routes() []RouteInfo {
 	s.mu.Unlock()
 	out := make([]RouteInfo, 0, len(rs))
 	for _, c := range rs {
-		ci := c.snapshot(false)
+		ci := c.snapshot()
+		ci.NumSubs = c.numSubs()
 		out = append(out, RouteInfo{
 			RID: c.cid, RemoteID: c.peer.ID, RemoteName: c.peer.Name, Solicited: c.solicited,
 			RemoteAddr: ci.RemoteAddr, Start: ci.Start, Compressed: c.compressed,
@@ -163,123 +212,4 @@ func (s *Server) routeAcceptLoop(l *listener) {
 		s.wg.Add(1)
 		go s.acceptRoute(conn)
 	}
-}
-
-// Route protocol handlers (proto.RouteHandler), run on the route's reader.
-
-func (c *client) RouteInfo([]byte) error    { return nil }
-func (c *client) RouteConnect([]byte) error { return nil }
-
-func remoteKey(subject, queue []byte) string {
-	return string(subject) + " " + string(queue)
-}
-
-func (c *client) RemoteSub(subject, queue []byte, weight int) error {
-	key := remoteKey(subject, queue)
-	s := &mux.Sub{Subject: string(subject), Queue: string(queue), Owner: c, Weight: weight}
-	c.subsMu.Lock()
-	old := c.subs[key]
-	c.subs[key] = s
-	c.subsMu.Unlock()
-	// Insert the new entry before removing the old, so a queue group never
-	// vanishes between the two.
-	if err := c.srv.mux.Subscribe(s); err != nil {
-		c.log.Info("invalid remote subject", zap.ByteString("subject", subject))
-		c.subsMu.Lock()
-		if c.subs[key] == s {
-			delete(c.subs, key)
-		}
-		c.subsMu.Unlock()
-	}
-	if old != nil {
-		c.srv.mux.Unsubscribe(old)
-	}
-	return nil
-}
-
-func (c *client) RemoteUnsub(subject, queue []byte) error {
-	key := remoteKey(subject, queue)
-	c.subsMu.Lock()
-	s := c.subs[key]
-	delete(c.subs, key)
-	c.subsMu.Unlock()
-	if s != nil {
-		c.srv.mux.Unsubscribe(s)
-	}
-	return nil
-}
-
-// RoutedMsg delivers a message from a peer to local subscribers only.
-func (c *client) RoutedMsg(subject, reply []byte, queues [][]byte, hdrLen int, msg []byte) error {
-	c.pendingIn++
-	c.pendingInBytes += int64(len(msg))
-	m := &c.msg
-	m.Subject, m.Reply, m.Queues = subject, reply, queues
-	if hdrLen >= 0 {
-		m.Header, m.Payload = msg[:hdrLen], msg[hdrLen:]
-	} else {
-		m.Header, m.Payload = nil, msg
-	}
-	c.srv.mux.Publish(c, m, &c.batch)
-	return nil
-}
-
-// DeliverRouted implements mux.RouteConn: one RMSG (or HMSG) carrying the
-// queue groups this broker picked the peer for.
-func (c *client) DeliverRouted(m *mux.Msg, queues []string) (needFlush, ok bool) {
-	size := m.Size()
-	c.mu.Lock()
-	if !c.admitLocked(size) {
-		c.mu.Unlock()
-		return false, false
-	}
-	o := &c.out
-	n := len(m.Subject) + len(m.Reply) + size + 48
-	for _, q := range queues {
-		n += len(q) + 1
-	}
-	if b := o.tail(n); b != nil {
-		b = appendRoutedLine(b, m, queues)
-		b = append(b, m.Header...)
-		b = append(b, m.Payload...)
-		o.setTail(append(b, crlf...))
-	} else {
-		o.write(appendRoutedLine(nil, m, queues))
-		o.write(m.Header)
-		o.write(m.Payload)
-		o.write(crlf)
-	}
-	return c.appendedLocked(size), true
-}
-
-// appendRoutedLine writes the RMSG/HMSG control line for m.
-func appendRoutedLine(b []byte, m *mux.Msg, queues []string) []byte {
-	if m.Header != nil {
-		b = append(b, "HMSG "...)
-	} else {
-		b = append(b, "RMSG "...)
-	}
-	b = append(b, m.Subject...)
-	b = append(b, ' ')
-	switch {
-	case len(queues) > 0 && len(m.Reply) > 0:
-		b = append(b, "+ "...)
-		b = append(b, m.Reply...)
-		b = append(b, ' ')
-	case len(queues) > 0:
-		b = append(b, "| "...)
-	case len(m.Reply) > 0:
-		b = append(b, m.Reply...)
-		b = append(b, ' ')
-	}
-	for _, q := range queues {
-		b = append(b, q...)
-		b = append(b, ' ')
-	}
-	if m.Header != nil {
-		b = strconv.AppendInt(b, int64(len(m.Header)), 10)
-		b = append(b, ' ')
-	}
-	b = strconv.AppendInt(b, int64(m.Size()), 10)
-	return append(b, crlf...)
 }

@@ -45,7 +45,7 @@ type Server struct {
 	connectURLs []string
 	listeners   []*listener
 	clients     map[uint64]*client
-	routes      map[string]*client // by peer server id
+	routes      map[string]*route // by peer server id
 	routeLn     *listener
 	interest    *interest
 	// routeEvents, when set, hears of routes going up and down (by peer id).
@@ -68,6 +68,8 @@ type Server struct {
 }
 
 type serverStats struct {
+	// Message totals of closed connections and the system responder;
+	// live connections count their own (see Stats).
 	inMsgs, inBytes, outMsgs, outBytes atomic.Int64
 	totalConns, slowConsumers, stale   atomic.Int64
 	authFailures, tlsFailures          atomic.Int64
@@ -103,7 +105,7 @@ func New(opts Options) (*Server, error) {
 		log:     log.With(zap.String("server", opts.Name)),
 		mux:     mux.New(),
 		clients: make(map[uint64]*client),
-		routes:  make(map[string]*client),
+		routes:  make(map[string]*route),
 	}
 	if opts.Cluster != nil {
 		s.interest = newInterest()
@@ -266,8 +268,7 @@ func (s *Server) accept(l *listener, conn net.Conn) {
 		_ = tc.SetNoDelay(true)
 	}
 	cid := s.nextID.Add(1)
-	c := newClient(s, cid, conn, l.transport)
-	c.ln = l
+	c := newClient(s, cid, conn, l)
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
@@ -301,7 +302,10 @@ func (s *Server) accept(l *listener, conn net.Conn) {
 func (s *Server) removeClient(c *client) {
 	info := c.snapshot(true)
 	s.mu.Lock()
-	delete(s.clients, c.cid)
+	if s.clients[c.cid] == c {
+		delete(s.clients, c.cid)
+		s.retireLocked(&c.conn)
+	}
 	if len(s.closed) < maxClosed {
 		s.closed = append(s.closed, info)
 	} else {
@@ -311,10 +315,11 @@ func (s *Server) removeClient(c *client) {
 	s.mu.Unlock()
 }
 
-// localInterest tells the routes about a client subscription added (+1)
-// or removed (-1). Without clustering it does nothing.
+// localInterest tells the routes about a local subscription (a client's
+// or the system responder's) added (+1) or removed (-1). Without
+// clustering it does nothing.
 func (s *Server) localInterest(sub *mux.Sub, delta int) {
-	if s.interest != nil && sub.Owner.Kind() == mux.Client {
+	if s.interest != nil {
 		s.interest.changed(sub, delta)
 	}
 }
@@ -355,7 +360,7 @@ func (s *Server) ConnectURLs() []string {
 // first PONG (connectInfoLine) carries the same state.
 func (s *Server) sendAsyncInfo(clients []*client) {
 	for _, c := range clients {
-		if c.ln != nil && c.infoReady.Load() {
+		if c.infoReady.Load() {
 			c.enqueue(s.infoFor(c.ln, c.cid, c.remote))
 		}
 	}
@@ -425,12 +430,18 @@ func (s *Server) Close() error {
 	if s.routeLn != nil {
 		lns = append(lns, s.routeLn)
 	}
-	clients := slices.AppendSeq(slices.Collect(maps.Values(s.clients)), maps.Values(s.routes))
+	var conns []*conn
+	for _, c := range s.clients {
+		conns = append(conns, &c.conn)
+	}
+	for _, r := range s.routes {
+		conns = append(conns, &r.conn)
+	}
 	s.mu.Unlock()
 	for _, l := range lns {
 		l.ln.Close()
 	}
-	for _, c := range clients {
+	for _, c := range conns {
 		c.close(ServerShutdown)
 	}
 	s.wg.Wait()

@@ -37,26 +37,10 @@ type ClosedConn = ConnInfo
 
 // snapshot copies c's state; subject lists only when withSubs.
 func (c *client) snapshot(withSubs bool) ConnInfo {
+	ci := c.conn.snapshot()
 	c.mu.Lock()
-	ci := ConnInfo{
-		CID:          c.cid,
-		Transport:    c.transport,
-		RemoteAddr:   c.remote.String(),
-		Start:        c.start,
-		PendingBytes: c.out.pending(),
-		Name:         c.opts.Name,
-		Lang:         c.opts.Lang,
-		Version:      c.opts.Version,
-	}
-	if c.out.closing {
-		ci.Reason = c.out.reason.String()
-		ci.Stop = time.Now()
-	}
+	ci.Name, ci.Lang, ci.Version = c.opts.Name, c.opts.Lang, c.opts.Version
 	c.mu.Unlock()
-	ci.LastActivity = time.Unix(0, c.lastIn.Load())
-	ci.RTT = time.Duration(c.rtt.Load())
-	ci.InMsgs, ci.InBytes = c.inMsgs.Load(), c.inBytes.Load()
-	ci.OutMsgs, ci.OutBytes = c.outMsgs.Load(), c.outBytes.Load()
 	c.subsMu.Lock()
 	ci.NumSubs = len(c.subs)
 	if withSubs {
@@ -100,19 +84,56 @@ type Stats struct {
 	Connections, Subscriptions         int
 }
 
-// Stats returns a snapshot of the totals.
+// Stats returns a snapshot of the totals. The message counters are kept
+// per connection (no counter shared by every reader on the hot path) and
+// summed here with those of closed connections and the system responder.
 func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	t := msgTotals{
+		inMsgs: s.stats.inMsgs.Load(), inBytes: s.stats.inBytes.Load(),
+		outMsgs: s.stats.outMsgs.Load(), outBytes: s.stats.outBytes.Load(),
+	}
+	for _, c := range s.clients {
+		t.add(&c.conn)
+	}
+	for _, r := range s.routes {
+		t.add(&r.conn)
+	}
+	conns := len(s.clients)
+	s.mu.Unlock()
 	return Stats{
-		InMsgs:           s.stats.inMsgs.Load(),
-		InBytes:          s.stats.inBytes.Load(),
-		OutMsgs:          s.stats.outMsgs.Load(),
-		OutBytes:         s.stats.outBytes.Load(),
+		InMsgs:           t.inMsgs,
+		InBytes:          t.inBytes,
+		OutMsgs:          t.outMsgs,
+		OutBytes:         t.outBytes,
 		TotalConnections: s.stats.totalConns.Load(),
 		SlowConsumers:    s.stats.slowConsumers.Load(),
 		StaleConnections: s.stats.stale.Load(),
-		Connections:      s.NumClients(),
+		Connections:      conns,
 		Subscriptions:    s.mux.Index().Count(),
 	}
+}
+
+// msgTotals sums message counters.
+type msgTotals struct{ inMsgs, inBytes, outMsgs, outBytes int64 }
+
+func (t *msgTotals) add(c *conn) {
+	t.inMsgs += c.inMsgs.Load()
+	t.inBytes += c.inBytes.Load()
+	t.outMsgs += c.fanMsgs.Load()
+	t.outBytes += c.fanBytes.Load()
+}
+
+// retireLocked keeps a closing connection's counts in the server totals
+// once it leaves the live set (its reader has stopped, so they are final).
+// Caller holds s.mu, and removes c from the live set in the same hold.
+func (s *Server) retireLocked(c *conn) {
+	var t msgTotals
+	t.add(c)
+	s.stats.inMsgs.Add(t.inMsgs)
+	s.stats.inBytes.Add(t.inBytes)
+	s.stats.outMsgs.Add(t.outMsgs)
+	s.stats.outBytes.Add(t.outBytes)
 }
 
 // AuthFailures counts clients refused for bad or missing credentials.

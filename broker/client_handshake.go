@@ -20,7 +20,7 @@ var errAuthFailed = errors.New("authorization violation")
 func (c *client) run() {
 	if err := c.handshake(); err != nil {
 		c.log.Info("client handshake failed", zap.Error(err))
-		c.conn.Close()
+		c.nc.Close()
 		c.markClosing(TLSHandshakeError)
 		close(c.readerDone)
 		c.srv.removeClient(c)
@@ -48,11 +48,11 @@ func (c *client) handshake() error {
 		}
 	}
 	info := c.srv.infoFor(c.ln, c.cid, c.remote)
-	_ = c.conn.SetWriteDeadline(time.Now().Add(o.WriteDeadline))
-	if _, err := c.conn.Write(info); err != nil {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(o.WriteDeadline))
+	if _, err := c.nc.Write(info); err != nil {
 		return err
 	}
-	_ = c.conn.SetWriteDeadline(time.Time{})
+	_ = c.nc.SetWriteDeadline(time.Time{})
 	if tlsOpts != nil && !tlsOpts.HandshakeFirst {
 		return c.startTLS(tlsOpts)
 	}
@@ -64,14 +64,14 @@ func (c *client) startTLS(o *TLSOptions) error {
 	if timeout <= 0 {
 		timeout = defaultTLSTimeout
 	}
-	tc := tls.Server(c.conn, o.Config)
+	tc := tls.Server(c.nc, o.Config)
 	_ = tc.SetDeadline(time.Now().Add(timeout))
 	if err := tc.Handshake(); err != nil {
 		c.srv.stats.tlsFailures.Add(1)
 		return err
 	}
 	_ = tc.SetDeadline(time.Time{})
-	c.conn = tc
+	c.nc = tc
 	return nil
 }
 
@@ -101,18 +101,10 @@ func (c *client) startAuthTimer() {
 
 func (c *client) markAuthed() {
 	c.authed.Store(true)
+	c.pingHold.Store(false)
 	c.mu.Lock()
 	if c.authTimer != nil {
 		c.authTimer.Stop()
 	}
 	c.mu.Unlock()
-}
-
-// authFailed answers a failed authentication as nats-server: -ERR
-// 'Authorization Violation', then close; logged and counted.
-func (c *client) authFailed(why string) {
-	c.log.Info("authorization violation, closing", zap.String("why", why))
-	c.srv.stats.authFailures.Add(1)
-	c.sendErr(proto.ErrTextAuthViolation)
-	c.close(AuthenticationViolation)
 }

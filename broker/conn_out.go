@@ -1,16 +1,17 @@
 package broker
 
+// The connection core's outbound path: the queue producers append to, the
+// inline flush, back-pressure on producers, the writer and the teardown.
+
 import (
 	"errors"
 	"net"
 	"os"
-	"strconv"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/murmurmq/murmur/internal/proto"
-	"github.com/murmurmq/murmur/mux"
 )
 
 var (
@@ -54,7 +55,7 @@ const (
 )
 
 // Inline flushing: a producer that has just queued messages for a TCP (or
-// QUIC) client writes them itself when the client's writer is idle and
+// QUIC) connection writes them itself when its writer is idle and
 // little is pending, saving a goroutine hand-off per batch (nats-server's
 // flushClients does the same). The write gets inlineDeadline; whatever it
 // cannot write by then goes back to the writer, so a slow consumer stalls
@@ -87,7 +88,7 @@ func inlineConn(conn net.Conn) net.Conn {
 }
 
 // wakeWriter wakes the writer goroutine without blocking.
-func (c *client) wakeWriter() {
+func (c *conn) wakeWriter() {
 	select {
 	case c.out.wake <- struct{}{}:
 	default:
@@ -96,8 +97,8 @@ func (c *client) wakeWriter() {
 
 // Flush implements mux.Conn: called by a producer once per batch, it writes
 // the pending output inline when that is cheap, or wakes the writer.
-func (c *client) Flush() {
-	conn := inlineConn(c.conn)
+func (c *conn) Flush() {
+	conn := inlineConn(c.nc)
 	c.mu.Lock()
 	o := &c.out
 	if conn == nil || o.writing || o.closing || o.size == 0 || o.size > inlineMax {
@@ -152,11 +153,12 @@ func (c *client) Flush() {
 
 // enqueue appends protocol bytes (INFO, PONG, +OK, -ERR, PING) and wakes the
 // writer now: these are answers the peer may be waiting for. They count
-// against a client's max_pending like messages do, so a client that sends
-// PINGs and never reads is closed as a slow consumer at the limit.
-func (c *client) enqueue(b []byte) {
+// against a client's max_pending like messages do (capProto), so a client
+// that sends PINGs and never reads is closed as a slow consumer at the
+// limit; a route queues them regardless.
+func (c *conn) enqueue(b []byte) {
 	c.mu.Lock()
-	if c.out.closing || c.kind == mux.Client && !c.admitLocked(len(b)) {
+	if c.out.closing || c.capProto && !c.admitLocked(len(b)) {
 		c.mu.Unlock()
 		return
 	}
@@ -166,45 +168,11 @@ func (c *client) enqueue(b []byte) {
 	c.wakeWriter()
 }
 
-func (c *client) sendErr(text string) { c.enqueue(errLine(text)) }
-
-// Deliver implements mux.Conn: it appends MSG (or HMSG) for sub to the
-// outbound buffer.
-func (c *client) Deliver(sub *mux.Sub, m *mux.Msg) (needFlush, ok bool) {
-	hdr := m.Header
-	if hdr != nil && !c.headers.Load() {
-		hdr = nil // a client that did not ask for headers gets the payload only
-	}
-	size := len(hdr) + len(m.Payload)
-	if len(m.Reply) > 0 {
-		if p := c.perms.Load(); p != nil && p.resp != nil {
-			c.replies.grant(m.Reply, time.Now(), p.resp)
-		}
-	}
-	c.mu.Lock()
-	if !c.admitLocked(size) {
-		c.mu.Unlock()
-		return false, false
-	}
-	o := &c.out
-	if b := o.tail(len(m.Subject) + len(sub.SID) + len(m.Reply) + size + 48); b != nil {
-		b = appendMsgLine(b, sub.SID, m.Subject, m.Reply, len(hdr), size, hdr != nil)
-		b = append(b, hdr...)
-		b = append(b, m.Payload...)
-		o.setTail(append(b, crlf...))
-	} else {
-		var line [256]byte
-		o.write(appendMsgLine(line[:0], sub.SID, m.Subject, m.Reply, len(hdr), size, hdr != nil))
-		o.write(hdr)
-		o.write(m.Payload)
-		o.write(crlf)
-	}
-	return c.appendedLocked(size), true
-}
+func (c *conn) sendErr(text string) { c.enqueue(errLine(text)) }
 
 // admitLocked reports whether size more bytes may be queued; past
 // max_pending the connection is closed as a slow consumer. Caller holds mu.
-func (c *client) admitLocked(size int) bool {
+func (c *conn) admitLocked(size int) bool {
 	o := &c.out
 	if o.closing {
 		return false
@@ -224,7 +192,7 @@ func (c *client) admitLocked(size int) bool {
 // counts the message, and holds the producer back while the connection is
 // far behind and its peer is reading (see waitForPeer). It returns whether
 // the writer needs a wake-up.
-func (c *client) appendedLocked(size int) (needFlush bool) {
+func (c *conn) appendedLocked(size int) (needFlush bool) {
 	o := &c.out
 	needFlush = !o.flushPending
 	o.flushPending = true
@@ -244,7 +212,7 @@ func (c *client) appendedLocked(size int) (needFlush bool) {
 // completed write opens the gate. A peer with no progress for
 // stallProgress while the writer is writing looks stalled: nobody waits
 // for it for stallRecheck, then the next producer looks again.
-func (c *client) waitForPeer() {
+func (c *conn) waitForPeer() {
 	o := &c.out
 	now := time.Now()
 	c.mu.Lock()
@@ -260,7 +228,7 @@ func (c *client) waitForPeer() {
 	c.wakeWriter()
 	giveUp := now.Add(stallWait)
 	for {
-		acked, ackKnown := peerAcked(c.conn)
+		acked, ackKnown := peerAcked(c.nc)
 		now = time.Now()
 		c.mu.Lock()
 		if o.pending() <= o.stallMark() || o.closing {
@@ -301,52 +269,9 @@ func (c *client) waitForPeer() {
 	}
 }
 
-// appendMsgLine writes the control line `MSG <subject> <sid> [reply]
-// <size>` or `HMSG <subject> <sid> [reply] <hdr size> <total size>`.
-func appendMsgLine(b, sid, subject, reply []byte, hdrLen, size int, withHdr bool) []byte {
-	if withHdr {
-		b = append(b, "HMSG "...)
-	} else {
-		b = append(b, "MSG "...)
-	}
-	b = append(b, subject...)
-	b = append(b, ' ')
-	b = append(b, sid...)
-	b = append(b, ' ')
-	if len(reply) > 0 {
-		b = append(b, reply...)
-		b = append(b, ' ')
-	}
-	if withHdr {
-		b = strconv.AppendInt(b, int64(hdrLen), 10)
-		b = append(b, ' ')
-	}
-	b = strconv.AppendInt(b, int64(size), 10)
-	return append(b, crlf...)
-}
-
-// enqueueNoResponders writes the 503 status message nats-server sends to a
-// requester when nobody received its request.
-func (c *client) enqueueNoResponders(sub *mux.Sub, subject, reply []byte) {
-	hdr := make([]byte, 0, 32+len(subject))
-	hdr = append(hdr, "NATS/1.0 503\r\nNats-Subject: "...)
-	hdr = append(hdr, subject...)
-	hdr = append(hdr, "\r\n\r\n"...)
-	line := appendMsgLine(nil, sub.SID, reply, nil, len(hdr), len(hdr), true)
-	c.mu.Lock()
-	if c.admitLocked(len(line) + len(hdr) + len(crlf)) {
-		c.out.write(line)
-		c.out.write(hdr)
-		c.out.write(crlf)
-		c.out.flushPending = true
-	}
-	c.mu.Unlock()
-	c.wakeWriter()
-}
-
-// slowConsumer closes a client that cannot keep up, without an -ERR (as
+// slowConsumer closes a connection that cannot keep up, without an -ERR (as
 // nats-server), and counts it.
-func (c *client) slowConsumer(reason CloseReason) {
+func (c *conn) slowConsumer(reason CloseReason) {
 	if c.markClosing(reason) {
 		c.srv.stats.slowConsumers.Add(1)
 		c.log.Warn("slow consumer detected, closing", zap.String("reason", reason.String()),
@@ -356,8 +281,8 @@ func (c *client) slowConsumer(reason CloseReason) {
 }
 
 // close starts closing the connection for reason; the writer flushes what
-// the reason allows, closes the socket and tears the client down.
-func (c *client) close(reason CloseReason) {
+// the reason allows, closes the socket and tears the connection down.
+func (c *conn) close(reason CloseReason) {
 	if c.markClosing(reason) {
 		c.wakeWriter()
 	}
@@ -365,19 +290,19 @@ func (c *client) close(reason CloseReason) {
 
 // markClosing records the first close reason; it reports whether this call
 // was the first.
-func (c *client) closeReason() CloseReason {
+func (c *conn) closeReason() CloseReason {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.out.reason
 }
 
-func (c *client) markClosing(reason CloseReason) bool {
+func (c *conn) markClosing(reason CloseReason) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.markClosingLocked(reason)
 }
 
-func (c *client) markClosingLocked(reason CloseReason) bool {
+func (c *conn) markClosingLocked(reason CloseReason) bool {
 	if c.out.closing {
 		return false
 	}
@@ -388,7 +313,7 @@ func (c *client) markClosingLocked(reason CloseReason) bool {
 		// Nothing more is written: end a write blocked on the peer now,
 		// so the connection goes at once, not at the write deadline.
 		c.abortWrites.Store(true)
-		_ = c.conn.SetWriteDeadline(time.Unix(1, 0))
+		_ = c.nc.SetWriteDeadline(time.Unix(1, 0))
 	}
 	if c.out.stall != nil {
 		close(c.out.stall)
@@ -401,10 +326,10 @@ func (c *client) markClosingLocked(reason CloseReason) bool {
 }
 
 // writeLoop writes coalesced output until the connection closes, then tears
-// the client down. It writes what it takes in slices of writeSliceChunks,
+// it down. It writes what it takes in slices of writeSliceChunks,
 // so producers see the peer's progress (and a stall gate opens) as soon as
 // the backlog shrinks, not only when all of it is written.
-func (c *client) writeLoop() {
+func (c *conn) writeLoop() {
 	defer c.srv.wg.Done()
 	for range c.out.wake {
 		c.mu.Lock()
@@ -462,7 +387,7 @@ func (c *client) writeLoop() {
 
 // openStallLocked wakes the producers waiting on the stall gate after the
 // writer's progress. Caller holds mu.
-func (c *client) openStallLocked() {
+func (c *conn) openStallLocked() {
 	o := &c.out
 	if o.stall != nil {
 		close(o.stall)
@@ -472,17 +397,17 @@ func (c *client) openStallLocked() {
 
 // write writes bufs (with writev where the connection supports it) under
 // the write deadline, turning failures into a close with the right reason.
-func (c *client) write(bufs [][]byte) error {
-	_ = c.conn.SetWriteDeadline(time.Now().Add(c.srv.o().WriteDeadline))
+func (c *conn) write(bufs [][]byte) error {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.o().WriteDeadline))
 	if c.abortWrites.Load() {
 		// Closed as a slow consumer after the check that led here.
-		_ = c.conn.SetWriteDeadline(time.Unix(1, 0))
+		_ = c.nc.SetWriteDeadline(time.Unix(1, 0))
 	}
 	// WriteTo consumes the net.Buffers it is called on, so give it a copy
 	// of the list and keep the backing array for next time.
 	c.wbufs = append(c.wbufs[:0], bufs...)
 	wb := net.Buffers(c.wbufs)
-	_, err := wb.WriteTo(c.conn)
+	_, err := wb.WriteTo(c.nc)
 	clear(c.wbufs)
 	if err == nil {
 		return nil
@@ -501,35 +426,23 @@ func (c *client) write(bufs [][]byte) error {
 const closeDrain = 100 * time.Millisecond
 
 // teardown runs on the writer once closing: it closes the socket, waits for
-// the reader to stop, and removes the client's subscriptions.
+// the reader to stop, and lets the connection type drop its subscriptions
+// and unregister (protocol.closed).
 //
 // A socket closed while bytes the peer sent are still unread is reset, and
 // the reset can destroy what was written last, such as the -ERR that says
 // why. So when the close reason sent one (not a shutdown), the write side
 // is shut first (FIN after the -ERR) and the reader discards what arrives
 // until the peer closes too, for up to closeDrain.
-func (c *client) teardown() {
+func (c *conn) teardown() {
 	if r := c.out.reason; r.flushes() && r != ServerShutdown && r != LameDuckMode {
-		if cw, ok := c.conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
-			_ = c.conn.SetReadDeadline(time.Now().Add(closeDrain))
+		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			_ = c.nc.SetReadDeadline(time.Now().Add(closeDrain))
 			<-c.readerDone
 		}
 	}
-	c.conn.Close()
+	c.nc.Close()
 	<-c.readerDone
-	c.subsMu.Lock()
-	subs := c.subs
-	c.subs = map[string]*mux.Sub{}
-	c.subsMu.Unlock()
-	for _, s := range subs {
-		if c.srv.mux.Unsubscribe(s) && c.kind == mux.Client {
-			c.srv.localInterest(s, -1)
-		}
-	}
-	if c.kind == mux.Route {
-		c.srv.routeDown(c)
-	} else {
-		c.srv.removeClient(c)
-	}
-	c.log.Debug("client closed", zap.String("reason", c.out.reason.String()))
+	c.proto.closed()
+	c.log.Debug("connection closed", zap.String("reason", c.out.reason.String()))
 }
