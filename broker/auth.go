@@ -2,6 +2,7 @@ package broker
 
 import (
 	"crypto/subtle"
+	"slices"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
@@ -23,15 +24,46 @@ func compileAuth(a *AuthOptions) *authState {
 	if !a.Required() {
 		return nil
 	}
-	st := &authState{token: a.Token, users: make(map[string]*userEntry, len(a.Users))}
+	st := &authState{token: a.Token, users: make(map[string]*userEntry, len(a.Users)+1)}
+	sys := a.System
+	if len(a.Users) == 0 {
+		sys = nil
+	}
 	for _, u := range a.Users {
-		st.users[u.Name] = &userEntry{
-			password: u.Password,
-			hashed:   strings.HasPrefix(u.Password, "$2"),
-			perms:    compilePerms(u.Permissions),
+		if sys != nil {
+			if u.Name == sys.Name {
+				continue // the system user's entry is System
+			}
+			u.Permissions = denySys(u.Permissions)
 		}
+		st.users[u.Name] = newUserEntry(u)
+	}
+	if sys != nil {
+		st.users[sys.Name] = newUserEntry(User{Name: sys.Name, Password: sys.Password})
 	}
 	return st
+}
+
+func newUserEntry(u User) *userEntry {
+	return &userEntry{
+		password: u.Password,
+		hashed:   strings.HasPrefix(u.Password, "$2"),
+		perms:    compilePerms(u.Permissions),
+	}
+}
+
+// sysSubjects are the system account's subjects.
+const sysSubjects = "$SYS.>"
+
+// denySys returns p with $SYS.> denied for publish and subscribe.
+func denySys(p *Permissions) *Permissions {
+	d := Permissions{}
+	if p != nil {
+		d = *p
+	}
+	d.Publish.Deny = append(slices.Clone(d.Publish.Deny), sysSubjects)
+	d.Subscribe.Deny = append(slices.Clone(d.Subscribe.Deny), sysSubjects)
+	return &d
 }
 
 // check verifies CONNECT credentials. It returns the user (nil for token

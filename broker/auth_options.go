@@ -23,6 +23,13 @@ type AuthOptions struct {
 	Users []User
 	// Timeout is how long a client has to authenticate; 0 means 2 s.
 	Timeout time.Duration
+	// System, when set with Users, is the system user: one more login,
+	// allowed everything, and the only user that may publish or subscribe
+	// to $SYS.> (every other user is denied it, on top of its own rules).
+	// Without Users it does nothing: with no auth, or one shared token,
+	// there is a single login. Its Permissions are ignored. (Accounts will
+	// make the system account a subject space of its own.)
+	System *User
 }
 
 // Required reports whether clients must authenticate.
@@ -106,6 +113,9 @@ func (a *AuthOptions) validate() error {
 		return fmt.Errorf("authorization: token and users cannot both be set")
 	}
 	seen := map[string]bool{}
+	if a.System != nil && a.System.Name == "" {
+		return fmt.Errorf("system_account.user: empty")
+	}
 	for i, u := range a.Users {
 		if u.Name == "" {
 			return fmt.Errorf("authorization.users[%d].user: empty", i)

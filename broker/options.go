@@ -136,8 +136,8 @@ func (o *Options) Validate() error {
 }
 
 // ClusterOptions turn on routes to other brokers of one cluster. Brokers
-// find each other through gossip (see Server.SetMembership) or explicit
-// ConnectRoute calls.
+// find each other through gossip (package cluster, which dials the routes)
+// or explicit ConnectRoute calls.
 type ClusterOptions struct {
 	// Name must match on every broker of the cluster.
 	Name string

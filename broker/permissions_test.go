@@ -197,6 +197,43 @@ func TestSystemRepliesHidden(t *testing.T) {
 	}
 }
 
+// TestSystemUserLocksOthersOut: AuthOptions.System adds the system user
+// as a login allowed everything and denies every other user $SYS.>, on
+// top of its own rules.
+func TestSystemUserLocksOthersOut(t *testing.T) {
+	srv := authServer(t, &broker.AuthOptions{
+		Users: []broker.User{
+			{Name: "app", Password: "a", Permissions: &broker.Permissions{
+				Subscribe: broker.SubjectRules{Allow: []string{">"}},
+			}},
+			{Name: "sys", Password: "stale"}, // replaced by System
+		},
+		System: &broker.User{Name: "sys", Password: "s"},
+	})
+	app := rawLogin(t, srv, "app", "a")
+	app.send("SUB $SYS.> 1\r\nPUB $SYS.REQ.SERVER.PING 0\r\n\r\nSUB app.x 2\r\nPING\r\n")
+	app.expect("-ERR 'Permissions Violation for Subscription to \"$SYS.>\"'\r\n" +
+		"-ERR 'Permissions Violation for Publish to \"$SYS.REQ.SERVER.PING\"'\r\nPONG\r\n")
+	if _, err := tryConnect(srv, nats.UserInfo("sys", "stale")); err == nil {
+		t.Fatal("the system user logged in with the Users entry's password")
+	}
+	sys, err := tryConnect(srv, nats.UserInfo("sys", "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	sub, err := sys.SubscribeSync("$SYS.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.Publish("$SYS.x", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.NextMsg(2 * time.Second); err != nil {
+		t.Fatalf("the system user cannot use $SYS.>: %v", err)
+	}
+}
+
 // TestReloadRemovesUnauthorizedSubs: a reload that narrows a user's
 // subscribe rules removes the subscriptions they no longer admit, with
 // nats-server's -ERR, and filters the wildcard ones it still admits.

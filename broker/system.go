@@ -45,12 +45,12 @@ type SystemHandler func(body []byte) (any, error)
 
 // SystemOptions enable the system responder.
 //
-// User and Password name the system user. Authentication is not enforced
-// yet: it arrives with the security work, which will admit only this user
-// to $SYS subjects. Until then any client may send these requests.
+// User names the system user. With user authentication, make it a login
+// with AuthOptions.System: other users are then denied $SYS.>, and only
+// this user hears the responder's replies. Without user authentication
+// (none, or one shared token) any client may send these requests.
 type SystemOptions struct {
-	User     string
-	Password string
+	User string
 	// ClusterName is reported in each response's server block; default
 	// the broker's cluster name.
 	ClusterName string

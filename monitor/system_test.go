@@ -21,7 +21,7 @@ import (
 // startSystem starts the $SYS responder with the monitor's endpoints.
 func startSystem(t *testing.T, srv *broker.Server, m *monitor.Server) *broker.System {
 	t.Helper()
-	opts := broker.SystemOptions{User: "sys", Password: "pass", ClusterName: "east"}
+	opts := broker.SystemOptions{User: "sys", ClusterName: "east"}
 	if m != nil {
 		opts.Endpoints = m.SystemEndpoints()
 	}

@@ -68,10 +68,7 @@ func TestSystemUserIsolated(t *testing.T) {
 	o := cfg.opts
 	o.Auth = &broker.AuthOptions{Users: []broker.User{{Name: "app", Password: "x"}}}
 	cfg.monitor.applySystemUser(&o)
-	if len(o.Auth.Users) != 2 || o.Auth.Users[1].Name != "sys" || o.Auth.Users[1].Permissions != nil {
-		t.Fatalf("users %+v", o.Auth.Users)
-	}
-	if p := o.Auth.Users[0].Permissions; p == nil || p.Publish.Deny[0] != "$SYS.>" || p.Subscribe.Deny[0] != "$SYS.>" {
-		t.Fatalf("app user may reach $SYS: %+v", p)
+	if s := o.Auth.System; s == nil || s.Name != "sys" || s.Password != "pw" || len(o.Auth.Users) != 1 {
+		t.Fatalf("system user %+v, users %+v", s, o.Auth.Users)
 	}
 }

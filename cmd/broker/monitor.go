@@ -44,35 +44,15 @@ func (mf *monitorFlags) validate() error {
 	return nil
 }
 
-// sysSubjects are the system account's subjects.
-const sysSubjects = "$SYS.>"
-
-// applySystemUser makes the system user a real login when clients must
-// authenticate with users: it is added to the users (allowed everything),
-// and every other user is denied $SYS.>, so only it can ask the system
-// requests. Without user authentication any client may ask (there is no
-// account separation without it); with a token, everyone shares one login.
+// applySystemUser makes the system user a login when clients must
+// authenticate with users (the broker then denies every other user
+// $SYS.>, see broker.AuthOptions.System).
 func (mf *monitorFlags) applySystemUser(o *broker.Options) {
 	if mf.sysUser == "" || o.Auth == nil || len(o.Auth.Users) == 0 {
 		return
 	}
-	users := make([]broker.User, 0, len(o.Auth.Users)+1)
-	for _, u := range o.Auth.Users {
-		if u.Name == mf.sysUser {
-			continue // the system user's own entry is ours
-		}
-		p := broker.Permissions{}
-		if u.Permissions != nil {
-			p = *u.Permissions
-		}
-		p.Publish.Deny = append(append([]string(nil), p.Publish.Deny...), sysSubjects)
-		p.Subscribe.Deny = append(append([]string(nil), p.Subscribe.Deny...), sysSubjects)
-		u.Permissions = &p
-		users = append(users, u)
-	}
-	users = append(users, broker.User{Name: mf.sysUser, Password: mf.sysPassword})
 	auth := *o.Auth
-	auth.Users = users
+	auth.System = &broker.User{Name: mf.sysUser, Password: mf.sysPassword}
 	o.Auth = &auth
 }
 
@@ -98,7 +78,7 @@ func startMonitor(mf *monitorFlags, srv *broker.Server, cl *cluster.Cluster, log
 	}
 	var sys *broker.System
 	if mf.sysUser != "" {
-		sys, err = srv.StartSystem(broker.SystemOptions{User: mf.sysUser, Password: mf.sysPassword, Endpoints: mon.SystemEndpoints()})
+		sys, err = srv.StartSystem(broker.SystemOptions{User: mf.sysUser, Endpoints: mon.SystemEndpoints()})
 		if err != nil {
 			mon.Close()
 			return nil, err
