@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"bytes"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -189,3 +190,57 @@ func BenchmarkRequestReply(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkParallelPubSub runs GOMAXPROCS publisher/subscriber pairs at
+// once (b.RunParallel; vary it with -cpu 1,2,4,8), each pair on its own
+// subject and connections: what the pairs share is the broker's index,
+// its counters and its locks, so contention shows as ns/op that does not
+// fall with more cores. Each publisher waits for a round trip every
+// parallelWindow messages, so no subscriber is cut as a slow consumer.
+func BenchmarkParallelPubSub(b *testing.B) {
+	srv := benchServer(b)
+	payload := bytes.Repeat([]byte("x"), 128)
+	var pair atomic.Int64
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		subject := "par." + strconv.FormatInt(pair.Add(1), 10)
+		pub, sub := benchConnect(b, srv), benchConnect(b, srv)
+		var got atomic.Int64
+		if _, err := sub.Subscribe(subject, func(*nats.Msg) { got.Add(1) }); err != nil {
+			b.Error(err)
+			return
+		}
+		if err := sub.Flush(); err != nil {
+			b.Error(err)
+			return
+		}
+		sent := int64(0)
+		for pb.Next() {
+			if err := pub.Publish(subject, payload); err != nil {
+				b.Error(err)
+				return
+			}
+			if sent++; sent%parallelWindow == 0 {
+				if err := pub.FlushTimeout(30 * time.Second); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}
+		if err := pub.FlushTimeout(30 * time.Second); err != nil {
+			b.Error(err)
+			return
+		}
+		for deadline := time.Now().Add(30 * time.Second); got.Load() < sent; {
+			if time.Now().After(deadline) {
+				b.Errorf("subscriber got %d of %d", got.Load(), sent)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+}
+
+const parallelWindow = 1000
