@@ -1,30 +1,41 @@
 package broker
 
 import (
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/base64"
 	"slices"
 	"strings"
 
+	"github.com/nats-io/nkeys"
 	"golang.org/x/crypto/bcrypt"
 )
 
 // authState is AuthOptions compiled for lookups; a reload swaps in a new one.
 type authState struct {
-	token string
-	users map[string]*userEntry
+	token  string
+	users  map[string]*userEntry // by user name
+	nkeys  map[string]*userEntry // by public nkey
+	noAuth *userEntry            // no_auth_user (nil: none)
+	// accounts names every account the users belong to.
+	accounts []string
 }
 
 type userEntry struct {
+	name     string // the user name, or the public nkey
 	password string
 	hashed   bool // bcrypt
+	nkey     bool // proven by a nonce signature, not a password
 	perms    *permissions
+	account  string
 }
 
 func compileAuth(a *AuthOptions) *authState {
 	if !a.Required() {
 		return nil
 	}
-	st := &authState{token: a.Token, users: make(map[string]*userEntry, len(a.Users)+1)}
+	st := &authState{token: a.Token, users: map[string]*userEntry{}, nkeys: map[string]*userEntry{},
+		accounts: []string{GlobalAccount}}
 	sys := a.System
 	if len(a.Users) == 0 {
 		sys = nil
@@ -36,20 +47,40 @@ func compileAuth(a *AuthOptions) *authState {
 			}
 			u.Permissions = denySys(u.Permissions)
 		}
-		st.users[u.Name] = newUserEntry(u)
+		st.add(u, GlobalAccount)
 	}
 	if sys != nil {
-		st.users[sys.Name] = newUserEntry(User{Name: sys.Name, Password: sys.Password})
+		st.add(User{Name: sys.Name, Password: sys.Password}, GlobalAccount)
+	}
+	for _, acc := range a.Accounts {
+		st.accounts = append(st.accounts, acc.Name)
+		for _, u := range acc.Users {
+			st.add(u, acc.Name)
+		}
+	}
+	if a.NoAuthUser != "" {
+		st.noAuth = st.users[a.NoAuthUser]
+		if st.noAuth == nil {
+			st.noAuth = st.nkeys[a.NoAuthUser]
+		}
 	}
 	return st
 }
 
-func newUserEntry(u User) *userEntry {
-	return &userEntry{
+func (st *authState) add(u User, account string) {
+	e := &userEntry{
+		name:     u.Name,
 		password: u.Password,
 		hashed:   strings.HasPrefix(u.Password, "$2"),
 		perms:    compilePerms(u.Permissions),
+		account:  account,
 	}
+	if u.Nkey != "" {
+		e.name, e.nkey = u.Nkey, true
+		st.nkeys[u.Nkey] = e
+		return
+	}
+	st.users[u.Name] = e
 }
 
 // sysSubjects are the system account's subjects.
@@ -66,11 +97,20 @@ func denySys(p *Permissions) *Permissions {
 	return &d
 }
 
-// check verifies CONNECT credentials. It returns the user (nil for token
-// auth) and whether they are good.
-func (st *authState) check(o *connectOpts) (*userEntry, bool) {
+// check verifies CONNECT credentials against nonce (the one sent in this
+// client's INFO). It returns the user (nil for token auth) and whether
+// they are good. A client that sends no credentials at all is the
+// no_auth_user, when there is one.
+func (st *authState) check(o *connectOpts, nonce []byte) (*userEntry, bool) {
 	if st.token != "" {
 		return nil, equal(o.AuthToken, st.token)
+	}
+	if o.Nkey != "" {
+		u := st.nkeys[o.Nkey]
+		return u, u != nil && verifyNonce(o.Nkey, o.Sig, nonce)
+	}
+	if st.noAuth != nil && o.User == "" && o.Pass == "" && o.AuthToken == "" && o.JWT == "" {
+		return st.noAuth, true
 	}
 	u := st.users[o.User]
 	if u == nil {
@@ -82,9 +122,42 @@ func (st *authState) check(o *connectOpts) (*userEntry, bool) {
 	return u, equal(o.Pass, u.password)
 }
 
+// verifyNonce checks sig, the client's signature of nonce with the seed
+// of the public nkey pub. nats.go sends it base64url without padding;
+// standard base64 is accepted too, as nats-server does.
+func verifyNonce(pub, sig string, nonce []byte) bool {
+	if len(nonce) == 0 {
+		return false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil {
+		if raw, err = base64.StdEncoding.DecodeString(sig); err != nil {
+			return false
+		}
+	}
+	kp, err := nkeys.FromPublicKey(pub)
+	if err != nil {
+		return false
+	}
+	return kp.Verify(nonce, raw) == nil
+}
+
+// newNonce returns the random nonce an INFO offers nkey users to sign
+// (nats-server's 11 random bytes, base64url).
+func newNonce() []byte {
+	var b [11]byte
+	_, _ = rand.Read(b[:])
+	out := make([]byte, base64.RawURLEncoding.EncodedLen(len(b)))
+	base64.RawURLEncoding.Encode(out, b[:])
+	return out
+}
+
 // hasUsers reports whether clients log in as named users (not no auth,
 // not one shared token): only then do permissions, delivery filters and
 // the system user's privacy apply.
-func (st *authState) hasUsers() bool { return st != nil && len(st.users) > 0 }
+func (st *authState) hasUsers() bool { return st != nil && (len(st.users) > 0 || len(st.nkeys) > 0) }
+
+// wantsNonce reports whether the INFO must carry a nonce (nkey users).
+func (st *authState) wantsNonce() bool { return st != nil && len(st.nkeys) > 0 }
 
 func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/murmurmq/murmur/pubsub"
+	"github.com/nats-io/nkeys"
 )
 
 // DefaultAuthTimeout is how long a client has to send CONNECT when
@@ -14,13 +15,22 @@ import (
 const DefaultAuthTimeout = 2 * time.Second
 
 // AuthOptions configure client authentication. With neither Token nor
-// Users set, clients need no credentials.
+// users (here or in Accounts) set, clients need no credentials and all
+// share the global account $G.
 type AuthOptions struct {
 	// Token, when set, must equal CONNECT's auth_token.
 	Token string
-	// Users are the accepted user/password pairs, each with optional
-	// permissions. Passwords starting with "$2" are bcrypt hashes.
+	// Users are the accepted users of the global account $G (user and
+	// password, or an nkey), each with optional permissions. Passwords
+	// starting with "$2" are bcrypt hashes.
 	Users []User
+	// Accounts are subject spaces of their own, each with its users
+	// (nats-server accounts): a client lands in its user's account, and
+	// the same subject in two accounts never meets.
+	Accounts []Account
+	// NoAuthUser names a user (in Users or an account) that a client
+	// sending no credentials is logged in as (nats-server no_auth_user).
+	NoAuthUser string
 	// Timeout is how long a client has to authenticate; 0 means 2 s.
 	Timeout time.Duration
 	// System, when set with Users, is the system user: one more login,
@@ -33,12 +43,35 @@ type AuthOptions struct {
 }
 
 // Required reports whether clients must authenticate.
-func (a *AuthOptions) Required() bool { return a != nil && (a.Token != "" || len(a.Users) > 0) }
+func (a *AuthOptions) Required() bool { return a != nil && (a.Token != "" || a.hasUsers()) }
 
-// User is one account a client may log in as.
+// hasUsers reports whether any user is configured, in $G or an account.
+func (a *AuthOptions) hasUsers() bool {
+	if len(a.Users) > 0 {
+		return true
+	}
+	for _, acc := range a.Accounts {
+		if len(acc.Users) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Account is one account of the configuration: a name and its users.
+type Account struct {
+	Name  string
+	Users []User
+}
+
+// User is one login: a name and password, or an nkey.
 type User struct {
 	Name     string
 	Password string
+	// Nkey, instead of Name and Password, is the user's public nkey
+	// ("U..."): the client proves it holds the seed by signing the nonce
+	// of the server's INFO (nats.go nats.Nkey, NkeyOptionFromSeed).
+	Nkey string
 	// Permissions limit what the user may publish and subscribe to; nil
 	// allows everything.
 	Permissions *Permissions
@@ -109,21 +142,55 @@ func (a *AuthOptions) validate() error {
 	if a.Timeout < 0 {
 		return fmt.Errorf("authorization.timeout: %v is negative", a.Timeout)
 	}
-	if a.Token != "" && len(a.Users) > 0 {
+	if a.Token != "" && a.hasUsers() {
 		return fmt.Errorf("authorization: token and users cannot both be set")
 	}
-	seen := map[string]bool{}
 	if a.System != nil && a.System.Name == "" {
 		return fmt.Errorf("system_account.user: empty")
 	}
-	for i, u := range a.Users {
-		if u.Name == "" {
-			return fmt.Errorf("authorization.users[%d].user: empty", i)
+	seen := map[string]bool{} // user names and nkeys, across all accounts
+	if err := validateUsers("authorization.users", a.Users, seen); err != nil {
+		return err
+	}
+	accounts := map[string]bool{GlobalAccount: true}
+	for i, acc := range a.Accounts {
+		switch {
+		case acc.Name == "":
+			return fmt.Errorf("accounts[%d]: empty name", i)
+		case accounts[acc.Name]:
+			return fmt.Errorf("accounts.%s: account defined twice (or reserved)", acc.Name)
 		}
-		if seen[u.Name] {
-			return fmt.Errorf("authorization.users[%d].user: %q appears twice", i, u.Name)
+		accounts[acc.Name] = true
+		if err := validateUsers("accounts."+acc.Name+".users", acc.Users, seen); err != nil {
+			return err
 		}
-		seen[u.Name] = true
+	}
+	if a.NoAuthUser != "" && !seen[a.NoAuthUser] {
+		return fmt.Errorf("no_auth_user: %q not present as user or nkey in authorization block or account configuration", a.NoAuthUser)
+	}
+	return nil
+}
+
+// validateUsers checks one list of users; seen collects names and nkeys
+// so none appears twice anywhere.
+func validateUsers(path string, users []User, seen map[string]bool) error {
+	for i, u := range users {
+		id := u.Name
+		switch {
+		case u.Nkey != "" && (u.Name != "" || u.Password != ""):
+			return fmt.Errorf("%s[%d]: nkey users have no user or password", path, i)
+		case u.Nkey != "":
+			if !nkeys.IsValidPublicUserKey(u.Nkey) {
+				return fmt.Errorf("%s[%d].nkey: %q is not a valid public user nkey", path, i, u.Nkey)
+			}
+			id = u.Nkey
+		case u.Name == "":
+			return fmt.Errorf("%s[%d].user: empty", path, i)
+		}
+		if seen[id] {
+			return fmt.Errorf("%s[%d].user: %q appears twice", path, i, id)
+		}
+		seen[id] = true
 		if p := u.Permissions; p != nil {
 			for _, r := range []struct {
 				name string
@@ -133,10 +200,10 @@ func (a *AuthOptions) validate() error {
 				for _, s := range r.subs {
 					if strings.HasPrefix(r.name, "subscribe") {
 						if _, q, ok := splitSubjectQueue(s); !ok || q != "" && !pubsub.ValidQueueName(q) {
-							return fmt.Errorf("authorization.users[%d].permissions.%s: invalid subject %q", i, r.name, s)
+							return fmt.Errorf("%s[%d].permissions.%s: invalid subject %q", path, i, r.name, s)
 						}
 					} else if !pubsub.ValidSubject(s) {
-						return fmt.Errorf("authorization.users[%d].permissions.%s: invalid subject %q", i, r.name, s)
+						return fmt.Errorf("%s[%d].permissions.%s: invalid subject %q", path, i, r.name, s)
 					}
 				}
 			}

@@ -50,6 +50,12 @@ type client struct {
 
 	opts connectOpts // guarded by mu
 
+	// acc is the client's account: $G until CONNECT logs it in as a user
+	// of another, then fixed for the connection's life (a reload that
+	// moves the user closes the client).
+	acc   atomic.Pointer[account]
+	nonce []byte // sent in INFO for nkey users to sign (nil: none)
+
 	subsMu sync.Mutex
 	subs   map[string]*mux.Sub // by sid
 
@@ -76,6 +82,10 @@ type client struct {
 func newClient(s *Server, cid uint64, nc net.Conn, ln *listener) *client {
 	c := &client{ln: ln, subs: make(map[string]*mux.Sub)}
 	c.init(s, cid, nc, ln.transport, c)
+	c.acc.Store(s.gacc)
+	if s.auth.Load().wantsNonce() {
+		c.nonce = newNonce()
+	}
 	c.capProto = true
 	// nats-server's defaults before and without CONNECT fields.
 	c.opts = connectOpts{Verbose: true, Pedantic: true, Echo: true}
@@ -102,9 +112,10 @@ func (c *client) closed() {
 	subs := c.subs
 	c.subs = map[string]*mux.Sub{}
 	c.subsMu.Unlock()
+	acc := c.acc.Load()
 	for _, s := range subs {
-		if c.srv.mux.Unsubscribe(s) {
-			c.srv.localInterest(s, -1)
+		if acc.mux.Unsubscribe(s) {
+			c.srv.localInterest(acc, s, -1)
 		}
 	}
 	c.srv.removeClient(c)
@@ -121,7 +132,7 @@ func (c *client) Expired(sub *mux.Sub) {
 		delete(c.subs, string(sub.SID))
 	}
 	c.subsMu.Unlock()
-	c.srv.localInterest(sub, -1)
+	c.srv.localInterest(c.acc.Load(), sub, -1)
 }
 
 // proto.Handler implementation: the reader calls these.
@@ -143,20 +154,29 @@ func (c *client) Connect(arg []byte) error {
 		// bcrypt hash on a busy machine), the auth timer no longer applies.
 		c.connectSeen.Store(true)
 		c.pingHold.Store(true) // the client's handshake expects PONG first
-		u, ok := st.check(&opts)
+		u, ok := st.check(&opts, c.nonce)
 		if next := c.srv.auth.Load(); next != st && next != nil {
 			// A reload swapped the credentials while this one was being
 			// checked (and skipped this client): check against the new.
-			u, ok = next.check(&opts)
+			u, ok = next.check(&opts, c.nonce)
 		}
 		if !ok {
-			c.authFailed("bad credentials for user " + strconv.Quote(opts.User))
+			who := "user " + strconv.Quote(opts.User)
+			if opts.Nkey != "" {
+				who = "nkey " + strconv.Quote(opts.Nkey)
+			}
+			c.authFailed("bad credentials for " + who)
 			return errAuthFailed
 		}
 		if u != nil {
+			acc := c.srv.account(u.account)
+			if acc == nil {
+				c.authFailed("account " + strconv.Quote(u.account) + " is gone")
+				return errAuthFailed
+			}
+			c.acc.Store(acc)
 			c.perms.Store(u.perms)
-			name := opts.User
-			c.user.Store(&name)
+			c.user.Store(&u.name)
 		}
 		c.sysDenied = !c.srv.seesSystemReplies(c)
 	}
@@ -201,14 +221,15 @@ func (c *client) Pub(subject, reply []byte, hdrLen int, msg []byte) error {
 	if c.verbose {
 		c.enqueue(okLine)
 	}
+	acc := c.acc.Load()
 	m := &c.msg
-	m.Subject, m.Reply = subject, reply
+	m.Subject, m.Reply, m.Account = subject, reply, acc.name
 	if hdrLen >= 0 {
 		m.Header, m.Payload = msg[:hdrLen], msg[hdrLen:]
 	} else {
 		m.Header, m.Payload = nil, msg
 	}
-	n := c.srv.mux.Publish(c, m, &c.batch)
+	n := acc.mux.Publish(c, m, &c.batch)
 	if n == 0 && len(reply) > 0 && c.noResp {
 		c.noResponders(subject, reply)
 	}
@@ -218,7 +239,7 @@ func (c *client) Pub(subject, reply []byte, hdrLen int, msg []byte) error {
 // noResponders answers a request nobody received with the 503 status
 // message nats-server sends, on the requester's subscription for the reply.
 func (c *client) noResponders(subject, reply []byte) {
-	r := c.srv.mux.Match(reply)
+	r := c.acc.Load().mux.Match(reply)
 	for _, s := range r.Plain {
 		if s.Owner == mux.Conn(c) {
 			c.enqueueNoResponders(s, subject, reply)
@@ -256,7 +277,8 @@ func (c *client) Sub(subject, queue, sid []byte) error {
 	if c.srv.auth.Load().hasUsers() && pubsub.HasWildcard(s.Subject) {
 		s.Filter = &subFilter{c: c}
 	}
-	if err := c.srv.mux.Subscribe(s); err != nil {
+	acc := c.acc.Load()
+	if err := acc.mux.Subscribe(s); err != nil {
 		c.subsMu.Unlock()
 		c.log.Info("invalid subject", zap.ByteString("subject", subject))
 		c.sendErr(proto.ErrTextInvalidSubject)
@@ -264,7 +286,7 @@ func (c *client) Sub(subject, queue, sid []byte) error {
 	}
 	c.subs[string(s.SID)] = s
 	c.subsMu.Unlock()
-	c.srv.localInterest(s, +1)
+	c.srv.localInterest(acc, s, +1)
 	c.okIfVerbose()
 	return nil
 }
@@ -279,8 +301,8 @@ func (c *client) Unsub(sid []byte, max int) error {
 		remove = true
 	}
 	c.subsMu.Unlock()
-	if remove && c.srv.mux.Unsubscribe(s) {
-		c.srv.localInterest(s, -1)
+	if acc := c.acc.Load(); remove && acc.mux.Unsubscribe(s) {
+		c.srv.localInterest(acc, s, -1)
 	}
 	c.okIfVerbose()
 	return nil

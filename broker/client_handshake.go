@@ -47,7 +47,7 @@ func (c *client) handshake() error {
 			return err
 		}
 	}
-	info := c.srv.infoFor(c.ln, c.cid, c.remote)
+	info := c.srv.infoFor(c.ln, c.cid, c.remote, c.nonce)
 	_ = c.nc.SetWriteDeadline(time.Now().Add(o.WriteDeadline))
 	if _, err := c.nc.Write(info); err != nil {
 		return err

@@ -19,16 +19,22 @@ import (
 // package; this tests the route layer alone).
 func startMesh(t *testing.T, n int, compress bool) []*broker.Server {
 	t.Helper()
+	return startMeshWith(t, n, func(o *broker.Options) { o.Cluster.Compression = compress })
+}
+
+// startMeshWith is startMesh with set applied to each broker's options.
+func startMeshWith(t *testing.T, n int, set func(*broker.Options)) []*broker.Server {
+	t.Helper()
 	srvs := make([]*broker.Server, n)
 	for i := range srvs {
 		o := testOptions()
 		o.Name = fmt.Sprintf("b%d", i)
 		o.Cluster = &broker.ClusterOptions{
-			Name:        "test",
-			Listen:      broker.Listener{Transport: tcp.New(), Addr: "127.0.0.1:0"},
-			Credential:  "secret",
-			Compression: compress,
+			Name:       "test",
+			Listen:     broker.Listener{Transport: tcp.New(), Addr: "127.0.0.1:0"},
+			Credential: "secret",
 		}
+		set(&o)
 		srvs[i] = startServer(t, o, nil)
 	}
 	for i := range srvs {

@@ -33,8 +33,9 @@ type Info struct {
 	RemoteAccount string `json:"remote_account,omitempty"`
 }
 
-// infoFor builds the INFO line for a client accepted on ln.
-func (s *Server) infoFor(ln *listener, cid uint64, remote net.Addr) []byte {
+// infoFor builds the INFO line for a client accepted on ln; nonce, for
+// nkey users to sign, goes in the first INFO only.
+func (s *Server) infoFor(ln *listener, cid uint64, remote net.Addr, nonce []byte) []byte {
 	s.mu.Lock()
 	info := s.info
 	info.ConnectURLs = s.connectURLs
@@ -44,6 +45,7 @@ func (s *Server) infoFor(ln *listener, cid uint64, remote net.Addr) []byte {
 	if host, _, err := net.SplitHostPort(remote.String()); err == nil {
 		info.ClientIP = host
 	}
+	info.Nonce = string(nonce)
 	return infoLine(&info)
 }
 
@@ -66,7 +68,7 @@ func (s *Server) connectInfoLine(c *client) []byte {
 	if host, _, err := net.SplitHostPort(c.remote.String()); err == nil {
 		info.ClientIP = host
 	}
-	info.ConnectInfo, info.RemoteAccount = true, "$G"
+	info.ConnectInfo, info.RemoteAccount = true, c.acc.Load().name
 	return infoLine(&info)
 }
 

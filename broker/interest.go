@@ -14,47 +14,54 @@ import (
 // subscribers on one subject cost one RS+, not one each.
 type interest struct {
 	mu     sync.Mutex
-	plain  map[string]int
+	plain  map[plainKey]int
 	queues map[queueKey]int
 	routes map[*route]struct{}
 }
 
-type queueKey struct{ subject, queue string }
+// Interest is counted per account: the same subject in two accounts is
+// two entries, and each RS+/RS- names its account.
+type (
+	plainKey struct{ acc, subject string }
+	queueKey struct{ acc, subject, queue string }
+)
 
 func newInterest() *interest {
 	return &interest{
-		plain:  make(map[string]int),
+		plain:  make(map[plainKey]int),
 		queues: make(map[queueKey]int),
 		routes: make(map[*route]struct{}),
 	}
 }
 
-// changed applies a local subscription added (delta +1) or removed (-1).
-func (in *interest) changed(s *mux.Sub, delta int) {
+// changed applies a local subscription of account acc added (delta +1)
+// or removed (-1).
+func (in *interest) changed(acc string, s *mux.Sub, delta int) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	var line []byte
 	if s.Queue == "" {
-		n := in.plain[s.Subject] + delta
+		k := plainKey{acc, s.Subject}
+		n := in.plain[k] + delta
 		switch {
 		case n <= 0:
-			delete(in.plain, s.Subject)
-			line = appendRSMinus(nil, s.Subject, "")
+			delete(in.plain, k)
+			line = appendRSMinus(nil, acc, s.Subject, "")
 		case n == 1 && delta > 0:
-			line = appendRSPlus(nil, s.Subject, "", 0)
+			line = appendRSPlus(nil, acc, s.Subject, "", 0)
 		}
 		if n > 0 {
-			in.plain[s.Subject] = n
+			in.plain[k] = n
 		}
 	} else {
-		k := queueKey{s.Subject, s.Queue}
+		k := queueKey{acc, s.Subject, s.Queue}
 		n := in.queues[k] + delta
 		if n <= 0 {
 			delete(in.queues, k)
-			line = appendRSMinus(nil, s.Subject, s.Queue)
+			line = appendRSMinus(nil, acc, s.Subject, s.Queue)
 		} else {
 			in.queues[k] = n
-			line = appendRSPlus(nil, s.Subject, s.Queue, n)
+			line = appendRSPlus(nil, acc, s.Subject, s.Queue, n)
 		}
 	}
 	if line == nil {
@@ -71,11 +78,11 @@ func (in *interest) addRoute(r *route) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	var b []byte
-	for subj := range in.plain {
-		b = appendRSPlus(b, subj, "", 0)
+	for k := range in.plain {
+		b = appendRSPlus(b, k.acc, k.subject, "", 0)
 	}
 	for k, n := range in.queues {
-		b = appendRSPlus(b, k.subject, k.queue, n)
+		b = appendRSPlus(b, k.acc, k.subject, k.queue, n)
 	}
 	if len(b) > 0 {
 		r.enqueue(b)
@@ -89,8 +96,10 @@ func (in *interest) removeRoute(r *route) {
 	in.mu.Unlock()
 }
 
-func appendRSPlus(b []byte, subject, queue string, weight int) []byte {
+func appendRSPlus(b []byte, acc, subject, queue string, weight int) []byte {
 	b = append(b, "RS+ "...)
+	b = append(b, acc...)
+	b = append(b, ' ')
 	b = append(b, subject...)
 	if queue != "" {
 		b = append(b, ' ')
@@ -101,8 +110,10 @@ func appendRSPlus(b []byte, subject, queue string, weight int) []byte {
 	return append(b, crlf...)
 }
 
-func appendRSMinus(b []byte, subject, queue string) []byte {
+func appendRSMinus(b []byte, acc, subject, queue string) []byte {
 	b = append(b, "RS- "...)
+	b = append(b, acc...)
+	b = append(b, ' ')
 	b = append(b, subject...)
 	if queue != "" {
 		b = append(b, ' ')

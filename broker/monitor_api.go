@@ -71,7 +71,7 @@ func (s *Server) MatchSubscriptions(subject string) ([]SubInfo, error) {
 	if !pubsub.ValidLiteralSubject(subject) {
 		return nil, fmt.Errorf("invalid test subject, must be valid publish subject: %s", subject)
 	}
-	r := s.mux.Match([]byte(subject))
+	r := s.gacc.mux.Match([]byte(subject))
 	out := make([]SubInfo, 0, len(r.Plain))
 	for _, sub := range r.Plain {
 		out = append(out, subInfo(sub))
@@ -86,7 +86,7 @@ func (s *Server) MatchSubscriptions(subject string) ([]SubInfo, error) {
 }
 
 // IndexStats returns the subject index's counters.
-func (s *Server) IndexStats() pubsub.Stats { return s.mux.Index().Stats() }
+func (s *Server) IndexStats() pubsub.Stats { return s.gacc.mux.Index().Stats() }
 
 func subInfo(sub *mux.Sub) SubInfo {
 	si := SubInfo{Subject: sub.Subject, Queue: sub.Queue, SID: string(sub.SID), Msgs: sub.Delivered()}
@@ -131,4 +131,13 @@ func (s *Server) TransportStats() map[string]TransportStats {
 		m[c.transport] = t
 	}
 	return m
+}
+
+// AccountSubscriptions counts the subscriptions in account acc's index
+// (local and remote interest); 0 for an unknown account.
+func (s *Server) AccountSubscriptions(acc string) int {
+	if a := s.account(acc); a != nil {
+		return a.mux.Index().Count()
+	}
+	return 0
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 
 	"go.uber.org/zap"
 
@@ -44,6 +45,9 @@ func (s *Server) Reload(n Options) error {
 	}
 	st := compileAuth(n.Auth)
 	s.mu.Lock()
+	if st != nil {
+		s.addAccountsLocked(st.accounts)
+	}
 	s.live.Store(&n)
 	s.auth.Store(st)
 	s.gen.Add(1)
@@ -165,15 +169,22 @@ func (c *client) reauth(st *authState) bool {
 	c.mu.Lock()
 	opts := c.opts
 	c.mu.Unlock()
-	u, ok := st.check(&opts)
+	u, ok := st.check(&opts, c.nonce)
 	if !ok {
 		c.authFailed("credentials revoked by reload")
 		return false
 	}
+	account := GlobalAccount
+	if u != nil {
+		account = u.account
+	}
+	if account != c.acc.Load().name {
+		c.authFailed("user moved to account " + strconv.Quote(account) + " by reload")
+		return false
+	}
 	if u != nil {
 		c.perms.Store(u.perms)
-		name := opts.User
-		c.user.Store(&name)
+		c.user.Store(&u.name)
 	} else {
 		c.perms.Store(nil)
 		c.user.Store(nil)
@@ -193,6 +204,7 @@ func (c *client) recheckSubs() {
 	var removed []*mux.Sub
 	var unfiltered []*mux.Sub
 	filter := c.srv.auth.Load().hasUsers()
+	acc := c.acc.Load()
 	c.subsMu.Lock()
 	for sid, s := range c.subs {
 		switch {
@@ -204,14 +216,14 @@ func (c *client) recheckSubs() {
 		}
 	}
 	for _, old := range unfiltered {
-		if !c.srv.mux.Unsubscribe(old) {
+		if !acc.mux.Unsubscribe(old) {
 			continue // it reached its auto-unsubscribe maximum meanwhile
 		}
 		left := 0
 		if n := old.Max(); n > 0 {
 			if left = n - int(old.Delivered()); left <= 0 {
 				delete(c.subs, string(old.SID)) // done: it would have expired
-				c.srv.localInterest(old, -1)
+				c.srv.localInterest(acc, old, -1)
 				continue
 			}
 		}
@@ -219,17 +231,17 @@ func (c *client) recheckSubs() {
 		if left > 0 {
 			s.SetMax(left)
 		}
-		if c.srv.mux.Subscribe(s) != nil {
+		if acc.mux.Subscribe(s) != nil {
 			delete(c.subs, string(old.SID))
-			c.srv.localInterest(old, -1)
+			c.srv.localInterest(acc, old, -1)
 			continue
 		}
 		c.subs[string(s.SID)] = s
 	}
 	c.subsMu.Unlock()
 	for _, s := range removed {
-		if c.srv.mux.Unsubscribe(s) {
-			c.srv.localInterest(s, -1)
+		if acc.mux.Unsubscribe(s) {
+			c.srv.localInterest(acc, s, -1)
 		}
 		c.log.Info("subscription removed by reload: not authorized", zap.String("subject", s.Subject), zap.ByteString("sid", s.SID))
 		c.sendErr(fmt.Sprintf(proto.ErrTextPermSubReload, s.Subject, s.SID))

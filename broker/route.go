@@ -24,14 +24,17 @@ type route struct {
 	solicited  bool       // we dialed
 	compressed bool       // S2 on the wire
 
-	parser proto.RouteParser // reader-owned
+	// Reader-owned.
+	parser      proto.RouteParser
+	lastAcc     *account        // the account the last op named
+	unknownAccs map[string]bool // accounts named that this broker lacks (logged once)
 
 	subsMu sync.Mutex
-	subs   map[string]*mux.Sub // by remoteKey(subject, queue)
+	subs   map[string]remoteSub // by remoteKey(account, subject, queue)
 }
 
 func newRoute(s *Server, cid uint64, nc net.Conn, peer *routeInfo, solicited bool) *route {
-	r := &route{peer: peer, solicited: solicited, subs: make(map[string]*mux.Sub)}
+	r := &route{peer: peer, solicited: solicited, subs: make(map[string]remoteSub)}
 	r.init(s, cid, nc, s.opts.Cluster.Listen.Transport.Name(), r)
 	_, r.compressed = nc.(*s2Conn)
 	r.log = s.log.With(zap.String("route", peer.Name), zap.Stringer("remote", nc.RemoteAddr()))
@@ -47,10 +50,10 @@ func (r *route) reloaded(*Options)    {}
 func (r *route) closed() {
 	r.subsMu.Lock()
 	subs := r.subs
-	r.subs = map[string]*mux.Sub{}
+	r.subs = map[string]remoteSub{}
 	r.subsMu.Unlock()
-	for _, s := range subs {
-		r.srv.mux.Unsubscribe(s)
+	for _, rs := range subs {
+		rs.acc.mux.Unsubscribe(rs.sub)
 	}
 	r.srv.routeDown(r)
 }

@@ -25,56 +25,96 @@ func (c *route) Pong() error {
 	return nil
 }
 
-func remoteKey(subject, queue []byte) string {
-	return string(subject) + " " + string(queue)
+func remoteKey(acc, subject, queue []byte) string {
+	return string(acc) + " " + string(subject) + " " + string(queue)
 }
 
-func (c *route) RemoteSub(subject, queue []byte, weight int) error {
-	key := remoteKey(subject, queue)
+// remoteSub is one entry of the peer's interest: the route-owned
+// subscription and the account whose index holds it.
+type remoteSub struct {
+	sub *mux.Sub
+	acc *account
+}
+
+// routeAccount returns the account a route op names, or nil when this
+// broker has no such account: the brokers' account configurations
+// differ, which is logged once per account and route (the op is ignored:
+// interest and messages never cross into another account).
+func (c *route) routeAccount(name []byte) *account {
+	if a := c.lastAcc; a != nil && a.name == string(name) {
+		return a
+	}
+	a := c.srv.account(string(name))
+	if a == nil {
+		if c.unknownAccs == nil {
+			c.unknownAccs = map[string]bool{}
+		}
+		if !c.unknownAccs[string(name)] {
+			c.unknownAccs[string(name)] = true
+			c.log.Error("route names an account this broker does not have: the brokers' account configurations differ",
+				zap.ByteString("account", name))
+		}
+		return nil
+	}
+	c.lastAcc = a
+	return a
+}
+
+func (c *route) RemoteSub(accName, subject, queue []byte, weight int) error {
+	acc := c.routeAccount(accName)
+	if acc == nil {
+		return nil
+	}
+	key := remoteKey(accName, subject, queue)
 	s := &mux.Sub{Subject: string(subject), Queue: string(queue), Owner: c, Weight: weight}
 	c.subsMu.Lock()
-	old := c.subs[key]
-	c.subs[key] = s
+	old, had := c.subs[key]
+	c.subs[key] = remoteSub{s, acc}
 	c.subsMu.Unlock()
 	// Insert the new entry before removing the old, so a queue group never
 	// vanishes between the two.
-	if err := c.srv.mux.Subscribe(s); err != nil {
+	if err := acc.mux.Subscribe(s); err != nil {
 		c.log.Info("invalid remote subject", zap.ByteString("subject", subject))
 		c.subsMu.Lock()
-		if c.subs[key] == s {
+		if c.subs[key].sub == s {
 			delete(c.subs, key)
 		}
 		c.subsMu.Unlock()
 	}
-	if old != nil {
-		c.srv.mux.Unsubscribe(old)
+	if had {
+		old.acc.mux.Unsubscribe(old.sub)
 	}
 	return nil
 }
 
-func (c *route) RemoteUnsub(subject, queue []byte) error {
-	key := remoteKey(subject, queue)
+func (c *route) RemoteUnsub(accName, subject, queue []byte) error {
+	key := remoteKey(accName, subject, queue)
 	c.subsMu.Lock()
-	s := c.subs[key]
+	rs, ok := c.subs[key]
 	delete(c.subs, key)
 	c.subsMu.Unlock()
-	if s != nil {
-		c.srv.mux.Unsubscribe(s)
+	if ok {
+		rs.acc.mux.Unsubscribe(rs.sub)
 	}
 	return nil
 }
 
-// RoutedMsg delivers a message from a peer to local subscribers only.
-func (c *route) RoutedMsg(subject, reply []byte, queues [][]byte, hdrLen int, msg []byte) error {
+// RoutedMsg delivers a message from a peer to the local subscribers of its
+// account only.
+func (c *route) RoutedMsg(accName, subject, reply []byte, queues [][]byte, hdrLen int, msg []byte) error {
 	c.countIn(len(msg))
+	acc := c.routeAccount(accName)
+	if acc == nil {
+		return nil
+	}
 	m := &c.msg
-	m.Subject, m.Reply, m.Queues = subject, reply, queues
+	m.Subject, m.Reply, m.Queues, m.Account = subject, reply, queues, acc.name
 	if hdrLen >= 0 {
 		m.Header, m.Payload = msg[:hdrLen], msg[hdrLen:]
 	} else {
 		m.Header, m.Payload = nil, msg
 	}
-	c.srv.mux.Publish(c, m, &c.batch)
+	acc.mux.Publish(c, m, &c.batch)
 	return nil
 }
 
@@ -88,7 +128,7 @@ func (c *route) DeliverRouted(m *mux.Msg, queues []string) (needFlush, ok bool) 
 		return false, false
 	}
 	o := &c.out
-	n := len(m.Subject) + len(m.Reply) + size + 48
+	n := len(m.Account) + len(m.Subject) + len(m.Reply) + size + 48
 	for _, q := range queues {
 		n += len(q) + 1
 	}
@@ -113,6 +153,8 @@ func appendRoutedLine(b []byte, m *mux.Msg, queues []string) []byte {
 	} else {
 		b = append(b, "RMSG "...)
 	}
+	b = append(b, m.Account...)
+	b = append(b, ' ')
 	b = append(b, m.Subject...)
 	b = append(b, ' ')
 	switch {

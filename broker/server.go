@@ -35,8 +35,12 @@ type Server struct {
 	live atomic.Pointer[Options]
 	id   string
 	log  *zap.Logger
-	mux  *mux.Mux
 	wg   sync.WaitGroup
+
+	// gacc is the global account $G; accounts holds every account by name
+	// (replaced under mu, read without a lock).
+	gacc     *account
+	accounts atomic.Pointer[accountSet]
 
 	reloadMu sync.Mutex // one Reload at a time
 
@@ -103,7 +107,6 @@ func New(opts Options) (*Server, error) {
 		opts:    opts,
 		id:      id,
 		log:     log.With(zap.String("server", opts.Name)),
-		mux:     mux.New(),
 		clients: make(map[uint64]*client),
 		routes:  make(map[string]*route),
 	}
@@ -114,7 +117,13 @@ func New(opts Options) (*Server, error) {
 	s.info.AuthRequired = opts.Auth.Required()
 	s.info.TLSRequired = opts.TLS != nil
 	s.live.Store(&opts)
-	s.auth.Store(compileAuth(opts.Auth))
+	st := compileAuth(opts.Auth)
+	s.gacc = newAccount(GlobalAccount)
+	s.accounts.Store(&accountSet{GlobalAccount: s.gacc})
+	if st != nil {
+		s.addAccountsLocked(st.accounts)
+	}
+	s.auth.Store(st)
 	return s, nil
 }
 
@@ -138,8 +147,8 @@ func (s *Server) Name() string { return s.opts.Name }
 // Options returns the options the server runs with.
 func (s *Server) Options() Options { return *s.o() }
 
-// Mux is the server's multiplexor (for routes and monitoring).
-func (s *Server) Mux() *mux.Mux { return s.mux }
+// Mux is the global account's multiplexor (for tests and monitoring).
+func (s *Server) Mux() *mux.Mux { return s.gacc.mux }
 
 // Logger is the server's logger.
 func (s *Server) Logger() *zap.Logger { return s.log }
@@ -282,7 +291,7 @@ func (s *Server) accept(l *listener, conn net.Conn) {
 	s.mu.Unlock()
 	s.stats.totalConns.Add(1)
 	if full {
-		info := s.infoFor(l, cid, conn.RemoteAddr())
+		info := s.infoFor(l, cid, conn.RemoteAddr(), nil)
 		// As nats-server: INFO, then the error, then close; off the accept
 		// loop, since a transport's Close may linger (QUIC).
 		s.log.Warn("maximum connections exceeded", zap.Stringer("remote", conn.RemoteAddr()))
@@ -318,9 +327,9 @@ func (s *Server) removeClient(c *client) {
 // localInterest tells the routes about a local subscription (a client's
 // or the system responder's) added (+1) or removed (-1). Without
 // clustering it does nothing.
-func (s *Server) localInterest(sub *mux.Sub, delta int) {
+func (s *Server) localInterest(acc *account, sub *mux.Sub, delta int) {
 	if s.interest != nil {
-		s.interest.changed(sub, delta)
+		s.interest.changed(acc.name, sub, delta)
 	}
 }
 
@@ -361,7 +370,7 @@ func (s *Server) ConnectURLs() []string {
 func (s *Server) sendAsyncInfo(clients []*client) {
 	for _, c := range clients {
 		if c.infoReady.Load() {
-			c.enqueue(s.infoFor(c.ln, c.cid, c.remote))
+			c.enqueue(s.infoFor(c.ln, c.cid, c.remote, nil))
 		}
 	}
 }

@@ -110,8 +110,17 @@ func (s *Server) Stats() Stats {
 		SlowConsumers:    s.stats.slowConsumers.Load(),
 		StaleConnections: s.stats.stale.Load(),
 		Connections:      conns,
-		Subscriptions:    s.mux.Index().Count(),
+		Subscriptions:    s.numSubs(),
 	}
+}
+
+// numSubs counts the subscriptions of every account's index.
+func (s *Server) numSubs() int {
+	n := 0
+	for _, a := range *s.accounts.Load() {
+		n += a.mux.Index().Count()
+	}
+	return n
 }
 
 // msgTotals sums message counters.

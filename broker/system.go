@@ -169,13 +169,13 @@ func (s *Server) StartSystem(opts SystemOptions) (*System, error) {
 	}
 	for i, subj := range []string{sysPing, sysPingAny, fmt.Sprintf(sysServerFmt, s.id)} {
 		sub := &mux.Sub{Subject: subj, SID: []byte{byte('1' + i)}, Owner: (*sysConn)(sys)}
-		if err := s.mux.Subscribe(sub); err != nil {
+		if err := s.gacc.mux.Subscribe(sub); err != nil {
 			sys.unsubscribe()
 			return nil, err
 		}
 		// Like a client's: routes learn the interest, so requests sent to
 		// any broker of the cluster reach this one.
-		s.localInterest(sub, +1)
+		s.localInterest(s.gacc, sub, +1)
 		sys.subs = append(sys.subs, sub)
 	}
 	user := opts.User
@@ -201,8 +201,8 @@ func (sys *System) Close() {
 
 func (sys *System) unsubscribe() {
 	for _, sub := range sys.subs {
-		if sys.srv.mux.Unsubscribe(sub) {
-			sys.srv.localInterest(sub, -1)
+		if sys.srv.gacc.mux.Unsubscribe(sub) {
+			sys.srv.localInterest(sys.srv.gacc, sub, -1)
 		}
 	}
 }
@@ -219,8 +219,8 @@ func (sys *System) run() {
 			if resp == nil {
 				continue
 			}
-			m := mux.Msg{Subject: []byte(r.reply), Payload: resp, System: true}
-			sys.srv.mux.Publish((*sysConn)(sys), &m, &b)
+			m := mux.Msg{Subject: []byte(r.reply), Payload: resp, System: true, Account: GlobalAccount}
+			sys.srv.gacc.mux.Publish((*sysConn)(sys), &m, &b)
 			b.Flush()
 			sys.srv.stats.outMsgs.Add(b.Msgs)
 			sys.srv.stats.outBytes.Add(b.Bytes)

@@ -77,6 +77,9 @@ type Msg struct {
 	// System marks a message the broker's system responder published (an
 	// answer to a $SYS request), which filters may keep from other users.
 	System bool
+	// Account names the account (subject space) the message is published
+	// in, for routes to carry; the multiplexor itself does not read it.
+	Account string
 }
 
 // Size is the message's size on the wire: header plus payload.

@@ -141,19 +141,17 @@ system_account { user: sys, password: pw }
 	check("lame_duck", o.LameDuck, broker.LameDuckOptions{Duration: 30 * time.Second, GracePeriod: 2 * time.Second})
 	check("system_account", cfg.monitor.sysUser+"/"+cfg.monitor.sysPassword, "sys/pw")
 
-	// The system_account user is added, and every other user is kept out
-	// of $SYS.>.
-	sys := []string{"$SYS.>"}
+	// The system_account user becomes the broker's system login (which
+	// keeps every other user out of $SYS.>); the users stay as written.
 	wantUsers := []broker.User{
 		{Name: "alice", Password: "a-secret", Permissions: &broker.Permissions{
-			Publish:   broker.SubjectRules{Allow: []string{"orders.>"}, Deny: sys},
-			Subscribe: broker.SubjectRules{Allow: []string{"_INBOX.>", "orders.*"}, Deny: sys}}},
-		{Name: "bob", Password: "$2a$11$abcdefghijklmnopqrstuv", Permissions: &broker.Permissions{
-			Publish: broker.SubjectRules{Deny: sys}, Subscribe: broker.SubjectRules{Deny: sys}}},
+			Publish:   broker.SubjectRules{Allow: []string{"orders.>"}},
+			Subscribe: broker.SubjectRules{Allow: []string{"_INBOX.>", "orders.*"}}}},
+		{Name: "bob", Password: "$2a$11$abcdefghijklmnopqrstuv"},
 		{Name: "carol", Password: "c", Permissions: &broker.Permissions{
-			Publish: broker.SubjectRules{Allow: []string{"a.>"}, Deny: []string{"a.secret", "$SYS.>"}}, Subscribe: broker.SubjectRules{Deny: []string{"x", "$SYS.>"}}}},
-		{Name: "sys", Password: "pw"},
+			Publish: broker.SubjectRules{Allow: []string{"a.>"}, Deny: []string{"a.secret"}}, Subscribe: broker.SubjectRules{Deny: []string{"x"}}}},
 	}
+	check("system_account user", o.Auth.System, &broker.User{Name: "sys", Password: "pw"})
 	check("authorization.users", o.Auth.Users, wantUsers)
 	check("authorization.timeout", o.Auth.Timeout, 500*time.Millisecond)
 

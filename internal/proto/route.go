@@ -9,12 +9,15 @@ import (
 // Its ops, all upper case:
 //
 //	INFO {json} / CONNECT {json}          handshake
-//	RS+ <subject> [<queue> <weight>]      interest added (or queue weight changed)
-//	RS- <subject> [<queue>]               interest removed
-//	RMSG <subject> [reply] <size>         a message, plain interest only
-//	RMSG <subject> + <reply> <q>... <size> a message with reply and queue picks
-//	RMSG <subject> | <q>... <size>        a message with queue picks, no reply
-//	HMSG ... <hdr size> <total size>      the same with a header block
+//	RS+ <acc> <subject> [<queue> <weight>]      interest added (or queue weight changed)
+//	RS- <acc> <subject> [<queue>]               interest removed
+//	RMSG <acc> <subject> [reply] <size>         a message, plain interest only
+//	RMSG <acc> <subject> + <reply> <q>... <size> a message with reply and queue picks
+//	RMSG <acc> <subject> | <q>... <size>        a message with queue picks, no reply
+//	HMSG ... <hdr size> <total size>            the same with a header block
+//
+// <acc> is the account the interest or message belongs to ($G, the global
+// account, when there are no accounts).
 //	PING / PONG / +OK / -ERR '<text>'
 
 // RouteHandler receives parsed route ops. Slices are valid only during the
@@ -22,11 +25,11 @@ import (
 type RouteHandler interface {
 	RouteInfo(arg []byte) error
 	RouteConnect(arg []byte) error
-	RemoteSub(subject, queue []byte, weight int) error
-	RemoteUnsub(subject, queue []byte) error
+	RemoteSub(acc, subject, queue []byte, weight int) error
+	RemoteUnsub(acc, subject, queue []byte) error
 	// RoutedMsg carries hdrLen < 0 for RMSG; queues names the queue groups
 	// the sender picked this broker for.
-	RoutedMsg(subject, reply []byte, queues [][]byte, hdrLen int, msg []byte) error
+	RoutedMsg(acc, subject, reply []byte, queues [][]byte, hdrLen int, msg []byte) error
 	Ping() error
 	Pong() error
 	OK() error
@@ -52,6 +55,7 @@ type RouteParser struct {
 	payload bool // waiting for a message body
 	size    int
 	hdr     int
+	acc     []byte
 	subj    []byte
 	reply   []byte
 	queues  [][]byte
@@ -133,14 +137,17 @@ func (p *RouteParser) Parse(buf []byte, h RouteHandler) error {
 // stash copies the pending message's subject, reply and queue names into
 // storage of their own, leaving carry free for the body.
 func (p *RouteParser) stash() {
-	n := len(p.subj) + len(p.reply)
+	n := len(p.acc) + len(p.subj) + len(p.reply)
 	for _, q := range p.queues {
 		n += len(q)
 	}
 	store := make([]byte, 0, n)
-	store = append(store, p.subj...)
-	p.subj = store[:len(p.subj):len(p.subj)]
+	store = append(store, p.acc...)
+	p.acc = store[:len(p.acc):len(p.acc)]
 	off := len(store)
+	store = append(store, p.subj...)
+	p.subj = store[off:len(store):len(store)]
+	off = len(store)
 	store = append(store, p.reply...)
 	p.reply = store[off:len(store):len(store)]
 	qs := make([][]byte, len(p.queues))
@@ -158,9 +165,9 @@ func (p *RouteParser) deliver(msg []byte, h RouteHandler) error {
 		return ErrRouteProtocol
 	}
 	p.payload = false
-	subj, reply, queues := p.subj, p.reply, p.queues
-	p.subj, p.reply, p.queues = nil, nil, nil
-	return h.RoutedMsg(subj, reply, queues, p.hdr, msg[:p.size])
+	acc, subj, reply, queues := p.acc, p.subj, p.reply, p.queues
+	p.acc, p.subj, p.reply, p.queues = nil, nil, nil, nil
+	return h.RoutedMsg(acc, subj, reply, queues, p.hdr, msg[:p.size])
 }
 
 func (p *RouteParser) split(line []byte) [][]byte {
@@ -203,21 +210,21 @@ func (p *RouteParser) op(line []byte, h RouteHandler, maxPayload int) error {
 	switch string(word) {
 	case "RS+":
 		switch len(f) {
-		case 1:
-			return h.RemoteSub(f[0], nil, 0)
-		case 3:
-			w := ParseSize(f[2])
+		case 2:
+			return h.RemoteSub(f[0], f[1], nil, 0)
+		case 4:
+			w := ParseSize(f[3])
 			if w < 1 {
 				return ErrRouteProtocol
 			}
-			return h.RemoteSub(f[0], f[1], w)
+			return h.RemoteSub(f[0], f[1], f[2], w)
 		}
 	case "RS-":
 		switch len(f) {
-		case 1:
-			return h.RemoteUnsub(f[0], nil)
 		case 2:
-			return h.RemoteUnsub(f[0], f[1])
+			return h.RemoteUnsub(f[0], f[1], nil)
+		case 3:
+			return h.RemoteUnsub(f[0], f[1], f[2])
 		}
 	case "RMSG", "HMSG":
 		return p.msgArgs(f, word[0] == 'H', maxPayload)
@@ -231,11 +238,11 @@ func (p *RouteParser) msgArgs(f [][]byte, withHdr bool, maxPayload int) error {
 	if withHdr {
 		sizes = 2
 	}
-	if len(f) < 1+sizes {
+	if len(f) < 2+sizes {
 		return ErrRouteProtocol
 	}
-	p.subj = f[0]
-	mid := f[1 : len(f)-sizes]
+	p.acc, p.subj = f[0], f[1]
+	mid := f[2 : len(f)-sizes]
 	p.reply, p.queues = nil, nil
 	switch {
 	case len(mid) == 0:

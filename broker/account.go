@@ -1,0 +1,65 @@
+package broker
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/murmurmq/murmur/mux"
+)
+
+// GlobalAccount is the account of users outside any account, and of every
+// client when there is no authentication (nats-server's $G).
+const GlobalAccount = "$G"
+
+// account is one subject space: its own multiplexor (subscription index),
+// so the same subject in two accounts never meets. A connection holds its
+// account from CONNECT on, so the message path never looks it up. Account
+// values live as long as the server: a reload that drops an account
+// closes its clients, and routes may still name it meanwhile.
+type account struct {
+	name string
+	mux  *mux.Mux
+}
+
+func newAccount(name string) *account { return &account{name: name, mux: mux.New()} }
+
+// accountSet is the server's accounts by name. It is replaced, never
+// changed, so readers (a route's reader per message) load it without a
+// lock; writers hold Server.mu.
+type accountSet map[string]*account
+
+// account returns the named account, or nil.
+func (s *Server) account(name string) *account { return (*s.accounts.Load())[name] }
+
+// addAccountsLocked makes sure an account exists for every name. Caller
+// holds s.mu.
+func (s *Server) addAccountsLocked(names []string) {
+	cur := *s.accounts.Load()
+	var next accountSet
+	for _, n := range names {
+		if cur[n] != nil || next[n] != nil {
+			continue
+		}
+		if next == nil {
+			next = maps.Clone(cur)
+		}
+		next[n] = newAccount(n)
+	}
+	if next != nil {
+		s.accounts.Store(&next)
+	}
+}
+
+// accountList is every account, ordered by name.
+func (s *Server) accountList() []*account {
+	set := *s.accounts.Load()
+	return slices.SortedFunc(maps.Values(set), func(a, b *account) int {
+		switch {
+		case a.name < b.name:
+			return -1
+		case a.name > b.name:
+			return 1
+		}
+		return 0
+	})
+}
