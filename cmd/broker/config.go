@@ -178,7 +178,17 @@ func applyFile(cfg *config, path string) error {
 	if err != nil {
 		return err
 	}
-	return decode(m, fileKeys(cfg))
+	var accts accountKeys
+	ks := fileKeys(cfg)
+	ks["accounts"] = func(v *conf.Value) (err error) {
+		accts.accounts, err = decodeAccounts(v)
+		return err
+	}
+	ks["no_auth_user"] = keep(&accts.noAuthUser)
+	if err := decode(m, ks); err != nil {
+		return err
+	}
+	return accts.apply(&cfg.opts)
 }
 
 // fileKeys are the keys of the config file, with nats-server's names

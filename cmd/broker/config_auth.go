@@ -3,12 +3,14 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"os"
 	"strings"
 
 	"github.com/murmurmq/murmur/broker"
 	conf "github.com/murmurmq/murmur/config"
 	"github.com/murmurmq/murmur/pubsub"
+	"github.com/nats-io/nkeys"
 )
 
 // decodeAuth reads an authorization block: a token, one user and
@@ -59,12 +61,13 @@ func decodeUsers(v *conf.Value) ([]broker.User, error) {
 	seen := map[string]*conf.Value{}
 	for _, e := range list {
 		var u broker.User
-		var name *conf.Value
+		var name, nkey *conf.Value
 		err := block(keys{
 			"user":     keep(&name),
 			"username": keep(&name),
 			"password": str(&u.Password),
 			"pass":     str(&u.Password),
+			"nkey":     keep(&nkey),
 			"permissions": func(v *conf.Value) (err error) {
 				u.Permissions, err = decodePermissions(v)
 				return err
@@ -73,14 +76,26 @@ func decodeUsers(v *conf.Value) ([]broker.User, error) {
 		if err != nil {
 			return nil, err
 		}
-		if name == nil || name.Str == "" {
+		if nkey != nil {
+			switch {
+			case name != nil:
+				return nil, name.Errorf("an nkey user has no user name")
+			case u.Password != "":
+				return nil, nkey.Errorf("an nkey user has no password")
+			case !nkeys.IsValidPublicUserKey(nkey.Str):
+				return nil, nkey.Errorf("%q is not a valid public user nkey", nkey.Str)
+			}
+			name = nkey
+			u.Nkey = nkey.Str
+		} else if name == nil || name.Str == "" {
 			return nil, e.Errorf("user is required")
+		} else {
+			u.Name = name.Str
 		}
 		if first := seen[name.Str]; first != nil {
 			return nil, name.Errorf("user %q appears twice (first at %s)", name.Str, first.Pos)
 		}
 		seen[name.Str] = name
-		u.Name = name.Str
 		users = append(users, u)
 	}
 	return users, nil
@@ -221,4 +236,82 @@ func decodeTLS(v *conf.Value) (*broker.TLSOptions, error) {
 		t.Config.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return t, nil
+}
+
+// accountKeys are the top-level keys that add to authorization: the
+// accounts block and no_auth_user.
+type accountKeys struct {
+	accounts   []broker.Account
+	noAuthUser *conf.Value
+}
+
+// apply merges them into o.Auth, checking what spans the two: a user in
+// two accounts (or in one and in authorization), and a no_auth_user that
+// exists.
+func (k *accountKeys) apply(o *broker.Options) error {
+	if len(k.accounts) == 0 && k.noAuthUser == nil {
+		return nil
+	}
+	a := &broker.AuthOptions{}
+	if o.Auth != nil {
+		c := *o.Auth
+		a = &c
+	}
+	a.Accounts = k.accounts
+	if v := k.noAuthUser; v != nil {
+		a.NoAuthUser = v.Str
+	}
+	users := map[string]bool{}
+	for _, u := range a.Users {
+		users[u.Name] = true
+	}
+	for _, acc := range a.Accounts {
+		for _, u := range acc.Users {
+			if users[u.Name+u.Nkey] {
+				return fmt.Errorf("accounts.%s: user %q is already a user of another account", acc.Name, u.Name+u.Nkey)
+			}
+			users[u.Name+u.Nkey] = true
+		}
+	}
+	if v := k.noAuthUser; v != nil && !users[v.Str] {
+		// nats-server's text.
+		return v.Errorf("%q not present as user or nkey in authorization block or account configuration", v.Str)
+	}
+	o.Auth = a
+	return nil
+}
+
+// decodeAccounts reads accounts { NAME: { users: [...] }, ... }.
+func decodeAccounts(v *conf.Value) ([]broker.Account, error) {
+	m, err := v.AsMap()
+	if err != nil {
+		return nil, err
+	}
+	var out []broker.Account
+	seen := map[string]*conf.Field{}
+	for _, f := range m.Fields {
+		if f.Key == broker.GlobalAccount {
+			return nil, f.Value.Errorf("%s is the global account; its users go under authorization", f.Key)
+		}
+		if first := seen[f.Key]; first != nil {
+			return nil, f.Value.Errorf("account %q defined twice (first at %s)", f.Key, first.Pos)
+		}
+		seen[f.Key] = f
+		acc := broker.Account{Name: f.Key}
+		if f.Value.Kind == conf.Block {
+			err := block(keys{
+				"users": func(v *conf.Value) (err error) {
+					acc.Users, err = decodeUsers(v)
+					return err
+				},
+			})(f.Value)
+			if err != nil {
+				return nil, err
+			}
+		} else if f.Value.Kind != conf.Block {
+			return nil, f.Value.Errorf("want a block of users, exports and imports, got %s", f.Value.Kind)
+		}
+		out = append(out, acc)
+	}
+	return out, nil
 }

@@ -282,6 +282,14 @@ func TestConfigErrorsNamed(t *testing.T) {
 		{"cluster { listen: 127.0.0.1:6222 }\ngossip { extra_keys: [\"MDEyMzQ1Njc4OWFiY2RlZg==\"] }", "ExtraKeys need a SecretKey"},
 		{"port: $NOPE", ":1: port: variable $NOPE is not defined"},
 		{"max_payload: 100MB", "max_payload: 104857600 exceeds the 64 MB limit"},
+		{"accounts { A: { users: [ {user: a, password: x} ] }\n bogus: 5 }", ":2: accounts.bogus: want a block of users, exports and imports, got an integer"},
+		{"accounts { A: { users: [], extra: 1 } }", ":1: accounts.A.extra: unknown key"},
+		{"accounts { $G: {} }", ":1: accounts.$G: $G is the global account"},
+		{"accounts { A: { users: [ {nkey: UNOTAKEY} ] } }", `:1: accounts.A.users[0].nkey: "UNOTAKEY" is not a valid public user nkey`},
+		{"accounts { A: { users: [ {nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4, password: p} ] } }", `:1: accounts.A.users[0].nkey: an nkey user has no password`},
+		{"accounts { A: { users: [ {user: a} ] }, B: { users: [ {user: a} ] } }", `accounts.B: user "a" is already a user of another account`},
+		{"authorization { users: [ {user: a} ] }\naccounts { B: { users: [ {user: a} ] } }", `accounts.B: user "a" is already a user of another account`},
+		{"accounts { A: { users: [ {user: a} ] } }\nno_auth_user: zed", `:2: no_auth_user: "zed" not present as user or nkey in authorization block or account configuration`},
 	}
 	for _, tc := range cases {
 		dir := t.TempDir()
@@ -301,6 +309,38 @@ func TestConfigErrorsNamed(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"-c", "/nonexistent/murmur.conf"}, io.Discard); err == nil || !strings.Contains(err.Error(), "/nonexistent/murmur.conf") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestConfigAccounts: accounts with user and nkey users, no_auth_user,
+// and authorization's users kept in $G beside them.
+func TestConfigAccounts(t *testing.T) {
+	path := writeConf(t, t.TempDir(), `
+authorization { users: [ {user: gus, password: g} ] }
+accounts {
+  A: { users: [ {user: alice, password: a, permissions: {publish: "a.>"}}, {nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4} ] }
+  B { users = [ {user: bob, password: b} ] }
+  C: {}
+}
+no_auth_user: bob
+`)
+	cfg, err := parseFlags([]string{"-c", path}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.opts.Auth
+	want := []broker.Account{
+		{Name: "A", Users: []broker.User{
+			{Name: "alice", Password: "a", Permissions: &broker.Permissions{Publish: broker.SubjectRules{Allow: []string{"a.>"}}}},
+			{Nkey: "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4"}}},
+		{Name: "B", Users: []broker.User{{Name: "bob", Password: "b"}}},
+		{Name: "C"},
+	}
+	if !reflect.DeepEqual(a.Accounts, want) {
+		t.Errorf("accounts %+v\nwant %+v", a.Accounts, want)
+	}
+	if a.NoAuthUser != "bob" || len(a.Users) != 1 || a.Users[0].Name != "gus" {
+		t.Errorf("no_auth_user %q, users %+v", a.NoAuthUser, a.Users)
 	}
 }
 
