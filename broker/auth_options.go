@@ -3,6 +3,7 @@ package broker
 import (
 	"crypto/tls"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,10 +59,53 @@ func (a *AuthOptions) hasUsers() bool {
 	return false
 }
 
-// Account is one account of the configuration: a name and its users.
+// Account is one account of the configuration: a name, its users, and
+// what it shares with other accounts.
 type Account struct {
-	Name  string
-	Users []User
+	Name    string
+	Users   []User
+	Exports []Export
+	Imports []Import
+}
+
+// Export offers a stream (messages published on Stream's subjects) or a
+// service (requests to Service's subjects, answered by this account) to
+// other accounts: to all, or only to those named in Accounts.
+type Export struct {
+	Stream   string
+	Service  string
+	Accounts []string
+	// ResponseType says how many responses a service request may get back
+	// across the import: ResponseSingleton (the default), ResponseStream
+	// or ResponseChunked (any number, until ResponseThreshold).
+	ResponseType string
+	// ResponseThreshold is how long responses to one request are let
+	// through; 0 means 2 minutes.
+	ResponseThreshold time.Duration
+}
+
+// Service response types (nats-server's response_type).
+const (
+	ResponseSingleton = "singleton"
+	ResponseStream    = "stream"
+	ResponseChunked   = "chunked"
+)
+
+// DefaultResponseThreshold is how long a service import maps responses
+// back when the export does not say (nats-server's default).
+const DefaultResponseThreshold = 2 * time.Minute
+
+// Import brings another account's export into this one. A stream import
+// delivers Account's messages on Stream's subjects here, under Prefix
+// ("prefix.<subject>") when set. A service import lets this account's
+// clients send requests to To (default: the Service subject) that reach
+// Account's responders on Service, with the responses mapped back.
+type Import struct {
+	Account string
+	Stream  string
+	Service string
+	Prefix  string
+	To      string
 }
 
 // User is one login: a name and password, or an nkey.
@@ -165,6 +209,9 @@ func (a *AuthOptions) validate() error {
 			return err
 		}
 	}
+	if err := validateImports(a.Accounts); err != nil {
+		return err
+	}
 	if a.NoAuthUser != "" && !seen[a.NoAuthUser] {
 		return fmt.Errorf("no_auth_user: %q not present as user or nkey in authorization block or account configuration", a.NoAuthUser)
 	}
@@ -210,4 +257,84 @@ func validateUsers(path string, users []User, seen map[string]bool) error {
 		}
 	}
 	return nil
+}
+
+// validateImports checks every export and import: subjects, response
+// types, that the exporting account exists and exports what is imported
+// to the importing account.
+func validateImports(accounts []Account) error {
+	byName := map[string]*Account{}
+	for i := range accounts {
+		byName[accounts[i].Name] = &accounts[i]
+	}
+	for _, acc := range accounts {
+		for i, e := range acc.Exports {
+			path := fmt.Sprintf("accounts.%s.exports[%d]", acc.Name, i)
+			subj := e.Stream + e.Service
+			switch {
+			case (e.Stream == "") == (e.Service == ""):
+				return fmt.Errorf("%s: set stream or service", path)
+			case !pubsub.ValidSubject(subj):
+				return fmt.Errorf("%s: invalid subject %q", path, subj)
+			case e.ResponseThreshold < 0:
+				return fmt.Errorf("%s.response_threshold: %v is negative", path, e.ResponseThreshold)
+			}
+			switch e.ResponseType {
+			case "", ResponseSingleton, ResponseStream, ResponseChunked:
+			default:
+				return fmt.Errorf("%s.response_type: %q is not singleton, stream or chunked", path, e.ResponseType)
+			}
+			if e.Stream != "" && (e.ResponseType != "" || e.ResponseThreshold != 0) {
+				return fmt.Errorf("%s: response_type and response_threshold apply to services only", path)
+			}
+		}
+		for i, im := range acc.Imports {
+			path := fmt.Sprintf("accounts.%s.imports[%d]", acc.Name, i)
+			subj, kind := im.Stream, "stream"
+			if im.Service != "" {
+				subj, kind = im.Service, "service"
+			}
+			switch {
+			case (im.Stream == "") == (im.Service == ""):
+				return fmt.Errorf("%s: set stream or service", path)
+			case !pubsub.ValidSubject(subj):
+				return fmt.Errorf("%s: invalid subject %q", path, subj)
+			case im.Account == acc.Name:
+				return fmt.Errorf("%s: an account cannot import from itself", path)
+			case im.Prefix != "" && (im.Service != "" || !pubsub.ValidLiteralSubject(im.Prefix)):
+				return fmt.Errorf("%s.prefix: %q must be a literal subject on a stream import", path, im.Prefix)
+			case im.To != "" && im.Service == "":
+				return fmt.Errorf("%s.to: applies to service imports (streams take a prefix)", path)
+			case im.To != "" && !pubsub.ValidSubject(im.To):
+				return fmt.Errorf("%s.to: invalid subject %q", path, im.To)
+			case im.To != "" && im.To != im.Service && (pubsub.HasWildcard(im.To) || pubsub.HasWildcard(im.Service)):
+				return fmt.Errorf("%s.to: mapping %q to %q needs literal subjects", path, im.To, im.Service)
+			}
+			exp := byName[im.Account]
+			if exp == nil {
+				return fmt.Errorf("%s: account %q is not defined", path, im.Account)
+			}
+			if !exports(exp, kind, subj, acc.Name) {
+				return fmt.Errorf("%s: account %q does not export %s %q to account %q", path, im.Account, kind, subj, acc.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// exports reports whether acc exports subj (wholly, as kind) to importer.
+func exports(acc *Account, kind, subj, importer string) bool {
+	for _, e := range acc.Exports {
+		es := e.Stream
+		if kind == "service" {
+			es = e.Service
+		}
+		if es == "" || !pubsub.SubjectIsSubset(subj, es) {
+			continue
+		}
+		if len(e.Accounts) == 0 || slices.Contains(e.Accounts, importer) {
+			return true
+		}
+	}
+	return false
 }

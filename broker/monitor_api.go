@@ -141,3 +141,18 @@ func (s *Server) AccountSubscriptions(acc string) int {
 	}
 	return 0
 }
+
+// MatchAccountSubscriptions counts the subscriptions account acc's index
+// matches for a literal subject (local, remote and import ones).
+func (s *Server) MatchAccountSubscriptions(acc, subject string) (int, error) {
+	a := s.account(acc)
+	if a == nil {
+		return 0, fmt.Errorf("no account %q", acc)
+	}
+	r := a.mux.Match([]byte(subject))
+	n := len(r.Plain)
+	for _, g := range r.Queues {
+		n += len(g.Members)
+	}
+	return n, nil
+}

@@ -55,6 +55,7 @@ func (s *Server) Reload(n Options) error {
 	s.info.AuthRequired = n.Auth.Required()
 	clients := slices.Collect(maps.Values(s.clients))
 	s.mu.Unlock()
+	s.setImports(n.Auth)
 	revoked := 0
 	for _, c := range clients {
 		if !c.reauth(st) {

@@ -39,8 +39,10 @@ type Server struct {
 
 	// gacc is the global account $G; accounts holds every account by name
 	// (replaced under mu, read without a lock).
-	gacc     *account
-	accounts atomic.Pointer[accountSet]
+	gacc      *account
+	accounts  atomic.Pointer[accountSet]
+	imports   importState
+	responses *responseMap
 
 	reloadMu sync.Mutex // one Reload at a time
 
@@ -120,10 +122,12 @@ func New(opts Options) (*Server, error) {
 	st := compileAuth(opts.Auth)
 	s.gacc = newAccount(GlobalAccount)
 	s.accounts.Store(&accountSet{GlobalAccount: s.gacc})
+	s.responses = newResponseMap()
 	if st != nil {
 		s.addAccountsLocked(st.accounts)
 	}
 	s.auth.Store(st)
+	s.setImports(opts.Auth)
 	return s, nil
 }
 

@@ -64,6 +64,17 @@ type Filter interface {
 	Admit(sub *Sub, msg *Msg) bool
 }
 
+// Forwarder republishes a message a subscription received into another
+// index (the broker's account imports: a stream or service exported by one
+// account and imported by another). It runs on the publisher's goroutine
+// in place of a delivery, with a batch of its own (merged into the
+// publisher's), so what it publishes is flushed with the rest; from is the
+// original publisher. It returns the deliveries made; 0 counts as not
+// delivered (a request then gets the no-responders status).
+type Forwarder interface {
+	Forward(sub *Sub, from Conn, msg *Msg, b *Batch) int
+}
+
 // Msg is one published message. Slices are only valid during Publish.
 type Msg struct {
 	Subject []byte
@@ -80,7 +91,13 @@ type Msg struct {
 	// Account names the account (subject space) the message is published
 	// in, for routes to carry; the multiplexor itself does not read it.
 	Account string
+	// Hops counts the forwards (imports) this message went through, so a
+	// cycle of imports ends (see MaxHops).
+	Hops int
 }
+
+// MaxHops bounds how many forwards one message may go through.
+const MaxHops = 8
 
 // Size is the message's size on the wire: header plus payload.
 func (m *Msg) Size() int { return len(m.Header) + len(m.Payload) }
@@ -96,6 +113,9 @@ type Sub struct {
 	// Weight is how many members a remote queue entry stands for (a route
 	// reports its broker's member count); 0 and 1 both mean one.
 	Weight int
+	// Forward, when set (before Subscribe), takes each message in place
+	// of Owner.Deliver (Owner still names who holds the subscription).
+	Forward Forwarder
 	// Filter, when set (before Subscribe), is asked before each delivery
 	// to this subscription. It costs a call per message, so owners set it
 	// only where a subscription may match what its owner must not see (the
@@ -146,6 +166,7 @@ func (m *Mux) Index() *pubsub.Sublist[*Sub] { return m.subs }
 type Batch struct {
 	pending []Conn
 	routes  []routeTarget // scratch: routes the current message goes to
+	nested  *Batch        // for forwards made while this batch is in use
 	// Delivered counts deliveries (messages and bytes) since the last Reset,
 	// for the caller's statistics.
 	Msgs, Bytes int64
@@ -184,7 +205,7 @@ func (m *Mux) Publish(from Conn, msg *Msg, b *Batch) int {
 			}
 			continue
 		}
-		if m.deliver(s, msg, b) {
+		if m.deliver(s, from, msg, b) {
 			n++
 		}
 	}
@@ -302,7 +323,7 @@ func (m *Mux) pickQueue(g *pubsub.QueueGroup[*Sub], from Conn, fromRoute, noEcho
 			t.groups = append(t.groups, g)
 			return false
 		}
-		if m.deliver(s, msg, b) {
+		if m.deliver(s, from, msg, b) {
 			return true
 		}
 	}
@@ -317,9 +338,12 @@ func weight(s *Sub) int {
 }
 
 // deliver hands msg to s's owner, honouring the auto-unsubscribe limit.
-func (m *Mux) deliver(s *Sub, msg *Msg, b *Batch) bool {
+func (m *Mux) deliver(s *Sub, from Conn, msg *Msg, b *Batch) bool {
 	if s.Filter != nil && !s.Filter.Admit(s, msg) {
 		return false
+	}
+	if s.Forward != nil {
+		return forward(s, from, msg, b)
 	}
 	max := s.max.Load()
 	if max > 0 {
@@ -342,6 +366,26 @@ func (m *Mux) deliver(s *Sub, msg *Msg, b *Batch) bool {
 		b.Bytes += int64(msg.Size())
 	}
 	return ok
+}
+
+// forward hands msg to s's Forwarder with a nested batch, whose wake-ups
+// and counts join b's afterwards.
+func forward(s *Sub, from Conn, msg *Msg, b *Batch) bool {
+	if msg.Hops >= MaxHops {
+		return false
+	}
+	if b.nested == nil {
+		b.nested = &Batch{}
+	}
+	nb := b.nested
+	n := s.Forward.Forward(s, from, msg, nb)
+	b.pending = append(b.pending, nb.pending...)
+	clear(nb.pending)
+	nb.pending = nb.pending[:0]
+	b.Msgs += nb.Msgs
+	b.Bytes += nb.Bytes
+	nb.Msgs, nb.Bytes = 0, 0
+	return n > 0
 }
 
 func (m *Mux) expire(s *Sub) {

@@ -1,0 +1,190 @@
+package broker
+
+import (
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/murmurmq/murmur/mux"
+	"github.com/murmurmq/murmur/pubsub"
+)
+
+// Account imports, as nats-server's. Each import is one forwarding
+// subscription (mux.Sub.Forward):
+//
+//   - a stream import of B from A subscribes in A's index to the imported
+//     subjects and republishes each message into B (under the prefix);
+//   - a service import of B from A subscribes in B's index to the local
+//     subject (To) and republishes each request into A, on the exported
+//     subject, with its reply subject replaced by a response subject of
+//     this broker (_R_.<tag>.<n>) that maps back to the requester's reply;
+//   - every account that exports a service has one response subscription,
+//     _R_.<tag>.>, which takes the responses (from local responders, or
+//     over routes from remote ones: it is the one import subscription
+//     routes learn of) and republishes each into the requester's account
+//     on the original reply subject.
+//
+// Importing happens where a message enters the exporting (streams) or
+// importing (services) account from a client: a message that arrived over
+// a route was imported by the broker it was published on, and its copies
+// travel the routes of the account they were published into.
+
+// importOwner owns the forwarding subscriptions; messages never reach it
+// (the multiplexor calls Forward instead of Deliver).
+type importOwner struct{}
+
+func (importOwner) Kind() mux.Kind                                  { return mux.Client }
+func (importOwner) NoEcho() bool                                    { return false }
+func (importOwner) Deliver(*mux.Sub, *mux.Msg) (needFlush, ok bool) { return false, false }
+func (importOwner) Flush()                                          {}
+func (importOwner) Expired(*mux.Sub)                                {}
+
+// installedSub is one forwarding subscription in an account's index.
+type installedSub struct {
+	acc        *account
+	sub        *mux.Sub
+	advertised bool // counted as local interest, so routes know it
+}
+
+// importState is what the current configuration installed.
+type importState struct {
+	mu   sync.Mutex // one setImports at a time
+	subs []installedSub
+}
+
+// setImports replaces the installed imports with those of a (nil: none).
+// Between the removal and the new installation, briefly, nothing is
+// imported.
+func (s *Server) setImports(a *AuthOptions) {
+	st := &s.imports
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, in := range st.subs {
+		if in.acc.mux.Unsubscribe(in.sub) && in.advertised {
+			s.localInterest(in.acc, in.sub, -1)
+		}
+	}
+	st.subs = nil
+	if a == nil {
+		return
+	}
+	exports := map[string]*Account{}
+	for i := range a.Accounts {
+		exports[a.Accounts[i].Name] = &a.Accounts[i]
+	}
+	install := func(acc *account, sub *mux.Sub, advertise bool) {
+		sub.Owner = importOwner{}
+		if err := acc.mux.Subscribe(sub); err != nil {
+			s.log.Error("import not installed", zap.String("account", acc.name), zap.String("subject", sub.Subject), zap.Error(err))
+			return
+		}
+		if advertise {
+			s.localInterest(acc, sub, +1)
+		}
+		st.subs = append(st.subs, installedSub{acc, sub, advertise})
+	}
+	for _, acc := range a.Accounts {
+		to := s.account(acc.Name)
+		for _, im := range acc.Imports {
+			from := s.account(im.Account)
+			if from == nil || to == nil {
+				continue // validated: cannot happen
+			}
+			if im.Stream != "" {
+				install(from, &mux.Sub{Subject: im.Stream, Forward: &streamImport{to: to, prefix: im.Prefix}}, false)
+				continue
+			}
+			local := im.To
+			if local == "" {
+				local = im.Service
+			}
+			e := serviceExport(exports[im.Account], im.Service)
+			install(to, &mux.Sub{Subject: local, Forward: &serviceImport{
+				srv: s, exporter: from, importer: to, subject: im.Service, mapped: local != im.Service, export: e,
+			}}, false)
+		}
+		for _, e := range acc.Exports {
+			if e.Service != "" {
+				exporter := s.account(acc.Name)
+				install(exporter, &mux.Sub{Subject: s.responses.prefix + ">", Forward: (*responseRouter)(s)}, true)
+				break
+			}
+		}
+	}
+}
+
+// serviceExport is the export of acc that covers the service subject.
+func serviceExport(acc *Account, subject string) Export {
+	for _, e := range acc.Exports {
+		if e.Service != "" && pubsub.SubjectIsSubset(subject, e.Service) {
+			return e
+		}
+	}
+	return Export{}
+}
+
+// streamImport republishes messages of the exporting account into the
+// importing one.
+type streamImport struct {
+	to     *account
+	prefix string
+}
+
+func (si *streamImport) Forward(_ *mux.Sub, from mux.Conn, msg *mux.Msg, b *mux.Batch) int {
+	if from != nil && from.Kind() == mux.Route {
+		return 0 // imported where it was published
+	}
+	m := forwarded(msg, si.to)
+	if si.prefix != "" {
+		subj := make([]byte, 0, len(si.prefix)+1+len(msg.Subject))
+		m.Subject = append(append(append(subj, si.prefix...), '.'), msg.Subject...)
+	}
+	return si.to.mux.Publish(from, &m, b)
+}
+
+// serviceImport republishes requests of the importing account into the
+// exporting one, mapping the reply subject.
+type serviceImport struct {
+	srv                *Server
+	exporter, importer *account
+	subject            string // the exported subject requests go to
+	mapped             bool   // the local subject differs: requests go to subject
+	export             Export
+}
+
+func (si *serviceImport) Forward(_ *mux.Sub, from mux.Conn, msg *mux.Msg, b *mux.Batch) int {
+	if from != nil && from.Kind() == mux.Route {
+		return 0 // imported where it was published
+	}
+	m := forwarded(msg, si.exporter)
+	if si.mapped {
+		m.Subject = []byte(si.subject)
+	}
+	if len(msg.Reply) > 0 {
+		m.Reply = si.srv.responses.add(si.importer, msg.Reply, si.export)
+	}
+	return si.exporter.mux.Publish(from, &m, b)
+}
+
+// responseRouter takes responses on this broker's response subjects and
+// republishes each to its requester.
+type responseRouter Server
+
+func (r *responseRouter) Forward(_ *mux.Sub, from mux.Conn, msg *mux.Msg, b *mux.Batch) int {
+	acc, reply, ok := r.responses.take(msg.Subject)
+	if !ok {
+		return 0 // unknown, expired, or a singleton already answered
+	}
+	m := forwarded(msg, acc)
+	m.Subject, m.Reply = reply, nil
+	return acc.mux.Publish(from, &m, b)
+}
+
+// forwarded is msg as republished into acc: the same subject, reply,
+// header and payload, no queue picks, one more hop.
+func forwarded(msg *mux.Msg, acc *account) mux.Msg {
+	m := *msg
+	m.Account, m.Queues, m.System = acc.name, nil, false
+	m.Hops++
+	return m
+}
