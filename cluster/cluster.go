@@ -160,12 +160,18 @@ func Start(srv *broker.Server, cfg gossip.Config) (*Cluster, error) {
 		meta:     meta,
 		metaHost: host,
 	}
-	srv.OnRouteChange(func(string, bool) { c.poke() })
-	srv.SetRouteAdmission(c.admit)
+	srv.SetRouteObserver(observer{c})
 	c.wg.Add(1)
 	go c.run()
 	return c, nil
 }
+
+// observer is the cluster's broker.RouteObserver: route admission, and a
+// kick to the reconciler when a route goes up or down.
+type observer struct{ c *Cluster }
+
+func (o observer) AdmitRoute(id string) bool       { return o.c.admit(id) }
+func (o observer) RouteChanged(id string, up bool) { o.c.poke() }
 
 // advertiseHost is the host peers and clients should use for this broker,
 // and whether the configuration said so (false: bound to all interfaces).
@@ -213,7 +219,7 @@ func (c *Cluster) run() {
 		case <-t.C:
 		}
 		c.reconcile()
-		// After every event, route change (OnRouteChange kicks) and
+		// After every event, route change (RouteChanged kicks) and
 		// periodic check, so clients hear of a route going up or down at
 		// once; pushing only from here keeps the pushes in order.
 		c.pushConnectURLs()
