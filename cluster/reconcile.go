@@ -121,6 +121,11 @@ func (r *reconciler) reconcile(now time.Time) (wake time.Duration) {
 			prune = append(prune, id)
 		}
 	}
+	for id := range r.unknown {
+		if !slices.Contains(routed, id) {
+			delete(r.unknown, id) // its route went down: a new one gets a new grace
+		}
+	}
 	for id, at := range r.gone {
 		if now.Sub(at) > goneRetention {
 			delete(r.gone, id)

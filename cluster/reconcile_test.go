@@ -431,3 +431,21 @@ func TestReconcileRouteChangedKicks(t *testing.T) {
 		t.Fatal("a route change acted on the broker by itself")
 	}
 }
+
+// TestReconcileUnknownGraceRestarts: a route to an unknown broker that
+// went down by itself does not use up the grace of its next route.
+func TestReconcileUnknownGraceRestarts(t *testing.T) {
+	g := newRig(t, "B")
+	g.b.up("X")
+	g.expect(none, none)
+	g.advance(time.Second)
+	g.b.down("X")
+	g.expect(none, none)
+	g.advance(time.Hour)
+	g.b.up("X")
+	g.expect(none, none)
+	g.advance(unknownGrace)
+	g.expect(none, none)
+	g.advance(time.Nanosecond)
+	g.expect(none, []string{"X"})
+}
