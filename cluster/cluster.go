@@ -2,7 +2,7 @@
 // hashicorp/memberlist) finds the members, and this package keeps one route
 // to each live member, closes routes to dead ones, and keeps clients' INFO
 // connect_urls current: they list only brokers this one has a live,
-// authenticated route to (see pushConnectURLs).
+// authenticated route to (see reconciler.pushConnectURLs).
 //
 // Who dials: of each pair, the broker with the lower server id, as soon as
 // it sees the other alive in gossip, so each pair has one route connection.
@@ -12,6 +12,12 @@
 // both ends, and closes the other. A broker refuses routes from brokers
 // gossip declared dead or gone, and closes routes to brokers gossip does
 // not confirm as members within a few seconds.
+//
+// The broker's side of the seam is the Broker interface (route operations)
+// and broker.RouteObserver (the broker consulting and informing this
+// package); the decisions are the reconciler's (reconcile.go), which takes
+// events and the time as arguments and is tested without gossip or
+// sockets.
 package cluster
 
 import (
