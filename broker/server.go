@@ -387,9 +387,9 @@ func (s *Server) ClientURLs(advertiseHost string) []string {
 // them waits for them.
 type RouteObserver interface {
 	// AdmitRoute approves the peer with server id peerID during a route
-	// handshake, inbound or dialed, after the cluster name, credential and
-	// duplicate checks passed; false refuses the route (the peer is told it
-	// is not a member). It is called on the handshake's goroutine: the
+	// handshake, inbound or dialed, once the handshake's own checks passed
+	// (cluster name, the credential on the accepting end, no duplicate);
+	// false refuses the route (the peer is told it is not a member). It is called on the handshake's goroutine: the
 	// route listener's per-connection goroutine, or the goroutine calling
 	// ConnectRoute, before ConnectRoute returns.
 	AdmitRoute(peerID string) bool
