@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -348,5 +350,76 @@ func TestAsyncInfoWaitsForHandshake(t *testing.T) {
 	info, _ = r.readInfo()
 	if urls, _ := info["connect_urls"].([]any); len(urls) != 2 {
 		t.Fatalf("async INFO after handshake: %v", info["connect_urls"])
+	}
+}
+
+// recordingObserver is a RouteObserver that admits the peers in allow and
+// records route changes.
+type recordingObserver struct {
+	allow  sync.Map // peer id -> struct{}
+	mu     sync.Mutex
+	events []string // "+id" up, "-id" down
+}
+
+func (o *recordingObserver) AdmitRoute(id string) bool {
+	_, ok := o.allow.Load(id)
+	return ok
+}
+
+func (o *recordingObserver) RouteChanged(id string, up bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.events = append(o.events, map[bool]string{true: "+", false: "-"}[up]+id)
+}
+
+func (o *recordingObserver) seen() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.events)
+}
+
+// TestClusterRouteObserver: the observer's AdmitRoute refuses a peer on
+// both ends (dialer and acceptor), and RouteChanged hears the route go up
+// and down; nil removes the observer.
+func TestClusterRouteObserver(t *testing.T) {
+	mk := func() *broker.Server {
+		o := testOptions()
+		o.Cluster = &broker.ClusterOptions{Name: "c", Listen: broker.Listener{Transport: tcp.New(), Addr: "127.0.0.1:0"}}
+		return startServer(t, o, nil)
+	}
+	a, b := mk(), mk()
+	oa, ob := &recordingObserver{}, &recordingObserver{}
+	a.SetRouteObserver(oa)
+	b.SetRouteObserver(ob)
+	ob.allow.Store(a.ID(), struct{}{})
+	if err := b.ConnectRoute(context.Background(), a.RouteAddr().String()); err == nil {
+		t.Fatal("the acceptor's observer refused the peer, yet the route came up")
+	}
+	if err := a.ConnectRoute(context.Background(), b.RouteAddr().String()); err == nil {
+		t.Fatal("the dialer's observer refused the peer, yet the route came up")
+	}
+	if a.NumRoutes() != 0 || b.NumRoutes() != 0 || len(oa.seen()) != 0 || len(ob.seen()) != 0 {
+		t.Fatalf("refused route registered or reported: %v %v", oa.seen(), ob.seen())
+	}
+	oa.allow.Store(b.ID(), struct{}{})
+	if err := a.ConnectRoute(context.Background(), b.RouteAddr().String()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "route up on both ends", func() bool {
+		return slices.Equal(oa.seen(), []string{"+" + b.ID()}) && slices.Equal(ob.seen(), []string{"+" + a.ID()})
+	})
+	a.CloseRoute(b.ID())
+	eventually(t, 5*time.Second, "route down on both ends", func() bool {
+		return slices.Equal(oa.seen(), []string{"+" + b.ID(), "-" + b.ID()}) &&
+			slices.Equal(ob.seen(), []string{"+" + a.ID(), "-" + a.ID()})
+	})
+	a.SetRouteObserver(nil) // admits every peer again
+	oa.allow.Delete(b.ID())
+	if err := b.ConnectRoute(context.Background(), a.RouteAddr().String()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "route up", func() bool { return a.NumRoutes() == 1 })
+	if n := len(oa.seen()); n != 2 {
+		t.Fatalf("a removed observer was called: %v", oa.seen())
 	}
 }

@@ -54,10 +54,9 @@ type Server struct {
 	routes      map[string]*route // by peer server id
 	routeLn     *listener
 	interest    *interest
-	// routeEvents, when set, hears of routes going up and down (by peer id).
-	routeEvents func(peerID string, up bool)
-	// routeAdmission, when set, must approve a peer before a route to it
-	// is kept (the cluster layer admits live gossip members only).
+	// routeEvents and routeAdmission are the RouteObserver's methods
+	// (nil: none), set together by SetRouteObserver.
+	routeEvents    func(peerID string, up bool)
 	routeAdmission func(peerID string) bool
 	closed         []ClosedConn // ring of recently closed connections
 	closedNext     int
@@ -399,20 +398,40 @@ func (s *Server) ClientURLs(advertiseHost string) []string {
 	return urls
 }
 
-// OnRouteChange registers fn to hear of routes going up or down (by peer
-// server id). Set it before routes exist; fn must not block.
-func (s *Server) OnRouteChange(fn func(peerID string, up bool)) {
-	s.mu.Lock()
-	s.routeEvents = fn
-	s.mu.Unlock()
+// RouteObserver is how the server consults and informs the layer that
+// manages its routes (package cluster). The server calls it without holding
+// any of its locks, so its methods may call the server's methods; they
+// must return quickly, since the route handshake or teardown that calls
+// them waits for them.
+type RouteObserver interface {
+	// AdmitRoute approves the peer with server id peerID during a route
+	// handshake, inbound or dialed, once the handshake's own checks passed
+	// (cluster name, the credential on the accepting end, no duplicate);
+	// false refuses the route (the peer is told it is not a member). It is called on the handshake's goroutine: the
+	// route listener's per-connection goroutine, or the goroutine calling
+	// ConnectRoute, before ConnectRoute returns.
+	AdmitRoute(peerID string) bool
+	// RouteChanged hears of a route to peerID going up (once registered,
+	// on the handshake's goroutine, which may be the ConnectRoute caller's)
+	// or down (once unregistered, on the route's own goroutine; for every
+	// route during Close, before Close returns). Take it as a hint to
+	// re-read RouteIDs, not as state: when crossing dials settle, the
+	// replaced route's down may come after the new route's up, while a
+	// route to that peer is up.
+	RouteChanged(peerID string, up bool)
 }
 
-// SetRouteAdmission installs fn to approve each route peer by server id
-// during the handshake; nil admits any peer that passes the handshake.
-func (s *Server) SetRouteAdmission(fn func(peerID string) bool) {
+// SetRouteObserver installs o (nil: none, every peer that passes the
+// handshake is admitted). Set it before routes exist: a handshake or
+// teardown already under way may still see the previous observer.
+func (s *Server) SetRouteObserver(o RouteObserver) {
 	s.mu.Lock()
-	s.routeAdmission = fn
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if o == nil {
+		s.routeEvents, s.routeAdmission = nil, nil
+		return
+	}
+	s.routeEvents, s.routeAdmission = o.RouteChanged, o.AdmitRoute
 }
 
 // RouteIDs returns the server ids of the peers with a live route.

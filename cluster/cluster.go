@@ -2,7 +2,7 @@
 // hashicorp/memberlist) finds the members, and this package keeps one route
 // to each live member, closes routes to dead ones, and keeps clients' INFO
 // connect_urls current: they list only brokers this one has a live,
-// authenticated route to (see pushConnectURLs).
+// authenticated route to (see reconciler.pushConnectURLs).
 //
 // Who dials: of each pair, the broker with the lower server id, as soon as
 // it sees the other alive in gossip, so each pair has one route connection.
@@ -12,6 +12,12 @@
 // both ends, and closes the other. A broker refuses routes from brokers
 // gossip declared dead or gone, and closes routes to brokers gossip does
 // not confirm as members within a few seconds.
+//
+// The broker's side of the seam is the Broker interface (route operations)
+// and broker.RouteObserver (the broker consulting and informing this
+// package); the decisions are the reconciler's (reconcile.go), which takes
+// events and the time as arguments and is tested without gossip or
+// sockets.
 package cluster
 
 import (
@@ -19,10 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"slices"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -55,10 +58,10 @@ const (
 
 // Cluster runs gossip for one broker and keeps its route mesh.
 type Cluster struct {
-	srv *broker.Server
+	b   Broker
+	r   *reconciler
 	g   *gossip.Gossip
 	log *zap.Logger
-	cfg gossip.Config // as started, then as reloaded (mu)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -68,12 +71,9 @@ type Cluster struct {
 	// ends, rather than at the next periodic check (owned by run).
 	graceTimer *time.Timer
 
-	mu      sync.Mutex
-	peers   map[string]*peer     // alive members by broker id
-	gone    map[string]time.Time // members gossip declared dead or left, and when
-	unknown map[string]time.Time // routed brokers gossip has not shown us yet, since when
-	closed  bool
-	lastURL string // connect_urls last pushed, joined
+	mu     sync.Mutex
+	cfg    gossip.Config // as started, then as reloaded
+	closed bool
 
 	// meta builds this broker's gossip metadata for the advertised host
 	// metaHost, from the broker's current listeners.
@@ -81,18 +81,11 @@ type Cluster struct {
 	metaHost string
 }
 
-type peer struct {
-	member  gossip.Member
-	since   time.Time // first seen alive
-	dialing bool
-	next    time.Time // earliest next dial
-	backoff time.Duration
-}
-
 // Start joins srv (already started, with broker.Options.Cluster set) to the
 // cluster described by cfg. The gossip metadata (id, route URL, client
 // URLs) is filled in from srv; cfg.Cluster is set to the broker's cluster
-// name.
+// name. From then on the cluster drives srv's routes through the Broker
+// interface only, and registers itself as srv's broker.RouteObserver.
 func Start(srv *broker.Server, cfg gossip.Config) (*Cluster, error) {
 	co := srv.Options().Cluster
 	if co == nil {
@@ -142,7 +135,7 @@ func Start(srv *broker.Server, cfg gossip.Config) (*Cluster, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Cluster{
-		srv:    srv,
+		b:      srv,
 		g:      g,
 		cfg:    cfg,
 		log:    cfg.Logger.With(zap.String("component", "cluster")),
@@ -154,14 +147,11 @@ func Start(srv *broker.Server, cfg gossip.Config) (*Cluster, error) {
 			t.Stop()
 			return t
 		}(),
-		peers:    make(map[string]*peer),
-		gone:     make(map[string]time.Time),
-		unknown:  make(map[string]time.Time),
 		meta:     meta,
 		metaHost: host,
 	}
-	srv.OnRouteChange(func(string, bool) { c.poke() })
-	srv.SetRouteAdmission(c.admit)
+	c.r = newReconciler(c.b, srv.ID(), cfg.Meta.ClientURLs, c.log, c.dial, c.poke)
+	c.b.SetRouteObserver(c.r)
 	c.wg.Add(1)
 	go c.run()
 	return c, nil
@@ -191,14 +181,14 @@ func (c *Cluster) poke() {
 	}
 }
 
-// run owns the peer table: it applies membership events and reconciles
+// run drives the reconciler: it applies membership events and reconciles
 // routes until Close.
 func (c *Cluster) run() {
 	defer c.wg.Done()
 	t := time.NewTicker(reconcileEvery)
 	defer t.Stop()
 	defer c.graceTimer.Stop()
-	c.pushConnectURLs() // our own URLs, before any route is up
+	c.r.pushConnectURLs() // our own URLs, before any route is up
 	for {
 		select {
 		case <-c.ctx.Done():
@@ -207,193 +197,35 @@ func (c *Cluster) run() {
 			if !ok {
 				return
 			}
-			c.apply(ev)
+			c.r.apply(ev, time.Now())
 		case <-c.kick:
 		case <-c.graceTimer.C:
 		case <-t.C:
 		}
-		c.reconcile()
-		// After every event, route change (OnRouteChange kicks) and
+		if wake := c.r.reconcile(time.Now()); wake > 0 {
+			c.graceTimer.Reset(wake)
+		}
+		// After every event, route change (RouteChanged kicks) and
 		// periodic check, so clients hear of a route going up or down at
 		// once; pushing only from here keeps the pushes in order.
-		c.pushConnectURLs()
+		c.r.pushConnectURLs()
 	}
 }
 
-func (c *Cluster) apply(ev gossip.Event) {
-	id := ev.Member.Meta.ID
-	if id == "" || id == c.srv.ID() {
-		return
-	}
-	c.log.Debug("member event", zap.String("event", ev.Type.String()), zap.String("member", ev.Member.Name))
-	c.mu.Lock()
-	switch ev.Type {
-	case gossip.EventJoin, gossip.EventUpdate:
-		delete(c.gone, id)
-		delete(c.unknown, id)
-		p := c.peers[id]
-		if p == nil {
-			p = &peer{since: time.Now()}
-			c.peers[id] = p
-			c.log.Info("member joined", zap.String("member", ev.Member.Name), zap.String("route", ev.Member.Meta.RouteURL))
-		}
-		p.member = ev.Member
-	case gossip.EventLeave, gossip.EventDead:
-		delete(c.peers, id)
-		c.gone[id] = time.Now()
-		c.log.Info("member gone, pruning its route", zap.String("member", ev.Member.Name), zap.String("event", ev.Type.String()))
-		c.mu.Unlock()
-		c.srv.CloseRoute(id)
-		c.mu.Lock()
-	}
-	c.mu.Unlock()
-}
-
-// pushConnectURLs sends clients, when it changed, the connect_urls they
-// may fail over to: this broker's own client URLs, and those of every live
-// member this broker has a route to. A member gossip shows alive but with
-// no route is left out: its route was refused (a wrong route credential)
-// or is not up yet, and a client that moved to it would be cut off from the
-// rest of the cluster. Our own URLs are always listed because nats.go
-// prunes withdrawn servers only from a non-empty connect_urls.
-func (c *Cluster) pushConnectURLs() {
-	routed := c.srv.RouteIDs()
-	c.mu.Lock()
-	urls := appendConnectURLs(nil, c.cfg.Meta.ClientURLs)
-	for _, id := range routed {
-		if p := c.peers[id]; p != nil {
-			urls = appendConnectURLs(urls, p.member.Meta.ClientURLs)
-		}
-	}
-	sort.Strings(urls)
-	urls = slices.Compact(urls)
-	joined := strings.Join(urls, " ")
-	changed := joined != c.lastURL
-	c.lastURL = joined
-	c.mu.Unlock()
-	if changed {
-		c.srv.SetConnectURLs(urls)
-	}
-}
-
-// appendConnectURLs appends the host:port of each NATS/TCP URL in
-// clientURLs: nats.go reads connect_urls as plain host:port of NATS/TCP
-// listeners, so other transports are not listed.
-func appendConnectURLs(urls, clientURLs []string) []string {
-	for _, u := range clientURLs {
-		if hp, ok := strings.CutPrefix(u, "nats://"); ok {
-			urls = append(urls, hp)
-		}
-	}
-	return urls
-}
-
-// admit is the route admission check: a broker gossip declared dead or
-// gone is refused; one gossip has not shown us yet is admitted (it passed
-// the cluster name and credential checks, and has likely just joined), and
-// pruned by reconcile if gossip never confirms it.
-func (c *Cluster) admit(id string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, dead := c.gone[id]
-	return !dead
-}
-
-// reconcile closes routes to brokers that are not live members (at once
-// for dead or departed ones, after unknownGrace for ones gossip never
-// showed), and dials every live peer this broker should have a route to
-// and does not.
-func (c *Cluster) reconcile() {
-	now := time.Now()
-	var prune []string
-	c.mu.Lock()
-	for _, id := range c.srv.RouteIDs() {
-		if c.peers[id] != nil {
-			continue
-		}
-		if _, dead := c.gone[id]; dead {
-			prune = append(prune, id)
-			continue
-		}
-		if since, ok := c.unknown[id]; !ok {
-			c.unknown[id] = now
-		} else if now.Sub(since) > unknownGrace {
-			delete(c.unknown, id)
-			prune = append(prune, id)
-		}
-	}
-	for id, at := range c.gone {
-		if now.Sub(at) > goneRetention {
-			delete(c.gone, id)
-		}
-	}
-	c.mu.Unlock()
-	for _, id := range prune {
-		c.log.Info("closing route to a broker that is not a live member", zap.String("peer_id", id))
-		c.srv.CloseRoute(id)
-	}
-	self := c.srv.ID()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return
-	}
-	var wake time.Duration // until the earliest grace that is still running
-	for id, p := range c.peers {
-		if p.dialing || now.Before(p.next) || c.srv.HasRoute(id) {
-			continue
-		}
-		if left := DialGrace - now.Sub(p.since); self > id && left > 0 {
-			if wake == 0 || left < wake {
-				wake = left
-			}
-			continue // the lower id dials
-		}
-		addr, err := routeAddr(p.member.Meta.RouteURL)
-		if err != nil {
-			c.log.Warn("member has a bad route URL", zap.String("member", p.member.Name), zap.Error(err))
-			p.next = now.Add(maxBackoff)
-			continue
-		}
-		p.dialing = true
-		c.wg.Add(1)
-		go c.dial(id, addr)
-	}
-	if wake > 0 {
-		c.graceTimer.Reset(wake)
-	}
-}
-
-// dial opens a route to peer id, then records the outcome for backoff.
+// dial is the reconciler's dial: it opens a route to peer id on a
+// goroutine of its own, then reports the outcome. reconcile calls it from
+// run, which wg counts, so the wg.Add cannot race Close's wg.Wait.
 func (c *Cluster) dial(id, addr string) {
-	defer c.wg.Done()
-	err := c.srv.ConnectRoute(c.ctx, addr)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	p := c.peers[id]
-	if p == nil {
-		return
+	if c.ctx.Err() != nil {
+		return // closed
 	}
-	p.dialing = false
-	if err == nil || c.srv.HasRoute(id) {
-		p.backoff = 0
-		return
-	}
-	p.backoff = min(max(2*p.backoff, minBackoff), maxBackoff)
-	p.next = time.Now().Add(p.backoff)
-	c.log.Debug("route dial failed", zap.String("peer", p.member.Name), zap.Error(err), zap.Duration("retry_in", p.backoff))
-}
-
-// routeAddr turns "tcp://host:port" into "host:port".
-func routeAddr(routeURL string) (string, error) {
-	u, err := url.Parse(routeURL)
-	if err != nil {
-		return "", err
-	}
-	if u.Host == "" {
-		return "", fmt.Errorf("no host in %q", routeURL)
-	}
-	return u.Host, nil
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		err := c.b.ConnectRoute(c.ctx, addr)
+		routed := err == nil || slices.Contains(c.b.RouteIDs(), id)
+		c.r.dialed(id, routed, err, time.Now())
+	}()
 }
 
 // Reload applies the reloadable half of a new gossip configuration: the
@@ -461,6 +293,7 @@ func (c *Cluster) RefreshMeta() error {
 	c.mu.Lock()
 	c.cfg.Meta = m
 	c.mu.Unlock()
+	c.r.setOwnURLs(m.ClientURLs)
 	c.poke() // our own entries in connect_urls moved too
 	c.log.Info("client URLs changed; gossiping them", zap.Strings("client_urls", m.ClientURLs))
 	return nil
