@@ -11,6 +11,7 @@ import (
 
 	"github.com/murmurmq/murmur/internal/proto"
 	"github.com/murmurmq/murmur/mux"
+	"github.com/murmurmq/murmur/pubsub"
 )
 
 // Read buffer sizing: start small so idle connections are cheap, grow while
@@ -68,6 +69,7 @@ type conn struct {
 	// (server out_msgs are the sum of these, see Server.Stats).
 	inMsgs, inBytes, outMsgs, outBytes atomic.Int64
 	fanMsgs, fanBytes                  atomic.Int64
+	matches, hits                      atomic.Int64 // index lookups its messages made
 
 	readerDone chan struct{}
 }
@@ -172,6 +174,11 @@ func (c *conn) flushStats() {
 		c.fanMsgs.Add(b.Msgs)
 		c.fanBytes.Add(b.Bytes)
 		b.Msgs, b.Bytes = 0, 0
+	}
+	if b.Lookups.Matches != 0 {
+		c.matches.Add(int64(b.Lookups.Matches))
+		c.hits.Add(int64(b.Lookups.Hits))
+		b.Lookups = pubsub.MatchCount{}
 	}
 }
 

@@ -71,7 +71,10 @@ func (s *Server) MatchSubscriptions(subject string) ([]SubInfo, error) {
 	if !pubsub.ValidLiteralSubject(subject) {
 		return nil, fmt.Errorf("invalid test subject, must be valid publish subject: %s", subject)
 	}
-	r := s.gacc.mux.Match([]byte(subject))
+	var lookups pubsub.MatchCount
+	r := s.gacc.mux.Index().MatchCounted([]byte(subject), &lookups)
+	s.stats.matches.Add(int64(lookups.Matches)) // counted like a publish's lookup
+	s.stats.hits.Add(int64(lookups.Hits))
 	out := make([]SubInfo, 0, len(r.Plain))
 	for _, sub := range r.Plain {
 		out = append(out, subInfo(sub))
@@ -85,8 +88,20 @@ func (s *Server) MatchSubscriptions(subject string) ([]SubInfo, error) {
 	return out, nil
 }
 
-// IndexStats returns the subject index's counters.
-func (s *Server) IndexStats() pubsub.Stats { return s.gacc.mux.Index().Stats() }
+// IndexStats returns the subject indexes' counters, summed over the
+// accounts, with the lookups the connections counted.
+func (s *Server) IndexStats() pubsub.Stats {
+	var t pubsub.Stats
+	for _, a := range *s.accounts.Load() {
+		st := a.mux.Index().Stats()
+		t.Count += st.Count
+		t.CacheEntries += st.CacheEntries
+		t.Inserts += st.Inserts
+		t.Removes += st.Removes
+	}
+	t.Matches, t.Hits = s.lookupTotals()
+	return t
+}
 
 func subInfo(sub *mux.Sub) SubInfo {
 	si := SubInfo{Subject: sub.Subject, Queue: sub.Queue, SID: string(sub.SID), Msgs: sub.Delivered()}

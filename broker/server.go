@@ -76,6 +76,7 @@ type serverStats struct {
 	// Message totals of closed connections and the system responder;
 	// live connections count their own (see Stats).
 	inMsgs, inBytes, outMsgs, outBytes atomic.Int64
+	matches, hits                      atomic.Int64
 	totalConns, slowConsumers, stale   atomic.Int64
 	authFailures, tlsFailures          atomic.Int64
 }

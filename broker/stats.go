@@ -123,14 +123,30 @@ func (s *Server) numSubs() int {
 	return n
 }
 
-// msgTotals sums message counters.
-type msgTotals struct{ inMsgs, inBytes, outMsgs, outBytes int64 }
+// msgTotals sums message and lookup counters.
+type msgTotals struct{ inMsgs, inBytes, outMsgs, outBytes, matches, hits int64 }
 
 func (t *msgTotals) add(c *conn) {
 	t.inMsgs += c.inMsgs.Load()
 	t.inBytes += c.inBytes.Load()
 	t.outMsgs += c.fanMsgs.Load()
 	t.outBytes += c.fanBytes.Load()
+	t.matches += c.matches.Load()
+	t.hits += c.hits.Load()
+}
+
+// lookupTotals sums the index lookups of live and closed connections.
+func (s *Server) lookupTotals() (matches, hits uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := msgTotals{matches: s.stats.matches.Load(), hits: s.stats.hits.Load()}
+	for _, c := range s.clients {
+		t.add(&c.conn)
+	}
+	for _, r := range s.routes {
+		t.add(&r.conn)
+	}
+	return uint64(t.matches), uint64(t.hits)
 }
 
 // retireLocked keeps a closing connection's counts in the server totals
@@ -143,6 +159,8 @@ func (s *Server) retireLocked(c *conn) {
 	s.stats.inBytes.Add(t.inBytes)
 	s.stats.outMsgs.Add(t.outMsgs)
 	s.stats.outBytes.Add(t.outBytes)
+	s.stats.matches.Add(t.matches)
+	s.stats.hits.Add(t.hits)
 }
 
 // AuthFailures counts clients refused for bad or missing credentials.

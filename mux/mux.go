@@ -143,10 +143,20 @@ func (s *Sub) Delivered() int64 { return s.delivered.Load() }
 // Mux owns the subscription index and fans messages out over it.
 type Mux struct {
 	subs *pubsub.Sublist[*Sub]
+	intn func(n int) int // queue picks: a number in [0, n)
 }
 
-// New returns an empty multiplexor.
-func New() *Mux { return &Mux{subs: pubsub.NewSublist[*Sub]()} }
+// New returns an empty multiplexor whose queue picks are random
+// (math/rand/v2, which costs publishers on different cores nothing shared).
+func New() *Mux { return NewWithRand(rand.IntN) }
+
+// NewWithRand returns an empty multiplexor whose queue picks come from
+// intn, which returns a number in [0, n) and must be safe for concurrent
+// use (every publisher calls it). A test gives a seeded source to
+// reproduce a pick sequence.
+func NewWithRand(intn func(n int) int) *Mux {
+	return &Mux{subs: pubsub.NewSublist[*Sub](), intn: intn}
+}
 
 // Subscribe adds sub to the index. It fails with pubsub.ErrInvalidSubject.
 func (m *Mux) Subscribe(sub *Sub) error { return m.subs.Insert(sub.Subject, sub.Queue, sub) }
@@ -167,6 +177,8 @@ type Batch struct {
 	pending []Conn
 	routes  []routeTarget // scratch: routes the current message goes to
 	nested  *Batch        // for forwards made while this batch is in use
+	// Lookups counts this batch's index lookups, for the owner to sum.
+	Lookups pubsub.MatchCount
 	// Delivered counts deliveries (messages and bytes) since the last Reset,
 	// for the caller's statistics.
 	Msgs, Bytes int64
@@ -186,7 +198,7 @@ func (b *Batch) Flush() {
 // echo, and, when from is a client, once to each route with interest. It
 // returns the number of deliveries made.
 func (m *Mux) Publish(from Conn, msg *Msg, b *Batch) int {
-	r := m.subs.Match(msg.Subject)
+	r := m.subs.MatchCounted(msg.Subject, &b.Lookups)
 	if r.Empty() {
 		return 0
 	}
@@ -299,7 +311,7 @@ func (m *Mux) pickQueue(g *pubsub.QueueGroup[*Sub], from Conn, fromRoute, noEcho
 		return false
 	}
 	start := 0
-	if slot := rand.IntN(total); len(members) > 1 {
+	if slot := m.intn(total); len(members) > 1 {
 		for i, s := range members {
 			if !eligible(s) {
 				continue
@@ -384,7 +396,9 @@ func forward(s *Sub, from Conn, msg *Msg, b *Batch) bool {
 	nb.pending = nb.pending[:0]
 	b.Msgs += nb.Msgs
 	b.Bytes += nb.Bytes
-	nb.Msgs, nb.Bytes = 0, 0
+	b.Lookups.Matches += nb.Lookups.Matches
+	b.Lookups.Hits += nb.Lookups.Hits
+	nb.Msgs, nb.Bytes, nb.Lookups = 0, 0, pubsub.MatchCount{}
 	return n > 0
 }
 

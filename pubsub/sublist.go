@@ -36,7 +36,10 @@ type Sublist[T comparable] struct {
 	recent [recentSlots]atomic.Uint64
 	seed   maphash.Seed
 
-	inserts, removes, matches, hits atomic.Uint64
+	// Inserts and removes are counted here (they take the write lock
+	// anyway); lookups are counted by the caller (see MatchCounted), so
+	// concurrent Matches share no counter.
+	inserts, removes atomic.Uint64
 }
 
 // Result is the set of values matching one subject.
@@ -243,12 +246,25 @@ func (s *Sublist[T]) invalidate(pattern string) {
 // Match returns everything subscribed to the literal subject. The result is
 // shared: read it, never modify it.
 func (s *Sublist[T]) Match(subject []byte) *Result[T] {
-	s.matches.Add(1)
+	var c MatchCount
+	return s.MatchCounted(subject, &c)
+}
+
+// MatchCount counts lookups for its owner (one goroutine: a connection's
+// reader), who sums them when asked. A counter in the Sublist itself would
+// be written by every core on every Match.
+type MatchCount struct {
+	Matches, Hits uint64 // lookups, and those the cache answered
+}
+
+// MatchCounted is Match, counting the lookup in c.
+func (s *Sublist[T]) MatchCounted(subject []byte, c *MatchCount) *Result[T] {
+	c.Matches++
 	s.mu.RLock()
 	r, ok := s.cache[string(subject)]
 	if ok {
 		s.mu.RUnlock()
-		s.hits.Add(1)
+		c.Hits++
 		return r
 	}
 	h := maphash.Bytes(s.seed, subject) | 1 // never 0, the empty slot
@@ -342,8 +358,11 @@ func (s *Sublist[T]) Count() int {
 
 // Stats are the index's counters, for monitoring.
 type Stats struct {
-	Count, CacheEntries             int
-	Inserts, Removes, Matches, Hits uint64
+	Count, CacheEntries int
+	Inserts, Removes    uint64
+	// Matches and Hits stay zero in Sublist.Stats: lookups are counted by
+	// the callers (MatchCount), who fill these in when they sum.
+	Matches, Hits uint64
 }
 
 // Stats returns a snapshot of the counters.
@@ -353,6 +372,5 @@ func (s *Sublist[T]) Stats() Stats {
 	return Stats{
 		Count: s.count, CacheEntries: len(s.cache),
 		Inserts: s.inserts.Load(), Removes: s.removes.Load(),
-		Matches: s.matches.Load(), Hits: s.hits.Load(),
 	}
 }

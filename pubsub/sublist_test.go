@@ -423,9 +423,10 @@ func TestCacheInvalidation(t *testing.T) {
 			t.Errorf("Remove(%q) invalidated the cached foo.bar", pat)
 		}
 	}
-	st := s.Stats()
-	if st.Hits == 0 || st.CacheEntries != 1 {
-		t.Errorf("Stats = %+v, want hits and one cache entry", st)
+	var c MatchCount
+	s.MatchCounted(subject, &c)
+	if st := s.Stats(); c.Hits != 1 || st.CacheEntries != 1 {
+		t.Errorf("Stats = %+v, count %+v, want a hit and one cache entry", st, c)
 	}
 }
 
@@ -476,13 +477,17 @@ func TestStats(t *testing.T) {
 	fill(t, s, []entry{{"a", "", 1}, {"b", "", 2}})
 	s.Remove("a", "", 1)
 	s.Remove("a", "", 1) // not there: not counted
-	s.Match([]byte("b")) // first miss: not cached
-	s.Match([]byte("b")) // second miss: cached
-	s.Match([]byte("b")) // hit
-	s.Match([]byte("c"))
-	want := Stats{Count: 1, CacheEntries: 1, Inserts: 2, Removes: 1, Matches: 4, Hits: 1}
+	var c MatchCount
+	s.MatchCounted([]byte("b"), &c) // first miss: not cached
+	s.MatchCounted([]byte("b"), &c) // second miss: cached
+	s.MatchCounted([]byte("b"), &c) // hit
+	s.MatchCounted([]byte("c"), &c)
+	want := Stats{Count: 1, CacheEntries: 1, Inserts: 2, Removes: 1}
 	if got := s.Stats(); got != want {
 		t.Errorf("Stats = %+v, want %+v", got, want)
+	}
+	if c != (MatchCount{Matches: 4, Hits: 1}) {
+		t.Errorf("counted %+v, want 4 matches, 1 hit", c)
 	}
 }
 
@@ -643,4 +648,24 @@ func BenchmarkInsertRemove(b *testing.B) {
 			b.Fatal("remove failed")
 		}
 	}
+}
+
+// BenchmarkMatchParallel: BenchmarkMatchCached from GOMAXPROCS goroutines
+// at once (run with -cpu 1,2,4,8): what they share is the read lock and
+// the match counters.
+func BenchmarkMatchParallel(b *testing.B) {
+	s := benchIndex(b, 100_000)
+	subjects := benchSubjects(16)
+	for _, subj := range subjects {
+		s.Match(subj)
+		s.Match(subj)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			s.Match(subjects[i%len(subjects)])
+			i++
+		}
+	})
 }
