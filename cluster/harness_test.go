@@ -13,6 +13,7 @@ import (
 	"github.com/murmurmq/murmur/cluster"
 	"github.com/murmurmq/murmur/gossip"
 	"github.com/murmurmq/murmur/internal/testutil"
+	"github.com/murmurmq/murmur/transport/fault"
 	"github.com/murmurmq/murmur/transport/tcp"
 )
 
@@ -25,7 +26,8 @@ func TestMain(m *testing.M) { testutil.LeakCheckMain(m) }
 type node struct {
 	srv    *broker.Server
 	cl     *cluster.Cluster
-	faults *gossip.Faults
+	faults *gossip.Faults   // cuts this node's gossip
+	routes *fault.Transport // degrades this node's routes
 }
 
 // nodeOpts tweak one node of a test cluster.
@@ -34,6 +36,9 @@ type nodeOpts struct {
 	credential string
 	key        string
 	seeds      []string
+	// fastPing pings routes every 100 ms, stale after two unanswered,
+	// with a 300 ms write deadline: a cut route goes within a second.
+	fastPing bool
 }
 
 // fastGossip is testutil.FastGossip: LAN with quick probes.
@@ -50,9 +55,13 @@ func startNode(t *testing.T, name string, o nodeOpts) *node {
 	if os.Getenv("MURMUR_TEST_LOG") != "" {
 		bo.Logger, _ = zap.NewDevelopment()
 	}
+	if o.fastPing {
+		bo.PingInterval, bo.PingMax, bo.WriteDeadline = 100*time.Millisecond, 2, 300*time.Millisecond
+	}
+	routes := fault.New(tcp.New())
 	bo.Cluster = &broker.ClusterOptions{
 		Name:        o.cluster,
-		Listen:      broker.Listener{Transport: tcp.New(), Addr: "127.0.0.1:0"},
+		Listen:      broker.Listener{Transport: routes, Addr: "127.0.0.1:0"},
 		Credential:  o.credential,
 		Compression: true,
 	}
@@ -72,7 +81,7 @@ func startNode(t *testing.T, name string, o nodeOpts) *node {
 		srv.Close()
 		t.Fatal(err)
 	}
-	n := &node{srv: srv, cl: cl, faults: g.Faults}
+	n := &node{srv: srv, cl: cl, faults: g.Faults, routes: routes}
 	t.Cleanup(n.stop)
 	return n
 }

@@ -55,18 +55,30 @@ func TestGossipKeyRotationWithoutDowntime(t *testing.T) {
 				t.Fatalf("%s on %s: %v", st.name, n.srv.Name(), err)
 			}
 		}
-		// A full push/pull round under the new keys, then traffic.
-		time.Sleep(300 * time.Millisecond)
+		// Through a full push/pull round under the new keys, every member
+		// stays alive and every route up; then traffic.
+		holds(t, 300*time.Millisecond, st.name+": members and routes", func() bool {
+			for _, n := range nodes {
+				if n.srv.NumRoutes() != 2 {
+					return false
+				}
+				for _, m := range n.cl.Members() {
+					if m.State != gossip.StateAlive {
+						return false
+					}
+				}
+			}
+			return true
+		})
 		check(st.name)
 	}
 	// Only the new key gets in now.
 	late := startNode(t, "late-new", nodeOpts{key: k2, seeds: []string{seed.gossipAddr()}})
 	waitMesh(t, append(nodes, late), 10*time.Second)
 	stale := startNode(t, "late-old", nodeOpts{key: k1, seeds: []string{seed.gossipAddr()}})
-	time.Sleep(time.Second)
-	if stale.srv.NumRoutes() != 0 {
-		t.Fatal("a node with the retired key joined")
-	}
+	holds(t, time.Second, "the node with the retired key stays out", func() bool {
+		return stale.srv.NumRoutes() == 0 && len(stale.cl.Members()) == 1
+	})
 }
 
 func TestReloadSeeds(t *testing.T) {

@@ -380,8 +380,12 @@ func TestPartitionStaysWithoutRejoin(t *testing.T) {
 	waitFor(t, 10*time.Second, "both sides to declare the other dead", func() bool {
 		return states(nodes[0].Gossip)["n2"] == StateDead && states(nodes[2].Gossip)["n0"] == StateDead
 	})
+	// Hold the partition past GossipToTheDeadTime, checking it holds.
 	hold := time.Now().Add(2 * fastTiming.GossipToTheDeadTime)
 	for time.Now().Before(hold) {
+		if states(nodes[0].Gossip)["n2"] != StateDead {
+			t.Fatal("partition healed while traffic was cut")
+		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	faults.Heal()
