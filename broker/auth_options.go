@@ -259,9 +259,12 @@ func validateUsers(path string, users []User, seen map[string]bool) error {
 	return nil
 }
 
-// validateImports checks every export and import: subjects, response
-// types, that the exporting account exists and exports what is imported
-// to the importing account.
+// ValidateAccounts checks every export and import of accounts: subjects,
+// response types, that the exporting account exists and exports what is
+// imported to the importing account. Errors name the export or import
+// ("accounts.B.imports[0]: ...").
+func ValidateAccounts(accounts []Account) error { return validateImports(accounts) }
+
 func validateImports(accounts []Account) error {
 	byName := map[string]*Account{}
 	for i := range accounts {

@@ -178,10 +178,10 @@ func applyFile(cfg *config, path string) error {
 	if err != nil {
 		return err
 	}
-	var accts accountKeys
+	accts := accountKeys{where: map[string]*conf.Value{}}
 	ks := fileKeys(cfg)
 	ks["accounts"] = func(v *conf.Value) (err error) {
-		accts.accounts, err = decodeAccounts(v)
+		accts.accounts, err = decodeAccounts(v, accts.where)
 		return err
 	}
 	ks["no_auth_user"] = keep(&accts.noAuthUser)

@@ -243,6 +243,9 @@ func decodeTLS(v *conf.Value) (*broker.TLSOptions, error) {
 type accountKeys struct {
 	accounts   []broker.Account
 	noAuthUser *conf.Value
+	// where each export and import was written, by its path in errors
+	// ("accounts.B.imports[0]")
+	where map[string]*conf.Value
 }
 
 // apply merges them into o.Auth, checking what spans the two: a user in
@@ -273,6 +276,13 @@ func (k *accountKeys) apply(o *broker.Options) error {
 			users[u.Name+u.Nkey] = true
 		}
 	}
+	if err := broker.ValidateAccounts(a.Accounts); err != nil {
+		path, reason, _ := strings.Cut(err.Error(), ": ")
+		if v := k.where[path]; v != nil {
+			return v.Errorf("%s", reason)
+		}
+		return err
+	}
 	if v := k.noAuthUser; v != nil && !users[v.Str] {
 		// nats-server's text.
 		return v.Errorf("%q not present as user or nkey in authorization block or account configuration", v.Str)
@@ -281,8 +291,9 @@ func (k *accountKeys) apply(o *broker.Options) error {
 	return nil
 }
 
-// decodeAccounts reads accounts { NAME: { users: [...] }, ... }.
-func decodeAccounts(v *conf.Value) ([]broker.Account, error) {
+// decodeAccounts reads accounts { NAME: { users, exports, imports }, ... },
+// noting in where the position of each export and import.
+func decodeAccounts(v *conf.Value, where map[string]*conf.Value) ([]broker.Account, error) {
 	m, err := v.AsMap()
 	if err != nil {
 		return nil, err
@@ -304,6 +315,16 @@ func decodeAccounts(v *conf.Value) ([]broker.Account, error) {
 					acc.Users, err = decodeUsers(v)
 					return err
 				},
+				"exports": func(v *conf.Value) (err error) {
+					acc.Exports, err = decodeExports(v)
+					note(where, v, "accounts."+acc.Name+".exports")
+					return err
+				},
+				"imports": func(v *conf.Value) (err error) {
+					acc.Imports, err = decodeImports(v)
+					note(where, v, "accounts."+acc.Name+".imports")
+					return err
+				},
 			})(f.Value)
 			if err != nil {
 				return nil, err
@@ -314,4 +335,77 @@ func decodeAccounts(v *conf.Value) ([]broker.Account, error) {
 		out = append(out, acc)
 	}
 	return out, nil
+}
+
+// decodeExports reads exports [ {stream | service, accounts,
+// response_type, response_threshold}, ... ].
+func decodeExports(v *conf.Value) ([]broker.Export, error) {
+	list, err := v.AsArray()
+	if err != nil {
+		return nil, err
+	}
+	var out []broker.Export
+	for _, e := range list {
+		var x broker.Export
+		err := block(keys{
+			"stream":             str(&x.Stream),
+			"service":            str(&x.Service),
+			"accounts":           stringSlice(&x.Accounts),
+			"response_type":      str(&x.ResponseType),
+			"response_threshold": duration(&x.ResponseThreshold),
+		})(e)
+		if err != nil {
+			return nil, err
+		}
+		if (x.Stream == "") == (x.Service == "") {
+			return nil, e.Errorf("set stream or service")
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+// decodeImports reads imports [ {stream: {account, subject}, prefix},
+// {service: {account, subject}, to}, ... ].
+func decodeImports(v *conf.Value) ([]broker.Import, error) {
+	list, err := v.AsArray()
+	if err != nil {
+		return nil, err
+	}
+	var out []broker.Import
+	for _, e := range list {
+		var im broker.Import
+		source := func(subject *string) setter {
+			return block(keys{"account": str(&im.Account), "subject": str(subject)})
+		}
+		err := block(keys{
+			"stream":  source(&im.Stream),
+			"service": source(&im.Service),
+			"prefix":  str(&im.Prefix),
+			"to":      str(&im.To),
+		})(e)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case (im.Stream == "") == (im.Service == ""):
+			return nil, e.Errorf("set stream or service, each {account, subject}")
+		case im.Account == "":
+			return nil, e.Errorf("the import names no account")
+		}
+		out = append(out, im)
+	}
+	return out, nil
+}
+
+// note records the position of each element of the list v under
+// "<path>[i]".
+func note(where map[string]*conf.Value, v *conf.Value, path string) {
+	list, err := v.AsArray()
+	if err != nil {
+		return
+	}
+	for i, e := range list {
+		where[fmt.Sprintf("%s[%d]", path, i)] = e
+	}
 }

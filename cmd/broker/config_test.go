@@ -289,6 +289,10 @@ func TestConfigErrorsNamed(t *testing.T) {
 		{"accounts { A: { users: [ {nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4, password: p} ] } }", `:1: accounts.A.users[0].nkey: an nkey user has no password`},
 		{"accounts { A: { users: [ {user: a} ] }, B: { users: [ {user: a} ] } }", `accounts.B: user "a" is already a user of another account`},
 		{"authorization { users: [ {user: a} ] }\naccounts { B: { users: [ {user: a} ] } }", `accounts.B: user "a" is already a user of another account`},
+		{"accounts {\n A: { exports: [ {stream: a.>, accounts: [B]} ] }\n B: {}\n C: { imports: [ {stream: {account: A, subject: a.x}} ] }\n}", `:4: accounts.C.imports[0]: account "A" does not export stream "a.x" to account "C"`},
+		{"accounts { A: { exports: [ {accounts: [B]} ] } }", ":1: accounts.A.exports[0]: set stream or service"},
+		{"accounts { A: { imports: [ {stream: {subject: x}} ] } }", ":1: accounts.A.imports[0]: the import names no account"},
+		{"accounts { A: { imports: [ {stream: {account: B, subject: x, bogus: 1}} ] } }", ":1: accounts.A.imports[0].stream.bogus: unknown key"},
 		{"accounts { A: { users: [ {user: a} ] } }\nno_auth_user: zed", `:2: no_auth_user: "zed" not present as user or nkey in authorization block or account configuration`},
 	}
 	for _, tc := range cases {
@@ -318,8 +322,14 @@ func TestConfigAccounts(t *testing.T) {
 	path := writeConf(t, t.TempDir(), `
 authorization { users: [ {user: gus, password: g} ] }
 accounts {
-  A: { users: [ {user: alice, password: a, permissions: {publish: "a.>"}}, {nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4} ] }
-  B { users = [ {user: bob, password: b} ] }
+  A: {
+    users: [ {user: alice, password: a, permissions: {publish: "a.>"}}, {nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4} ]
+    exports: [ {stream: "a.events.>"}, {service: "a.svc", accounts: [B], response_type: stream, response_threshold: "10s"} ]
+  }
+  B {
+    users = [ {user: bob, password: b} ]
+    imports = [ {stream: {account: A, subject: "a.events.>"}, prefix: from_a}, {service: {account: A, subject: a.svc}, to: svc.a} ]
+  }
   C: {}
 }
 no_auth_user: bob
@@ -332,8 +342,11 @@ no_auth_user: bob
 	want := []broker.Account{
 		{Name: "A", Users: []broker.User{
 			{Name: "alice", Password: "a", Permissions: &broker.Permissions{Publish: broker.SubjectRules{Allow: []string{"a.>"}}}},
-			{Nkey: "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4"}}},
-		{Name: "B", Users: []broker.User{{Name: "bob", Password: "b"}}},
+			{Nkey: "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4"}},
+			Exports: []broker.Export{{Stream: "a.events.>"},
+				{Service: "a.svc", Accounts: []string{"B"}, ResponseType: "stream", ResponseThreshold: 10 * time.Second}}},
+		{Name: "B", Users: []broker.User{{Name: "bob", Password: "b"}}, Imports: []broker.Import{
+			{Account: "A", Stream: "a.events.>", Prefix: "from_a"}, {Account: "A", Service: "a.svc", To: "svc.a"}}},
 		{Name: "C"},
 	}
 	if !reflect.DeepEqual(a.Accounts, want) {
