@@ -13,6 +13,7 @@ import (
 	"github.com/murmurmq/murmur/cluster"
 	"github.com/murmurmq/murmur/gossip"
 	"github.com/murmurmq/murmur/internal/testutil"
+	"github.com/murmurmq/murmur/transport"
 	"github.com/murmurmq/murmur/transport/tcp"
 )
 
@@ -34,6 +35,14 @@ type nodeOpts struct {
 	credential string
 	key        string
 	seeds      []string
+	// routes is the route transport (default plain TCP), e.g. a
+	// fault.Transport.
+	routes transport.Transport
+	// broker tweaks the broker's options before it starts.
+	broker func(*broker.Options)
+	// log is the broker's logger, which gossip and the cluster layer
+	// share (default: none, or MURMUR_TEST_LOG's).
+	log *zap.Logger
 }
 
 // fastGossip is testutil.FastGossip: LAN with quick probes.
@@ -50,11 +59,20 @@ func startNode(t *testing.T, name string, o nodeOpts) *node {
 	if os.Getenv("MURMUR_TEST_LOG") != "" {
 		bo.Logger, _ = zap.NewDevelopment()
 	}
+	if o.log != nil {
+		bo.Logger = o.log
+	}
+	if o.routes == nil {
+		o.routes = tcp.New()
+	}
 	bo.Cluster = &broker.ClusterOptions{
 		Name:        o.cluster,
-		Listen:      broker.Listener{Transport: tcp.New(), Addr: "127.0.0.1:0"},
+		Listen:      broker.Listener{Transport: o.routes, Addr: "127.0.0.1:0"},
 		Credential:  o.credential,
 		Compression: true,
+	}
+	if o.broker != nil {
+		o.broker(&bo)
 	}
 	srv, err := broker.New(bo)
 	if err != nil {

@@ -226,9 +226,10 @@ type Transport struct {
 	// Peer. Never pruned: a closed connection's peer may still be cut.
 	ends map[string]struct{}
 
-	opened  atomic.Int64
-	dropped atomic.Int64
-	stalled atomic.Int64
+	opened    atomic.Int64
+	dropped   atomic.Int64
+	stalled   atomic.Int64
+	heldDials atomic.Int64
 }
 
 var _ transport.Transport = (*Transport)(nil)
@@ -259,15 +260,23 @@ func (t *Transport) Listen(addr string) (transport.Listener, error) {
 func (t *Transport) Dial(ctx context.Context, addr string) (net.Conn, error) {
 	c := t.newConn(true, addr)
 	t.add(c)
-	for {
+	for held := false; ; {
 		ch := c.changed()
 		if c.state().cut == 0 {
+			if held {
+				t.heldDials.Add(-1)
+			}
 			break
 		}
-		t.stalled.Add(1)
+		if !held {
+			held = true
+			t.stalled.Add(1)
+			t.heldDials.Add(1)
+		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
+			t.heldDials.Add(-1)
 			t.remove(c)
 			return nil, &net.OpError{Op: "dial", Net: t.Name(), Addr: stringAddr(addr), Err: ctx.Err()}
 		}
@@ -311,6 +320,9 @@ func (t *Transport) Dropped() int64 { return t.dropped.Load() }
 // Stalled is how many times a Read, Write, Dial or Close found a cut in
 // its way so far: proof that a cut met traffic.
 func (t *Transport) Stalled() int64 { return t.stalled.Load() }
+
+// HeldDials is how many Dials a cut is holding right now.
+func (t *Transport) HeldDials() int { return int(t.heldDials.Load()) }
 
 // Rule is a transport-wide fault; see Transport.Drop.
 type Rule struct {

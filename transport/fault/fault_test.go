@@ -455,7 +455,7 @@ func TestRulesAndDials(t *testing.T) {
 		c, err := ft.Dial(context.Background(), target)
 		dialed <- dialResult{c, err}
 	}()
-	eventually(t, 5*time.Second, "the dial to stall", func() bool { return ft.Stalled() > stalled })
+	eventually(t, 5*time.Second, "the dial to stall", func() bool { return ft.Stalled() > stalled && ft.HeldDials() == 1 })
 	cut.Heal()
 	select {
 	case d := <-dialed:
@@ -465,6 +465,9 @@ func TestRulesAndDials(t *testing.T) {
 		d.c.Close()
 	case <-time.After(5 * time.Second):
 		t.Fatal("dial still held after the heal")
+	}
+	if n := ft.HeldDials(); n != 0 {
+		t.Fatalf("%d dials still counted as held", n)
 	}
 
 	// A rule with a Match leaves other connections alone.
