@@ -79,6 +79,20 @@
 // connection completes, data a Read receives after the fault began is held
 // or dropped. Matches are evaluated on every operation.
 //
+// # Use
+//
+//	ft := fault.New(tcp.New())
+//	opts.Cluster = &broker.ClusterOptions{Name: "c", Listen: broker.Listener{Transport: ft, Addr: "127.0.0.1:0"}}
+//	...
+//	heal := fault.CutBetween(ftA, ftB) // the route between A and B, both ways, redials included
+//	... wait for !a.HasRoute(b.ID()) ...
+//	heal()
+//
+// Stalled, HeldDials and Dropped show that a fault met traffic, for tests
+// that wait on a condition rather than a time. Give each broker its own
+// Transport, and Heal it in cleanup after the broker is closed, so closes
+// a cut still holds are finished.
+//
 // # What the wrapper changes
 //
 // Connections are *Conn, not *net.TCPConn, so code that special-cases TCP
