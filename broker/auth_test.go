@@ -72,7 +72,12 @@ func TestAuthUsersAndBcrypt(t *testing.T) {
 }
 
 func TestAuthRaw(t *testing.T) {
-	srv := authServer(t, &broker.AuthOptions{Token: "t", Timeout: 200 * time.Millisecond})
+	o := testOptions()
+	o.Auth = &broker.AuthOptions{Token: "t", Timeout: 200 * time.Millisecond}
+	// The first server PING comes at twice the auth timeout: it marks the
+	// moment the timer would have fired (see the good token below).
+	o.PingInterval = 2 * o.Auth.Timeout
+	srv := startServer(t, o, nil)
 	// INFO says auth is required.
 	r := dialRaw(t, srv)
 	info, _ := r.readInfo()
@@ -83,19 +88,24 @@ func TestAuthRaw(t *testing.T) {
 	r.send("PING\r\n")
 	r.expect("-ERR 'Authorization Violation'\r\n")
 	r.expectClosed()
-	// Good token: works, and the timer does not fire later: a silent client
-	// connected after it is timed out first, so by then its timer would
-	// have fired.
-	r3 := dialRaw(t, srv)
-	r3.readInfo()
-	r3.send(`CONNECT {"verbose":false,"auth_token":"t"}` + "\r\nPING\r\n")
-	r3.expect("PONG\r\n")
-	// Silence: -ERR 'Authentication Timeout', close.
+	// Silence: -ERR 'Authentication Timeout', close (before any PING).
 	r2 := dialRaw(t, srv)
 	r2.readInfo()
 	r2.expect("-ERR 'Authentication Timeout'\r\n")
 	r2.expectClosed()
+	failures := srv.AuthFailures()
+	// Good token: works, and the timer does not fire later. The timer,
+	// armed first and for half as long as the PING's, would have sent its
+	// -ERR before the PING (as for the silent client above).
+	r3 := dialRaw(t, srv)
+	r3.readInfo()
+	r3.send(`CONNECT {"verbose":false,"auth_token":"t"}` + "\r\nPING\r\n")
+	r3.expect("PONG\r\n")
+	r3.expect("PING\r\n") // past the auth timeout
 	r3.expectOpen()
+	if n := srv.AuthFailures(); n != failures {
+		t.Fatalf("auth failures went from %d to %d after a good token", failures, n)
+	}
 }
 
 func TestPermissions(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"github.com/murmurmq/murmur/cluster"
 	"github.com/murmurmq/murmur/gossip"
 	"github.com/murmurmq/murmur/internal/testutil"
-	"github.com/murmurmq/murmur/transport/fault"
+	"github.com/murmurmq/murmur/transport"
 	"github.com/murmurmq/murmur/transport/tcp"
 )
 
@@ -26,8 +26,7 @@ func TestMain(m *testing.M) { testutil.LeakCheckMain(m) }
 type node struct {
 	srv    *broker.Server
 	cl     *cluster.Cluster
-	faults *gossip.Faults   // cuts this node's gossip
-	routes *fault.Transport // degrades this node's routes
+	faults *gossip.Faults
 }
 
 // nodeOpts tweak one node of a test cluster.
@@ -36,9 +35,14 @@ type nodeOpts struct {
 	credential string
 	key        string
 	seeds      []string
-	// fastPing pings routes every 100 ms, stale after two unanswered,
-	// with a 300 ms write deadline: a cut route goes within a second.
-	fastPing bool
+	// routes is the route transport (default plain TCP), e.g. a
+	// fault.Transport.
+	routes transport.Transport
+	// broker tweaks the broker's options before it starts.
+	broker func(*broker.Options)
+	// log is the broker's logger, which gossip and the cluster layer
+	// share (default: none, or MURMUR_TEST_LOG's).
+	log *zap.Logger
 }
 
 // fastGossip is testutil.FastGossip: LAN with quick probes.
@@ -55,15 +59,20 @@ func startNode(t *testing.T, name string, o nodeOpts) *node {
 	if os.Getenv("MURMUR_TEST_LOG") != "" {
 		bo.Logger, _ = zap.NewDevelopment()
 	}
-	if o.fastPing {
-		bo.PingInterval, bo.PingMax, bo.WriteDeadline = 100*time.Millisecond, 2, 300*time.Millisecond
+	if o.log != nil {
+		bo.Logger = o.log
 	}
-	routes := fault.New(tcp.New())
+	if o.routes == nil {
+		o.routes = tcp.New()
+	}
 	bo.Cluster = &broker.ClusterOptions{
 		Name:        o.cluster,
-		Listen:      broker.Listener{Transport: routes, Addr: "127.0.0.1:0"},
+		Listen:      broker.Listener{Transport: o.routes, Addr: "127.0.0.1:0"},
 		Credential:  o.credential,
 		Compression: true,
+	}
+	if o.broker != nil {
+		o.broker(&bo)
 	}
 	srv, err := broker.New(bo)
 	if err != nil {
@@ -81,7 +90,7 @@ func startNode(t *testing.T, name string, o nodeOpts) *node {
 		srv.Close()
 		t.Fatal(err)
 	}
-	n := &node{srv: srv, cl: cl, faults: g.Faults, routes: routes}
+	n := &node{srv: srv, cl: cl, faults: g.Faults}
 	t.Cleanup(n.stop)
 	return n
 }

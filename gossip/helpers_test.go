@@ -120,6 +120,54 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 	return time.Since(start)
 }
 
+// holds checks cond over a window of d, failing at the first poll where it
+// does not hold: for a thing that must not happen, where nothing
+// observable marks the moment it would have.
+func holds(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if !cond() {
+			t.Fatalf("%s no longer holds", what)
+		}
+	}
+}
+
+// waitGossipToTheDeadOver waits, for every node of a and every node of b,
+// until each sees the other dead for twice GossipToTheDeadTime. memberlist
+// gossips to a dead member only until GossipToTheDeadTime after it marked
+// it dead (Member.Since is set in the callback of that change, so it is no
+// earlier); past that, nothing of memberlist's reaches across a partition
+// between a and b, and only the re-join loop can heal it. A view that
+// turns alive meanwhile fails the test: the partition healed while traffic
+// was cut.
+func waitGossipToTheDeadOver(t *testing.T, a, b []*node) time.Duration {
+	t.Helper()
+	over := 2 * fastTiming.GossipToTheDeadTime
+	view := func(n, o *node) bool {
+		for _, m := range n.Members() {
+			if m.Name != o.Name() {
+				continue
+			}
+			if m.State != StateDead {
+				t.Fatalf("%s sees %s %v: the partition healed while traffic was cut", n.Name(), o.Name(), m.State)
+			}
+			return time.Since(m.Since) > over
+		}
+		t.Fatalf("%s has forgotten %s (DeadRetention too short for the test)", n.Name(), o.Name())
+		return false
+	}
+	return waitFor(t, 10*time.Second, "memberlist to stop gossiping to the dead", func() bool {
+		for _, n := range a {
+			for _, o := range b {
+				if !view(n, o) || !view(o, n) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
 // states returns name -> state of g's members.
 func states(g *Gossip) map[string]State {
 	out := map[string]State{}
