@@ -63,3 +63,37 @@ func (s *Server) accountList() []*account {
 		return 0
 	})
 }
+
+// AccountInfo describes one account, for /accountz.
+type AccountInfo struct {
+	Name          string
+	Connections   int
+	Subscriptions int // in its index: local, remote and import ones
+	Exports       []Export
+	Imports       []Import
+}
+
+// Accounts describes every account, ordered by name, with its exports
+// and imports as configured.
+func (s *Server) Accounts() []AccountInfo {
+	conf := map[string]Account{}
+	if a := s.o().Auth; a != nil {
+		for _, acc := range a.Accounts {
+			conf[acc.Name] = acc
+		}
+	}
+	conns := map[string]int{}
+	s.mu.Lock()
+	for _, c := range s.clients {
+		conns[c.acc.Load().name]++
+	}
+	s.mu.Unlock()
+	var out []AccountInfo
+	for _, a := range s.accountList() {
+		out = append(out, AccountInfo{
+			Name: a.name, Connections: conns[a.name], Subscriptions: a.mux.Index().Count(),
+			Exports: conf[a.name].Exports, Imports: conf[a.name].Imports,
+		})
+	}
+	return out
+}

@@ -30,6 +30,10 @@ type ConnInfo struct {
 	Name     string
 	Lang     string
 	Version  string
+	// Account is the connection's account; User the user it logged in as
+	// (empty without user authentication).
+	Account string
+	User    string
 }
 
 // ClosedConn is a ConnInfo of a connection that has closed.
@@ -41,6 +45,10 @@ func (c *client) snapshot(withSubs bool) ConnInfo {
 	c.mu.Lock()
 	ci.Name, ci.Lang, ci.Version = c.opts.Name, c.opts.Lang, c.opts.Version
 	c.mu.Unlock()
+	ci.Account = c.acc.Load().name
+	if u := c.user.Load(); u != nil {
+		ci.User = *u
+	}
 	c.subsMu.Lock()
 	ci.NumSubs = len(c.subs)
 	if withSubs {

@@ -55,6 +55,10 @@ type ConnzOptions struct {
 	State         ConnState
 	// CID, when set, selects one connection.
 	CID uint64
+	// Account, when set, selects the connections of one account (acc=).
+	Account string
+	// Auth adds each connection's user (auth=true).
+	Auth bool
 }
 
 // Connz is the /connz document.
@@ -93,18 +97,19 @@ type ConnInfo struct {
 	Lang         string     `json:"lang,omitempty"`
 	Version      string     `json:"version,omitempty"`
 	Subs         []string   `json:"subscriptions_list,omitempty"`
+	Account      string     `json:"account,omitempty"`
+	User         string     `json:"authorized_user,omitempty"`
 	Transport    string     `json:"transport"`
 
 	uptime, idle, rtt time.Duration // for sorting
 }
 
-// connzOptions decodes /connz's query in nats-server's order: auth
-// (accepted, unused: Murmur lists no users), subs, offset, limit, cid,
-// state. The sort key is checked by Connz.
+// connzOptions decodes /connz's query in nats-server's order: auth,
+// subs, offset, limit, cid, state, acc. The sort key is checked by Connz.
 func connzOptions(args *fasthttp.Args) (ConnzOptions, error) {
 	var o ConnzOptions
 	var err error
-	if err = decodeBools(args, "auth"); err != nil {
+	if o.Auth, err = decodeBool(args, "auth"); err != nil {
 		return o, err
 	}
 	if o.Subscriptions, err = decodeSubs(args); err != nil {
@@ -122,6 +127,7 @@ func connzOptions(args *fasthttp.Args) (ConnzOptions, error) {
 	if o.State, err = decodeState(args); err != nil {
 		return o, err
 	}
+	o.Account = string(args.Peek("acc"))
 	o.Sort = SortOpt(args.Peek("sort"))
 	return o, nil
 }
@@ -151,10 +157,14 @@ func (m *Server) Connz(opts ConnzOptions) (*Connz, error) {
 	}
 	conns := make([]*ConnInfo, 0, len(raw))
 	for i := range raw {
-		if opts.CID != 0 && raw[i].CID != opts.CID {
+		if opts.CID != 0 && raw[i].CID != opts.CID || opts.Account != "" && raw[i].Account != opts.Account {
 			continue
 		}
-		conns = append(conns, connInfo(&raw[i], now, opts.Subscriptions))
+		ci := connInfo(&raw[i], now, opts.Subscriptions)
+		if opts.Auth {
+			ci.User = raw[i].User
+		}
+		conns = append(conns, ci)
 	}
 	sortConns(conns, opts.Sort)
 	total := len(conns)
@@ -189,6 +199,7 @@ func connInfo(c *broker.ConnInfo, now time.Time, withSubs bool) *ConnInfo {
 		Name:         c.Name,
 		Lang:         c.Lang,
 		Version:      c.Version,
+		Account:      c.Account,
 		Transport:    c.Transport,
 	}
 	if c.RTT > 0 {

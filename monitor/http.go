@@ -21,6 +21,7 @@ const (
 	pathMetrics = "/metrics"
 	pathGatewz  = "/gatewayz"
 	pathLeafz   = "/leafz"
+	pathAccz    = "/accountz"
 )
 
 // reqCounters count requests per path (varz http_req_stats). The set of
@@ -31,7 +32,7 @@ type reqCounters struct {
 
 func (r *reqCounters) init() {
 	r.m = make(map[string]*atomic.Uint64)
-	for _, p := range []string{pathRoot, pathVarz, pathConnz, pathSubsz, pathRoutez, pathGossipz, pathHealthz, pathMetrics, pathGatewz, pathLeafz} {
+	for _, p := range []string{pathRoot, pathVarz, pathConnz, pathSubsz, pathRoutez, pathGossipz, pathHealthz, pathMetrics, pathGatewz, pathLeafz, pathAccz} {
 		r.m[p] = new(atomic.Uint64)
 	}
 }
@@ -113,6 +114,13 @@ func (m *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 		h, code := m.Health()
 		m.writeJSON(ctx, code, h)
+	case pathAccz:
+		az, err := m.Accountz(string(args.Peek("acc")))
+		if err != nil {
+			m.writeError(ctx, err)
+			return
+		}
+		m.writeJSON(ctx, 200, az)
 	case pathMetrics:
 		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
 		ctx.SetBody(m.Metrics())

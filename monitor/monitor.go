@@ -56,6 +56,8 @@ type Broker interface {
 	TransportStats() map[string]broker.TransportStats
 	// Health is nil while the broker serves clients, else why not.
 	Health() error
+	// Accounts describes every account, ordered by name.
+	Accounts() []broker.AccountInfo
 }
 
 var _ Broker = (*broker.Server)(nil)

@@ -1,0 +1,69 @@
+package monitor_test
+
+import (
+	"testing"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/monitor"
+)
+
+// TestAccountsInMonitor: /connz names each connection's account and
+// filters by it (acc=), with the user under auth=1; /accountz lists the
+// accounts and details one with its exports, imports and counts.
+func TestAccountsInMonitor(t *testing.T) {
+	o := testOptions()
+	o.Auth = &broker.AuthOptions{Accounts: []broker.Account{
+		{Name: "A", Users: []broker.User{{Name: "a", Password: "a"}},
+			Exports: []broker.Export{{Service: "a.svc"}}},
+		{Name: "B", Users: []broker.User{{Name: "b", Password: "b"}},
+			Imports: []broker.Import{{Account: "A", Service: "a.svc", To: "svc"}}},
+	}}
+	srv, err := broker.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, srv, nats.UserInfo("a", "a"))
+	nb := connect(t, srv, nats.UserInfo("b", "b"))
+	if _, err := nb.SubscribeSync("x"); err != nil {
+		t.Fatal(err)
+	}
+	nb.Flush()
+	m := startMonitor(t, srv, monitor.Config{})
+	c := client(t)
+
+	var cz monitor.Connz
+	getJSON(t, c, m, "/connz?acc=B&auth=1", &cz)
+	if cz.Total != 1 || cz.Conns[0].Account != "B" || cz.Conns[0].User != "b" {
+		t.Fatalf("connz?acc=B: %+v", cz.Conns)
+	}
+	var all monitor.Connz
+	getJSON(t, c, m, "/connz", &all)
+	if all.Total != 2 || all.Conns[0].User != "" || all.Conns[0].Account != "A" {
+		t.Fatalf("connz: total %d, %+v (a user shown without auth=1?)", all.Total, all.Conns[0])
+	}
+
+	var az monitor.Accountz
+	getJSON(t, c, m, "/accountz", &az)
+	if len(az.Accounts) != 3 || az.Accounts[0] != "$G" || az.Accounts[1] != "A" || az.Accounts[2] != "B" {
+		t.Fatalf("accountz: %v", az.Accounts)
+	}
+	getJSON(t, c, m, "/accountz?acc=B", &az)
+	d := az.Account
+	if d == nil || d.Name != "B" || d.Connections != 1 || d.Subscriptions < 2 ||
+		len(d.Imports) != 1 || d.Imports[0].Account != "A" || d.Imports[0].LocalSubject != "svc" {
+		t.Fatalf("accountz?acc=B: %+v", d)
+	}
+	getJSON(t, c, m, "/accountz?acc=A", &az)
+	if d := az.Account; len(d.Exports) != 1 || d.Exports[0].Type != "service" || d.Exports[0].ResponseType != "singleton" {
+		t.Fatalf("accountz?acc=A: %+v", d)
+	}
+	if resp, _ := get(t, c, m, "/accountz?acc=Z"); resp.StatusCode != 400 {
+		t.Fatalf("unknown account: status %d", resp.StatusCode)
+	}
+}
