@@ -32,6 +32,11 @@ type AuthOptions struct {
 	// NoAuthUser names a user (in Users or an account) that a client
 	// sending no credentials is logged in as (nats-server no_auth_user).
 	NoAuthUser string
+	// SystemAccount names the account (one of Accounts) the system
+	// responder answers in and server events are published to
+	// (nats-server system_account). Only its users see any of it: no
+	// other account shares its subject space.
+	SystemAccount string
 	// Timeout is how long a client has to authenticate; 0 means 2 s.
 	Timeout time.Duration
 	// System, when set with Users, is the system user: one more login,
@@ -211,6 +216,9 @@ func (a *AuthOptions) validate() error {
 	}
 	if err := validateImports(a.Accounts); err != nil {
 		return err
+	}
+	if a.SystemAccount != "" && (a.SystemAccount == GlobalAccount || !accounts[a.SystemAccount]) {
+		return fmt.Errorf("system_account: %q is not a defined account", a.SystemAccount)
 	}
 	if a.NoAuthUser != "" && !seen[a.NoAuthUser] {
 		return fmt.Errorf("no_auth_user: %q not present as user or nkey in authorization block or account configuration", a.NoAuthUser)

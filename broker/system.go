@@ -51,6 +51,10 @@ type SystemHandler func(body []byte) (any, error)
 // (none, or one shared token) any client may send these requests.
 type SystemOptions struct {
 	User string
+	// Account is the account the responder answers in: default the
+	// configured system account (AuthOptions.SystemAccount), else $G.
+	// In a system account its users alone can ask, by construction.
+	Account string
 	// ClusterName is reported in each response's server block; default
 	// the broker's cluster name.
 	ClusterName string
@@ -131,6 +135,7 @@ type eventFilter struct {
 // System is a running system responder. Close stops it.
 type System struct {
 	srv     *Server
+	acc     *account // where it answers
 	opts    SystemOptions
 	log     *zap.Logger
 	subs    []*mux.Sub
@@ -151,8 +156,19 @@ type sysRequest struct {
 // starts the goroutine that answers it. The caller owns the result and
 // must Close it (before or after the server's Close).
 func (s *Server) StartSystem(opts SystemOptions) (*System, error) {
-	if opts.User == "" {
-		return nil, errors.New("system: user is required")
+	if opts.Account == "" {
+		if a := s.o().Auth; a != nil {
+			opts.Account = a.SystemAccount
+		}
+	}
+	if opts.User == "" && opts.Account == "" {
+		return nil, errors.New("system: a user or a system account is required")
+	}
+	acc := s.gacc
+	if opts.Account != "" {
+		if acc = s.account(opts.Account); acc == nil {
+			return nil, fmt.Errorf("system: no account %q", opts.Account)
+		}
 	}
 	if opts.QueueLen <= 0 {
 		opts.QueueLen = 256
@@ -162,6 +178,7 @@ func (s *Server) StartSystem(opts SystemOptions) (*System, error) {
 	}
 	sys := &System{
 		srv:  s,
+		acc:  acc,
 		opts: opts,
 		log:  s.log.With(zap.String("component", "system")),
 		reqs: make(chan sysRequest, opts.QueueLen),
@@ -169,20 +186,22 @@ func (s *Server) StartSystem(opts SystemOptions) (*System, error) {
 	}
 	for i, subj := range []string{sysPing, sysPingAny, fmt.Sprintf(sysServerFmt, s.id)} {
 		sub := &mux.Sub{Subject: subj, SID: []byte{byte('1' + i)}, Owner: (*sysConn)(sys)}
-		if err := s.gacc.mux.Subscribe(sub); err != nil {
+		if err := acc.mux.Subscribe(sub); err != nil {
 			sys.unsubscribe()
 			return nil, err
 		}
 		// Like a client's: routes learn the interest, so requests sent to
 		// any broker of the cluster reach this one.
-		s.localInterest(s.gacc, sub, +1)
+		s.localInterest(acc, sub, +1)
 		sys.subs = append(sys.subs, sub)
 	}
-	user := opts.User
-	s.sysUser.Store(&user)
+	if opts.User != "" && acc == s.gacc {
+		user := opts.User
+		s.sysUser.Store(&user)
+	}
 	sys.wg.Add(1)
 	go sys.run()
-	sys.log.Info("system responder ready", zap.String("user", opts.User))
+	sys.log.Info("system responder ready", zap.String("user", opts.User), zap.String("account", acc.name))
 	return sys, nil
 }
 
@@ -201,8 +220,8 @@ func (sys *System) Close() {
 
 func (sys *System) unsubscribe() {
 	for _, sub := range sys.subs {
-		if sys.srv.gacc.mux.Unsubscribe(sub) {
-			sys.srv.localInterest(sys.srv.gacc, sub, -1)
+		if sys.acc.mux.Unsubscribe(sub) {
+			sys.srv.localInterest(sys.acc, sub, -1)
 		}
 	}
 }
@@ -219,8 +238,8 @@ func (sys *System) run() {
 			if resp == nil {
 				continue
 			}
-			m := mux.Msg{Subject: []byte(r.reply), Payload: resp, System: true, Account: GlobalAccount}
-			sys.srv.gacc.mux.Publish((*sysConn)(sys), &m, &b)
+			m := mux.Msg{Subject: []byte(r.reply), Payload: resp, System: true, Account: sys.acc.name}
+			sys.acc.mux.Publish((*sysConn)(sys), &m, &b)
 			b.Flush()
 			sys.srv.stats.outMsgs.Add(b.Msgs)
 			sys.srv.stats.outBytes.Add(b.Bytes)

@@ -185,6 +185,17 @@ func applyFile(cfg *config, path string) error {
 		return err
 	}
 	ks["no_auth_user"] = keep(&accts.noAuthUser)
+	shorthand := ks["system_account"]
+	ks["system_account"] = func(v *conf.Value) error {
+		if v.Kind == conf.Block {
+			return shorthand(v) // Murmur's { user, password }: a system user in $G
+		}
+		if _, err := v.AsString(); err != nil {
+			return v.Errorf("want an account name (or a block with user and password), got %s", v.Kind)
+		}
+		accts.systemAccount = v
+		return nil
+	}
 	if err := decode(m, ks); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/murmurmq/murmur/broker"
@@ -241,8 +242,9 @@ func decodeTLS(v *conf.Value) (*broker.TLSOptions, error) {
 // accountKeys are the top-level keys that add to authorization: the
 // accounts block and no_auth_user.
 type accountKeys struct {
-	accounts   []broker.Account
-	noAuthUser *conf.Value
+	accounts      []broker.Account
+	noAuthUser    *conf.Value
+	systemAccount *conf.Value
 	// where each export and import was written, by its path in errors
 	// ("accounts.B.imports[0]")
 	where map[string]*conf.Value
@@ -252,7 +254,7 @@ type accountKeys struct {
 // two accounts (or in one and in authorization), and a no_auth_user that
 // exists.
 func (k *accountKeys) apply(o *broker.Options) error {
-	if len(k.accounts) == 0 && k.noAuthUser == nil {
+	if len(k.accounts) == 0 && k.noAuthUser == nil && k.systemAccount == nil {
 		return nil
 	}
 	a := &broker.AuthOptions{}
@@ -263,6 +265,12 @@ func (k *accountKeys) apply(o *broker.Options) error {
 	a.Accounts = k.accounts
 	if v := k.noAuthUser; v != nil {
 		a.NoAuthUser = v.Str
+	}
+	if v := k.systemAccount; v != nil {
+		if !slices.ContainsFunc(a.Accounts, func(acc broker.Account) bool { return acc.Name == v.Str }) {
+			return v.Errorf("%q is not a defined account", v.Str)
+		}
+		a.SystemAccount = v.Str
 	}
 	users := map[string]bool{}
 	for _, u := range a.Users {

@@ -77,7 +77,7 @@ func startMonitor(mf *monitorFlags, srv *broker.Server, cl *cluster.Cluster, log
 		return nil, err
 	}
 	var sys *broker.System
-	if mf.sysUser != "" {
+	if a := srv.Options().Auth; mf.sysUser != "" || a != nil && a.SystemAccount != "" {
 		sys, err = srv.StartSystem(broker.SystemOptions{User: mf.sysUser, Endpoints: mon.SystemEndpoints()})
 		if err != nil {
 			mon.Close()
