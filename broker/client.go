@@ -55,6 +55,9 @@ type client struct {
 	// moves the user closes the client).
 	acc   atomic.Pointer[account]
 	nonce []byte // sent in INFO for nkey users to sign (nil: none)
+	// announced: a connect event went out (reader-owned; read by closed,
+	// after the reader stopped), so the disconnect event follows.
+	announced bool
 
 	subsMu sync.Mutex
 	subs   map[string]*mux.Sub // by sid
@@ -117,6 +120,9 @@ func (c *client) closed() {
 		if acc.mux.Unsubscribe(s) {
 			c.srv.localInterest(acc, s, -1)
 		}
+	}
+	if r := c.closeReason(); c.announced || r == AuthenticationViolation || r == AuthenticationTimeout {
+		c.srv.clientDisconnected(c, r)
 	}
 	c.srv.removeClient(c)
 }
@@ -182,6 +188,12 @@ func (c *client) Connect(arg []byte) error {
 	}
 	c.markAuthed()
 	c.parser.RequireConnect = false
+	if !c.announced {
+		defer func() {
+			c.announced = true
+			c.srv.clientConnected(c)
+		}()
+	}
 	c.mu.Lock()
 	c.opts = opts
 	c.mu.Unlock()

@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -42,4 +43,66 @@ func TestSystemAccount(t *testing.T) {
 	if _, err := a.Request("$SYS.REQ.SERVER.PING", nil, time.Second); !errors.Is(err, nats.ErrNoResponders) {
 		t.Fatalf("another account reached the system responder: %v", err)
 	}
+}
+
+// TestSystemEvents: the system account hears of clients connecting and
+// disconnecting ($SYS.ACCOUNT.<acc>.CONNECT, .DISCONNECT, nats-server's
+// JSON) and of failed logins ($SYS.SERVER.<id>.CLIENT.AUTH.ERR); other
+// accounts hear nothing.
+func TestSystemEvents(t *testing.T) {
+	srv := authServer(t, &broker.AuthOptions{
+		Accounts: []broker.Account{
+			{Name: "SYS", Users: []broker.User{{Name: "admin", Password: "s"}}},
+			{Name: "A", Users: []broker.User{{Name: "a", Password: "a"}}},
+		},
+		SystemAccount: "SYS",
+	})
+	admin := login(t, srv, "admin", "s")
+	events, err := admin.SubscribeSync("$SYS.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin.Flush()
+	watcher := login(t, srv, "a", "a")
+	sw := subAll(t, watcher)
+
+	nc, err := tryConnect(srv, nats.UserInfo("a", "a"), nats.Name("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	if bad, err := tryConnect(srv, nats.UserInfo("a", "wrong")); err == nil {
+		bad.Close()
+		t.Fatal("bad password accepted")
+	}
+	want := []struct{ subject, typ, reason string }{
+		{"$SYS.ACCOUNT.A.CONNECT", "io.nats.server.advisory.v1.client_connect", ""},
+		{"$SYS.ACCOUNT.A.DISCONNECT", "io.nats.server.advisory.v1.client_disconnect", "Client Closed"},
+		{"$SYS.SERVER." + srv.ID() + ".CLIENT.AUTH.ERR", "io.nats.server.advisory.v1.client_disconnect", "Authentication Failure"},
+	}
+	for _, w := range want {
+		var m *nats.Msg
+		for {
+			if m, err = events.NextMsg(2 * time.Second); err != nil {
+				t.Fatalf("waiting for %s: %v", w.subject, err)
+			}
+			// Skip the watcher's own connect event.
+			if !strings.Contains(string(m.Data), `"name":"app"`) && w.reason != "Authentication Failure" {
+				continue
+			}
+			break
+		}
+		var ev broker.DisconnectEvent
+		if err := json.Unmarshal(m.Data, &ev); err != nil {
+			t.Fatal(err)
+		}
+		acc := "A"
+		if w.reason == "Authentication Failure" {
+			acc = "$G" // it never logged in to A
+		}
+		if m.Subject != w.subject || ev.Type != w.typ || ev.Reason != w.reason || ev.Client.Account != acc || ev.Server.ID != srv.ID() {
+			t.Fatalf("event on %s: %s", m.Subject, m.Data)
+		}
+	}
+	noMsg(t, "a", sw, watcher)
 }

@@ -1,0 +1,158 @@
+package broker
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nuid"
+
+	"github.com/murmurmq/murmur/mux"
+)
+
+// Server events, published into the system account as nats-server does
+// (server/events.go), for the system account's users to watch: a client
+// connecting or disconnecting ($SYS.ACCOUNT.<acc>.CONNECT, .DISCONNECT)
+// and a client failing authentication ($SYS.SERVER.<id>.CLIENT.AUTH.ERR).
+// Without a system account (AuthOptions.SystemAccount) nothing is
+// published: no one could receive it.
+const (
+	eventConnectFmt    = "$SYS.ACCOUNT.%s.CONNECT"
+	eventDisconnectFmt = "$SYS.ACCOUNT.%s.DISCONNECT"
+	eventAuthErrFmt    = "$SYS.SERVER.%s.CLIENT.AUTH.ERR"
+
+	eventConnectType    = "io.nats.server.advisory.v1.client_connect"
+	eventDisconnectType = "io.nats.server.advisory.v1.client_disconnect"
+)
+
+// EventClient is the "client" block of a connect or disconnect event.
+type EventClient struct {
+	Start   time.Time  `json:"start"`
+	Host    string     `json:"host,omitempty"`
+	ID      uint64     `json:"id"`
+	Account string     `json:"acc"`
+	User    string     `json:"user,omitempty"`
+	Name    string     `json:"name,omitempty"`
+	Lang    string     `json:"lang,omitempty"`
+	Version string     `json:"ver,omitempty"`
+	RTT     string     `json:"rtt,omitempty"`
+	Server  string     `json:"server,omitempty"`
+	Cluster string     `json:"cluster,omitempty"`
+	Stop    *time.Time `json:"stop,omitempty"`
+	Kind    string     `json:"kind"`
+	Type    string     `json:"client_type"`
+}
+
+// ConnectEvent is nats-server's ConnectEventMsg.
+type ConnectEvent struct {
+	Type   string      `json:"type"`
+	ID     string      `json:"id"`
+	Time   time.Time   `json:"timestamp"`
+	Server ServerInfo  `json:"server"`
+	Client EventClient `json:"client"`
+}
+
+// DisconnectEvent is nats-server's DisconnectEventMsg.
+type DisconnectEvent struct {
+	ConnectEvent
+	Sent     MsgBytes `json:"sent"`
+	Received MsgBytes `json:"received"`
+	Reason   string   `json:"reason"`
+}
+
+// eventSeq numbers the server blocks of events.
+var eventSeq atomic.Uint64
+
+// systemAccount is the configured system account, or nil.
+func (s *Server) systemAccount() *account {
+	if a := s.o().Auth; a != nil && a.SystemAccount != "" {
+		return s.account(a.SystemAccount)
+	}
+	return nil
+}
+
+// clientConnected publishes c's connect event.
+func (s *Server) clientConnected(c *client) {
+	sys := s.systemAccount()
+	if sys == nil {
+		return
+	}
+	ev := ConnectEvent{Type: eventConnectType, Client: s.eventClient(c, false)}
+	s.publishEvent(sys, fmt.Sprintf(eventConnectFmt, ev.Client.Account), &ev)
+}
+
+// clientDisconnected publishes c's disconnect event (an authentication
+// failure's goes to the server's AUTH.ERR subject instead).
+func (s *Server) clientDisconnected(c *client, reason CloseReason) {
+	sys := s.systemAccount()
+	if sys == nil {
+		return
+	}
+	ev := DisconnectEvent{
+		ConnectEvent: ConnectEvent{Type: eventDisconnectType, Client: s.eventClient(c, true)},
+		Sent:         MsgBytes{Msgs: c.outMsgs.Load(), Bytes: c.outBytes.Load()},
+		Received:     MsgBytes{Msgs: c.inMsgs.Load(), Bytes: c.inBytes.Load()},
+		Reason:       reason.String(),
+	}
+	subject := fmt.Sprintf(eventDisconnectFmt, ev.Client.Account)
+	if reason == AuthenticationViolation || reason == AuthenticationTimeout {
+		subject = fmt.Sprintf(eventAuthErrFmt, s.id)
+	}
+	s.publishEvent(sys, subject, &ev)
+}
+
+func (s *Server) eventClient(c *client, stopped bool) EventClient {
+	c.mu.Lock()
+	opts := c.opts
+	c.mu.Unlock()
+	ec := EventClient{
+		Start: c.start.UTC(), ID: c.cid, Account: c.acc.Load().name,
+		Name: opts.Name, Lang: opts.Lang, Version: opts.Version,
+		Server: s.opts.Name, Kind: "Client", Type: "nats",
+	}
+	if s.opts.Cluster != nil {
+		ec.Cluster = s.opts.Cluster.Name
+	}
+	if host, _, err := net.SplitHostPort(c.remote.String()); err == nil {
+		ec.Host = host
+	}
+	if u := c.user.Load(); u != nil {
+		ec.User = *u
+	}
+	if rtt := c.rtt.Load(); rtt > 0 {
+		ec.RTT = time.Duration(rtt).String()
+	}
+	if stopped {
+		now := time.Now().UTC()
+		ec.Stop = &now
+	}
+	return ec
+}
+
+// publishEvent publishes v as JSON on subject in the system account, from
+// the calling goroutine.
+func (s *Server) publishEvent(sys *account, subject string, v interface {
+	stamp(s *Server)
+}) {
+	v.stamp(s)
+	body, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	m := mux.Msg{Subject: []byte(subject), Payload: body, Account: sys.name}
+	var b mux.Batch
+	sys.mux.Publish(nil, &m, &b)
+	b.Flush()
+	s.stats.outMsgs.Add(b.Msgs)
+	s.stats.outBytes.Add(b.Bytes)
+}
+
+func (e *ConnectEvent) stamp(s *Server) {
+	e.ID, e.Time = nuid.Next(), time.Now().UTC()
+	e.Server = ServerInfo{Name: s.opts.Name, Host: s.opts.Host, ID: s.id, Version: Version, Seq: eventSeq.Add(1), Time: e.Time}
+	if s.opts.Cluster != nil {
+		e.Server.Cluster = s.opts.Cluster.Name
+	}
+}
