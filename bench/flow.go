@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,9 @@ type counter struct {
 type endpoints struct {
 	pub, sub string
 	opts     []nats.Option
+	// pubOpts and subOpts are added to opts for the publishers and the
+	// subscribers (say, logins to different accounts).
+	pubOpts, subOpts []nats.Option
 	// probe makes the flow wait, before it measures, until an empty message
 	// published on the first publisher's first subject has reached every
 	// subscriber: across a cluster, subscribing on one broker does not mean
@@ -76,7 +80,7 @@ func (f flow) runOn(ctx context.Context, env *Env, ep endpoints) (Result, error)
 	counts := make([]counter, len(f.subs))
 	probed := make([]atomic.Bool, len(f.subs))
 	for i, s := range f.subs {
-		nc, err := connect(ep.sub, asyncErr, ep.opts...)
+		nc, err := connect(ep.sub, asyncErr, append(slices.Clone(ep.opts), ep.subOpts...)...)
 		if err != nil {
 			return Result{}, err
 		}
@@ -112,7 +116,7 @@ func (f flow) runOn(ctx context.Context, env *Env, ep endpoints) (Result, error)
 	}
 	pubConns := make([]*nats.Conn, pubs)
 	for i := range pubConns {
-		nc, err := connect(ep.pub, asyncErr, ep.opts...)
+		nc, err := connect(ep.pub, asyncErr, append(slices.Clone(ep.opts), ep.pubOpts...)...)
 		if err != nil {
 			return Result{}, err
 		}

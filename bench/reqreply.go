@@ -14,18 +14,27 @@ import (
 type requestReply struct {
 	count int // requests at full scale
 	size  int // request and reply payload bytes
+	// respOpts and reqOpts log the responder and the requester in (say,
+	// to different accounts); the responder listens on respSubject and
+	// the requester asks on reqSubject (both default to bench.req).
+	respOpts, reqOpts       []nats.Option
+	respSubject, reqSubject string
 }
 
 func (w requestReply) run(ctx context.Context, env *Env, b *Broker) (Result, error) {
 	n := env.scaled(w.count, 500)
 	asyncErr := &firstError{}
 
-	resp, err := connect(b.URL, asyncErr)
+	respSubject, reqSubject := w.respSubject, w.reqSubject
+	if respSubject == "" {
+		respSubject, reqSubject = "bench.req", "bench.req"
+	}
+	resp, err := connect(b.URL, asyncErr, w.respOpts...)
 	if err != nil {
 		return Result{}, err
 	}
 	defer resp.Close()
-	sub, err := resp.Subscribe("bench.req", func(m *nats.Msg) { _ = m.Respond(m.Data) })
+	sub, err := resp.Subscribe(respSubject, func(m *nats.Msg) { _ = m.Respond(m.Data) })
 	if err != nil {
 		return Result{}, fmt.Errorf("responder subscribe: %w", err)
 	}
@@ -36,7 +45,7 @@ func (w requestReply) run(ctx context.Context, env *Env, b *Broker) (Result, err
 		return Result{}, err
 	}
 
-	req, err := connect(b.URL, asyncErr)
+	req, err := connect(b.URL, asyncErr, w.reqOpts...)
 	if err != nil {
 		return Result{}, err
 	}
@@ -47,7 +56,7 @@ func (w requestReply) run(ctx context.Context, env *Env, b *Broker) (Result, err
 	nextReport := start.Add(2 * time.Second)
 	for i := range lat {
 		t0 := time.Now()
-		if _, err := req.Request("bench.req", payload, 5*time.Second); err != nil {
+		if _, err := req.Request(reqSubject, payload, 5*time.Second); err != nil {
 			return Result{}, fmt.Errorf("request %d of %d: %w (async: %v)", i+1, n, err, asyncErr.get())
 		}
 		t1 := time.Now()

@@ -193,6 +193,12 @@ func workloads() []Workload {
 		{Name: "slow-consumer isolation, max_pending 64 MiB (default): same", Unit: "share", Run: slowConsumer{
 			size: 1 << 10, healthy: 2, period: 2 * time.Second, maxPending: 64 << 20, window: 512,
 		}.run},
+		{Name: "stream import A → B, 1 pub → 1 sub, 128 B", Unit: msgs, Run: streamImportFlow(flow{
+			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 128, count: 2_000_000, fanout: 1,
+		})},
+		{Name: "service import B → A, request/reply, sync, 128 B", Unit: "req/s", Latency: true, Run: serviceImportRequests(requestReply{
+			count: 20_000, size: 128,
+		})},
 		{Name: "RSS, 10,000 idle connections", Unit: "MiB", LowerIsBetter: true, Run: singleBroker(idleConns{
 			count: 10_000,
 		}.run)},

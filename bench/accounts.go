@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Cross-account rows: the same config file for both sides, two accounts,
+// A exporting a stream and a service that B imports. The publisher and
+// the responder log in to A, the subscriber and the requester to B.
+const accountsConf = `
+accounts {
+  A: {
+    users: [ {user: a, password: a} ]
+    exports: [ {stream: "bench.>"}, {service: "svc.req"} ]
+  }
+  B: {
+    users: [ {user: b, password: b} ]
+    imports: [ {stream: {account: A, subject: "bench.>"}}, {service: {account: A, subject: "svc.req"}, to: "req"} ]
+  }
+}
+`
+
+var (
+	loginA = nats.UserInfo("a", "a")
+	loginB = nats.UserInfo("b", "b")
+)
+
+// withConfig runs body against one broker started with conf as its
+// config file (-c), written to a temporary directory.
+func withConfig(conf string, body func(ctx context.Context, env *Env, b *Broker) (Result, error)) func(context.Context, *Env) (Result, error) {
+	return func(ctx context.Context, env *Env) (Result, error) {
+		dir, err := os.MkdirTemp("", "bench-conf-")
+		if err != nil {
+			return Result{}, err
+		}
+		defer os.RemoveAll(dir)
+		path := filepath.Join(dir, "accounts.conf")
+		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+			return Result{}, err
+		}
+		b, err := env.Start(ctx, "-c", path)
+		if err != nil {
+			return Result{}, err
+		}
+		r, err := body(ctx, env, b)
+		if exited, why := b.Exited(); exited {
+			return r, fmt.Errorf("%v (%s)", err, why)
+		}
+		return r, err
+	}
+}
+
+// streamImportFlow is f with the publishers in A and the subscribers in B.
+func streamImportFlow(f flow) func(context.Context, *Env) (Result, error) {
+	return withConfig(accountsConf, func(ctx context.Context, env *Env, b *Broker) (Result, error) {
+		return f.runOn(ctx, env, endpoints{pub: b.URL, sub: b.URL,
+			pubOpts: []nats.Option{loginA}, subOpts: []nats.Option{loginB}})
+	})
+}
+
+// serviceImportRequests is w with the responder in A and the requester
+// in B, asking through B's import.
+func serviceImportRequests(w requestReply) func(context.Context, *Env) (Result, error) {
+	w.respOpts, w.reqOpts = []nats.Option{loginA}, []nats.Option{loginB}
+	// The responder answers on A's exported subject; the requester asks
+	// on B's local name for it.
+	w.respSubject, w.reqSubject = "svc.req", "req"
+	return withConfig(accountsConf, w.run)
+}
