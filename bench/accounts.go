@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 )
@@ -71,4 +72,34 @@ func serviceImportRequests(w requestReply) func(context.Context, *Env) (Result, 
 	// on B's local name for it.
 	w.respSubject, w.reqSubject = "svc.req", "req"
 	return withConfig(accountsConf, w.run)
+}
+
+// manyAccountsConf is a config file with n accounts of one user each.
+func manyAccountsConf(n int) string {
+	var b strings.Builder
+	b.WriteString("accounts {\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  ACC%d: { users: [ {user: u%d, password: p} ] }\n", i, i)
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// manyAccounts measures the broker's settled RSS with n accounts of one
+// user each configured and one client logged in to the last.
+type manyAccounts struct{ count int }
+
+func (w manyAccounts) run(ctx context.Context, env *Env) (Result, error) {
+	n := env.scaled(w.count, 100)
+	return withConfig(manyAccountsConf(n), func(ctx context.Context, env *Env, b *Broker) (Result, error) {
+		nc, err := connect(b.URL, &firstError{}, nats.UserInfo(fmt.Sprintf("u%d", n-1), "p"))
+		if err != nil {
+			return Result{}, err
+		}
+		defer nc.Close()
+		if err := nc.Flush(); err != nil {
+			return Result{}, err
+		}
+		return settledRSS(ctx, b)
+	})(ctx, env)
 }

@@ -202,6 +202,9 @@ func workloads() []Workload {
 		{Name: "RSS, 10,000 idle connections", Unit: "MiB", LowerIsBetter: true, Run: singleBroker(idleConns{
 			count: 10_000,
 		}.run)},
+		{Name: "RSS, 10,000 accounts of one user each", Unit: "MiB", LowerIsBetter: true, Run: manyAccounts{
+			count: 10_000,
+		}.run},
 		{Name: "RSS, 1,000,000 subscriptions on 4 connections", Unit: "MiB", LowerIsBetter: true, Run: singleBroker(manySubs{
 			conns: 4, count: 1_000_000,
 		}.run)},

@@ -33,7 +33,9 @@ type Sublist[T comparable] struct {
 	// recent remembers hashes of subjects that missed the cache once: a
 	// subject is cached on its second miss, so one-shot subjects (replies to
 	// unique inboxes) neither take the write lock nor churn the cache.
-	recent [recentSlots]atomic.Uint64
+	// Allocated on the first miss (32 KiB), so an index nobody publishes
+	// to (an idle account's) stays small.
+	recent atomic.Pointer[[recentSlots]atomic.Uint64]
 	seed   maphash.Seed
 
 	// Inserts and removes are counted here (they take the write lock
@@ -268,7 +270,12 @@ func (s *Sublist[T]) MatchCounted(subject []byte, c *MatchCount) *Result[T] {
 		return r
 	}
 	h := maphash.Bytes(s.seed, subject) | 1 // never 0, the empty slot
-	slot := &s.recent[h%recentSlots]
+	recent := s.recent.Load()
+	if recent == nil {
+		s.recent.CompareAndSwap(nil, new([recentSlots]atomic.Uint64))
+		recent = s.recent.Load()
+	}
+	slot := &recent[h%recentSlots]
 	if slot.Load() != h {
 		// First miss: answer without caching.
 		slot.Store(h)
