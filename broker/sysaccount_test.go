@@ -106,3 +106,28 @@ func TestSystemEvents(t *testing.T) {
 	}
 	noMsg(t, "a", sw, watcher)
 }
+
+// TestSystemStatszPublished: a system account hears STATSZ periodically.
+func TestSystemStatszPublished(t *testing.T) {
+	srv := authServer(t, &broker.AuthOptions{
+		Accounts:      []broker.Account{{Name: "SYS", Users: []broker.User{{Name: "admin", Password: "s"}}}},
+		SystemAccount: "SYS",
+	})
+	admin := login(t, srv, "admin", "s")
+	sub, err := admin.SubscribeSync("$SYS.SERVER." + srv.ID() + ".STATSZ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin.Flush()
+	sys, err := srv.StartSystem(broker.SystemOptions{StatszInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	for range 2 {
+		m, err := sub.NextMsg(2 * time.Second)
+		if err != nil || !strings.Contains(string(m.Data), `"statsz"`) {
+			t.Fatalf("periodic STATSZ: %v", err)
+		}
+	}
+}

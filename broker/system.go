@@ -62,6 +62,9 @@ type SystemOptions struct {
 	// STATSZ, when absent, is answered with the broker's own counters;
 	// $SYS.REQ.SERVER.PING is answered by STATSZ.
 	Endpoints map[string]SystemHandler
+	// StatszInterval is how often STATSZ is published to a system
+	// account ($SYS.SERVER.<id>.STATSZ); 0 means 10 s.
+	StatszInterval time.Duration
 	// QueueLen bounds requests waiting for the responder; when it is full
 	// further requests are dropped (the requester times out). Default 256.
 	QueueLen int
@@ -229,23 +232,47 @@ func (sys *System) unsubscribe() {
 func (sys *System) run() {
 	defer sys.wg.Done()
 	var b mux.Batch
+	// In a system account, STATSZ is also published every StatszInterval
+	// (nats-server's $SYS.SERVER.<id>.STATSZ), for its users to watch.
+	var tick <-chan time.Time
+	if sys.acc != sys.srv.gacc {
+		every := sys.opts.StatszInterval
+		if every <= 0 {
+			every = DefaultStatszInterval
+		}
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
 		case <-sys.done:
 			return
 		case r := <-sys.reqs:
-			resp := sys.answer(r)
-			if resp == nil {
-				continue
+			if resp := sys.answer(r); resp != nil {
+				sys.publish(r.reply, resp, &b)
 			}
-			m := mux.Msg{Subject: []byte(r.reply), Payload: resp, System: true, Account: sys.acc.name}
-			sys.acc.mux.Publish((*sysConn)(sys), &m, &b)
-			b.Flush()
-			sys.srv.stats.outMsgs.Add(b.Msgs)
-			sys.srv.stats.outBytes.Add(b.Bytes)
-			b.Msgs, b.Bytes = 0, 0
+		case <-tick:
+			if resp := sys.answer(sysRequest{subject: sysPing}); resp != nil {
+				sys.publish(fmt.Sprintf(sysStatszFmt, sys.srv.id), resp, &b)
+			}
 		}
 	}
+}
+
+// DefaultStatszInterval is how often a system account hears STATSZ.
+const DefaultStatszInterval = 10 * time.Second
+
+const sysStatszFmt = "$SYS.SERVER.%s.STATSZ"
+
+// publish sends body on subject in the responder's account.
+func (sys *System) publish(subject string, body []byte, b *mux.Batch) {
+	m := mux.Msg{Subject: []byte(subject), Payload: body, System: true, Account: sys.acc.name}
+	sys.acc.mux.Publish((*sysConn)(sys), &m, b)
+	b.Flush()
+	sys.srv.stats.outMsgs.Add(b.Msgs)
+	sys.srv.stats.outBytes.Add(b.Bytes)
+	b.Msgs, b.Bytes = 0, 0
 }
 
 // answer builds the response to r, or nil when this server stays silent.
