@@ -44,15 +44,7 @@ func withConfig(conf string, body func(ctx context.Context, env *Env, b *Broker)
 		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 			return Result{}, err
 		}
-		b, err := env.Start(ctx, "-c", path)
-		if err != nil {
-			return Result{}, err
-		}
-		r, err := body(ctx, env, b)
-		if exited, why := b.Exited(); exited {
-			return r, fmt.Errorf("%v (%s)", err, why)
-		}
-		return r, err
+		return startedWith([]string{"-c", path}, body)(ctx, env)
 	}
 }
 

@@ -101,8 +101,14 @@ type Result struct {
 
 // singleBroker adapts a workload body that needs one broker.
 func singleBroker(body func(ctx context.Context, env *Env, b *Broker) (Result, error)) func(context.Context, *Env) (Result, error) {
+	return startedWith(nil, body)
+}
+
+// startedWith adapts a workload body that needs one broker started with
+// extra arguments.
+func startedWith(args []string, body func(ctx context.Context, env *Env, b *Broker) (Result, error)) func(context.Context, *Env) (Result, error) {
 	return func(ctx context.Context, env *Env) (Result, error) {
-		b, err := env.Start(ctx)
+		b, err := env.Start(ctx, args...)
 		if err != nil {
 			return Result{}, err
 		}
