@@ -89,7 +89,7 @@ func (c *client) startAuthTimer() {
 	}
 	c.mu.Lock()
 	c.authTimer = time.AfterFunc(timeout, func() {
-		if !c.authed.Load() && !c.connectSeen.Load() {
+		if !c.authed.Load() && !c.connectSeen.Load() && !c.closingNow.Load() {
 			c.log.Info("authentication timeout, closing")
 			c.srv.stats.authFailures.Add(1)
 			c.sendErr(proto.ErrTextAuthTimeout)
