@@ -53,6 +53,26 @@ func TestConformance(t *testing.T) {
 	}
 }
 
+// TestConformanceInAccount runs the nats.go tables in a named account:
+// every client sends no credentials and lands in account A as its
+// no_auth_user.
+func TestConformanceInAccount(t *testing.T) {
+	tc := &transportCases[0]
+	for _, ct := range conformanceTests {
+		t.Run(ct.name, func(t *testing.T) {
+			o := testOptions()
+			o.Auth = &broker.AuthOptions{
+				Accounts: []broker.Account{
+					{Name: "A", Users: []broker.User{{Name: "anon", Password: "x"}}},
+					{Name: "B", Users: []broker.User{{Name: "b", Password: "b"}}},
+				},
+				NoAuthUser: "anon",
+			}
+			ct.run(t, startServer(t, o, tc), tc)
+		})
+	}
+}
+
 func recv(t *testing.T, sub *nats.Subscription) *nats.Msg {
 	t.Helper()
 	m, err := sub.NextMsg(5 * time.Second)

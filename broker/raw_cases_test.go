@@ -2,8 +2,11 @@ package broker_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/murmurmq/murmur/broker"
 )
 
 // rawCase is one exchange on a fresh connection. After INFO the runner
@@ -216,15 +219,44 @@ var rawErrorCases = []rawCase{
 	{name: "ClientErr", connect: quietConnect, send: in("-ERR 'boom'\r\n"), closes: true},
 }
 
-func TestRawProtocol(t *testing.T) { runRawCases(t, rawProtocolCases) }
-
-func TestRawErrors(t *testing.T) { runRawCases(t, rawErrorCases) }
-
-// runRawCases runs each case on a fresh connection to one server (or to
-// MURMUR_REF_SERVER, where cases marked as broker bugs run too), with a
-// witness client's round trip after each.
-func runRawCases(t *testing.T, cases []rawCase) {
+func TestRawProtocol(t *testing.T) {
 	addr, ref := rawTarget(t)
+	runRawCases(t, addr, ref, rawProtocolCases)
+}
+
+func TestRawErrors(t *testing.T) {
+	addr, ref := rawTarget(t)
+	runRawCases(t, addr, ref, rawErrorCases)
+}
+
+// TestRawCasesInAccount runs the same tables in a named account: clients
+// that send no credentials land in account A as its no_auth_user, beside
+// an account B with a user of its own. (Cases that send nothing but ops
+// before CONNECT are left out: with users configured, nats-server refuses
+// those as an authorization violation.)
+func TestRawCasesInAccount(t *testing.T) {
+	o := testOptions()
+	o.Auth = &broker.AuthOptions{
+		Accounts: []broker.Account{
+			{Name: "A", Users: []broker.User{{Name: "anon", Password: "x"}}},
+			{Name: "B", Users: []broker.User{{Name: "b", Password: "b"}}},
+		},
+		NoAuthUser: "anon",
+	}
+	addr := startServer(t, o, nil).Addrs()["tcp"].String()
+	var cases []rawCase
+	for _, c := range append(slices.Clone(rawProtocolCases), rawErrorCases...) {
+		if c.connect != "" {
+			cases = append(cases, c)
+		}
+	}
+	runRawCases(t, addr, false, cases)
+}
+
+// runRawCases runs each case on a fresh connection to addr (in ref, the
+// reference MURMUR_REF_SERVER, cases marked as broker bugs run too), with
+// a witness client's round trip after each.
+func runRawCases(t *testing.T, addr string, ref bool, cases []rawCase) {
 	w := newWitness(t, "nats://"+addr)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
