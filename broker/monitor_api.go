@@ -44,6 +44,8 @@ type SubInfo struct {
 	CID uint64
 	// Msgs is the number of messages delivered to it so far.
 	Msgs int64
+	// Account is the account whose index holds it.
+	Account string
 }
 
 // Subscriptions returns every client subscription, ordered by cid then sid.
@@ -54,9 +56,10 @@ func (s *Server) Subscriptions() []SubInfo {
 	s.mu.Unlock()
 	var out []SubInfo
 	for _, c := range cs {
+		acc := c.acc.Load().name
 		c.subsMu.Lock()
 		for _, sub := range c.subs {
-			out = append(out, subInfo(sub))
+			out = append(out, subInfo(sub, acc))
 		}
 		c.subsMu.Unlock()
 	}
@@ -67,21 +70,29 @@ func (s *Server) Subscriptions() []SubInfo {
 // MatchSubscriptions returns the subscriptions the index matches for a
 // literal subject: every plain subscription and every member of each queue
 // group (one of which a message would reach).
-func (s *Server) MatchSubscriptions(subject string) ([]SubInfo, error) {
+// acc names the account ("" is $G).
+func (s *Server) MatchSubscriptions(acc, subject string) ([]SubInfo, error) {
 	if !pubsub.ValidLiteralSubject(subject) {
 		return nil, fmt.Errorf("invalid test subject, must be valid publish subject: %s", subject)
 	}
+	if acc == "" {
+		acc = GlobalAccount
+	}
+	a := s.account(acc)
+	if a == nil {
+		return nil, fmt.Errorf("account %q does not exist", acc)
+	}
 	var lookups pubsub.MatchCount
-	r := s.gacc.mux.Index().MatchCounted([]byte(subject), &lookups)
+	r := a.mux.Index().MatchCounted([]byte(subject), &lookups)
 	s.stats.matches.Add(int64(lookups.Matches)) // counted like a publish's lookup
 	s.stats.hits.Add(int64(lookups.Hits))
 	out := make([]SubInfo, 0, len(r.Plain))
 	for _, sub := range r.Plain {
-		out = append(out, subInfo(sub))
+		out = append(out, subInfo(sub, acc))
 	}
 	for _, g := range r.Queues {
 		for _, sub := range g.Members {
-			out = append(out, subInfo(sub))
+			out = append(out, subInfo(sub, acc))
 		}
 	}
 	sortSubs(out)
@@ -103,8 +114,8 @@ func (s *Server) IndexStats() pubsub.Stats {
 	return t
 }
 
-func subInfo(sub *mux.Sub) SubInfo {
-	si := SubInfo{Subject: sub.Subject, Queue: sub.Queue, SID: string(sub.SID), Msgs: sub.Delivered()}
+func subInfo(sub *mux.Sub, acc string) SubInfo {
+	si := SubInfo{Subject: sub.Subject, Queue: sub.Queue, SID: string(sub.SID), Msgs: sub.Delivered(), Account: acc}
 	if c, ok := sub.Owner.(*client); ok {
 		si.CID = c.cid
 	}
@@ -157,9 +168,9 @@ func (s *Server) AccountSubscriptions(acc string) int {
 	return 0
 }
 
-// MatchAccountSubscriptions counts the subscriptions account acc's index
+// CountMatches counts the subscriptions account acc's index
 // matches for a literal subject (local, remote and import ones).
-func (s *Server) MatchAccountSubscriptions(acc, subject string) (int, error) {
+func (s *Server) CountMatches(acc, subject string) (int, error) {
 	a := s.account(acc)
 	if a == nil {
 		return 0, fmt.Errorf("no account %q", acc)

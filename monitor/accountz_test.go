@@ -63,6 +63,21 @@ func TestAccountsInMonitor(t *testing.T) {
 	if d := az.Account; len(d.Exports) != 1 || d.Exports[0].Type != "service" || d.Exports[0].ResponseType != "singleton" {
 		t.Fatalf("accountz?acc=A: %+v", d)
 	}
+	var sz monitor.Subsz
+	getJSON(t, c, m, "/subsz?subs=1&acc=B", &sz)
+	if sz.Total != 1 || sz.Subs[0].Subject != "x" || sz.Subs[0].Account != "B" {
+		t.Fatalf("subsz?acc=B: %+v", sz.Subs)
+	}
+	var none monitor.Subsz
+	getJSON(t, c, m, "/subsz?subs=1&acc=A", &none)
+	if none.Total != 0 {
+		t.Fatalf("subsz?acc=A lists %+v", none.Subs)
+	}
+	var test monitor.Subsz
+	getJSON(t, c, m, "/subsz?acc=B&test=x", &test)
+	if test.Total != 1 || test.Subs[0].Account != "B" {
+		t.Fatalf("subsz?acc=B&test=x: %+v", test.Subs)
+	}
 	if resp, _ := get(t, c, m, "/accountz?acc=Z"); resp.StatusCode != 400 {
 		t.Fatalf("unknown account: status %d", resp.StatusCode)
 	}

@@ -47,9 +47,10 @@ type Broker interface {
 	Connections(withSubs bool) []broker.ConnInfo
 	ClosedConnections() []broker.ClosedConn
 	// Subscriptions lists every client subscription; MatchSubscriptions
-	// those the index matches for a literal subject (error when invalid).
+	// those account acc's index ("": $G) matches for a literal subject
+	// (error when invalid, or no such account).
 	Subscriptions() []broker.SubInfo
-	MatchSubscriptions(subject string) ([]broker.SubInfo, error)
+	MatchSubscriptions(acc, subject string) ([]broker.SubInfo, error)
 	// IndexStats are the subject index's counters.
 	IndexStats() pubsub.Stats
 	// TransportStats sums the open connections per transport.

@@ -19,6 +19,9 @@ type SubszOptions struct {
 	// Test, a literal subject, lists the subscriptions the index matches
 	// for it (whether or not Subscriptions is set).
 	Test string
+	// Account selects one account's subscriptions (acc=); Test looks in
+	// its index ($G's by default).
+	Account string
 }
 
 // Subsz is the /subsz document (nats-server's Subsz with SublistStats
@@ -47,13 +50,14 @@ type SubDetail struct {
 	Sid     string `json:"sid"`
 	Msgs    int64  `json:"msgs"`
 	Cid     uint64 `json:"cid"`
+	Account string `json:"account,omitempty"`
 }
 
 // subszOptions decodes /subsz's query in nats-server's order: subs (a
 // plain flag here, "detail" is refused), offset, limit. The test subject
 // is checked by Subsz.
 func subszOptions(args *fasthttp.Args) (SubszOptions, error) {
-	o := SubszOptions{Test: string(args.Peek("test"))}
+	o := SubszOptions{Test: string(args.Peek("test")), Account: string(args.Peek("acc"))}
 	var err error
 	if o.Subscriptions, err = decodeBool(args, "subs"); err != nil {
 		return o, err
@@ -78,11 +82,15 @@ func (m *Server) Subsz(opts SubszOptions) (*Subsz, error) {
 	listing := opts.Subscriptions || opts.Test != ""
 	if opts.Test != "" {
 		var err error
-		if list, err = m.b.MatchSubscriptions(opts.Test); err != nil {
+		if list, err = m.b.MatchSubscriptions(opts.Account, opts.Test); err != nil {
 			return nil, err
 		}
 	} else if listing {
-		list = m.b.Subscriptions()
+		for _, s := range m.b.Subscriptions() {
+			if opts.Account == "" || s.Account == opts.Account {
+				list = append(list, s)
+			}
+		}
 	}
 	st := m.b.IndexStats()
 	sz := &Subsz{
@@ -106,7 +114,7 @@ func (m *Server) Subsz(opts SubszOptions) (*Subsz, error) {
 		hi := lo + min(opts.Limit, len(list)-lo)
 		sz.Subs = make([]SubDetail, 0, hi-lo)
 		for _, s := range list[lo:hi] {
-			sz.Subs = append(sz.Subs, SubDetail{Subject: s.Subject, Queue: s.Queue, Sid: s.SID, Msgs: s.Msgs, Cid: s.CID})
+			sz.Subs = append(sz.Subs, SubDetail{Subject: s.Subject, Queue: s.Queue, Sid: s.SID, Msgs: s.Msgs, Cid: s.CID, Account: s.Account})
 		}
 	}
 	return sz, nil
