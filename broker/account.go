@@ -3,6 +3,7 @@ package broker
 import (
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/murmurmq/murmur/mux"
 )
@@ -53,15 +54,7 @@ func (s *Server) addAccountsLocked(names []string) {
 // accountList is every account, ordered by name.
 func (s *Server) accountList() []*account {
 	set := *s.accounts.Load()
-	return slices.SortedFunc(maps.Values(set), func(a, b *account) int {
-		switch {
-		case a.name < b.name:
-			return -1
-		case a.name > b.name:
-			return 1
-		}
-		return 0
-	})
+	return slices.SortedFunc(maps.Values(set), func(a, b *account) int { return strings.Compare(a.name, b.name) })
 }
 
 // AccountInfo describes one account, for /accountz.

@@ -61,15 +61,21 @@ func TestConformanceInAccount(t *testing.T) {
 	for _, ct := range conformanceTests {
 		t.Run(ct.name, func(t *testing.T) {
 			o := testOptions()
-			o.Auth = &broker.AuthOptions{
-				Accounts: []broker.Account{
-					{Name: "A", Users: []broker.User{{Name: "anon", Password: "x"}}},
-					{Name: "B", Users: []broker.User{{Name: "b", Password: "b"}}},
-				},
-				NoAuthUser: "anon",
-			}
+			o.Auth = inAccountA()
 			ct.run(t, startServer(t, o, tc), tc)
 		})
+	}
+}
+
+// inAccountA puts clients that send no credentials in account A, as its
+// no_auth_user, beside an account B with a user of its own.
+func inAccountA() *broker.AuthOptions {
+	return &broker.AuthOptions{
+		Accounts: []broker.Account{
+			{Name: "A", Users: []broker.User{{Name: "anon", Password: "x"}}},
+			{Name: "B", Users: []broker.User{{Name: "b", Password: "b"}}},
+		},
+		NoAuthUser: "anon",
 	}
 }
 

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/murmurmq/murmur/broker"
 )
 
 // rawCase is one exchange on a fresh connection. After INFO the runner
@@ -236,13 +234,7 @@ func TestRawErrors(t *testing.T) {
 // those as an authorization violation.)
 func TestRawCasesInAccount(t *testing.T) {
 	o := testOptions()
-	o.Auth = &broker.AuthOptions{
-		Accounts: []broker.Account{
-			{Name: "A", Users: []broker.User{{Name: "anon", Password: "x"}}},
-			{Name: "B", Users: []broker.User{{Name: "b", Password: "b"}}},
-		},
-		NoAuthUser: "anon",
-	}
+	o.Auth = inAccountA()
 	addr := startServer(t, o, nil).Addrs()["tcp"].String()
 	var cases []rawCase
 	for _, c := range append(slices.Clone(rawProtocolCases), rawErrorCases...) {
