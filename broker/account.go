@@ -57,13 +57,16 @@ func (s *Server) accountList() []*account {
 	return slices.SortedFunc(maps.Values(set), func(a, b *account) int { return strings.Compare(a.name, b.name) })
 }
 
-// AccountInfo describes one account, for /accountz.
+// AccountInfo describes one account, for /accountz and /metrics.
 type AccountInfo struct {
 	Name          string
 	Connections   int
 	Subscriptions int // in its index: local, remote and import ones
-	Exports       []Export
-	Imports       []Import
+	// The message counters of its open connections: what they sent
+	// (In) and what was queued to them (Out).
+	InMsgs, InBytes, OutMsgs, OutBytes int64
+	Exports                            []Export
+	Imports                            []Import
 }
 
 // Accounts describes every account, ordered by name, with its exports
@@ -75,18 +78,31 @@ func (s *Server) Accounts() []AccountInfo {
 			conf[acc.Name] = acc
 		}
 	}
-	conns := map[string]int{}
+	live := map[string]*AccountInfo{}
 	s.mu.Lock()
 	for _, c := range s.clients {
-		conns[c.acc.Load().name]++
+		name := c.acc.Load().name
+		t := live[name]
+		if t == nil {
+			t = &AccountInfo{}
+			live[name] = t
+		}
+		t.Connections++
+		t.InMsgs += c.inMsgs.Load()
+		t.InBytes += c.inBytes.Load()
+		t.OutMsgs += c.outMsgs.Load()
+		t.OutBytes += c.outBytes.Load()
 	}
 	s.mu.Unlock()
 	var out []AccountInfo
 	for _, a := range s.accountList() {
-		out = append(out, AccountInfo{
-			Name: a.name, Connections: conns[a.name], Subscriptions: a.mux.Index().Count(),
-			Exports: conf[a.name].Exports, Imports: conf[a.name].Imports,
-		})
+		ai := AccountInfo{}
+		if t := live[a.name]; t != nil {
+			ai = *t
+		}
+		ai.Name, ai.Subscriptions = a.name, a.mux.Index().Count()
+		ai.Exports, ai.Imports = conf[a.name].Exports, conf[a.name].Imports
+		out = append(out, ai)
 	}
 	return out
 }

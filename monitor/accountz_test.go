@@ -1,6 +1,8 @@
 package monitor_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -78,7 +80,48 @@ func TestAccountsInMonitor(t *testing.T) {
 	if test.Total != 1 || test.Subs[0].Account != "B" {
 		t.Fatalf("subsz?acc=B&test=x: %+v", test.Subs)
 	}
+	_, metrics := get(t, c, m, "/metrics")
+	for _, line := range []string{
+		`murmur_account_connections{server="` + srv.Name() + `",account="B"} 1`,
+		`murmur_account_connections{server="` + srv.Name() + `",account="$G"} 0`,
+	} {
+		if !strings.Contains(string(metrics), line) {
+			t.Errorf("/metrics lacks %s", line)
+		}
+	}
 	if resp, _ := get(t, c, m, "/accountz?acc=Z"); resp.StatusCode != 400 {
 		t.Fatalf("unknown account: status %d", resp.StatusCode)
+	}
+}
+
+// TestAccountMetricsBounded: past MaxAccountLabels accounts, /metrics
+// names the busiest and sums the rest under account="_other".
+func TestAccountMetricsBounded(t *testing.T) {
+	o := testOptions()
+	o.Auth = &broker.AuthOptions{}
+	for i := range monitor.MaxAccountLabels + 20 {
+		o.Auth.Accounts = append(o.Auth.Accounts, broker.Account{
+			Name: fmt.Sprintf("ACC%d", i), Users: []broker.User{{Name: fmt.Sprintf("u%d", i), Password: "p"}},
+		})
+	}
+	srv, err := broker.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, srv, nats.UserInfo("u7", "p"))
+	m := startMonitor(t, srv, monitor.Config{})
+	_, body := get(t, client(t), m, "/metrics")
+	n := strings.Count(string(body), "\nmurmur_account_connections{")
+	if n != monitor.MaxAccountLabels+1 {
+		t.Fatalf("%d account series, want %d", n, monitor.MaxAccountLabels+1)
+	}
+	for _, want := range []string{`account="ACC7"} 1`, `account="_other"} 0`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

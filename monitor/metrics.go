@@ -2,12 +2,15 @@ package monitor
 
 import (
 	"bytes"
+
 	"maps"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/murmurmq/murmur/broker"
 )
 
 // Metrics returns the Prometheus text exposition (format 0.0.4) of the
@@ -65,6 +68,8 @@ func (m *Server) Metrics() []byte {
 		}
 	}
 
+	m.accountMetrics(w)
+
 	var routes []*RouteInfo
 	if m.routes != nil {
 		routes = m.Routez(false).Routes
@@ -105,6 +110,46 @@ func (m *Server) Metrics() []byte {
 		w.sample("murmur_http_requests_total", float64(reqs[p]), "path", p)
 	}
 	return w.buf.Bytes()
+}
+
+// MaxAccountLabels bounds the accounts /metrics names one by one: the
+// busiest by connections; the rest are summed under account="_other", so
+// 10,000 accounts do not make 10,000 series per metric.
+const MaxAccountLabels = 100
+
+// accountMetrics writes the per-account gauges.
+func (m *Server) accountMetrics(w *promWriter) {
+	accs := m.b.Accounts()
+	sort.SliceStable(accs, func(i, j int) bool { return accs[i].Connections > accs[j].Connections })
+	if len(accs) > MaxAccountLabels {
+		rest := broker.AccountInfo{Name: "_other"}
+		for _, a := range accs[MaxAccountLabels:] {
+			rest.Connections += a.Connections
+			rest.Subscriptions += a.Subscriptions
+			rest.InMsgs += a.InMsgs
+			rest.InBytes += a.InBytes
+			rest.OutMsgs += a.OutMsgs
+			rest.OutBytes += a.OutBytes
+		}
+		accs = append(accs[:MaxAccountLabels:MaxAccountLabels], rest)
+	}
+	perAccount := []struct {
+		name, help string
+		val        func(a *broker.AccountInfo) float64
+	}{
+		{"murmur_account_connections", "Open client connections per account.", func(a *broker.AccountInfo) float64 { return float64(a.Connections) }},
+		{"murmur_account_subscriptions", "Subscriptions in an account's index.", func(a *broker.AccountInfo) float64 { return float64(a.Subscriptions) }},
+		{"murmur_account_in_msgs", "Messages received by an account's open connections.", func(a *broker.AccountInfo) float64 { return float64(a.InMsgs) }},
+		{"murmur_account_in_bytes", "Bytes received by an account's open connections.", func(a *broker.AccountInfo) float64 { return float64(a.InBytes) }},
+		{"murmur_account_out_msgs", "Messages delivered to an account's open connections.", func(a *broker.AccountInfo) float64 { return float64(a.OutMsgs) }},
+		{"murmur_account_out_bytes", "Bytes delivered to an account's open connections.", func(a *broker.AccountInfo) float64 { return float64(a.OutBytes) }},
+	}
+	for _, f := range perAccount {
+		w.family(f.name, "gauge", f.help)
+		for i := range accs {
+			w.sample(f.name, f.val(&accs[i]), "account", accs[i].Name)
+		}
+	}
 }
 
 // promWriter writes the text exposition format.
