@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nuid"
@@ -61,9 +60,6 @@ type DisconnectEvent struct {
 	Received MsgBytes `json:"received"`
 	Reason   string   `json:"reason"`
 }
-
-// eventSeq numbers the server blocks of events.
-var eventSeq atomic.Uint64
 
 // systemAccount is the configured system account, or nil.
 func (s *Server) systemAccount() *account {
@@ -151,7 +147,7 @@ func (s *Server) publishEvent(sys *account, subject string, v interface {
 
 func (e *ConnectEvent) stamp(s *Server) {
 	e.ID, e.Time = nuid.Next(), time.Now().UTC()
-	e.Server = ServerInfo{Name: s.opts.Name, Host: s.opts.Host, ID: s.id, Version: Version, Seq: eventSeq.Add(1), Time: e.Time}
+	e.Server = ServerInfo{Name: s.opts.Name, Host: s.opts.Host, ID: s.id, Version: Version, Seq: s.eventSeq.Add(1), Time: e.Time}
 	if s.opts.Cluster != nil {
 		e.Server.Cluster = s.opts.Cluster.Name
 	}

@@ -17,11 +17,10 @@ import (
 type responseMap struct {
 	prefix string // "_R_.<tag>.": this broker's response subjects
 
-	mu      sync.Mutex
-	seq     uint64
-	m       map[string]*responseEntry
-	swept   time.Time
-	nextKey []byte // scratch
+	mu    sync.Mutex
+	seq   uint64
+	m     map[string]*responseEntry
+	swept time.Time
 }
 
 type responseEntry struct {
@@ -54,8 +53,8 @@ func (r *responseMap) add(acc *account, reply []byte, e Export) []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.seq++
-	subj := strconv.AppendUint(append(r.nextKey[:0], r.prefix...), r.seq, 36)
-	r.m[string(subj)] = ent
+	subj := r.prefix + strconv.FormatUint(r.seq, 36)
+	r.m[subj] = ent
 	if now.Sub(r.swept) > time.Second {
 		r.swept = now
 		for k, e := range r.m {
@@ -64,7 +63,7 @@ func (r *responseMap) add(acc *account, reply []byte, e Export) []byte {
 			}
 		}
 	}
-	return append([]byte(nil), subj...)
+	return []byte(subj)
 }
 
 // take returns where a response on subject goes, and forgets a

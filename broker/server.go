@@ -43,6 +43,7 @@ type Server struct {
 	accounts  atomic.Pointer[accountSet]
 	imports   importState
 	responses *responseMap
+	eventSeq  atomic.Uint64 // numbers the server blocks of $SYS events
 
 	reloadMu sync.Mutex // one Reload at a time
 

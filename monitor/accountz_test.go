@@ -22,14 +22,7 @@ func TestAccountsInMonitor(t *testing.T) {
 		{Name: "B", Users: []broker.User{{Name: "b", Password: "b"}},
 			Imports: []broker.Import{{Account: "A", Service: "a.svc", To: "svc"}}},
 	}}
-	srv, err := broker.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
+	srv := started(t, newBrokerWith(t, o))
 	connect(t, srv, nats.UserInfo("a", "a"))
 	nb := connect(t, srv, nats.UserInfo("b", "b"))
 	if _, err := nb.SubscribeSync("x"); err != nil {
@@ -104,14 +97,7 @@ func TestAccountMetricsBounded(t *testing.T) {
 			Name: fmt.Sprintf("ACC%d", i), Users: []broker.User{{Name: fmt.Sprintf("u%d", i), Password: "p"}},
 		})
 	}
-	srv, err := broker.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
+	srv := started(t, newBrokerWith(t, o))
 	connect(t, srv, nats.UserInfo("u7", "p"))
 	m := startMonitor(t, srv, monitor.Config{})
 	_, body := get(t, client(t), m, "/metrics")

@@ -33,6 +33,12 @@ func newBroker(t testing.TB, name string) *broker.Server {
 	t.Helper()
 	o := testOptions()
 	o.Name = name
+	return newBrokerWith(t, o)
+}
+
+// newBrokerWith creates a broker with o, closed at cleanup.
+func newBrokerWith(t testing.TB, o broker.Options) *broker.Server {
+	t.Helper()
 	srv, err := broker.New(o)
 	if err != nil {
 		t.Fatalf("new broker: %v", err)
@@ -44,7 +50,12 @@ func newBroker(t testing.TB, name string) *broker.Server {
 // startBroker creates and starts a broker.
 func startBroker(t testing.TB, name string) *broker.Server {
 	t.Helper()
-	srv := newBroker(t, name)
+	return started(t, newBroker(t, name))
+}
+
+// started starts srv.
+func started(t testing.TB, srv *broker.Server) *broker.Server {
+	t.Helper()
 	if err := srv.Start(); err != nil {
 		t.Fatalf("start broker: %v", err)
 	}
