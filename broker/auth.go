@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
-	"slices"
 	"strings"
 
 	"github.com/nats-io/nkeys"
@@ -17,6 +16,11 @@ type authState struct {
 	users  map[string]*userEntry // by user name
 	nkeys  map[string]*userEntry // by public nkey
 	noAuth *userEntry            // no_auth_user (nil: none)
+	// sys is the system user shorthand (AuthOptions.System), nil if none.
+	sys *userEntry
+	// anonymous: a client with no credentials lands in $G (the system
+	// user is the only credential configured).
+	anonymous bool
 	// accounts names every account the users belong to.
 	accounts []string
 }
@@ -35,28 +39,19 @@ func compileAuth(a *AuthOptions) *authState {
 		return nil
 	}
 	st := &authState{token: a.Token, users: map[string]*userEntry{}, nkeys: map[string]*userEntry{},
-		accounts: []string{GlobalAccount}}
-	sys := a.System
-	if len(a.Users) == 0 {
-		sys = nil
-	}
+		accounts: []string{GlobalAccount, a.systemAccount()}, anonymous: a.anonymous()}
 	for _, u := range a.Users {
-		if sys != nil {
-			if u.Name == sys.Name {
-				continue // the system user's entry is System
-			}
-			u.Permissions = denySys(u.Permissions)
-		}
 		st.add(u, GlobalAccount)
-	}
-	if sys != nil {
-		st.add(User{Name: sys.Name, Password: sys.Password}, GlobalAccount)
 	}
 	for _, acc := range a.Accounts {
 		st.accounts = append(st.accounts, acc.Name)
 		for _, u := range acc.Users {
 			st.add(u, acc.Name)
 		}
+	}
+	if a.System != nil {
+		st.add(User{Name: a.System.Name, Password: a.System.Password}, a.systemAccount())
+		st.sys = st.users[a.System.Name]
 	}
 	if a.NoAuthUser != "" {
 		st.noAuth = st.users[a.NoAuthUser]
@@ -83,33 +78,23 @@ func (st *authState) add(u User, account string) {
 	st.users[u.Name] = e
 }
 
-// sysSubjects are the system account's subjects.
-const sysSubjects = "$SYS.>"
-
-// denySys returns p with $SYS.> denied for publish and subscribe.
-func denySys(p *Permissions) *Permissions {
-	d := Permissions{}
-	if p != nil {
-		d = *p
-	}
-	d.Publish.Deny = append(slices.Clone(d.Publish.Deny), sysSubjects)
-	d.Subscribe.Deny = append(slices.Clone(d.Subscribe.Deny), sysSubjects)
-	return &d
-}
-
 // check verifies CONNECT credentials against nonce (the one sent in this
 // client's INFO). It returns the user (nil for token auth) and whether
 // they are good. A client that sends no credentials at all is the
 // no_auth_user, when there is one.
 func (st *authState) check(o *connectOpts, nonce []byte) (*userEntry, bool) {
-	if st.token != "" {
+	noCreds := o.User == "" && o.Pass == "" && o.AuthToken == "" && o.JWT == "" && o.Nkey == ""
+	if st.anonymous && noCreds {
+		return nil, true
+	}
+	if st.token != "" && (st.sys == nil || o.User != st.sys.name) {
 		return nil, equal(o.AuthToken, st.token)
 	}
 	if o.Nkey != "" {
 		u := st.nkeys[o.Nkey]
 		return u, u != nil && verifyNonce(o.Nkey, o.Sig, nonce)
 	}
-	if st.noAuth != nil && o.User == "" && o.Pass == "" && o.AuthToken == "" && o.JWT == "" {
+	if st.noAuth != nil && noCreds {
 		return st.noAuth, true
 	}
 	u := st.users[o.User]
@@ -153,8 +138,8 @@ func newNonce() []byte {
 }
 
 // hasUsers reports whether clients log in as named users (not no auth,
-// not one shared token): only then do permissions, delivery filters and
-// the system user's privacy apply.
+// not one shared token): only then do permissions and delivery filters
+// apply.
 func (st *authState) hasUsers() bool { return st != nil && (len(st.users) > 0 || len(st.nkeys) > 0) }
 
 // wantsNonce reports whether the INFO must carry a nonce (nkey users).

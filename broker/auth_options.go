@@ -35,21 +35,44 @@ type AuthOptions struct {
 	// SystemAccount names the account (one of Accounts) the system
 	// responder answers in and server events are published to
 	// (nats-server system_account). Only its users see any of it: no
-	// other account shares its subject space.
+	// other account shares its subject space. Empty means the implicit
+	// account $SYS (DefaultSystemAccount), which exists with no users
+	// unless Accounts defines it or System logs into it.
 	SystemAccount string
 	// Timeout is how long a client has to authenticate; 0 means 2 s.
 	Timeout time.Duration
-	// System, when set with Users, is the system user: one more login,
-	// allowed everything, and the only user that may publish or subscribe
-	// to $SYS.> (every other user is denied it, on top of its own rules).
-	// Without Users it does nothing: with no auth, or one shared token,
-	// there is a single login. Its Permissions are ignored. (Accounts will
-	// make the system account a subject space of its own.)
+	// System is a shorthand for one more user of the system account
+	// (the Murmur-only `system_account { user, password }` block and
+	// --system_user flags): a login allowed everything there. When it is
+	// the only credential configured (no token, no other users), clients
+	// that send no credentials still land in $G as without
+	// authentication, so adding a system user locks nobody out. Its
+	// Permissions are ignored.
 	System *User
 }
 
+// DefaultSystemAccount is the system account when none is named
+// (nats-server's implicit $SYS).
+const DefaultSystemAccount = "$SYS"
+
+// systemAccount is the system account's name.
+func (a *AuthOptions) systemAccount() string {
+	if a == nil || a.SystemAccount == "" {
+		return DefaultSystemAccount
+	}
+	return a.SystemAccount
+}
+
 // Required reports whether clients must authenticate.
-func (a *AuthOptions) Required() bool { return a != nil && (a.Token != "" || a.hasUsers()) }
+func (a *AuthOptions) Required() bool {
+	return a != nil && (a.Token != "" || a.hasUsers() || a.System != nil)
+}
+
+// anonymous reports whether clients may send no credentials and land in
+// $G: the system user is the only credential configured.
+func (a *AuthOptions) anonymous() bool {
+	return a != nil && a.System != nil && a.Token == "" && !a.hasUsers() && a.NoAuthUser == ""
+}
 
 // hasUsers reports whether any user is configured, in $G or an account.
 func (a *AuthOptions) hasUsers() bool {
@@ -194,22 +217,28 @@ func (a *AuthOptions) validate() error {
 	if a.Token != "" && a.hasUsers() {
 		return fmt.Errorf("authorization: token and users cannot both be set")
 	}
-	if a.System != nil && a.System.Name == "" {
-		return fmt.Errorf("system_account.user: empty")
-	}
 	seen := map[string]bool{} // user names and nkeys, across all accounts
+	if a.System != nil {
+		if a.System.Name == "" {
+			return fmt.Errorf("system_account.user: empty")
+		}
+		seen[a.System.Name] = true
+	}
 	if err := validateUsers("authorization.users", a.Users, seen); err != nil {
 		return err
 	}
-	accounts := map[string]bool{GlobalAccount: true}
+	// Every account a name may refer to: $G, the implicit $SYS, and the
+	// defined ones (which may include $SYS).
+	accounts := map[string]bool{GlobalAccount: true, DefaultSystemAccount: true}
+	defined := map[string]bool{}
 	for i, acc := range a.Accounts {
 		switch {
 		case acc.Name == "":
 			return fmt.Errorf("accounts[%d]: empty name", i)
-		case accounts[acc.Name]:
+		case acc.Name == GlobalAccount || defined[acc.Name]:
 			return fmt.Errorf("accounts.%s: account defined twice (or reserved)", acc.Name)
 		}
-		accounts[acc.Name] = true
+		accounts[acc.Name], defined[acc.Name] = true, true
 		if err := validateUsers("accounts."+acc.Name+".users", acc.Users, seen); err != nil {
 			return err
 		}

@@ -77,7 +77,6 @@ type client struct {
 	perms         atomic.Pointer[permissions]
 	pubCache      map[string]bool // reader-owned publish decisions
 	pubCachePerms *permissions    // the perms pubCache was built for
-	sysDenied     bool            // reader-owned: a system user exists and this is another user
 	verdicts      verdictCache    // delivery decisions of filtered subscriptions
 	replies       replyPerms      // reply subjects allow_responses lets it publish to
 }
@@ -184,7 +183,6 @@ func (c *client) Connect(arg []byte) error {
 			c.perms.Store(u.perms)
 			c.user.Store(&u.name)
 		}
-		c.sysDenied = !c.srv.seesSystemReplies(c)
 	}
 	c.markAuthed()
 	c.parser.RequireConnect = false

@@ -15,8 +15,7 @@ import (
 // (server/events.go), for the system account's users to watch: a client
 // connecting or disconnecting ($SYS.ACCOUNT.<acc>.CONNECT, .DISCONNECT)
 // and a client failing authentication ($SYS.SERVER.<id>.CLIENT.AUTH.ERR).
-// Without a system account (AuthOptions.SystemAccount) nothing is
-// published: no one could receive it.
+// An event nobody in the system account listens to is not built.
 const (
 	eventConnectFmt    = "$SYS.ACCOUNT.%s.CONNECT"
 	eventDisconnectFmt = "$SYS.ACCOUNT.%s.DISCONNECT"
@@ -61,29 +60,30 @@ type DisconnectEvent struct {
 	Reason   string   `json:"reason"`
 }
 
-// systemAccount is the configured system account, or nil.
-func (s *Server) systemAccount() *account {
-	if a := s.o().Auth; a != nil && a.SystemAccount != "" {
-		return s.account(a.SystemAccount)
-	}
-	return nil
+// listened reports whether anything in acc subscribes to subject.
+func listened(acc *account, subject string) bool {
+	r := acc.mux.Match([]byte(subject))
+	return len(r.Plain) > 0 || len(r.Queues) > 0
 }
 
 // clientConnected publishes c's connect event.
 func (s *Server) clientConnected(c *client) {
-	sys := s.systemAccount()
-	if sys == nil {
+	subject := fmt.Sprintf(eventConnectFmt, c.acc.Load().name)
+	if !listened(s.sysacc, subject) {
 		return
 	}
 	ev := ConnectEvent{Type: eventConnectType, Client: s.eventClient(c, false)}
-	s.publishEvent(sys, fmt.Sprintf(eventConnectFmt, ev.Client.Account), &ev)
+	s.publishEvent(s.sysacc, subject, &ev)
 }
 
 // clientDisconnected publishes c's disconnect event (an authentication
 // failure's goes to the server's AUTH.ERR subject instead).
 func (s *Server) clientDisconnected(c *client, reason CloseReason) {
-	sys := s.systemAccount()
-	if sys == nil {
+	subject := fmt.Sprintf(eventDisconnectFmt, c.acc.Load().name)
+	if reason == AuthenticationViolation || reason == AuthenticationTimeout {
+		subject = fmt.Sprintf(eventAuthErrFmt, s.id)
+	}
+	if !listened(s.sysacc, subject) {
 		return
 	}
 	ev := DisconnectEvent{
@@ -92,11 +92,7 @@ func (s *Server) clientDisconnected(c *client, reason CloseReason) {
 		Received:     MsgBytes{Msgs: c.inMsgs.Load(), Bytes: c.inBytes.Load()},
 		Reason:       reason.String(),
 	}
-	subject := fmt.Sprintf(eventDisconnectFmt, ev.Client.Account)
-	if reason == AuthenticationViolation || reason == AuthenticationTimeout {
-		subject = fmt.Sprintf(eventAuthErrFmt, s.id)
-	}
-	s.publishEvent(sys, subject, &ev)
+	s.publishEvent(s.sysacc, subject, &ev)
 }
 
 func (s *Server) eventClient(c *client, stopped bool) EventClient {

@@ -184,7 +184,7 @@ func (r *responseRouter) Forward(_ *mux.Sub, from mux.Conn, msg *mux.Msg, b *mux
 // header and payload, no queue picks, one more hop.
 func forwarded(msg *mux.Msg, acc *account) mux.Msg {
 	m := *msg
-	m.Account, m.Queues, m.System = acc.name, nil, false
+	m.Account, m.Queues = acc.name, nil
 	m.Hops++
 	return m
 }

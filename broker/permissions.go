@@ -199,12 +199,8 @@ const pubCacheMax = 1024
 
 // canPublish checks (and caches, per client) a publish subject against the
 // client's permissions; a reply to a request the client received passes
-// under allow_responses. While a system user is configured, no other user
-// may publish to $SYS subjects. Reader goroutine only.
+// under allow_responses. Reader goroutine only.
 func (c *client) canPublish(subject []byte) bool {
-	if c.sysDenied && isSysSubject(subject) {
-		return false
-	}
 	p := c.perms.Load()
 	if p == nil {
 		return true
@@ -224,11 +220,6 @@ func (c *client) canPublish(subject []byte) bool {
 		return c.replies.use(string(subject), p.resp)
 	}
 	return ok
-}
-
-// isSysSubject reports whether subject is in the system account's $SYS.>.
-func isSysSubject(subject []byte) bool {
-	return len(subject) > 5 && string(subject[:5]) == "$SYS."
 }
 
 func (c *client) canSubscribe(subject, queue string) bool {
@@ -253,9 +244,6 @@ type filterState struct {
 
 func (f *subFilter) Admit(s *mux.Sub, m *mux.Msg) bool {
 	c := f.c
-	if (m.System || isSysSubject(m.Subject)) && !c.srv.seesSystemReplies(c) {
-		return false
-	}
 	p := c.perms.Load()
 	if p == nil {
 		return true

@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -149,20 +150,20 @@ func TestAllowResponsesNatsGo(t *testing.T) {
 	}
 }
 
-// TestSystemRepliesHidden: with a system user, another user's wildcard
-// subscriptions see neither the $SYS request nor the system's answer, so
-// they never learn the system user's inbox to forge replies on.
-func TestSystemRepliesHidden(t *testing.T) {
+// TestSystemUserIsolated: the system user shorthand (AuthOptions.System)
+// logs into the system account, so other users' wildcard subscriptions
+// see neither a $SYS request nor its answer and never learn a system inbox
+// to forge replies on; their own $SYS subjects reach nobody.
+func TestSystemUserIsolated(t *testing.T) {
 	users := []broker.User{
-		{Name: "sys", Password: "sys"},
 		{Name: "eve", Password: "e", Permissions: &broker.Permissions{
 			Publish:   broker.SubjectRules{Deny: []string{"$SYS.>"}},
 			Subscribe: broker.SubjectRules{Deny: []string{"$SYS.>"}},
 		}},
 		{Name: "mallory", Password: "m"}, // no rules at all
 	}
-	srv := authServer(t, &broker.AuthOptions{Users: users})
-	sys, err := srv.StartSystem(broker.SystemOptions{User: "sys"})
+	srv := authServer(t, &broker.AuthOptions{Users: users, System: &broker.User{Name: "sys", Password: "sys"}})
+	sys, err := srv.StartSystem(broker.SystemOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,8 +172,10 @@ func TestSystemRepliesHidden(t *testing.T) {
 	eve.send("SUB > 1\r\nSUB _INBOX.> 2\r\nSUB *.* 3\r\nPING\r\n")
 	eve.expect("PONG\r\n")
 	mallory := rawLogin(t, srv, "mallory", "m")
+	// Mallory's request reaches no responder in $G: she hears only her
+	// own message (echo), and no reply.
 	mallory.send("SUB > 1\r\nSUB mine 2\r\nPUB $SYS.REQ.SERVER.PING mine 0\r\n\r\nPING\r\n")
-	mallory.expect("-ERR 'Permissions Violation for Publish to \"$SYS.REQ.SERVER.PING\"'\r\nPONG\r\n")
+	mallory.expect("MSG $SYS.REQ.SERVER.PING 1 mine 0\r\n\r\nPONG\r\n")
 
 	nc, err := tryConnect(srv, nats.UserInfo("sys", "sys"))
 	if err != nil {
@@ -183,11 +186,8 @@ func TestSystemRepliesHidden(t *testing.T) {
 	if err != nil || !strings.Contains(string(m.Data), `"statsz"`) {
 		t.Fatalf("system user's ping: %v", err)
 	}
-	// Eve and Mallory saw nothing of it: the next thing they read is
-	// their own PONG.
-	eve.expectOpen()
-	mallory.expectOpen()
-	// The system user still sees its own replies through a wildcard.
+	// The system user's wildcard inbox works; a forged reply from $G
+	// cannot reach it (another subject space).
 	inbox, _ := nc.SubscribeSync("_INBOX.mine.*")
 	if err := nc.PublishRequest("$SYS.REQ.SERVER.PING", "_INBOX.mine.1", nil); err != nil {
 		t.Fatal(err)
@@ -195,42 +195,53 @@ func TestSystemRepliesHidden(t *testing.T) {
 	if _, err := inbox.NextMsg(2 * time.Second); err != nil {
 		t.Fatalf("system user's wildcard inbox: %v", err)
 	}
+	// Eve and Mallory saw nothing of the system's traffic: the next thing
+	// they read is their own PONG.
+	eve.expectOpen()
+	mallory.expectOpen()
+	mallory.send("PUB _INBOX.mine.1 6\r\nforged\r\nPING\r\n")
+	mallory.expect("MSG _INBOX.mine.1 1 6\r\nforged\r\nPONG\r\n")
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := inbox.NextMsg(100 * time.Millisecond); err == nil {
+		t.Fatalf("a forged reply reached the system user: %q", m.Data)
+	}
 }
 
-// TestSystemUserLocksOthersOut: AuthOptions.System adds the system user
-// as a login allowed everything and denies every other user $SYS.>, on
-// top of its own rules.
-func TestSystemUserLocksOthersOut(t *testing.T) {
-	srv := authServer(t, &broker.AuthOptions{
-		Users: []broker.User{
-			{Name: "app", Password: "a", Permissions: &broker.Permissions{
-				Subscribe: broker.SubjectRules{Allow: []string{">"}},
-			}},
-			{Name: "sys", Password: "stale"}, // replaced by System
-		},
-		System: &broker.User{Name: "sys", Password: "s"},
-	})
-	app := rawLogin(t, srv, "app", "a")
-	app.send("SUB $SYS.> 1\r\nPUB $SYS.REQ.SERVER.PING 0\r\n\r\nSUB app.x 2\r\nPING\r\n")
-	app.expect("-ERR 'Permissions Violation for Subscription to \"$SYS.>\"'\r\n" +
-		"-ERR 'Permissions Violation for Publish to \"$SYS.REQ.SERVER.PING\"'\r\nPONG\r\n")
-	if _, err := tryConnect(srv, nats.UserInfo("sys", "stale")); err == nil {
-		t.Fatal("the system user logged in with the Users entry's password")
-	}
-	sys, err := tryConnect(srv, nats.UserInfo("sys", "s"))
+// TestSystemUserAlone: a system user as the only credential locks nobody
+// out: clients with no credentials land in $G, wrong system credentials
+// are refused, and the system user is in the system account.
+func TestSystemUserAlone(t *testing.T) {
+	srv := authServer(t, &broker.AuthOptions{System: &broker.User{Name: "sys", Password: "s"}})
+	sys, err := srv.StartSystem(broker.SystemOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sys.Close()
-	sub, err := sys.SubscribeSync("$SYS.>")
+	anon, err := tryConnect(srv)
+	if err != nil {
+		t.Fatalf("anonymous client refused: %v", err)
+	}
+	defer anon.Close()
+	if _, err := anon.Request("$SYS.REQ.SERVER.PING", nil, time.Second); !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("$G reached the system responder: %v", err)
+	}
+	if bad, err := tryConnect(srv, nats.UserInfo("sys", "wrong")); err == nil {
+		bad.Close()
+		t.Fatal("wrong system password accepted")
+	}
+	if bad, err := tryConnect(srv, nats.UserInfo("nobody", "x")); err == nil {
+		bad.Close()
+		t.Fatal("unknown user accepted")
+	}
+	nc, err := tryConnect(srv, nats.UserInfo("sys", "s"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sys.Publish("$SYS.x", nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sub.NextMsg(2 * time.Second); err != nil {
-		t.Fatalf("the system user cannot use $SYS.>: %v", err)
+	defer nc.Close()
+	if _, err := nc.Request("$SYS.REQ.SERVER.PING", nil, 2*time.Second); err != nil {
+		t.Fatalf("system user's ping: %v", err)
 	}
 }
 

@@ -56,6 +56,11 @@ func (s *Server) Reload(n Options) error {
 	clients := slices.Collect(maps.Values(s.clients))
 	s.mu.Unlock()
 	s.setImports(n.Auth)
+	if sys := s.sys.Load(); sys != nil {
+		if err := sys.syncAccounts(); err != nil {
+			s.log.Warn("system imports for new accounts", zap.Error(err))
+		}
+	}
 	revoked := 0
 	for _, c := range clients {
 		if !c.reauth(st) {
@@ -73,6 +78,8 @@ func reloadable(cur, n *Options) error {
 		return fmt.Errorf("server_name: cannot be changed by reload")
 	case (n.TLS == nil) != (cur.TLS == nil):
 		return fmt.Errorf("tls: turning TLS on or off needs a restart (certificates can be reloaded)")
+	case n.Auth.systemAccount() != cur.Auth.systemAccount():
+		return fmt.Errorf("system_account: cannot be changed by reload")
 	case (n.Cluster == nil) != (cur.Cluster == nil):
 		return fmt.Errorf("cluster: turning clustering on or off needs a restart")
 	}

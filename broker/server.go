@@ -40,6 +40,7 @@ type Server struct {
 	// gacc is the global account $G; accounts holds every account by name
 	// (replaced under mu, read without a lock).
 	gacc      *account
+	sysacc    *account // the system account (named, or the implicit $SYS)
 	accounts  atomic.Pointer[accountSet]
 	imports   importState
 	responses *responseMap
@@ -69,8 +70,8 @@ type Server struct {
 	stats  serverStats
 	auth   atomic.Pointer[authState] // nil: no authentication required
 	gen    atomic.Uint64             // bumped by Reload; readers refresh their limits
-	// sysUser is the system responder's user while it runs (nil: none).
-	sysUser atomic.Pointer[string]
+	// sys is the running system responder (nil: none).
+	sys atomic.Pointer[System]
 }
 
 type serverStats struct {
@@ -124,6 +125,8 @@ func New(opts Options) (*Server, error) {
 	s.gacc = newAccount(GlobalAccount)
 	s.accounts.Store(&accountSet{GlobalAccount: s.gacc})
 	s.responses = newResponseMap()
+	s.addAccountsLocked([]string{opts.Auth.systemAccount()})
+	s.sysacc = s.account(opts.Auth.systemAccount())
 	if st != nil {
 		s.addAccountsLocked(st.accounts)
 	}

@@ -1,12 +1,9 @@
 package broker
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"runtime"
-	"strings"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,44 +13,66 @@ import (
 	"github.com/murmurmq/murmur/mux"
 )
 
-// The system responder answers the requests `nats server ping|list|info`
-// send (natscli cli/server_*_command.go) with nats-server's JSON shapes
-// (server/events.go):
+// The system responder answers the requests `nats server ...` and
+// `nats account ...` send (natscli) with nats-server's JSON shapes
+// (server/events.go). It lives in the system account (AuthOptions
+// SystemAccount, or the implicit $SYS): only that account's users reach
+// it or hear its answers, so no other account can learn a system inbox
+// or forge a reply.
 //
-//	$SYS.REQ.SERVER.PING              -> {"server":{..},"statsz":{..}}
-//	$SYS.REQ.SERVER.PING.<NAME>       -> {"server":{..},"data":{..}}   every server
-//	$SYS.REQ.SERVER.<server id>.<NAME> -> {"server":{..},"data":{..}}  this server
+//	$SYS.REQ.SERVER.PING                 -> {"server":{..},"statsz":{..}}
+//	$SYS.REQ.SERVER.PING.<NAME>          -> {"server":{..},"data":{..}}  every server
+//	$SYS.REQ.SERVER.<server id>.<NAME>   -> {"server":{..},"data":{..}}  this server
+//	$SYS.REQ.ACCOUNT.<acc>.<NAME>        -> one account's CONNZ, SUBSZ, INFO, STATZ
+//	$SYS.REQ.ACCOUNT.PING.STATZ          -> STATZ of every account
 //
-// <NAME> is an endpoint such as VARZ, CONNZ or STATSZ. A PING request body
-// may hold nats-server's filter (server_name, cluster, host, exact_match):
-// a server the filter excludes stays silent, as nats-server does.
+// <NAME> is an endpoint such as VARZ, CONNZ or STATSZ. A request body may
+// hold nats-server's filter (server_name, cluster, host, exact_match): a
+// server the filter excludes stays silent, as nats-server does.
 //
-// It listens through an internal connection: subscriptions in the broker's
-// own index owned by a mux.Conn that has no socket, so requests reach it
-// from any client (and, once routes carry its interest, from any broker in
-// the cluster) and replies go out through mux.Publish like any message.
+// Every other account gets, as nats-server's system imports, the requests
+// that describe only itself: $SYS.REQ.SERVER.PING.CONNZ and
+// $SYS.REQ.ACCOUNT.PING.CONNZ (its connections) and
+// $SYS.REQ.ACCOUNT.PING.STATZ (its STATZ), answered in that account.
+//
+// It listens through internal connections: subscriptions in the
+// accounts' indexes owned by a mux.Conn that has no socket, so requests
+// reach it from any client (and, as routes carry its interest, from any
+// broker in the cluster) and replies go out through mux.Publish like any
+// message.
 const (
-	sysPing      = "$SYS.REQ.SERVER.PING"
-	sysPingAny   = "$SYS.REQ.SERVER.PING.*"
-	sysServerFmt = "$SYS.REQ.SERVER.%s.*"
+	sysPing        = "$SYS.REQ.SERVER.PING"
+	sysPingAny     = "$SYS.REQ.SERVER.PING.*"
+	sysServerFmt   = "$SYS.REQ.SERVER.%s.*"
+	sysAccountAny  = "$SYS.REQ.ACCOUNT.*.*"
+	sysAccountPing = "PING" // the <acc> token that means every account
 )
 
-// SystemHandler answers one endpoint. body is the request payload (may be
-// empty); the result is marshalled as the response's "data" (or "statsz").
-// It runs on the responder's goroutine and may block briefly.
+// accountImports are the requests each non-system account may send, and
+// the account endpoint each is answered by.
+var accountImports = []struct{ subject, endpoint string }{
+	{"$SYS.REQ.SERVER.PING.CONNZ", "CONNZ"},
+	{"$SYS.REQ.ACCOUNT.PING.CONNZ", "CONNZ"},
+	{"$SYS.REQ.ACCOUNT.PING.STATZ", "STATZ"},
+}
+
+// SystemHandler answers one server endpoint. body is the request payload
+// (may be empty); the result is marshalled as the response's "data" (or
+// "statsz"). It runs on the responder's goroutine and may block briefly.
 type SystemHandler func(body []byte) (any, error)
 
-// SystemOptions enable the system responder.
-//
-// User names the system user. With user authentication, make it a login
-// with AuthOptions.System: other users are then denied $SYS.>, and only
-// this user hears the responder's replies. Without user authentication
-// (none, or one shared token) any client may send these requests.
+// AccountHandler answers one account endpoint about account ("" with
+// STATZ: every account). Return ErrSilent to send no answer (nats-server
+// stays silent on STATZ of an account with no connections here).
+type AccountHandler func(account string, body []byte) (any, error)
+
+// ErrSilent, from a handler, means this server does not answer.
+var ErrSilent = errors.New("system: no answer from this server")
+
+// SystemOptions configure the system responder.
 type SystemOptions struct {
-	User string
 	// Account is the account the responder answers in: default the
-	// configured system account (AuthOptions.SystemAccount), else $G.
-	// In a system account its users alone can ask, by construction.
+	// server's system account (AuthOptions.SystemAccount, or $SYS).
 	Account string
 	// ClusterName is reported in each response's server block; default
 	// the broker's cluster name.
@@ -62,7 +81,10 @@ type SystemOptions struct {
 	// STATSZ, when absent, is answered with the broker's own counters;
 	// $SYS.REQ.SERVER.PING is answered by STATSZ.
 	Endpoints map[string]SystemHandler
-	// StatszInterval is how often STATSZ is published to a system
+	// AccountEndpoints answer $SYS.REQ.ACCOUNT.<acc>.<NAME> and the
+	// per-account imports, keyed by name (CONNZ, SUBSZ, INFO, STATZ).
+	AccountEndpoints map[string]AccountHandler
+	// StatszInterval is how often STATSZ is published to the system
 	// account ($SYS.SERVER.<id>.STATSZ); 0 means 10 s.
 	StatszInterval time.Duration
 	// QueueLen bounds requests waiting for the responder; when it is full
@@ -141,33 +163,34 @@ type System struct {
 	acc     *account // where it answers
 	opts    SystemOptions
 	log     *zap.Logger
-	subs    []*mux.Sub
 	reqs    chan sysRequest
 	done    chan struct{}
 	wg      sync.WaitGroup
 	seq     atomic.Uint64
 	dropped atomic.Int64
 	once    sync.Once
+
+	mu     sync.Mutex
+	closed bool
+	subs   map[*account][]*mux.Sub // its subscriptions, per account
 }
 
+// sysRequest is one request, copied out of the publisher's message. in is
+// the account it arrived in (and the answer goes to); for an account's
+// own import, scope is that account and endpoint the one it maps to.
 type sysRequest struct {
-	subject, reply string
-	body           []byte
+	in                   *account
+	subject, reply, body string
+	scope, endpoint      string
+	imported             bool
 }
 
-// StartSystem subscribes the system responder's internal connection and
-// starts the goroutine that answers it. The caller owns the result and
-// must Close it (before or after the server's Close).
+// StartSystem subscribes the system responder's internal connections and
+// starts the goroutine that answers them. A server runs at most one. The
+// caller owns the result and must Close it (before or after the server's
+// Close).
 func (s *Server) StartSystem(opts SystemOptions) (*System, error) {
-	if opts.Account == "" {
-		if a := s.o().Auth; a != nil {
-			opts.Account = a.SystemAccount
-		}
-	}
-	if opts.User == "" && opts.Account == "" {
-		return nil, errors.New("system: a user or a system account is required")
-	}
-	acc := s.gacc
+	acc := s.sysacc
 	if opts.Account != "" {
 		if acc = s.account(opts.Account); acc == nil {
 			return nil, fmt.Errorf("system: no account %q", opts.Account)
@@ -186,26 +209,75 @@ func (s *Server) StartSystem(opts SystemOptions) (*System, error) {
 		log:  s.log.With(zap.String("component", "system")),
 		reqs: make(chan sysRequest, opts.QueueLen),
 		done: make(chan struct{}),
+		subs: map[*account][]*mux.Sub{},
 	}
-	for i, subj := range []string{sysPing, sysPingAny, fmt.Sprintf(sysServerFmt, s.id)} {
-		sub := &mux.Sub{Subject: subj, SID: []byte{byte('1' + i)}, Owner: (*sysConn)(sys)}
-		if err := acc.mux.Subscribe(sub); err != nil {
-			sys.unsubscribe()
-			return nil, err
-		}
-		// Like a client's: routes learn the interest, so requests sent to
-		// any broker of the cluster reach this one.
-		s.localInterest(acc, sub, +1)
-		sys.subs = append(sys.subs, sub)
+	if !s.sys.CompareAndSwap(nil, sys) {
+		return nil, errors.New("system: a system responder is already running")
 	}
-	if opts.User != "" && acc == s.gacc {
-		user := opts.User
-		s.sysUser.Store(&user)
+	own := []string{sysPing, sysPingAny, fmt.Sprintf(sysServerFmt, s.id), sysAccountAny}
+	if err := sys.subscribe(acc, own, ""); err != nil {
+		sys.Close()
+		return nil, err
+	}
+	if err := sys.syncAccounts(); err != nil {
+		sys.Close()
+		return nil, err
 	}
 	sys.wg.Add(1)
 	go sys.run()
-	sys.log.Info("system responder ready", zap.String("user", opts.User), zap.String("account", acc.name))
+	sys.log.Info("system responder ready", zap.String("account", acc.name))
 	return sys, nil
+}
+
+// syncAccounts gives every account without them the per-account imports
+// (at start, and after a reload added accounts).
+func (sys *System) syncAccounts() error {
+	subjects := make([]string, len(accountImports))
+	for i, im := range accountImports {
+		subjects[i] = im.subject
+	}
+	for _, a := range sys.srv.accountList() {
+		if a == sys.acc {
+			continue
+		}
+		if err := sys.subscribe(a, subjects, a.name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// subscribe adds subjects in acc (once per account) owned by an internal
+// connection that scopes requests to scope ("" for the responder's own).
+func (sys *System) subscribe(acc *account, subjects []string, scope string) error {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	if sys.closed || sys.subs[acc] != nil {
+		return nil
+	}
+	owner := &sysConn{sys: sys, acc: acc, scope: scope}
+	var subs []*mux.Sub
+	for i, subj := range subjects {
+		sub := &mux.Sub{Subject: subj, SID: []byte(strconv.Itoa(i + 1)), Owner: owner}
+		if err := acc.mux.Subscribe(sub); err != nil {
+			sys.unsubscribe(acc, subs)
+			return err
+		}
+		// Like a client's: routes learn the interest, so requests sent to
+		// any broker of the cluster reach this one.
+		sys.srv.localInterest(acc, sub, +1)
+		subs = append(subs, sub)
+	}
+	sys.subs[acc] = subs
+	return nil
+}
+
+func (sys *System) unsubscribe(acc *account, subs []*mux.Sub) {
+	for _, sub := range subs {
+		if acc.mux.Unsubscribe(sub) {
+			sys.srv.localInterest(acc, sub, -1)
+		}
+	}
 }
 
 // Dropped is the number of requests refused because the queue was full.
@@ -214,47 +286,45 @@ func (sys *System) Dropped() int64 { return sys.dropped.Load() }
 // Close unsubscribes and waits for the responder goroutine to exit.
 func (sys *System) Close() {
 	sys.once.Do(func() {
-		sys.srv.sysUser.Store(nil)
-		sys.unsubscribe()
+		sys.mu.Lock()
+		sys.closed = true
+		for acc, subs := range sys.subs {
+			sys.unsubscribe(acc, subs)
+		}
+		sys.subs = nil
+		sys.mu.Unlock()
+		sys.srv.sys.CompareAndSwap(sys, nil)
 		close(sys.done)
 	})
 	sys.wg.Wait()
 }
 
-func (sys *System) unsubscribe() {
-	for _, sub := range sys.subs {
-		if sys.acc.mux.Unsubscribe(sub) {
-			sys.srv.localInterest(sys.acc, sub, -1)
-		}
-	}
-}
-
 func (sys *System) run() {
 	defer sys.wg.Done()
 	var b mux.Batch
-	// In a system account, STATSZ is also published every StatszInterval
-	// (nats-server's $SYS.SERVER.<id>.STATSZ), for its users to watch.
-	var tick <-chan time.Time
-	if sys.acc != sys.srv.gacc {
-		every := sys.opts.StatszInterval
-		if every <= 0 {
-			every = DefaultStatszInterval
-		}
-		t := time.NewTicker(every)
-		defer t.Stop()
-		tick = t.C
+	// STATSZ is also published every StatszInterval (nats-server's
+	// $SYS.SERVER.<id>.STATSZ), for the system account's users to watch.
+	every := sys.opts.StatszInterval
+	if every <= 0 {
+		every = DefaultStatszInterval
 	}
+	t := time.NewTicker(every)
+	defer t.Stop()
 	for {
 		select {
 		case <-sys.done:
 			return
 		case r := <-sys.reqs:
 			if resp := sys.answer(r); resp != nil {
-				sys.publish(r.reply, resp, &b)
+				sys.publish(r.in, r.reply, resp, &b)
 			}
-		case <-tick:
-			if resp := sys.answer(sysRequest{subject: sysPing}); resp != nil {
-				sys.publish(fmt.Sprintf(sysStatszFmt, sys.srv.id), resp, &b)
+		case <-t.C:
+			subject := fmt.Sprintf(sysStatszFmt, sys.srv.id)
+			if !listened(sys.acc, subject) {
+				continue
+			}
+			if resp := sys.answer(sysRequest{in: sys.acc, subject: sysPing}); resp != nil {
+				sys.publish(sys.acc, subject, resp, &b)
 			}
 		}
 	}
@@ -265,145 +335,25 @@ const DefaultStatszInterval = 10 * time.Second
 
 const sysStatszFmt = "$SYS.SERVER.%s.STATSZ"
 
-// publish sends body on subject in the responder's account.
-func (sys *System) publish(subject string, body []byte, b *mux.Batch) {
-	m := mux.Msg{Subject: []byte(subject), Payload: body, System: true, Account: sys.acc.name}
-	sys.acc.mux.Publish((*sysConn)(sys), &m, b)
+// publish sends body on subject in acc.
+func (sys *System) publish(acc *account, subject string, body []byte, b *mux.Batch) {
+	m := mux.Msg{Subject: []byte(subject), Payload: body, Account: acc.name}
+	acc.mux.Publish(nil, &m, b)
 	b.Flush()
 	sys.srv.stats.outMsgs.Add(b.Msgs)
 	sys.srv.stats.outBytes.Add(b.Bytes)
 	b.Msgs, b.Bytes = 0, 0
 }
 
-// answer builds the response to r, or nil when this server stays silent.
-func (sys *System) answer(r sysRequest) []byte {
-	rest, ok := strings.CutPrefix(r.subject, "$SYS.REQ.SERVER.")
-	if !ok {
-		return nil
-	}
-	var name string
-	ping := false
-	switch {
-	case rest == "PING":
-		name, ping = "STATSZ", true
-	case strings.HasPrefix(rest, "PING."):
-		name = rest[len("PING."):]
-	case strings.HasPrefix(rest, sys.srv.id+"."):
-		name = rest[len(sys.srv.id)+1:]
-	default:
-		return nil
-	}
-	info := sys.serverInfo()
-	var data any
-	var err error
-	status := http.StatusInternalServerError
-	if len(r.body) > 0 {
-		var f eventFilter
-		if jerr := json.Unmarshal(r.body, &f); jerr != nil {
-			err, status = jerr, http.StatusBadRequest
-		} else if sys.filtered(&f, info) {
-			return nil
-		}
-	}
-	if err == nil {
-		h := sys.opts.Endpoints[name]
-		switch {
-		case h != nil:
-			data, err = h(r.body)
-		case name == "STATSZ":
-			data = sys.srv.defaultStatsz()
-		default:
-			err, status = errors.New("unknown endpoint "+name), http.StatusNotFound
-		}
-	}
-	var v any
-	switch {
-	case err != nil:
-		v = &apiResponse{Server: info, Error: &APIError{Code: status, Description: err.Error()}}
-	case ping:
-		v = &statszResponse{Server: info, Stats: data}
-	default:
-		v = &apiResponse{Server: info, Data: data}
-	}
-	b, merr := json.Marshal(v)
-	if merr != nil {
-		sys.log.Warn("system response not encodable", zap.String("endpoint", name), zap.Error(merr))
-		return nil
-	}
-	return b
+// sysConn is an internal connection of the responder: the mux.Conn that
+// owns its subscriptions in one account. Deliver copies the request (the
+// message's slices are only valid during Publish) and queues it without
+// blocking the publisher.
+type sysConn struct {
+	sys   *System
+	acc   *account
+	scope string // "" for the system account's own subscriptions
 }
-
-func (sys *System) serverInfo() *ServerInfo {
-	host := sys.srv.opts.Host
-	return &ServerInfo{
-		Name:    sys.srv.Name(),
-		Host:    host,
-		ID:      sys.srv.id,
-		Cluster: sys.opts.ClusterName,
-		Version: Version,
-		Seq:     sys.seq.Add(1),
-		Time:    time.Now().UTC(),
-	}
-}
-
-// filtered reports whether f excludes this server (nats-server
-// filterRequest).
-func (sys *System) filtered(f *eventFilter, info *ServerInfo) bool {
-	differs := func(want, have string) bool {
-		if want == "" {
-			return false
-		}
-		if f.ExactMatch {
-			return want != have
-		}
-		return !strings.Contains(have, want)
-	}
-	return differs(f.Name, info.Name) || differs(f.Host, info.Host) || differs(f.Cluster, info.Cluster)
-}
-
-// defaultStatsz is STATSZ from the broker's own counters, used when no
-// endpoint (the monitor) supplies a richer one.
-func (s *Server) defaultStatsz() *Statsz {
-	st := s.Stats()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return &Statsz{
-		Start:            s.start,
-		Mem:              int64(ms.Sys),
-		Cores:            runtime.NumCPU(),
-		Connections:      st.Connections,
-		TotalConnections: st.TotalConnections,
-		ActiveAccounts:   1,
-		NumSubs:          st.Subscriptions,
-		Sent:             MsgBytes{Msgs: st.OutMsgs, Bytes: st.OutBytes},
-		Received:         MsgBytes{Msgs: st.InMsgs, Bytes: st.InBytes},
-		SlowConsumers:    st.SlowConsumers,
-		StaleConnections: st.StaleConnections,
-		ActiveServers:    1,
-		MaxProcs:         runtime.GOMAXPROCS(0),
-	}
-}
-
-// seesSystemReplies reports whether c may receive what the system
-// responder publishes. With user authentication only the system user may:
-// its replies would otherwise show other users the system user's inbox
-// (through a wildcard subscription), and so a subject to forge answers
-// on. Without users (no auth, or one shared token) everyone may ask and
-// hear. The check applies to wildcard subscriptions (see subFilter); a
-// literal one must already know the inbox.
-func (s *Server) seesSystemReplies(c *client) bool {
-	sys := s.sysUser.Load()
-	if sys == nil || !s.auth.Load().hasUsers() {
-		return true
-	}
-	u := c.user.Load()
-	return u != nil && *u == *sys
-}
-
-// sysConn is the responder's internal connection: the mux.Conn that owns
-// its subscriptions. Deliver copies the request (the message's slices are
-// only valid during Publish) and queues it without blocking the publisher.
-type sysConn System
 
 var _ mux.Conn = (*sysConn)(nil)
 
@@ -416,12 +366,20 @@ func (c *sysConn) Deliver(_ *mux.Sub, m *mux.Msg) (needFlush, ok bool) {
 	if len(m.Reply) == 0 {
 		return false, false // nothing to answer to
 	}
-	r := sysRequest{subject: string(m.Subject), reply: string(m.Reply), body: append([]byte(nil), m.Payload...)}
+	r := sysRequest{in: c.acc, subject: string(m.Subject), reply: string(m.Reply), body: string(m.Payload)}
+	if c.scope != "" {
+		r.scope, r.imported = c.scope, true
+		for _, im := range accountImports {
+			if im.subject == r.subject {
+				r.endpoint = im.endpoint
+			}
+		}
+	}
 	select {
-	case c.reqs <- r:
+	case c.sys.reqs <- r:
 		return false, true
 	default:
-		c.dropped.Add(1)
+		c.sys.dropped.Add(1)
 		return false, false
 	}
 }

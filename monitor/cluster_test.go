@@ -109,34 +109,12 @@ func TestSystemPingAnsweredByEveryBroker(t *testing.T) {
 		}
 		startSystem(t, s, m)
 	}
-	// B's responder interest must have reached A.
-	eventually(t, 5*time.Second, "both responders visible on a", func() bool {
-		return len(a.Mux().Match([]byte("$SYS.REQ.SERVER.PING")).Plain) == 2
+	nc := connectSys(t, a)
+	// B's responder interest must reach A: until then only A answers.
+	eventually(t, 5*time.Second, "answers from node-a and node-b", func() bool {
+		seen := pingAll(t, nc)
+		return seen["node-a"] && seen["node-b"]
 	})
-	nc := connect(t, a)
-	inbox := nats.NewInbox()
-	sub, err := nc.SubscribeSync(inbox)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nc.PublishRequest("$SYS.REQ.SERVER.PING", inbox, nil); err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	for range 2 {
-		msg, err := sub.NextMsg(5 * time.Second)
-		if err != nil {
-			t.Fatalf("waiting for PING answers (have %v): %v", seen, err)
-		}
-		var r sysResponse
-		if err := json.Unmarshal(msg.Data, &r); err != nil {
-			t.Fatal(err)
-		}
-		seen[r.Server.Name] = true
-	}
-	if !seen["node-a"] || !seen["node-b"] {
-		t.Errorf("answers from %v, want node-a and node-b", seen)
-	}
 	// The per-server subject of B, asked through A.
 	r := request(t, nc, "$SYS.REQ.SERVER."+b.ID()+".VARZ", "")
 	var v monitor.Varz
@@ -151,5 +129,32 @@ func TestSystemPingAnsweredByEveryBroker(t *testing.T) {
 		if out := run("server", "list", "2"); !strings.Contains(out, "node-a") || !strings.Contains(out, "node-b") {
 			t.Errorf("nats server list 2:\n%s", out)
 		}
+	}
+}
+
+// pingAll sends $SYS.REQ.SERVER.PING and collects the answering servers'
+// names until none arrives for 500 ms.
+func pingAll(t *testing.T, nc *nats.Conn) map[string]bool {
+	t.Helper()
+	inbox := nats.NewInbox()
+	sub, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := nc.PublishRequest("$SYS.REQ.SERVER.PING", inbox, nil); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for {
+		msg, err := sub.NextMsg(500 * time.Millisecond)
+		if err != nil {
+			return seen
+		}
+		var r sysResponse
+		if err := json.Unmarshal(msg.Data, &r); err != nil {
+			t.Fatal(err)
+		}
+		seen[r.Server.Name] = true
 	}
 }

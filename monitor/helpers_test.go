@@ -20,12 +20,20 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// testOptions are broker defaults on loopback with a random port.
+// testOptions are broker defaults on loopback with a random port, and
+// the system user sys/pass (clients sending no credentials land in $G).
 func testOptions() broker.Options {
 	o := broker.DefaultOptions()
 	o.Host = "127.0.0.1"
 	o.Port = -1
+	o.Auth = &broker.AuthOptions{System: &broker.User{Name: "sys", Password: "pass"}}
 	return o
+}
+
+// connectSys connects to srv as the system user.
+func connectSys(t testing.TB, srv *broker.Server) *nats.Conn {
+	t.Helper()
+	return connect(t, srv, nats.UserInfo("sys", "pass"))
 }
 
 // newBroker creates (not starts) a broker, closed at cleanup.

@@ -8,14 +8,14 @@ import (
 )
 
 // SystemEndpoints returns the handlers for the broker's system responder
-// (broker.SystemOptions.Endpoints), so `nats server info|list|ping` see the
-// same documents as /varz, /connz and the rest:
+// (broker.SystemOptions.Endpoints), so `nats server info|list|ping|report`
+// see the same documents as /varz, /connz and the rest:
 //
-//	VARZ, CONNZ, SUBSZ, ROUTEZ, GOSSIPZ, HEALTHZ, STATSZ
+//	VARZ, CONNZ, SUBSZ, ROUTEZ, GOSSIPZ, HEALTHZ, STATSZ, ACCOUNTZ
 //
-// CONNZ and SUBSZ read nats-server's request options from the body
-// (sort, offset, limit, subscriptions, state / test). They work whether or
-// not the monitor serves HTTP.
+// CONNZ, SUBSZ and ACCOUNTZ read nats-server's request options from the
+// body (sort, offset, limit, subscriptions, state, acc / test / account).
+// They work whether or not the monitor serves HTTP.
 func (m *Server) SystemEndpoints() map[string]broker.SystemHandler {
 	return map[string]broker.SystemHandler{
 		"VARZ":    func([]byte) (any, error) { return m.Varz(), nil },
@@ -23,34 +23,82 @@ func (m *Server) SystemEndpoints() map[string]broker.SystemHandler {
 		"ROUTEZ":  func([]byte) (any, error) { return m.Routez(false), nil },
 		"GOSSIPZ": func([]byte) (any, error) { return m.Gossipz(), nil },
 		"HEALTHZ": func([]byte) (any, error) { h, _ := m.Health(); return h, nil },
-		"CONNZ": func(body []byte) (any, error) {
+		"CONNZ":   func(body []byte) (any, error) { return m.connzRequest("", body) },
+		"SUBSZ":   func(body []byte) (any, error) { return m.subszRequest("", body) },
+		"ACCOUNTZ": func(body []byte) (any, error) {
 			var req struct {
-				Sort   SortOpt `json:"sort"`
-				Subs   bool    `json:"subscriptions"`
-				Offset int     `json:"offset"`
-				Limit  int     `json:"limit"`
-				State  int     `json:"state"`
-				CID    uint64  `json:"cid"`
+				Account string `json:"account"`
 			}
 			if err := unmarshalOpt(body, &req); err != nil {
 				return nil, err
 			}
-			// nats-server's ConnState: 0 open, 1 closed, 2 all.
-			return m.Connz(ConnzOptions{Sort: req.Sort, Subscriptions: req.Subs, Offset: req.Offset, Limit: req.Limit, State: ConnState(req.State), CID: req.CID})
-		},
-		"SUBSZ": func(body []byte) (any, error) {
-			var req struct {
-				Subs   bool   `json:"subscriptions"`
-				Offset int    `json:"offset"`
-				Limit  int    `json:"limit"`
-				Test   string `json:"test"`
-			}
-			if err := unmarshalOpt(body, &req); err != nil {
-				return nil, err
-			}
-			return m.Subsz(SubszOptions{Subscriptions: req.Subs, Offset: req.Offset, Limit: req.Limit, Test: req.Test})
+			return m.Accountz(req.Account)
 		},
 	}
+}
+
+// AccountEndpoints returns the handlers for the system responder's
+// account requests (broker.SystemOptions.AccountEndpoints):
+// $SYS.REQ.ACCOUNT.<acc>.CONNZ, .SUBSZ, .INFO and .STATZ, and the
+// per-account imports every account gets ($SYS.REQ.SERVER.PING.CONNZ,
+// $SYS.REQ.ACCOUNT.PING.CONNZ and .STATZ answered about itself).
+func (m *Server) AccountEndpoints() map[string]broker.AccountHandler {
+	return map[string]broker.AccountHandler{
+		"CONNZ": m.connzRequest,
+		"SUBSZ": m.subszRequest,
+		"INFO": func(acc string, _ []byte) (any, error) {
+			az, err := m.Accountz(acc)
+			if err != nil {
+				return nil, err
+			}
+			return az.Account, nil
+		},
+		"STATZ": m.statzRequest,
+	}
+}
+
+// connzRequest is CONNZ with nats-server's ConnzOptions from body; a
+// non-empty acc scopes it to that account whatever the body says.
+func (m *Server) connzRequest(acc string, body []byte) (any, error) {
+	var req struct {
+		Sort    SortOpt `json:"sort"`
+		Auth    bool    `json:"auth"`
+		Subs    bool    `json:"subscriptions"`
+		Offset  int     `json:"offset"`
+		Limit   int     `json:"limit"`
+		State   int     `json:"state"`
+		CID     uint64  `json:"cid"`
+		Account string  `json:"acc"`
+	}
+	if err := unmarshalOpt(body, &req); err != nil {
+		return nil, err
+	}
+	if acc != "" {
+		req.Account = acc
+	}
+	// nats-server's ConnState: 0 open, 1 closed, 2 all.
+	return m.Connz(ConnzOptions{Sort: req.Sort, Auth: req.Auth, Subscriptions: req.Subs, Offset: req.Offset,
+		Limit: req.Limit, State: ConnState(req.State), CID: req.CID, Account: req.Account})
+}
+
+// subszRequest is SUBSZ with nats-server's SubszOptions from body; a
+// non-empty acc scopes it to that account and lists its subscriptions,
+// as nats-server's account SUBSZ does.
+func (m *Server) subszRequest(acc string, body []byte) (any, error) {
+	var req struct {
+		Subs    bool   `json:"subscriptions"`
+		Offset  int    `json:"offset"`
+		Limit   int    `json:"limit"`
+		Test    string `json:"test"`
+		Account string `json:"account"`
+	}
+	if err := unmarshalOpt(body, &req); err != nil {
+		return nil, err
+	}
+	if acc != "" {
+		req.Account, req.Subs = acc, true
+	}
+	return m.Subsz(SubszOptions{Subscriptions: req.Subs, Offset: req.Offset, Limit: req.Limit, Test: req.Test, Account: req.Account})
 }
 
 func unmarshalOpt(body []byte, v any) error {
@@ -75,7 +123,7 @@ func (m *Server) Statsz() *broker.Statsz {
 		CPU:              v.CPU,
 		Connections:      v.Connections,
 		TotalConnections: v.TotalConnections,
-		ActiveAccounts:   1,
+		ActiveAccounts:   activeAccounts(m.b.Accounts()),
 		NumSubs:          v.Subscriptions,
 		Sent:             broker.MsgBytes{Msgs: v.OutMsgs, Bytes: v.OutBytes},
 		Received:         broker.MsgBytes{Msgs: v.InMsgs, Bytes: v.InBytes},
@@ -84,4 +132,36 @@ func (m *Server) Statsz() *broker.Statsz {
 		ActiveServers:    active,
 		MaxProcs:         runtime.GOMAXPROCS(0),
 	}
+}
+
+// statzRequest is an account STATZ (nats-server AccountStatzOptions in
+// body): acc's, or with acc "" those the body names, or every account
+// with connections here. A server with nothing to report stays silent,
+// as nats-server's.
+func (m *Server) statzRequest(acc string, body []byte) (any, error) {
+	var req struct {
+		Accounts      []string `json:"accounts"`
+		IncludeUnused bool     `json:"include_unused"`
+	}
+	if err := unmarshalOpt(body, &req); err != nil {
+		return nil, err
+	}
+	if acc != "" {
+		req.Accounts = []string{acc}
+	}
+	st := m.AccountStatz(AccountStatzOptions{Accounts: req.Accounts, IncludeUnused: req.IncludeUnused})
+	if len(st.Accounts) == 0 && !req.IncludeUnused {
+		return nil, broker.ErrSilent
+	}
+	return st, nil
+}
+
+func activeAccounts(accs []broker.AccountInfo) int {
+	n := 0
+	for _, a := range accs {
+		if a.Connections > 0 {
+			n++
+		}
+	}
+	return n
 }

@@ -21,9 +21,9 @@ import (
 // startSystem starts the $SYS responder with the monitor's endpoints.
 func startSystem(t *testing.T, srv *broker.Server, m *monitor.Server) *broker.System {
 	t.Helper()
-	opts := broker.SystemOptions{User: "sys", ClusterName: "east"}
+	opts := broker.SystemOptions{ClusterName: "east"}
 	if m != nil {
-		opts.Endpoints = m.SystemEndpoints()
+		opts.Endpoints, opts.AccountEndpoints = m.SystemEndpoints(), m.AccountEndpoints()
 	}
 	sys, err := srv.StartSystem(opts)
 	if err != nil {
@@ -67,7 +67,7 @@ func TestSystemRequests(t *testing.T) {
 	srv := startBroker(t, "sys-a")
 	m := startMonitor(t, srv, monitor.Config{})
 	startSystem(t, srv, m)
-	nc := connect(t, srv)
+	nc := connectSys(t, srv)
 
 	ping := request(t, nc, "$SYS.REQ.SERVER.PING", "")
 	if ping.Server.ID != srv.ID() || ping.Server.Name != "sys-a" || ping.Server.Cluster != "east" || ping.Server.Version != broker.Version || ping.Statsz == nil {
@@ -120,7 +120,7 @@ func TestSystemRequests(t *testing.T) {
 func TestSystemDefaultStatsz(t *testing.T) {
 	srv := startBroker(t, "bare")
 	sys := startSystem(t, srv, nil)
-	nc := connect(t, srv)
+	nc := connectSys(t, srv)
 	r := request(t, nc, "$SYS.REQ.SERVER.PING", "")
 	if r.Statsz == nil || r.Statsz.Connections != 1 || r.Server.Name != "bare" {
 		t.Fatalf("PING: %+v", r)
@@ -129,20 +129,30 @@ func TestSystemDefaultStatsz(t *testing.T) {
 	if _, err := nc.Request("$SYS.REQ.SERVER.PING", nil, time.Second); !errors.Is(err, nats.ErrNoResponders) {
 		t.Errorf("after Close: %v, want no responders", err)
 	}
-	if _, err := srv.StartSystem(broker.SystemOptions{}); err == nil {
-		t.Error("StartSystem without a user succeeded")
+	if _, err := srv.StartSystem(broker.SystemOptions{Account: "nope"}); err == nil {
+		t.Error("StartSystem in a missing account succeeded")
 	}
 }
 
 // natsCLI returns a runner for the real nats CLI against srv as the
-// system user, or nil when ~/go/bin/nats (or nats on PATH) is missing.
+// system user, or nil when ~/go/bin/nats (or nats on PATH) is missing
+// (outside CI; in CI that fails the test).
 func natsCLI(t *testing.T, srv *broker.Server) func(args ...string) string {
+	t.Helper()
+	return natsCLIAs(t, srv, "sys", "pass")
+}
+
+// natsCLIAs is natsCLI logged in as user.
+func natsCLIAs(t *testing.T, srv *broker.Server, user, pass string) func(args ...string) string {
 	t.Helper()
 	bin, err := exec.LookPath("nats")
 	if err != nil {
 		home, _ := os.UserHomeDir()
 		bin = filepath.Join(home, "go", "bin", "nats")
 		if _, err := os.Stat(bin); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatal("the nats CLI is missing (.ci/install-nats.sh installs it)")
+			}
 			return nil
 		}
 	}
@@ -152,7 +162,7 @@ func natsCLI(t *testing.T, srv *broker.Server) func(args ...string) string {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		full := append([]string{"--server", url, "--user", "sys", "--password", "pass", "--timeout", "3s"}, args...)
+		full := append([]string{"--server", url, "--user", user, "--password", pass, "--timeout", "3s"}, args...)
 		cmd := exec.CommandContext(ctx, bin, full...)
 		// A private config dir: no user context leaks into the test.
 		cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+cfgDir, "HOME="+cfgDir, "NO_COLOR=1")

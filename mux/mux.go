@@ -85,9 +85,6 @@ type Msg struct {
 	// Queues, on a message arriving over a route, names the queue groups
 	// the sending broker picked this broker for (nil otherwise).
 	Queues [][]byte
-	// System marks a message the broker's system responder published (an
-	// answer to a $SYS request), which filters may keep from other users.
-	System bool
 	// Account names the account (subject space) the message is published
 	// in, for routes to carry; the multiplexor itself does not read it.
 	Account string

@@ -62,10 +62,11 @@ func TestSystemUserIsolated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.opts.Auth != nil {
-		t.Fatal("system user without user auth must not turn auth on")
-	}
 	o := cfg.opts
+	cfg.monitor.applySystemUser(&o)
+	if s := o.Auth.System; s == nil || s.Name != "sys" || s.Password != "pw" || len(o.Auth.Users) != 0 {
+		t.Fatalf("system user alone: %+v", o.Auth)
+	}
 	o.Auth = &broker.AuthOptions{Users: []broker.User{{Name: "app", Password: "x"}}}
 	cfg.monitor.applySystemUser(&o)
 	if s := o.Auth.System; s == nil || s.Name != "sys" || s.Password != "pw" || len(o.Auth.Users) != 1 {

@@ -28,7 +28,7 @@ func (mf *monitorFlags) register(fs *flag.FlagSet) {
 	}
 	fs.StringVar(&mf.httpAddr, "http_addr", "0.0.0.0", "monitoring HTTP listen `host`")
 	fs.DurationVar(&mf.statsInterval, "stats_interval", 0, "log a one-line stats summary every `interval` (0 = off)")
-	fs.StringVar(&mf.sysUser, "system_user", "", "`user` of the system account answering $SYS.REQ.SERVER.* (nats server ping/list/info)")
+	fs.StringVar(&mf.sysUser, "system_user", "", "`user` logging into the system account, which answers $SYS.REQ.* (nats server ping/list/report); without other credentials, clients sending none still connect")
 	fs.StringVar(&mf.sysPassword, "system_password", "", "`password` of the system user")
 }
 
@@ -44,14 +44,17 @@ func (mf *monitorFlags) validate() error {
 	return nil
 }
 
-// applySystemUser makes the system user a login when clients must
-// authenticate with users (the broker then denies every other user
-// $SYS.>, see broker.AuthOptions.System).
+// applySystemUser makes the system user a login into the system account
+// (broker.AuthOptions.System). Without other credentials configured,
+// clients that send none still connect, to $G.
 func (mf *monitorFlags) applySystemUser(o *broker.Options) {
-	if mf.sysUser == "" || o.Auth == nil || len(o.Auth.Users) == 0 {
+	if mf.sysUser == "" {
 		return
 	}
-	auth := *o.Auth
+	var auth broker.AuthOptions
+	if o.Auth != nil {
+		auth = *o.Auth
+	}
 	auth.System = &broker.User{Name: mf.sysUser, Password: mf.sysPassword}
 	o.Auth = &auth
 }
@@ -76,18 +79,15 @@ func startMonitor(mf *monitorFlags, srv *broker.Server, cl *cluster.Cluster, log
 	if err := mon.Start(); err != nil {
 		return nil, err
 	}
-	var sys *broker.System
-	if a := srv.Options().Auth; mf.sysUser != "" || a != nil && a.SystemAccount != "" {
-		sys, err = srv.StartSystem(broker.SystemOptions{User: mf.sysUser, Endpoints: mon.SystemEndpoints()})
-		if err != nil {
-			mon.Close()
-			return nil, err
-		}
+	// The system responder always runs, as nats-server's: in the system
+	// account, which only its users (if any) can reach.
+	sys, err := srv.StartSystem(broker.SystemOptions{Endpoints: mon.SystemEndpoints(), AccountEndpoints: mon.AccountEndpoints()})
+	if err != nil {
+		mon.Close()
+		return nil, err
 	}
 	return func() {
-		if sys != nil {
-			sys.Close()
-		}
+		sys.Close()
 		mon.Close()
 	}, nil
 }
