@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/murmurmq/murmur/mux"
 )
@@ -18,8 +19,73 @@ const GlobalAccount = "$G"
 // values live as long as the server: a reload that drops an account
 // closes its clients, and routes may still name it meanwhile.
 type account struct {
-	name string
-	mux  *mux.Mux
+	name   string
+	mux    *mux.Mux
+	totals accountTotals
+}
+
+// accountTotals are an account's running totals of its client
+// connections, kept off the message path: they change when a client
+// enters or leaves the account (CONNECT, close) and when one is found a
+// slow consumer, never per message. What its open clients count meanwhile
+// is summed on read (Server.Accounts). Routes are in no account's totals.
+type accountTotals struct {
+	// What its clients counted while in it, up to when they left it (by
+	// closing, or by moving to another account at a later CONNECT).
+	inMsgs, inBytes, outMsgs, outBytes atomic.Int64
+	// conns counts clients admitted into it by CONNECT; slowConsumers
+	// its clients closed as slow consumers.
+	conns, slowConsumers atomic.Int64
+}
+
+// clientCounts are a client's message counters at one moment: what it
+// sent (in) and what was queued to it (out).
+type clientCounts struct{ inMsgs, inBytes, outMsgs, outBytes int64 }
+
+func (c *client) counts() clientCounts {
+	return clientCounts{c.inMsgs.Load(), c.inBytes.Load(), c.outMsgs.Load(), c.outBytes.Load()}
+}
+
+// since is what c counted after base was taken.
+func (n clientCounts) since(base clientCounts) clientCounts {
+	return clientCounts{n.inMsgs - base.inMsgs, n.inBytes - base.inBytes, n.outMsgs - base.outMsgs, n.outBytes - base.outBytes}
+}
+
+func (t *accountTotals) add(n clientCounts) {
+	t.inMsgs.Add(n.inMsgs)
+	t.inBytes.Add(n.inBytes)
+	t.outMsgs.Add(n.outMsgs)
+	t.outBytes.Add(n.outBytes)
+}
+
+// joinAccount admits c into acc at CONNECT, on c's reader, and counts the
+// connection there. A client is in $G from its accept on; one that a
+// later CONNECT moves to another account leaves what it counted so far
+// with the old one.
+func (s *Server) joinAccount(c *client, acc *account) {
+	old := c.acc.Load() // written only here and at accept: no race with itself
+	if c.admitted && old == acc {
+		return
+	}
+	c.admitted = true
+	acc.totals.conns.Add(1)
+	if old == acc {
+		return
+	}
+	c.flushStats() // what this read counted before the move is the old account's
+	s.mu.Lock()
+	now := c.counts()
+	old.totals.add(now.since(c.accBase))
+	c.accBase = now
+	c.acc.Store(acc)
+	s.mu.Unlock()
+}
+
+// leaveAccountLocked folds a closing client's counts into its account's
+// totals, as retireLocked does for the server's. Caller holds s.mu and
+// removes c from the live set in the same hold.
+func (s *Server) leaveAccountLocked(c *client) {
+	c.acc.Load().totals.add(c.counts().since(c.accBase))
 }
 
 func newAccount(name string) *account { return &account{name: name, mux: mux.New()} }
@@ -57,16 +123,21 @@ func (s *Server) accountList() []*account {
 	return slices.SortedFunc(maps.Values(set), func(a, b *account) int { return strings.Compare(a.name, b.name) })
 }
 
-// AccountInfo describes one account, for /accountz and /metrics.
+// AccountInfo describes one account, for /accountz, /accstatz and
+// /metrics.
 type AccountInfo struct {
 	Name          string
-	Connections   int
+	Connections   int // open client connections in it now
 	Subscriptions int // in its index: local, remote and import ones
-	// The message counters of its open connections: what they sent
-	// (In) and what was queued to them (Out).
+	// The message counters of its client connections, open and closed,
+	// since the server started: what they sent (In) and what was queued
+	// to them (Out). They only grow. Route traffic is not in them.
 	InMsgs, InBytes, OutMsgs, OutBytes int64
-	Exports                            []Export
-	Imports                            []Import
+	// TotalConnections counts the clients CONNECT admitted into it since
+	// the server started; SlowConsumers those closed as slow consumers.
+	TotalConnections, SlowConsumers int64
+	Exports                         []Export
+	Imports                         []Import
 }
 
 // Accounts describes every account, ordered by name, with its exports
@@ -78,31 +149,39 @@ func (s *Server) Accounts() []AccountInfo {
 			conf[acc.Name] = acc
 		}
 	}
-	live := map[string]*AccountInfo{}
+	accs := s.accountList()
+	out := make([]AccountInfo, len(accs))
+	at := make(map[*account]*AccountInfo, len(accs))
+	// Under s.mu a client's counts are either live or in its account's
+	// totals (retired, or moved), never both or neither.
 	s.mu.Lock()
-	for _, c := range s.clients {
-		name := c.acc.Load().name
-		t := live[name]
-		if t == nil {
-			t = &AccountInfo{}
-			live[name] = t
+	for i, a := range accs {
+		t := &a.totals
+		out[i] = AccountInfo{
+			Name:   a.name,
+			InMsgs: t.inMsgs.Load(), InBytes: t.inBytes.Load(),
+			OutMsgs: t.outMsgs.Load(), OutBytes: t.outBytes.Load(),
+			TotalConnections: t.conns.Load(),
+			SlowConsumers:    t.slowConsumers.Load(),
 		}
-		t.Connections++
-		t.InMsgs += c.inMsgs.Load()
-		t.InBytes += c.inBytes.Load()
-		t.OutMsgs += c.outMsgs.Load()
-		t.OutBytes += c.outBytes.Load()
+		at[a] = &out[i]
+	}
+	for _, c := range s.clients {
+		ai := at[c.acc.Load()]
+		if ai == nil {
+			continue // an account added since accountList; counted next time
+		}
+		n := c.counts().since(c.accBase)
+		ai.Connections++
+		ai.InMsgs += n.inMsgs
+		ai.InBytes += n.inBytes
+		ai.OutMsgs += n.outMsgs
+		ai.OutBytes += n.outBytes
 	}
 	s.mu.Unlock()
-	var out []AccountInfo
-	for _, a := range s.accountList() {
-		ai := AccountInfo{}
-		if t := live[a.name]; t != nil {
-			ai = *t
-		}
-		ai.Name, ai.Subscriptions = a.name, a.mux.Index().Count()
-		ai.Exports, ai.Imports = conf[a.name].Exports, conf[a.name].Imports
-		out = append(out, ai)
+	for i, a := range accs {
+		out[i].Subscriptions = a.mux.Index().Count()
+		out[i].Exports, out[i].Imports = conf[a.name].Exports, conf[a.name].Imports
 	}
 	return out
 }

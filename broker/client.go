@@ -51,10 +51,16 @@ type client struct {
 	opts connectOpts // guarded by mu
 
 	// acc is the client's account: $G until CONNECT logs it in as a user
-	// of another, then fixed for the connection's life (a reload that
-	// moves the user closes the client).
-	acc   atomic.Pointer[account]
-	nonce []byte // sent in INFO for nkey users to sign (nil: none)
+	// of another (a later CONNECT may log it in elsewhere, as in
+	// nats-server; a reload that moves the user closes the client). Only
+	// joinAccount changes it.
+	acc atomic.Pointer[account]
+	// accBase is the client's counts when it entered acc: what it
+	// counted since is acc's (guarded by Server.mu). admitted: a CONNECT
+	// admitted it into acc (reader-owned).
+	accBase  clientCounts
+	admitted bool
+	nonce    []byte // sent in INFO for nkey users to sign (nil: none)
 	// announced: a connect event went out (reader-owned; read by closed,
 	// after the reader stopped), so the disconnect event follows.
 	announced bool
@@ -154,6 +160,7 @@ func (c *client) Connect(arg []byte) error {
 	if opts.NoResponders && !opts.Headers {
 		return &closeError{proto.ErrTextNoRespNoHeaders}
 	}
+	acc := c.acc.Load()
 	if st := c.srv.auth.Load(); st != nil {
 		// The credentials are here: however long checking them takes (a
 		// bcrypt hash on a busy machine), the auth timer no longer applies.
@@ -174,16 +181,15 @@ func (c *client) Connect(arg []byte) error {
 			return errAuthFailed
 		}
 		if u != nil {
-			acc := c.srv.account(u.account)
-			if acc == nil {
+			if acc = c.srv.account(u.account); acc == nil {
 				c.authFailed("account " + strconv.Quote(u.account) + " is gone")
 				return errAuthFailed
 			}
-			c.acc.Store(acc)
 			c.perms.Store(u.perms)
 			c.user.Store(&u.name)
 		}
 	}
+	c.srv.joinAccount(c, acc)
 	c.markAuthed()
 	c.parser.RequireConnect = false
 	if !c.announced {

@@ -179,7 +179,7 @@ func (c *conn) admitLocked(size int) bool {
 	}
 	if o.pending()+size > o.maxPending {
 		c.markClosingLocked(SlowConsumerPendingBytes)
-		c.srv.stats.slowConsumers.Add(1)
+		c.countSlowConsumer()
 		c.log.Warn("slow consumer detected, closing", zap.String("reason", SlowConsumerPendingBytes.String()),
 			zap.Int("max_pending", o.maxPending))
 		c.wakeWriter()
@@ -273,10 +273,19 @@ func (c *conn) waitForPeer() {
 // nats-server), and counts it.
 func (c *conn) slowConsumer(reason CloseReason) {
 	if c.markClosing(reason) {
-		c.srv.stats.slowConsumers.Add(1)
+		c.countSlowConsumer()
 		c.log.Warn("slow consumer detected, closing", zap.String("reason", reason.String()),
 			zap.Int("max_pending", c.srv.o().MaxPending))
 		c.wakeWriter()
+	}
+}
+
+// countSlowConsumer counts a slow consumer in the server's totals and, for
+// a client, in its account's (routes are in no account's).
+func (c *conn) countSlowConsumer() {
+	c.srv.stats.slowConsumers.Add(1)
+	if cl, ok := c.proto.(*client); ok {
+		cl.acc.Load().totals.slowConsumers.Add(1)
 	}
 }
 

@@ -322,6 +322,7 @@ func (s *Server) removeClient(c *client) {
 	if s.clients[c.cid] == c {
 		delete(s.clients, c.cid)
 		s.retireLocked(&c.conn)
+		s.leaveAccountLocked(c)
 	}
 	if len(s.closed) < maxClosed {
 		s.closed = append(s.closed, info)

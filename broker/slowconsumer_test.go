@@ -302,3 +302,43 @@ func pacedBurst(t *testing.T) (int64, int64) {
 	})
 	return got.Load(), srv.Stats().SlowConsumers
 }
+
+// TestSlowConsumerCountedInAccount: a client closed as a slow consumer is
+// counted in its account's totals as well as the server's.
+func TestSlowConsumerCountedInAccount(t *testing.T) {
+	o := testOptions()
+	o.Auth = accountsAuth()
+	o.MaxPayload = 64 << 10
+	o.MaxPending = 256 << 10
+	srv := startServer(t, o, nil)
+	stalled := dialStalled(t, srv.Addrs()["tcp"].String())
+	r := bufio.NewReader(stalled)
+	if _, err := r.ReadString('\n'); err != nil { // INFO
+		t.Fatal(err)
+	}
+	fmt.Fprintf(stalled, `CONNECT {"verbose":false,"pedantic":false,"user":"bob","pass":"b"}`+"\r\nSUB feed 1\r\nPING\r\n")
+	if line, err := r.ReadString('\n'); err != nil || line != "PONG\r\n" {
+		t.Fatalf("stalled subscriber handshake: %q %v", line, err)
+	}
+	pub := login(t, srv, "bob", "b")
+	payload := make([]byte, 1024)
+	deadline := time.Now().Add(20 * time.Second)
+	for srv.Stats().SlowConsumers == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the stalled subscriber was not cut within 20 s")
+		}
+		for range 100 {
+			pub.Publish("feed", payload)
+		}
+		if err := pub.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]int64{}
+	for _, a := range srv.Accounts() {
+		got[a.Name] = a.SlowConsumers
+	}
+	if got["B"] != 1 || got["A"] != 0 || got[broker.GlobalAccount] != 0 {
+		t.Fatalf("slow consumers per account: %v, want B: 1", got)
+	}
+}

@@ -22,6 +22,7 @@ const (
 	pathGatewz  = "/gatewayz"
 	pathLeafz   = "/leafz"
 	pathAccz    = "/accountz"
+	pathAccStz  = "/accstatz"
 )
 
 // reqCounters count requests per path (varz http_req_stats). The set of
@@ -32,7 +33,7 @@ type reqCounters struct {
 
 func (r *reqCounters) init() {
 	r.m = make(map[string]*atomic.Uint64)
-	for _, p := range []string{pathRoot, pathVarz, pathConnz, pathSubsz, pathRoutez, pathGossipz, pathHealthz, pathMetrics, pathGatewz, pathLeafz, pathAccz} {
+	for _, p := range []string{pathRoot, pathVarz, pathConnz, pathSubsz, pathRoutez, pathGossipz, pathHealthz, pathMetrics, pathGatewz, pathLeafz, pathAccz, pathAccStz} {
 		r.m[p] = new(atomic.Uint64)
 	}
 }
@@ -121,6 +122,13 @@ func (m *Server) handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		m.writeJSON(ctx, 200, az)
+	case pathAccStz:
+		opts, err := accountStatzOptions(args)
+		if err != nil {
+			m.writeError(ctx, err)
+			return
+		}
+		m.writeJSON(ctx, 200, m.AccountStatz(opts))
 	case pathMetrics:
 		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
 		ctx.SetBody(m.Metrics())

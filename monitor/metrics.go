@@ -114,10 +114,13 @@ func (m *Server) Metrics() []byte {
 
 // MaxAccountLabels bounds the accounts /metrics names one by one: the
 // busiest by connections; the rest are summed under account="_other", so
-// 10,000 accounts do not make 10,000 series per metric.
+// 10,000 accounts do not make 10,000 series per metric. (An account that
+// moves between the named and the rest takes its totals along, so the
+// counters of both may fall then, which Prometheus reads as a reset.)
 const MaxAccountLabels = 100
 
-// accountMetrics writes the per-account gauges.
+// accountMetrics writes the per-account series: gauges of what is open
+// now, counters of totals since start (closed connections included).
 func (m *Server) accountMetrics(w *promWriter) {
 	accs := m.b.Accounts()
 	sort.SliceStable(accs, func(i, j int) bool { return accs[i].Connections > accs[j].Connections })
@@ -130,22 +133,26 @@ func (m *Server) accountMetrics(w *promWriter) {
 			rest.InBytes += a.InBytes
 			rest.OutMsgs += a.OutMsgs
 			rest.OutBytes += a.OutBytes
+			rest.TotalConnections += a.TotalConnections
+			rest.SlowConsumers += a.SlowConsumers
 		}
 		accs = append(accs[:MaxAccountLabels:MaxAccountLabels], rest)
 	}
 	perAccount := []struct {
-		name, help string
-		val        func(a *broker.AccountInfo) float64
+		name, kind, help string
+		val              func(a *broker.AccountInfo) float64
 	}{
-		{"murmur_account_connections", "Open client connections per account.", func(a *broker.AccountInfo) float64 { return float64(a.Connections) }},
-		{"murmur_account_subscriptions", "Subscriptions in an account's index.", func(a *broker.AccountInfo) float64 { return float64(a.Subscriptions) }},
-		{"murmur_account_in_msgs", "Messages received by an account's open connections.", func(a *broker.AccountInfo) float64 { return float64(a.InMsgs) }},
-		{"murmur_account_in_bytes", "Bytes received by an account's open connections.", func(a *broker.AccountInfo) float64 { return float64(a.InBytes) }},
-		{"murmur_account_out_msgs", "Messages delivered to an account's open connections.", func(a *broker.AccountInfo) float64 { return float64(a.OutMsgs) }},
-		{"murmur_account_out_bytes", "Bytes delivered to an account's open connections.", func(a *broker.AccountInfo) float64 { return float64(a.OutBytes) }},
+		{"murmur_account_connections", "gauge", "Open client connections per account.", func(a *broker.AccountInfo) float64 { return float64(a.Connections) }},
+		{"murmur_account_connections_total", "counter", "Client connections admitted into an account since start.", func(a *broker.AccountInfo) float64 { return float64(a.TotalConnections) }},
+		{"murmur_account_subscriptions", "gauge", "Subscriptions in an account's index.", func(a *broker.AccountInfo) float64 { return float64(a.Subscriptions) }},
+		{"murmur_account_in_msgs_total", "counter", "Messages received from an account's client connections, closed ones included.", func(a *broker.AccountInfo) float64 { return float64(a.InMsgs) }},
+		{"murmur_account_in_bytes_total", "counter", "Payload bytes received from an account's client connections, closed ones included.", func(a *broker.AccountInfo) float64 { return float64(a.InBytes) }},
+		{"murmur_account_out_msgs_total", "counter", "Messages delivered to an account's client connections, closed ones included.", func(a *broker.AccountInfo) float64 { return float64(a.OutMsgs) }},
+		{"murmur_account_out_bytes_total", "counter", "Payload bytes delivered to an account's client connections, closed ones included.", func(a *broker.AccountInfo) float64 { return float64(a.OutBytes) }},
+		{"murmur_account_slow_consumers_total", "counter", "Client connections of an account closed as slow consumers.", func(a *broker.AccountInfo) float64 { return float64(a.SlowConsumers) }},
 	}
 	for _, f := range perAccount {
-		w.family(f.name, "gauge", f.help)
+		w.family(f.name, f.kind, f.help)
 		for i := range accs {
 			w.sample(f.name, f.val(&accs[i]), "account", accs[i].Name)
 		}

@@ -1,8 +1,9 @@
 // Package monitor serves a broker's state over HTTP with nats-server's
 // monitoring endpoints and JSON field names (/varz, /connz, /subsz, /routez,
-// /healthz), plus Murmur's own /gossipz, Prometheus /metrics and a live page
-// at /. It also logs a one-line stats summary periodically and answers the
-// system requests (`nats server info`) through SystemEndpoints.
+// /healthz, /accountz, /accstatz), plus Murmur's own /gossipz, Prometheus
+// /metrics and a live page at /. It also logs a one-line stats summary
+// periodically and answers the system requests (`nats server info`)
+// through SystemEndpoints.
 //
 // The monitor reads the broker through the Broker interface; it never takes
 // a lock a publisher holds while fanning out (counters are atomics or
