@@ -123,11 +123,11 @@ func TestAccountStatz(t *testing.T) {
 		return slices.Equal(accNames(stz), []string{"A"})
 	})
 	getJSON(t, c, m, "/accstatz?unused=true", &stz)
-	if got := accNames(stz); !slices.Equal(got, []string{"$G", "A", "B", "C"}) {
+	if got := accNames(stz); !slices.Equal(got, []string{"$G", "$SYS", "A", "B", "C"}) {
 		t.Fatalf("accstatz?unused=true: %v", got)
 	}
 	wantB.Conns, wantB.TotalConns, wantB.NumSubs = 0, 0, 0
-	if stz.Accounts[2] != wantB {
+	if stz.Accounts[3] != wantB {
 		t.Fatalf("accstatz B after its client closed: %+v, want %+v", stz.Accounts[2], wantB)
 	}
 
@@ -139,7 +139,7 @@ func TestAccountStatz(t *testing.T) {
 		{"acc=B,C", nil},
 		{"acc=C,B,A&unused=1", []string{"C", "B", "A"}},
 		{"acc=B,nope,B&unused=true", []string{"B"}},
-		{"acc=&unused=true", []string{"$G", "A", "B", "C"}},
+		{"acc=&unused=true", []string{"$G", "$SYS", "A", "B", "C"}},
 	} {
 		var got nsAccountStatz
 		getJSON(t, c, m, "/accstatz?"+tc.query, &got)

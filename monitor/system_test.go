@@ -97,7 +97,7 @@ func TestSystemRequests(t *testing.T) {
 		t.Fatalf("<id>.CONNZ: %v %+v", err, cz)
 	}
 	var sz monitor.Subsz
-	subsz := request(t, nc, "$SYS.REQ.SERVER.PING.SUBSZ", `{"test":"$SYS.REQ.SERVER.PING"}`)
+	subsz := request(t, nc, "$SYS.REQ.SERVER.PING.SUBSZ", `{"test":"$SYS.REQ.SERVER.PING","account":"$SYS"}`)
 	if err := json.Unmarshal(subsz.Data, &sz); err != nil || sz.Total != 1 || sz.Subs[0].Cid != 0 {
 		t.Fatalf("PING.SUBSZ: %v %+v", err, sz)
 	}
