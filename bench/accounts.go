@@ -77,6 +77,56 @@ func manyAccountsConf(n int) string {
 	return b.String()
 }
 
+// accountLogin is the one user of account ACC<i> in manyAccountsConf.
+func accountLogin(i int) nats.Option { return nats.UserInfo(fmt.Sprintf("u%d", i), "p") }
+
+// inManyAccounts is f on a broker configured with n accounts of one user
+// each, the publishers and subscribers all logged in as the last account's
+// user.
+func inManyAccounts(n int, f flow) func(context.Context, *Env) (Result, error) {
+	return withConfig(manyAccountsConf(n), func(ctx context.Context, env *Env, b *Broker) (Result, error) {
+		return f.runOn(ctx, env, endpoints{pub: b.URL, sub: b.URL, opts: []nats.Option{accountLogin(n - 1)}})
+	})
+}
+
+// accountsOverOne is ours only: f with n accounts configured divided by f
+// with one (the same flow, the same login form), each on a fresh broker
+// stopped before the other starts. Which goes first alternates from run to
+// run (runs are sequential), so neither always gets the colder machine.
+func accountsOverOne(n int, f flow) func(context.Context, *Env) (Result, error) {
+	runs := 0
+	return func(ctx context.Context, env *Env) (Result, error) {
+		if env.Side != sideOurs {
+			return Result{}, ErrNotApplicable
+		}
+		counts := []int{1, n}
+		if runs++; runs%2 == 0 {
+			counts[0], counts[1] = n, 1
+		}
+		got := map[int]Result{}
+		for _, c := range counts {
+			r, err := inManyAccounts(c, f)(ctx, env)
+			if serr := env.stopAll(); err == nil {
+				err = serr
+			}
+			if err != nil {
+				return Result{}, fmt.Errorf("%d account(s): %w", c, err)
+			}
+			got[c] = r
+		}
+		one, many := got[1], got[n]
+		env.Progress("1 account %s, %d accounts %s msgs/s", formatValue(one.Value, "msgs/s"), n, formatValue(many.Value, "msgs/s"))
+		r := Result{Value: many.Value / one.Value}
+		if one.Note != "" {
+			r.Note = "1 account: " + one.Note
+		}
+		if many.Note != "" {
+			r.Note = joinNotes(r.Note, fmt.Sprintf("%d accounts: %s", n, many.Note))
+		}
+		return r, nil
+	}
+}
+
 // manyAccounts measures the broker's settled RSS with n accounts of one
 // user each configured and one client logged in to the last.
 type manyAccounts struct{ count int }
@@ -84,7 +134,7 @@ type manyAccounts struct{ count int }
 func (w manyAccounts) run(ctx context.Context, env *Env) (Result, error) {
 	n := env.scaled(w.count, 100)
 	return withConfig(manyAccountsConf(n), func(ctx context.Context, env *Env, b *Broker) (Result, error) {
-		nc, err := connect(b.URL, &firstError{}, nats.UserInfo(fmt.Sprintf("u%d", n-1), "p"))
+		nc, err := connect(b.URL, &firstError{}, accountLogin(n-1))
 		if err != nil {
 			return Result{}, err
 		}

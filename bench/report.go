@@ -82,6 +82,9 @@ func cells(r Row) []string {
 			return "error"
 		}
 		v := formatValue(s.Value, w.Unit)
+		if w.Spread && s.OK > 1 {
+			v += fmt.Sprintf(" [%s–%s]", formatValue(s.Min, w.Unit), formatValue(s.Max, w.Unit))
+		}
 		if s.Flagged {
 			v += " (!)"
 		}

@@ -143,6 +143,7 @@ func (o Outcome) String(w Workload) string {
 // Summary is a side's medians over successful runs.
 type Summary struct {
 	Value    float64
+	Min, Max float64 // lowest and highest successful run
 	P50, P99 time.Duration
 	OK       int  // successful runs
 	Runs     int  // runs that applied (not ErrNotApplicable)
@@ -168,6 +169,9 @@ func summarize(runs []Outcome) Summary {
 	}
 	s.OK = len(vals)
 	s.Value = median(vals)
+	if len(vals) > 0 {
+		s.Min, s.Max = slices.Min(vals), slices.Max(vals)
+	}
 	s.P50, s.P99 = time.Duration(median(durs(p50))), time.Duration(median(durs(p99)))
 	return s
 }

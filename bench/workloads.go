@@ -29,6 +29,11 @@ type Workload struct {
 	Latency bool
 	// Sink also runs the workload against the byte sink, as a ceiling.
 	Sink bool
+	// Spread adds each side's lowest and highest run to its cell, for rows
+	// whose value is itself a ratio of two measurements of one side (say
+	// ours with 100 accounts ÷ ours with one), where the ratio column has
+	// nothing to compare.
+	Spread bool
 	// Run performs one measurement. It must stop every goroutine and close
 	// every connection it opened before returning; Env stops the brokers.
 	Run func(ctx context.Context, env *Env) (Result, error)
@@ -204,6 +209,12 @@ func workloads() []Workload {
 		})},
 		{Name: "service import B → A, request/reply, sync, 128 B", Unit: "req/s", Latency: true, Run: serviceImportRequests(requestReply{
 			count: 20_000, size: 128,
+		})},
+		{Name: "1 pub → 1 sub, 128 B, 100 accounts configured (pub and sub in the last)", Unit: msgs, Run: inManyAccounts(100, flow{
+			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 128, count: 2_000_000, fanout: 1,
+		})},
+		{Name: "100 accounts configured ÷ 1, ours, 1 pub → 1 sub, 128 B (goal 1.00: an account costs nothing per message)", Unit: "×", Spread: true, Run: accountsOverOne(100, flow{
+			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 128, count: 2_000_000, fanout: 1,
 		})},
 		{Name: "RSS, 10,000 idle connections", Unit: "MiB", LowerIsBetter: true, Run: singleBroker(idleConns{
 			count: 10_000,

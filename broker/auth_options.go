@@ -125,9 +125,14 @@ const DefaultResponseThreshold = 2 * time.Minute
 
 // Import brings another account's export into this one. A stream import
 // delivers Account's messages on Stream's subjects here, under Prefix
-// ("prefix.<subject>") when set. A service import lets this account's
-// clients send requests to To (default: the Service subject) that reach
-// Account's responders on Service, with the responses mapped back.
+// ("prefix.<subject>") or on the subject To maps them to: To's "*" tokens
+// take Stream's wildcards in order, "$N" or "{{wildcard(N)}}" the N-th,
+// and every wildcard and a trailing ">" must be kept ("a.*.*" to
+// "b.$2.$1"). A service import lets this account's clients send requests
+// to To (default: the Service subject) that reach Account's responders on
+// Service, To's wildcards mapped back onto Service's the same way, with
+// the responses mapped back. Prefix and To are nats-server's keys, with
+// its rules; a stream import takes one or the other.
 type Import struct {
 	Account string
 	Stream  string
@@ -341,14 +346,13 @@ func validateImports(accounts []Account) error {
 				return fmt.Errorf("%s: invalid subject %q", path, subj)
 			case im.Account == acc.Name:
 				return fmt.Errorf("%s: an account cannot import from itself", path)
+			case im.Prefix != "" && im.To != "" && im.Stream != "":
+				// nats-server's text.
+				return fmt.Errorf("%s.to: stream import can not have a 'prefix' and a 'to' property", path)
 			case im.Prefix != "" && (im.Service != "" || !pubsub.ValidLiteralSubject(im.Prefix)):
 				return fmt.Errorf("%s.prefix: %q must be a literal subject on a stream import", path, im.Prefix)
-			case im.To != "" && im.Service == "":
-				return fmt.Errorf("%s.to: applies to service imports (streams take a prefix)", path)
 			case im.To != "" && !pubsub.ValidSubject(im.To):
 				return fmt.Errorf("%s.to: invalid subject %q", path, im.To)
-			case im.To != "" && im.To != im.Service && (pubsub.HasWildcard(im.To) || pubsub.HasWildcard(im.Service)):
-				return fmt.Errorf("%s.to: mapping %q to %q needs literal subjects", path, im.To, im.Service)
 			}
 			exp := byName[im.Account]
 			if exp == nil {
@@ -356,6 +360,9 @@ func validateImports(accounts []Account) error {
 			}
 			if !exports(exp, kind, subj, acc.Name) {
 				return fmt.Errorf("%s: account %q does not export %s %q to account %q", path, im.Account, kind, subj, acc.Name)
+			}
+			if err := checkMapping(im); err != nil {
+				return fmt.Errorf("%s.to: %w", path, err)
 			}
 		}
 	}

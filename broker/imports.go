@@ -1,23 +1,27 @@
 package broker
 
 import (
+	"fmt"
 	"sync"
 
 	"go.uber.org/zap"
 
 	"github.com/murmurmq/murmur/mux"
 	"github.com/murmurmq/murmur/pubsub"
+	"github.com/murmurmq/murmur/transform"
 )
 
 // Account imports, as nats-server's. Each import is one forwarding
 // subscription (mux.Sub.Forward):
 //
 //   - a stream import of B from A subscribes in A's index to the imported
-//     subjects and republishes each message into B (under the prefix);
+//     subjects and republishes each message into B (under the prefix, or
+//     on the subject its To maps it to);
 //   - a service import of B from A subscribes in B's index to the local
 //     subject (To) and republishes each request into A, on the exported
-//     subject, with its reply subject replaced by a response subject of
-//     this broker (_R_.<tag>.<n>) that maps back to the requester's reply;
+//     subject (To's wildcards mapped back onto it), with its reply subject
+//     replaced by a response subject of this broker (_R_.<tag>.<n>) that
+//     maps back to the requester's reply;
 //   - every account that exports a service has one response subscription,
 //     _R_.<tag>.>, which takes the responses (from local responders, or
 //     over routes from remote ones: it is the one import subscription
@@ -91,16 +95,17 @@ func (s *Server) setImports(a *AuthOptions) {
 				continue // validated: cannot happen
 			}
 			if im.Stream != "" {
-				install(from, &mux.Sub{Subject: im.Stream, Forward: &streamImport{to: to, prefix: im.Prefix}}, false)
+				subject, tr, _ := streamMapping(im) // validated
+				install(from, &mux.Sub{Subject: im.Stream, Forward: &streamImport{
+					to: to, prefix: im.Prefix, subject: subject, tr: tr,
+				}}, false)
 				continue
 			}
-			local := im.To
-			if local == "" {
-				local = im.Service
-			}
+			local, tr, _ := serviceMapping(im) // validated
 			e := serviceExport(exports[im.Account], im.Service)
 			install(to, &mux.Sub{Subject: local, Forward: &serviceImport{
-				srv: s, exporter: from, importer: to, subject: im.Service, mapped: local != im.Service, export: e,
+				srv: s, exporter: from, importer: to, subject: im.Service, tr: tr,
+				mapped: tr == nil && local != im.Service, export: e,
 			}}, false)
 		}
 		for _, e := range acc.Exports {
@@ -123,11 +128,76 @@ func serviceExport(acc *Account, subject string) Export {
 	return Export{}
 }
 
+// streamMapping is how a stream import's To renames what it delivers, by
+// nats-server's rules: a literal stream is delivered on To (subject); a
+// stream with wildcards, on the subject tr maps it to, To's "*" tokens
+// taking the stream's wildcards in order ($N and {{wildcard(N)}} place
+// them by number), every wildcard used and ">" kept. Neither set: the
+// subject is kept (or prefixed).
+func streamMapping(im Import) (subject string, tr *transform.Transform, err error) {
+	switch {
+	case im.To == "" || im.To == im.Stream:
+		return "", nil, nil
+	case !pubsub.HasWildcard(im.Stream):
+		// nats-server would deliver on a subject with wildcards.
+		if !pubsub.ValidLiteralSubject(im.To) {
+			return "", nil, fmt.Errorf("the stream %q is one subject: %q must be a literal subject", im.Stream, im.To)
+		}
+		return im.To, nil, nil
+	}
+	tr, err = transform.New(im.Stream, transform.Tokenize(im.To))
+	if err != nil {
+		return "", nil, fmt.Errorf("failed to create mapping transform for stream import subject from %q to %q: %w", im.Stream, im.To, err)
+	}
+	return "", tr, nil
+}
+
+// serviceMapping is how a service import maps requests, by nats-server's
+// rules: clients send to local (To with its placeholders read as "*",
+// default the exported subject), and tr, when set, maps each request's
+// subject onto the exported one. To is written as the exported subject's
+// destination (its "*" tokens take the exported wildcards in order), and
+// tr is that mapping reversed. A literal exported subject needs no
+// mapping: every request goes to it.
+func serviceMapping(im Import) (local string, tr *transform.Transform, err error) {
+	if im.To == "" || im.To == im.Service || !pubsub.HasWildcard(im.Service) {
+		if im.To == "" {
+			return im.Service, nil, nil
+		}
+		return im.To, nil, nil
+	}
+	wrap := func(err error) error {
+		return fmt.Errorf("failed to create mapping transform for service import subject from %q to %q: %w", im.To, im.Service, err)
+	}
+	exported, _ := transform.Untokenize(im.Service)
+	fwd, err := transform.New(exported, transform.Tokenize(im.To))
+	if err != nil {
+		return "", nil, wrap(err)
+	}
+	if tr, err = fwd.Reverse(); err != nil {
+		return "", nil, wrap(err)
+	}
+	local, _ = transform.Untokenize(im.To)
+	return local, tr, nil
+}
+
+// checkMapping reports why im's To cannot be installed.
+func checkMapping(im Import) (err error) {
+	if im.Stream != "" {
+		_, _, err = streamMapping(im)
+	} else {
+		_, _, err = serviceMapping(im)
+	}
+	return err
+}
+
 // streamImport republishes messages of the exporting account into the
 // importing one.
 type streamImport struct {
-	to     *account
-	prefix string
+	to      *account
+	prefix  string
+	subject string               // set: every message is delivered on it
+	tr      *transform.Transform // set: maps each message's subject
 }
 
 func (si *streamImport) Forward(_ *mux.Sub, from mux.Conn, msg *mux.Msg, b *mux.Batch) int {
@@ -135,9 +205,14 @@ func (si *streamImport) Forward(_ *mux.Sub, from mux.Conn, msg *mux.Msg, b *mux.
 		return 0 // imported where it was published
 	}
 	m := forwarded(msg, si.to)
-	if si.prefix != "" {
+	switch {
+	case si.prefix != "":
 		subj := make([]byte, 0, len(si.prefix)+1+len(msg.Subject))
 		m.Subject = append(append(append(subj, si.prefix...), '.'), msg.Subject...)
+	case si.tr != nil:
+		m.Subject = si.tr.Append(make([]byte, 0, len(msg.Subject)+len(si.tr.Destination())), msg.Subject)
+	case si.subject != "":
+		m.Subject = []byte(si.subject)
 	}
 	return si.to.mux.Publish(from, &m, b)
 }
@@ -147,8 +222,9 @@ func (si *streamImport) Forward(_ *mux.Sub, from mux.Conn, msg *mux.Msg, b *mux.
 type serviceImport struct {
 	srv                *Server
 	exporter, importer *account
-	subject            string // the exported subject requests go to
-	mapped             bool   // the local subject differs: requests go to subject
+	subject            string               // the exported subject requests go to
+	mapped             bool                 // the local subject differs: requests go to subject
+	tr                 *transform.Transform // set: maps each request's subject onto the exported one
 	export             Export
 }
 
@@ -157,7 +233,10 @@ func (si *serviceImport) Forward(_ *mux.Sub, from mux.Conn, msg *mux.Msg, b *mux
 		return 0 // imported where it was published
 	}
 	m := forwarded(msg, si.exporter)
-	if si.mapped {
+	switch {
+	case si.tr != nil:
+		m.Subject = si.tr.Append(make([]byte, 0, len(si.subject)+len(msg.Subject)), msg.Subject)
+	case si.mapped:
 		m.Subject = []byte(si.subject)
 	}
 	if len(msg.Reply) > 0 {

@@ -373,7 +373,7 @@ func decodeExports(v *conf.Value) ([]broker.Export, error) {
 	return out, nil
 }
 
-// decodeImports reads imports [ {stream: {account, subject}, prefix},
+// decodeImports reads imports [ {stream: {account, subject}, prefix | to},
 // {service: {account, subject}, to}, ... ].
 func decodeImports(v *conf.Value) ([]broker.Import, error) {
 	list, err := v.AsArray()
@@ -407,13 +407,20 @@ func decodeImports(v *conf.Value) ([]broker.Import, error) {
 }
 
 // note records the position of each element of the list v under
-// "<path>[i]".
+// "<path>[i]", and of each key of an element under "<path>[i].<key>", so
+// an error about one key ("accounts.B.imports[0].to: ...") points at it.
 func note(where map[string]*conf.Value, v *conf.Value, path string) {
 	list, err := v.AsArray()
 	if err != nil {
 		return
 	}
 	for i, e := range list {
-		where[fmt.Sprintf("%s[%d]", path, i)] = e
+		p := fmt.Sprintf("%s[%d]", path, i)
+		where[p] = e
+		if e.Kind == conf.Block {
+			for _, f := range e.Map.Fields {
+				where[p+"."+f.Key] = f.Value
+			}
+		}
 	}
 }

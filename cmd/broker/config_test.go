@@ -294,6 +294,10 @@ func TestConfigErrorsNamed(t *testing.T) {
 		{"accounts { A: { exports: [ {accounts: [B]} ] } }", ":1: accounts.A.exports[0]: set stream or service"},
 		{"accounts { A: { imports: [ {stream: {subject: x}} ] } }", ":1: accounts.A.imports[0]: the import names no account"},
 		{"accounts { A: { imports: [ {stream: {account: B, subject: x, bogus: 1}} ] } }", ":1: accounts.A.imports[0].stream.bogus: unknown key"},
+		{"accounts {\n A: { exports: [ {stream: \"a.*.*\"} ] }\n B: { imports: [ {stream: {account: A, subject: \"a.*.*\"},\n  to: \"b.*\"} ] }\n}", `:4: accounts.B.imports[0].to: failed to create mapping transform for stream import subject from "a.*.*" to "b.*": invalid mapping destination: not using all of the token wildcard(s) in b.$1`},
+		{"accounts {\n A: { exports: [ {stream: \"a.*\"} ] }\n B: { imports: [ {stream: {account: A, subject: \"a.*\"}, prefix: p,\n  to: \"b.*\"} ] }\n}", `:4: accounts.B.imports[0].to: stream import can not have a 'prefix' and a 'to' property`},
+		{"accounts {\n A: { exports: [ {service: \"s.*.*\"} ] }\n B: { imports: [\n {service: {account: A, subject: \"s.*.*\"}, to: \"l.$3.*\"} ] }\n}", `:4: accounts.B.imports[0].to: failed to create mapping transform for service import subject from "l.$3.*" to "s.*.*": invalid mapping destination: wildcard index out of range in $3: [3]`},
+		{"accounts {\n A: { exports: [ {stream: \"a.*\"} ] }\n B: { imports: [ {stream: {account: A, subject: \"a.*\"},\n prefix: \"p.*\"} ] }\n}", `:4: accounts.B.imports[0].prefix: "p.*" must be a literal subject on a stream import`},
 		{"accounts { A: { users: [ {user: a} ] } }\nno_auth_user: zed", `:2: no_auth_user: "zed" not present as user or nkey in authorization block or account configuration`},
 	}
 	for _, tc := range cases {
