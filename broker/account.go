@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/nats-io/jwt/v2"
+
 	"github.com/murmurmq/murmur/mux"
 )
 
@@ -22,6 +24,12 @@ type account struct {
 	name   string
 	mux    *mux.Mux
 	totals accountTotals
+	// active counts the clients CONNECT admitted into it that are open.
+	active atomic.Int64
+	// maxConns bounds active (-1: no bound); set by its account JWT.
+	maxConns atomic.Int64
+	// claims is its account JWT in operator mode (nil otherwise).
+	claims atomic.Pointer[jwt.AccountClaims]
 }
 
 // accountTotals are an account's running totals of its client
@@ -62,15 +70,30 @@ func (t *accountTotals) add(n clientCounts) {
 // connection there. A client is in $G from its accept on; one that a
 // later CONNECT moves to another account leaves what it counted so far
 // with the old one.
-func (s *Server) joinAccount(c *client, acc *account) {
+//
+// It reports false, admitting nothing, when acc is at its connection
+// limit (its JWT's conn).
+func (s *Server) joinAccount(c *client, acc *account) bool {
 	old := c.acc.Load() // written only here and at accept: no race with itself
 	if c.admitted && old == acc {
-		return
+		return true
+	}
+	for {
+		n, max := acc.active.Load(), acc.maxConns.Load()
+		if max >= 0 && n >= max {
+			return false
+		}
+		if acc.active.CompareAndSwap(n, n+1) {
+			break
+		}
+	}
+	if c.admitted {
+		old.active.Add(-1)
 	}
 	c.admitted = true
 	acc.totals.conns.Add(1)
 	if old == acc {
-		return
+		return true
 	}
 	c.flushStats() // what this read counted before the move is the old account's
 	s.mu.Lock()
@@ -79,16 +102,25 @@ func (s *Server) joinAccount(c *client, acc *account) {
 	c.accBase = now
 	c.acc.Store(acc)
 	s.mu.Unlock()
+	return true
 }
 
 // leaveAccountLocked folds a closing client's counts into its account's
 // totals, as retireLocked does for the server's. Caller holds s.mu and
 // removes c from the live set in the same hold.
 func (s *Server) leaveAccountLocked(c *client) {
-	c.acc.Load().totals.add(c.counts().since(c.accBase))
+	acc := c.acc.Load()
+	acc.totals.add(c.counts().since(c.accBase))
+	if c.admitted {
+		acc.active.Add(-1)
+	}
 }
 
-func newAccount(name string) *account { return &account{name: name, mux: mux.New()} }
+func newAccount(name string) *account {
+	a := &account{name: name, mux: mux.New()}
+	a.maxConns.Store(-1)
+	return a
+}
 
 // accountSet is the server's accounts by name. It is replaced, never
 // changed, so readers (a route's reader per message) load it without a

@@ -4,7 +4,11 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
+	"net"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nkeys"
 	"golang.org/x/crypto/bcrypt"
@@ -23,6 +27,8 @@ type authState struct {
 	anonymous bool
 	// accounts names every account the users belong to.
 	accounts []string
+	// op is operator mode (nil: off): users are JWTs, not entries here.
+	op *operatorAuth
 }
 
 type userEntry struct {
@@ -32,6 +38,7 @@ type userEntry struct {
 	nkey     bool // proven by a nonce signature, not a password
 	perms    *permissions
 	account  string
+	jwt      *jwtGrant // operator mode: what the user JWT grants (nil otherwise)
 }
 
 func compileAuth(a *AuthOptions) *authState {
@@ -40,6 +47,11 @@ func compileAuth(a *AuthOptions) *authState {
 	}
 	st := &authState{token: a.Token, users: map[string]*userEntry{}, nkeys: map[string]*userEntry{},
 		accounts: []string{GlobalAccount, a.systemAccount()}, anonymous: a.anonymous()}
+	if a.Operator != nil {
+		ops, _ := decodeOperators(a.Operator.Operators) // validated
+		st.op = &operatorAuth{ops: ops, resolver: a.Operator.Resolver}
+		return st
+	}
 	for _, u := range a.Users {
 		st.add(u, GlobalAccount)
 	}
@@ -79,10 +91,26 @@ func (st *authState) add(u User, account string) {
 }
 
 // check verifies CONNECT credentials against nonce (the one sent in this
-// client's INFO). It returns the user (nil for token auth) and whether
-// they are good. A client that sends no credentials at all is the
-// no_auth_user, when there is one.
-func (st *authState) check(o *connectOpts, nonce []byte) (*userEntry, bool) {
+// client's INFO), from remote. It returns the user (nil for token auth),
+// or why the credentials are refused. A client that sends no credentials
+// at all is the no_auth_user, when there is one.
+func (st *authState) check(o *connectOpts, nonce []byte, remote net.Addr) (*userEntry, error) {
+	if st.op != nil {
+		return st.op.check(o, nonce, remote, time.Now())
+	}
+	u, ok := st.checkLocal(o, nonce)
+	if !ok {
+		who := "user " + strconv.Quote(o.User)
+		if o.Nkey != "" {
+			who = "nkey " + strconv.Quote(o.Nkey)
+		}
+		return nil, errors.New("bad credentials for " + who)
+	}
+	return u, nil
+}
+
+// checkLocal checks credentials against the configured users and token.
+func (st *authState) checkLocal(o *connectOpts, nonce []byte) (*userEntry, bool) {
 	noCreds := o.User == "" && o.Pass == "" && o.AuthToken == "" && o.JWT == "" && o.Nkey == ""
 	if st.anonymous && noCreds {
 		return nil, true
@@ -140,9 +168,11 @@ func newNonce() []byte {
 // hasUsers reports whether clients log in as named users (not no auth,
 // not one shared token): only then do permissions and delivery filters
 // apply.
-func (st *authState) hasUsers() bool { return st != nil && (len(st.users) > 0 || len(st.nkeys) > 0) }
+func (st *authState) hasUsers() bool {
+	return st != nil && (len(st.users) > 0 || len(st.nkeys) > 0 || st.op != nil)
+}
 
 // wantsNonce reports whether the INFO must carry a nonce (nkey users).
-func (st *authState) wantsNonce() bool { return st != nil && len(st.nkeys) > 0 }
+func (st *authState) wantsNonce() bool { return st != nil && (len(st.nkeys) > 0 || st.op != nil) }
 
 func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"encoding/base64"
+	"net"
 	"testing"
 
 	"github.com/nats-io/nkeys"
@@ -30,8 +31,7 @@ func FuzzNkeyConnect(f *testing.F) {
 	f.Add("UAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", enc(good))
 	f.Add("", "")
 	f.Fuzz(func(t *testing.T, key, sig string) {
-		_, ok := st.check(&connectOpts{Nkey: key, Sig: sig}, nonce)
-		if !ok {
+		if _, err := st.check(&connectOpts{Nkey: key, Sig: sig}, nonce, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
 			return
 		}
 		raw, err := base64.RawURLEncoding.DecodeString(sig)

@@ -49,6 +49,12 @@ type AuthOptions struct {
 	// authentication, so adding a system user locks nobody out. Its
 	// Permissions are ignored.
 	System *User
+	// Operator turns on operator mode (nats-server's decentralized auth):
+	// users connect with JWTs signed by their accounts, whose JWTs the
+	// operators signed. Token, Users, Accounts, NoAuthUser and System
+	// must then be empty, and SystemAccount, if set, is an account public
+	// key (default: the operator's system_account claim).
+	Operator *OperatorOptions
 }
 
 // DefaultSystemAccount is the system account when none is named
@@ -57,15 +63,22 @@ const DefaultSystemAccount = "$SYS"
 
 // systemAccount is the system account's name.
 func (a *AuthOptions) systemAccount() string {
-	if a == nil || a.SystemAccount == "" {
+	switch {
+	case a == nil:
 		return DefaultSystemAccount
+	case a.SystemAccount != "":
+		return a.SystemAccount
+	case a.Operator != nil:
+		if ops, err := decodeOperators(a.Operator.Operators); err == nil && ops.systemAccount() != "" {
+			return ops.systemAccount()
+		}
 	}
-	return a.SystemAccount
+	return DefaultSystemAccount
 }
 
 // Required reports whether clients must authenticate.
 func (a *AuthOptions) Required() bool {
-	return a != nil && (a.Token != "" || a.hasUsers() || a.System != nil)
+	return a != nil && (a.Token != "" || a.hasUsers() || a.System != nil || a.Operator != nil)
 }
 
 // anonymous reports whether clients may send no credentials and land in
@@ -218,6 +231,9 @@ func (a *AuthOptions) validate() error {
 	}
 	if a.Timeout < 0 {
 		return fmt.Errorf("authorization.timeout: %v is negative", a.Timeout)
+	}
+	if a.Operator != nil {
+		return a.Operator.validate(a)
 	}
 	if a.Token != "" && a.hasUsers() {
 		return fmt.Errorf("authorization: token and users cannot both be set")

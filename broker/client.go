@@ -79,6 +79,9 @@ type client struct {
 	authed        atomic.Bool
 	connectSeen   atomic.Bool            // CONNECT arrived: the auth timer no longer applies
 	authTimer     *time.Timer            // guarded by mu
+	expiryTimer   *time.Timer            // closes at the user JWT's expiry; guarded by mu
+	maxSubs       int                    // a JWT user's subscription limit (0: the server's); reader-owned
+	maxPayload    int                    // a JWT user's payload limit (0: the server's); reader-owned
 	user          atomic.Pointer[string] // the authenticated user (nil: none)
 	perms         atomic.Pointer[permissions]
 	pubCache      map[string]bool // reader-owned publish decisions
@@ -111,11 +114,19 @@ func (c *client) parse(b []byte) error { return c.parser.Parse(b, c) }
 
 func (c *client) reloaded(o *Options) {
 	c.parser.MaxControlLine, c.parser.MaxPayload = o.MaxControlLine, o.MaxPayload
+	if c.maxPayload > 0 && c.maxPayload < o.MaxPayload {
+		c.parser.MaxPayload = c.maxPayload
+	}
 }
 
 // closed drops the client's subscriptions (and their interest on the
 // routes) and unregisters it.
 func (c *client) closed() {
+	c.mu.Lock()
+	if c.expiryTimer != nil {
+		c.expiryTimer.Stop()
+	}
+	c.mu.Unlock()
 	c.subsMu.Lock()
 	subs := c.subs
 	c.subs = map[string]*mux.Sub{}
@@ -155,10 +166,10 @@ func (c *client) Connect(arg []byte) error {
 		return &proto.ViolationError{Op: "CONNECT", Arg: truncate(arg)}
 	}
 	if opts.Protocol < 0 || opts.Protocol > 1 {
-		return &closeError{proto.ErrTextInvalidProtocol}
+		return &closeError{text: proto.ErrTextInvalidProtocol}
 	}
 	if opts.NoResponders && !opts.Headers {
-		return &closeError{proto.ErrTextNoRespNoHeaders}
+		return &closeError{text: proto.ErrTextNoRespNoHeaders}
 	}
 	acc := c.acc.Load()
 	if st := c.srv.auth.Load(); st != nil {
@@ -166,22 +177,21 @@ func (c *client) Connect(arg []byte) error {
 		// bcrypt hash on a busy machine), the auth timer no longer applies.
 		c.connectSeen.Store(true)
 		c.pingHold.Store(true) // the client's handshake expects PONG first
-		u, ok := st.check(&opts, c.nonce)
+		u, err := st.check(&opts, c.nonce, c.remote)
 		if next := c.srv.auth.Load(); next != st && next != nil {
 			// A reload swapped the credentials while this one was being
 			// checked (and skipped this client): check against the new.
-			u, ok = next.check(&opts, c.nonce)
+			u, err = next.check(&opts, c.nonce, c.remote)
 		}
-		if !ok {
-			who := "user " + strconv.Quote(opts.User)
-			if opts.Nkey != "" {
-				who = "nkey " + strconv.Quote(opts.Nkey)
-			}
-			c.authFailed("bad credentials for " + who)
+		if err != nil {
+			c.authFailed(err.Error())
 			return errAuthFailed
 		}
 		if u != nil {
-			if acc = c.srv.account(u.account); acc == nil {
+			if u.jwt != nil {
+				acc = c.srv.jwtAccount(u.jwt.account)
+				c.applyGrant(u.jwt)
+			} else if acc = c.srv.account(u.account); acc == nil {
 				c.authFailed("account " + strconv.Quote(u.account) + " is gone")
 				return errAuthFailed
 			}
@@ -189,7 +199,10 @@ func (c *client) Connect(arg []byte) error {
 			c.user.Store(&u.name)
 		}
 	}
-	c.srv.joinAccount(c, acc)
+	if !c.srv.joinAccount(c, acc) {
+		c.log.Info("maximum account active connections exceeded", zap.String("account", acc.name))
+		return &closeError{text: proto.ErrTextMaxAccountConns, reason: MaxAccountConnectionsExceeded}
+	}
 	c.markAuthed()
 	c.parser.RequireConnect = false
 	if !c.announced {
@@ -273,7 +286,7 @@ func (c *client) Sub(subject, queue, sid []byte) error {
 		c.okIfVerbose()
 		return nil
 	}
-	if max := c.srv.o().MaxSubscriptions; max > 0 && len(c.subs) >= max {
+	if max := c.subLimit(); max > 0 && len(c.subs) >= max {
 		c.subsMu.Unlock()
 		c.log.Info("maximum subscriptions exceeded")
 		c.sendErr(proto.ErrTextMaxSubs)
@@ -359,3 +372,31 @@ func (c *client) OK() error { return nil }
 
 // Err from a client closes it, as nats-server does.
 func (c *client) Err(arg []byte) error { return c.peerErr(arg) }
+
+// subLimit is the most subscriptions c may hold (0: no limit): the
+// server's max_subscriptions, or a JWT user's lower limit.
+func (c *client) subLimit() int {
+	max := c.srv.o().MaxSubscriptions
+	if c.maxSubs > 0 && (max <= 0 || c.maxSubs < max) {
+		return c.maxSubs
+	}
+	return max
+}
+
+// expireAt closes c when its user JWT expires, as nats-server: -ERR
+// 'User Authentication Expired'.
+func (c *client) expireAt(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.expiryTimer != nil {
+		c.expiryTimer.Stop()
+	}
+	c.expiryTimer = time.AfterFunc(time.Until(t), func() {
+		if c.closingNow.Load() {
+			return
+		}
+		c.log.Info("user JWT expired, closing")
+		c.sendErr(proto.ErrTextAuthExpired)
+		c.close(AuthenticationExpired)
+	})
+}

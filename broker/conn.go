@@ -189,7 +189,10 @@ func (c *conn) countIn(size int) {
 }
 
 // closeError asks the reader to send an -ERR with text and close.
-type closeError struct{ text string }
+type closeError struct {
+	text   string
+	reason CloseReason // 0: ProtocolViolation
+}
 
 func (e *closeError) Error() string { return e.text }
 
@@ -221,7 +224,10 @@ func (c *conn) protocolError(err error) {
 	case errors.As(err, &ce):
 		c.log.Info("client error, closing", zap.String("error", ce.text))
 		c.sendErr(ce.text)
-		c.close(ProtocolViolation)
+		if ce.reason == 0 {
+			ce.reason = ProtocolViolation
+		}
+		c.close(ce.reason)
 	default:
 		c.log.Info("closing", zap.Error(err))
 		c.close(ParseError)

@@ -22,25 +22,29 @@ const (
 	DuplicateRoute
 	TLSHandshakeError
 	LameDuckMode
+	MaxAccountConnectionsExceeded
+	AuthenticationExpired
 )
 
 var reasonText = [...]string{
-	ClientClosed:              "Client Closed",
-	ServerShutdown:            "Server Shutdown",
-	ParseError:                "Parse Error",
-	ProtocolViolation:         "Protocol Violation",
-	MaxPayloadExceeded:        "Maximum Message Payload Exceeded",
-	MaxControlLineExceeded:    "Maximum Control Line Exceeded",
-	SlowConsumerPendingBytes:  "Slow Consumer (Pending Bytes)",
-	SlowConsumerWriteDeadline: "Slow Consumer (Write Deadline)",
-	WriteError:                "Write Error",
-	StaleConnection:           "Stale Connection",
-	AuthenticationTimeout:     "Authentication Timeout",
-	AuthenticationViolation:   "Authentication Failure",
-	MaxConnectionsExceeded:    "Maximum Connections Exceeded",
-	DuplicateRoute:            "Duplicate Route",
-	TLSHandshakeError:         "TLS Handshake Failure",
-	LameDuckMode:              "Lame Duck Mode",
+	ClientClosed:                  "Client Closed",
+	ServerShutdown:                "Server Shutdown",
+	ParseError:                    "Parse Error",
+	ProtocolViolation:             "Protocol Violation",
+	MaxPayloadExceeded:            "Maximum Message Payload Exceeded",
+	MaxControlLineExceeded:        "Maximum Control Line Exceeded",
+	SlowConsumerPendingBytes:      "Slow Consumer (Pending Bytes)",
+	SlowConsumerWriteDeadline:     "Slow Consumer (Write Deadline)",
+	WriteError:                    "Write Error",
+	StaleConnection:               "Stale Connection",
+	AuthenticationTimeout:         "Authentication Timeout",
+	AuthenticationViolation:       "Authentication Failure",
+	MaxConnectionsExceeded:        "Maximum Connections Exceeded",
+	DuplicateRoute:                "Duplicate Route",
+	TLSHandshakeError:             "TLS Handshake Failure",
+	LameDuckMode:                  "Lame Duck Mode",
+	MaxAccountConnectionsExceeded: "Maximum Account Connections Exceeded",
+	AuthenticationExpired:         "Authentication Expired",
 }
 
 func (r CloseReason) String() string {

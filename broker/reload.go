@@ -55,7 +55,7 @@ func (s *Server) Reload(n Options) error {
 	s.info.AuthRequired = n.Auth.Required()
 	clients := slices.Collect(maps.Values(s.clients))
 	s.mu.Unlock()
-	s.setImports(n.Auth)
+	s.refreshImports()
 	if sys := s.sys.Load(); sys != nil {
 		if err := sys.syncAccounts(); err != nil {
 			s.log.Warn("system imports for new accounts", zap.Error(err))
@@ -177,9 +177,9 @@ func (c *client) reauth(st *authState) bool {
 	c.mu.Lock()
 	opts := c.opts
 	c.mu.Unlock()
-	u, ok := st.check(&opts, c.nonce)
-	if !ok {
-		c.authFailed("credentials revoked by reload")
+	u, err := st.check(&opts, c.nonce, c.remote)
+	if err != nil {
+		c.authFailed("credentials revoked by reload: " + err.Error())
 		return false
 	}
 	account := GlobalAccount

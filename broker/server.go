@@ -131,7 +131,15 @@ func New(opts Options) (*Server, error) {
 		s.addAccountsLocked(st.accounts)
 	}
 	s.auth.Store(st)
-	s.setImports(opts.Auth)
+	if op := st.operator(); op != nil {
+		// The system account's JWT, when the resolver has it.
+		if ac, err := op.account(s.sysacc.name); err == nil {
+			s.registerClaims(ac)
+		} else {
+			s.log.Warn("system account JWT not resolved", zap.String("account", s.sysacc.name), zap.Error(err))
+		}
+	}
+	s.refreshImports()
 	return s, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -196,8 +197,20 @@ func applyFile(cfg *config, path string) error {
 		accts.systemAccount = v
 		return nil
 	}
+	ops := operatorKeys{dir: filepath.Dir(path)}
+	ops.register(ks)
 	if err := decode(m, ks); err != nil {
 		return err
+	}
+	if ops.opValue != nil {
+		// Operator mode: system_account is an account key, not one of
+		// the accounts block.
+		sys := accts.systemAccount
+		accts.systemAccount = nil
+		if err := accts.apply(&cfg.opts); err != nil {
+			return err
+		}
+		return ops.apply(&cfg.opts, sys)
 	}
 	return accts.apply(&cfg.opts)
 }

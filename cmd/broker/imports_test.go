@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -191,7 +192,8 @@ func startNatsServer(t *testing.T, bin, conf string) string {
 		}
 		nc, err := nats.Connect(url, nats.UserInfo("a", "a"), nats.NoReconnect())
 		if err != nil {
-			return false
+			// A refusal is an answer too: the server is up (operator mode).
+			return errors.Is(err, nats.ErrAuthorization)
 		}
 		nc.Close()
 		return true

@@ -26,9 +26,11 @@ const (
 	ErrTextPermSubReload    = `Permissions Violation for Subscription to "%s" (sid "%s")` // a reload removed it
 	ErrTextMaxConns         = "maximum connections exceeded"
 	ErrTextMaxSubs          = "maximum subscriptions exceeded"
-	ErrTextInvalidProtocol  = "invalid client protocol"                // closes
-	ErrTextNoRespNoHeaders  = "no responders requires headers support" // closes
-	ErrTextSecureConnection = "Secure Connection - TLS Required"       // closes
+	ErrTextMaxAccountConns  = "maximum account active connections exceeded" // closes
+	ErrTextAuthExpired      = "User Authentication Expired"                 // closes
+	ErrTextInvalidProtocol  = "invalid client protocol"                     // closes
+	ErrTextNoRespNoHeaders  = "no responders requires headers support"      // closes
+	ErrTextSecureConnection = "Secure Connection - TLS Required"            // closes
 )
 
 // ErrLine formats text as the wire line `-ERR '<text>'\r\n`.

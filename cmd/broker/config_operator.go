@@ -1,0 +1,138 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nkeys"
+
+	"github.com/murmurmq/murmur/broker"
+	conf "github.com/murmurmq/murmur/config"
+)
+
+// operatorKeys are nats-server's operator-mode keys: operator (JWTs or
+// files holding them), resolver and resolver_preload.
+type operatorKeys struct {
+	dir       string // the config file's directory, for relative paths
+	operators []string
+	opValue   *conf.Value
+	resolver  *conf.Value
+	preload   *conf.Value
+}
+
+func (k *operatorKeys) register(ks keys) {
+	ks["operator"] = func(v *conf.Value) error {
+		vals := []*conf.Value{v}
+		if v.Kind == conf.Array {
+			vals = v.Array
+		}
+		for _, e := range vals {
+			s, err := e.AsString()
+			if err != nil {
+				return err
+			}
+			tok, err := k.operatorJWT(s)
+			if err != nil {
+				return e.Errorf("%v", err)
+			}
+			k.operators = append(k.operators, tok)
+		}
+		k.opValue = v
+		return nil
+	}
+	ks["trusted_operators"] = ks["operator"]
+	ks["resolver"] = func(v *conf.Value) error { k.resolver = v; return nil }
+	ks["resolver_preload"] = func(v *conf.Value) error {
+		if _, err := v.AsMap(); err != nil {
+			return err
+		}
+		k.preload = v
+		return nil
+	}
+}
+
+// operatorJWT is s itself when it is a JWT, else the JWT in the file s
+// names, decorated as nsc writes it or not. A relative path is taken from
+// the working directory, as nats-server does, else from the config
+// file's directory.
+func (k *operatorKeys) operatorJWT(s string) (string, error) {
+	if strings.HasPrefix(s, "eyJ") {
+		return s, nil
+	}
+	b, err := os.ReadFile(s)
+	if err != nil && !filepath.IsAbs(s) {
+		if b2, err2 := os.ReadFile(filepath.Join(k.dir, s)); err2 == nil {
+			b, err = b2, nil
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	return jwt.ParseDecoratedJWT(b)
+}
+
+// apply turns operator mode on in o.Auth when an operator is configured.
+// systemAccount is the top-level system_account, if any.
+func (k *operatorKeys) apply(o *broker.Options, systemAccount *conf.Value) error {
+	if k.opValue == nil {
+		if k.resolver != nil {
+			return k.resolver.Errorf("a resolver needs an operator")
+		}
+		return nil
+	}
+	if k.resolver == nil {
+		return k.opValue.Errorf("operator mode needs a resolver (resolver: MEMORY with resolver_preload)")
+	}
+	r, err := k.buildResolver()
+	if err != nil {
+		return err
+	}
+	a := &broker.AuthOptions{}
+	if o.Auth != nil {
+		if o.Auth.Required() {
+			return k.opValue.Errorf("authorization, accounts and no_auth_user cannot be set with an operator (users and accounts are JWTs)")
+		}
+		c := *o.Auth
+		a = &c
+	}
+	a.Operator = &broker.OperatorOptions{Operators: k.operators, Resolver: r}
+	if v := systemAccount; v != nil {
+		if !nkeys.IsValidPublicAccountKey(v.Str) {
+			return v.Errorf("%q is not an account public key (operator mode names accounts by key)", v.Str)
+		}
+		a.SystemAccount = v.Str
+	}
+	o.Auth = a
+	return nil
+}
+
+func (k *operatorKeys) buildResolver() (broker.AccountResolver, error) {
+	v := k.resolver
+	s, err := v.AsString()
+	if err != nil {
+		return nil, v.Errorf("want MEMORY")
+	}
+	if !strings.EqualFold(s, "MEMORY") {
+		return nil, v.Errorf("%q: only the MEMORY resolver is supported", s)
+	}
+	preload := map[string]string{}
+	if p := k.preload; p != nil {
+		for _, f := range p.Map.Fields {
+			tok, err := f.Value.AsString()
+			if err != nil {
+				return nil, err
+			}
+			ac, err := jwt.DecodeAccountClaims(tok)
+			switch {
+			case err != nil:
+				return nil, f.Value.Errorf("not an account JWT: %v", err)
+			case ac.Subject != f.Key:
+				return nil, f.Value.Errorf("the JWT is for account %s", ac.Subject)
+			}
+			preload[f.Key] = tok
+		}
+	}
+	return broker.NewMemoryResolver(preload), nil
+}
