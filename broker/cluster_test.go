@@ -30,15 +30,29 @@ func startMeshWith(t *testing.T, n int, set func(*broker.Options)) []*broker.Ser
 	srvs := make([]*broker.Server, n)
 	for i := range srvs {
 		o := testOptions()
-		o.Name = fmt.Sprintf("b%d", i)
-		o.Cluster = &broker.ClusterOptions{
-			Name:       "test",
-			Listen:     broker.Listener{Transport: tcp.New(), Addr: "127.0.0.1:0"},
-			Credential: "secret",
-		}
+		clusterOptions(&o, i)
 		set(&o)
 		srvs[i] = startServer(t, o, nil)
 	}
+	meshUp(t, srvs)
+	return srvs
+}
+
+// clusterOptions names broker i of a test cluster and gives it a route
+// listener.
+func clusterOptions(o *broker.Options, i int) {
+	o.Name = fmt.Sprintf("b%d", i)
+	o.Cluster = &broker.ClusterOptions{
+		Name:       "test",
+		Listen:     broker.Listener{Transport: tcp.New(), Addr: "127.0.0.1:0"},
+		Credential: "secret",
+	}
+}
+
+// meshUp routes every pair of srvs and waits for the full mesh.
+func meshUp(t *testing.T, srvs []*broker.Server) {
+	t.Helper()
+	n := len(srvs)
 	for i := range srvs {
 		for j := i + 1; j < n; j++ {
 			if err := srvs[i].ConnectRoute(context.Background(), srvs[j].RouteAddr().String()); err != nil {
@@ -49,7 +63,6 @@ func startMeshWith(t *testing.T, n int, set func(*broker.Options)) []*broker.Ser
 	for _, s := range srvs {
 		eventually(t, 5*time.Second, "full mesh", func() bool { return s.NumRoutes() == n-1 })
 	}
-	return srvs
 }
 
 func connectTCP(t *testing.T, srv *broker.Server, opts ...nats.Option) *nats.Conn {

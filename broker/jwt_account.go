@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -32,7 +34,7 @@ func (s *Server) registerClaims(ac *jwt.AccountClaims) (*account, bool) {
 	s.mu.Unlock()
 	for {
 		cur := acc.claims.Load()
-		if cur != nil && (cur.IssuedAt > ac.IssuedAt || cur.ID == ac.ID) {
+		if cur != nil && (cur.IssuedAt > ac.IssuedAt || sameClaims(cur, ac)) {
 			return acc, false
 		}
 		if acc.claims.CompareAndSwap(cur, ac) {
@@ -41,6 +43,18 @@ func (s *Server) registerClaims(ac *jwt.AccountClaims) (*account, bool) {
 	}
 	acc.maxConns.Store(ac.Limits.Conn)
 	return acc, true
+}
+
+// sameClaims reports whether two account JWTs say the same. (A JWT's
+// ID hashes its standard claims only, so two JWTs issued within one
+// second share it whatever they grant.)
+func sameClaims(a, b *jwt.AccountClaims) bool {
+	if a.IssuedAt != b.IssuedAt || a.Expires != b.Expires || a.Issuer != b.Issuer {
+		return false
+	}
+	x, errX := json.Marshal(&a.Account)
+	y, errY := json.Marshal(&b.Account)
+	return errX == nil && errY == nil && bytes.Equal(x, y)
 }
 
 // resolveImported registers the accounts ac imports from (and theirs),

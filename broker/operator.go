@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
@@ -23,9 +24,17 @@ import (
 type OperatorOptions struct {
 	// Operators are the trusted operator JWTs.
 	Operators []string
-	// Resolver finds account JWTs by public key.
+	// Resolver finds account JWTs by public key. An UpdatableResolver
+	// (DirResolver, MemoryResolver) also takes pushed JWTs.
 	Resolver AccountResolver
+	// SyncInterval is how often brokers of a cluster compare what their
+	// resolvers hold and exchange what differs; 0 means 2 minutes
+	// (nats-server's full resolver interval).
+	SyncInterval time.Duration
 }
+
+// DefaultSyncInterval is the resolver sync interval when none is set.
+const DefaultSyncInterval = 2 * time.Minute
 
 // AccountResolver finds account JWTs by public key. The broker's auth is
 // its one user; an implementation may do I/O (Fetch runs on the
@@ -66,11 +75,16 @@ func (r *MemoryResolver) Fetch(pub string) (string, error) {
 	return "", fmt.Errorf("%w: %s", ErrAccountNotFound, pub)
 }
 
-// Store sets the JWT of account pub.
-func (r *MemoryResolver) Store(pub, token string) {
+// Store implements UpdatableResolver: token replaces pub's JWT unless
+// the one held is newer.
+func (r *MemoryResolver) Store(pub, token string) (bool, error) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !newerJWT(r.jwts[pub], token) {
+		return false, nil
+	}
 	r.jwts[pub] = token
-	r.mu.Unlock()
+	return true, nil
 }
 
 // trustedOperators are the decoded operator JWTs.

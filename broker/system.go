@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -214,7 +215,7 @@ func (s *Server) StartSystem(opts SystemOptions) (*System, error) {
 	if !s.sys.CompareAndSwap(nil, sys) {
 		return nil, errors.New("system: a system responder is already running")
 	}
-	own := []string{sysPing, sysPingAny, fmt.Sprintf(sysServerFmt, s.id), sysAccountAny}
+	own := append([]string{sysPing, sysPingAny, fmt.Sprintf(sysServerFmt, s.id), sysAccountAny}, s.claimsSubjects()...)
 	if err := sys.subscribe(acc, own, ""); err != nil {
 		sys.Close()
 		return nil, err
@@ -310,14 +311,33 @@ func (sys *System) run() {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	// In operator mode, resolvers of the cluster are compared at start
+	// and every sync interval (claims.go).
+	var sync <-chan time.Time
+	if a := sys.srv.o().Auth; a != nil && a.Operator != nil {
+		si := a.Operator.SyncInterval
+		if si <= 0 {
+			si = DefaultSyncInterval
+		}
+		st := time.NewTicker(si)
+		defer st.Stop()
+		sync = st.C
+		sys.askPack(&b)
+	}
 	for {
 		select {
 		case <-sys.done:
 			return
 		case r := <-sys.reqs:
+			pub := func(subject string, body []byte) { sys.publish(r.in, subject, body, &b) }
+			if sys.claims(&r, pub) {
+				continue
+			}
 			if resp := sys.answer(r); resp != nil {
 				sys.publish(r.in, r.reply, resp, &b)
 			}
+		case <-sync:
+			sys.askPack(&b)
 		case <-t.C:
 			subject := fmt.Sprintf(sysStatszFmt, sys.srv.id)
 			if !listened(sys.acc, subject) {
@@ -363,7 +383,7 @@ func (c *sysConn) Flush()           {}
 func (c *sysConn) Expired(*mux.Sub) {}
 
 func (c *sysConn) Deliver(_ *mux.Sub, m *mux.Msg) (needFlush, ok bool) {
-	if len(m.Reply) == 0 {
+	if len(m.Reply) == 0 && (c.scope != "" || !oneWay(m.Subject)) {
 		return false, false // nothing to answer to
 	}
 	r := sysRequest{in: c.acc, subject: string(m.Subject), reply: string(m.Reply), body: string(m.Payload)}
@@ -382,4 +402,13 @@ func (c *sysConn) Deliver(_ *mux.Sub, m *mux.Msg) (needFlush, ok bool) {
 		c.sys.dropped.Add(1)
 		return false, false
 	}
+}
+
+// oneWay reports whether subject is a system message acted on without a
+// reply: a claims update event, or a claims sync answer.
+func oneWay(subject []byte) bool {
+	s := string(subject)
+	return strings.HasPrefix(s, "$SYS._MURMUR.CLAIMS.PACK.") ||
+		strings.HasPrefix(s, "$SYS.ACCOUNT.") && strings.HasSuffix(s, ".CLAIMS.UPDATE") ||
+		s == claimsUpdate || strings.HasPrefix(s, "$SYS.REQ.ACCOUNT.") && strings.HasSuffix(s, ".CLAIMS.UPDATE")
 }

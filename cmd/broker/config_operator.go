@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
@@ -85,7 +86,7 @@ func (k *operatorKeys) apply(o *broker.Options, systemAccount *conf.Value) error
 	if k.resolver == nil {
 		return k.opValue.Errorf("operator mode needs a resolver (resolver: MEMORY with resolver_preload)")
 	}
-	r, err := k.buildResolver()
+	r, interval, err := k.buildResolver()
 	if err != nil {
 		return err
 	}
@@ -97,7 +98,7 @@ func (k *operatorKeys) apply(o *broker.Options, systemAccount *conf.Value) error
 		c := *o.Auth
 		a = &c
 	}
-	a.Operator = &broker.OperatorOptions{Operators: k.operators, Resolver: r}
+	a.Operator = &broker.OperatorOptions{Operators: k.operators, Resolver: r, SyncInterval: interval}
 	if v := systemAccount; v != nil {
 		if !nkeys.IsValidPublicAccountKey(v.Str) {
 			return v.Errorf("%q is not an account public key (operator mode names accounts by key)", v.Str)
@@ -108,31 +109,82 @@ func (k *operatorKeys) apply(o *broker.Options, systemAccount *conf.Value) error
 	return nil
 }
 
-func (k *operatorKeys) buildResolver() (broker.AccountResolver, error) {
+func (k *operatorKeys) buildResolver() (broker.AccountResolver, time.Duration, error) {
 	v := k.resolver
+	if v.Kind == conf.Block {
+		r, interval, err := k.fullResolver(v)
+		if err != nil {
+			return nil, 0, err
+		}
+		return r, interval, k.preloadInto(r)
+	}
 	s, err := v.AsString()
 	if err != nil {
-		return nil, v.Errorf("want MEMORY")
+		return nil, 0, v.Errorf("want MEMORY or a block { type: full, dir: ... }")
 	}
 	if !strings.EqualFold(s, "MEMORY") {
-		return nil, v.Errorf("%q: only the MEMORY resolver is supported", s)
+		return nil, 0, v.Errorf("%q: want MEMORY or { type: full, dir: ... } (the URL resolver is not supported yet)", s)
 	}
-	preload := map[string]string{}
+	r := broker.NewMemoryResolver(nil)
+	return r, 0, k.preloadInto(r)
+}
+
+// fullResolver is `resolver { type: full, dir, allow_delete, interval, limit, timeout }`.
+func (k *operatorKeys) fullResolver(v *conf.Value) (broker.UpdatableResolver, time.Duration, error) {
+	var typ, dir string
+	var interval time.Duration
+	var allowDelete bool
+	err := decode(v.Map, keys{
+		"type": str(&typ),
+		"dir":  str(&dir),
+		"allow_delete": func(v *conf.Value) (err error) {
+			if allowDelete, err = v.AsBool(); err == nil && allowDelete {
+				err = v.Errorf("deleting accounts ($SYS.REQ.CLAIMS.DELETE) is not supported yet")
+			}
+			return err
+		},
+		"interval": func(v *conf.Value) (err error) { interval, err = v.AsDuration(); return err },
+		"limit":    func(v *conf.Value) error { _, err := v.AsInt(); return err },
+		"timeout":  func(v *conf.Value) error { _, err := v.AsDuration(); return err },
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	switch {
+	case !strings.EqualFold(typ, "full"):
+		return nil, 0, v.Errorf("type: %q: want full (the cache resolver is not supported yet)", typ)
+	case dir == "":
+		return nil, 0, v.Errorf("dir: the full resolver needs a directory")
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(k.dir, dir)
+	}
+	r, err := broker.NewDirResolver(dir, allowDelete)
+	if err != nil {
+		return nil, 0, v.Errorf("dir: %v", err)
+	}
+	return r, interval, nil
+}
+
+// preloadInto stores resolver_preload's JWTs in r.
+func (k *operatorKeys) preloadInto(r broker.UpdatableResolver) error {
 	if p := k.preload; p != nil {
 		for _, f := range p.Map.Fields {
 			tok, err := f.Value.AsString()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			ac, err := jwt.DecodeAccountClaims(tok)
 			switch {
 			case err != nil:
-				return nil, f.Value.Errorf("not an account JWT: %v", err)
+				return f.Value.Errorf("not an account JWT: %v", err)
 			case ac.Subject != f.Key:
-				return nil, f.Value.Errorf("the JWT is for account %s", ac.Subject)
+				return f.Value.Errorf("the JWT is for account %s", ac.Subject)
 			}
-			preload[f.Key] = tok
+			if _, err := r.Store(f.Key, tok); err != nil {
+				return f.Value.Errorf("%v", err)
+			}
 		}
 	}
-	return broker.NewMemoryResolver(preload), nil
+	return nil
 }

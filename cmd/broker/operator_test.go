@@ -176,7 +176,7 @@ func TestOperatorConfigErrors(t *testing.T) {
 	dir := filepath.Dir(conf)
 	for _, tc := range []struct{ name, text, want string }{
 		{"no resolver", strings.Replace(string(base), "resolver: MEMORY", "", 1), "operator mode needs a resolver"},
-		{"bad resolver", strings.Replace(string(base), "resolver: MEMORY", "resolver: FOO", 1), `resolver: "FOO": only the MEMORY resolver is supported`},
+		{"bad resolver", strings.Replace(string(base), "resolver: MEMORY", "resolver: FOO", 1), `resolver: "FOO": want MEMORY or`},
 		{"missing operator file", strings.Replace(string(base), "op.jwt", "nope.jwt", 1), "operator: open"},
 		{"users with an operator", string(base) + "\nauthorization { users: [{user: a, password: b}] }\n", "cannot be set with an operator"},
 		{"system account not a key", strings.Replace(string(base), "system_account: A", "system_account: SYS\n#", 1), `system_account: "SYS" is not an account public key`},
@@ -184,6 +184,53 @@ func TestOperatorConfigErrors(t *testing.T) {
 		_, err := parseFlags([]string{"-c", writeConf(t, dir, tc.text)}, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), ".conf:") {
 			t.Errorf("%s: %v, want a file:line error with %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestFullResolverConfig: `resolver { type: full, dir }` keeps account
+// JWTs in the directory (resolver_preload seeds it) and takes pushes.
+func TestFullResolverConfig(t *testing.T) {
+	conf, creds := operatorSetup(t)
+	base, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(filepath.Dir(conf), "jwt")
+	text := strings.Replace(string(base), "resolver: MEMORY", "resolver: { type: full, dir: \""+dir+"\", interval: \"1m\", allow_delete: false }", 1)
+	cfg, err := parseFlags([]string{"-c", writeConf(t, filepath.Dir(conf), text), "-a", "127.0.0.1", "-p", "-1"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cfg.opts.Auth.Operator.Resolver.(*broker.DirResolver); !ok || cfg.opts.Auth.Operator.SyncInterval != time.Minute {
+		t.Fatalf("resolver %T, interval %v", cfg.opts.Auth.Operator.Resolver, cfg.opts.Auth.Operator.SyncInterval)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.jwt"))
+	if len(files) != 2 {
+		t.Fatalf("preloaded JWT files: %v", files)
+	}
+	srv, err := broker.New(cfg.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	nc, err := nats.Connect(srv.ClientURL(), nats.UserCredentials(creds["good"]))
+	if err != nil {
+		t.Fatalf("user of a preloaded account: %v", err)
+	}
+	nc.Close()
+	for _, bad := range []struct{ text, want string }{
+		{"resolver: { type: full }", "dir: the full resolver needs a directory"},
+		{"resolver: { type: cache, dir: x }", `type: "cache": want full`},
+		{"resolver: { type: full, dir: x, allow_delete: true }", "allow_delete: deleting accounts"},
+	} {
+		text := strings.Replace(string(base), "resolver: MEMORY", bad.text, 1)
+		_, err := parseFlags([]string{"-c", writeConf(t, t.TempDir(), text)}, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), bad.want) || !strings.Contains(err.Error(), ".conf:") {
+			t.Errorf("%s: %v, want a file:line error with %q", bad.text, err, bad.want)
 		}
 	}
 }

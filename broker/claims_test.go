@@ -1,0 +1,242 @@
+package broker_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+
+	"github.com/murmurmq/murmur/broker"
+)
+
+// signed encodes a's claims with the trust's operator.
+func (tr *trust) signed(a *testAccount) string {
+	tr.t.Helper()
+	tok, err := a.claims.Encode(tr.op)
+	if err != nil {
+		tr.t.Fatal(err)
+	}
+	return tok
+}
+
+// dirServer starts a broker in operator mode with a full resolver in its
+// own directory holding the given accounts, and its system responder.
+func (tr *trust) dirServer(sys *testAccount, hold []*testAccount, set func(*broker.Options)) (*broker.Server, string) {
+	tr.t.Helper()
+	dir := tr.t.TempDir()
+	r, err := broker.NewDirResolver(dir, false)
+	if err != nil {
+		tr.t.Fatal(err)
+	}
+	for _, a := range append([]*testAccount{sys}, hold...) {
+		if _, err := r.Store(a.pub, tr.signed(a)); err != nil {
+			tr.t.Fatal(err)
+		}
+	}
+	o := testOptions()
+	o.Auth = &broker.AuthOptions{SystemAccount: sys.pub,
+		Operator: &broker.OperatorOptions{Operators: []string{tr.opJWT}, Resolver: r, SyncInterval: 200 * time.Millisecond}}
+	if set != nil {
+		set(&o)
+	}
+	srv := startServer(tr.t, o, nil)
+	resp, err := srv.StartSystem(broker.SystemOptions{})
+	if err != nil {
+		tr.t.Fatal(err)
+	}
+	tr.t.Cleanup(resp.Close)
+	return srv, dir
+}
+
+type claimAnswer struct {
+	Data *struct {
+		Account string `json:"account"`
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"data"`
+	Error *struct {
+		Account     string `json:"account"`
+		Code        int    `json:"code"`
+		Description string `json:"description"`
+	} `json:"error"`
+}
+
+func push(t *testing.T, nc *nats.Conn, token string) claimAnswer {
+	t.Helper()
+	m, err := nc.Request("$SYS.REQ.CLAIMS.UPDATE", []byte(token), 2*time.Second)
+	if err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	var a claimAnswer
+	if err := json.Unmarshal(m.Data, &a); err != nil {
+		t.Fatalf("push answer %s: %v", m.Data, err)
+	}
+	return a
+}
+
+// closedWith waits for nc to be closed by the server with an error
+// containing want.
+func closedWith(t *testing.T, errs <-chan error, want string) {
+	t.Helper()
+	select {
+	case err := <-errs:
+		if !strings.Contains(strings.ToLower(err.Error()), want) {
+			t.Fatalf("closed with %v, want %q", err, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("not closed (want %q)", want)
+	}
+}
+
+func watchErrors(t *testing.T, srv *broker.Server, creds string) (*nats.Conn, <-chan error) {
+	t.Helper()
+	errs := make(chan error, 4)
+	nc, err := credsConnect(srv, creds,
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }),
+		// nats.go takes some -ERRs as a reason to disconnect, not as an
+		// async error.
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				errs <- err
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc, errs
+}
+
+// TestClaimsPush: a pushed account JWT ($SYS.REQ.CLAIMS.UPDATE, as nsc
+// push sends) is checked, stored on disk, answered as nats-server, and
+// applied at once: a revoked user is closed, a lowered conn limit closes
+// the newest connection. Lookups and lists answer from the store; a JWT
+// the operator did not sign is refused.
+func TestClaimsPush(t *testing.T) {
+	tr := newTrust(t)
+	sys := tr.account("SYS", nil, nil)
+	a := tr.account("A", nil, nil)
+	srv, dir := tr.dirServer(sys, []*testAccount{a}, nil)
+	admin := mustCreds(t, srv, tr.user(sys, "admin", nil, nil))
+
+	victimCreds := tr.user(a, "victim", nil, nil)
+	_, victimErrs := watchErrors(t, srv, victimCreds)
+	tok, _ := jwt.ParseDecoratedJWT(mustRead(t, victimCreds))
+	vuc, _ := jwt.DecodeUserClaims(tok)
+	first, _ := watchErrors(t, srv, tr.user(a, "first", nil, nil))
+	_, secondErrs := watchErrors(t, srv, tr.user(a, "second", nil, nil))
+
+	a.claims.RevokeAt(vuc.Subject, time.Now().Add(time.Minute))
+	a.claims.Limits.Conn = 1 // first stays; second is one too many
+	updated := tr.signed(a)
+	if ans := push(t, admin, updated); ans.Data == nil || ans.Data.Code != 200 || ans.Data.Message != "jwt updated" || ans.Data.Account != a.pub {
+		t.Fatalf("push answer: %+v", ans)
+	}
+	closedWith(t, victimErrs, "authorization violation")
+	closedWith(t, secondErrs, "maximum account active connections exceeded")
+	if err := first.Flush(); err != nil {
+		t.Fatalf("the oldest connection within the limit: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, a.pub+".jwt")); err != nil || string(b) != updated {
+		t.Fatalf("stored JWT: %v", err)
+	}
+	m, err := admin.Request("$SYS.REQ.ACCOUNT."+a.pub+".CLAIMS.LOOKUP", nil, 2*time.Second)
+	if err != nil || string(m.Data) != updated {
+		t.Fatalf("lookup: %v", err)
+	}
+	m, err = admin.Request("$SYS.REQ.CLAIMS.LIST", nil, 2*time.Second)
+	if err != nil || !strings.Contains(string(m.Data), a.pub) || !strings.Contains(string(m.Data), sys.pub) {
+		t.Fatalf("list: %v", err)
+	}
+
+	rogue, _ := nkeys.CreateOperator()
+	bad, _ := a.claims.Encode(rogue)
+	if ans := push(t, admin, bad); ans.Error == nil || ans.Error.Code != 500 || !strings.HasPrefix(ans.Error.Description, "jwt validation failed - ") {
+		t.Fatalf("rogue push answer: %+v", ans)
+	}
+	if ans := push(t, admin, "not a jwt"); ans.Error == nil || !strings.HasPrefix(ans.Error.Description, "jwt update resulted in error") {
+		t.Fatalf("garbage push answer: %+v", ans)
+	}
+	// A pushed new account can be logged into at once; its users reach
+	// none of the claims subjects.
+	b := tr.account("B", nil, nil)
+	if ans := push(t, admin, tr.signed(b)); ans.Data == nil || ans.Data.Account != b.pub {
+		t.Fatalf("push of a new account: %+v", ans)
+	}
+	nb := mustCreds(t, srv, tr.user(b, "outsider", nil, nil))
+	if _, err := nb.Request("$SYS.REQ.CLAIMS.UPDATE", []byte(updated), time.Second); err == nil {
+		t.Fatal("an account user reached the claims update")
+	}
+}
+
+// TestClaimsAcrossCluster: a push on one broker reaches every broker of
+// a 3-broker cluster (a client on another broker sees its new limit), and
+// a broker whose resolver lacks an account gets it from the others.
+func TestClaimsAcrossCluster(t *testing.T) {
+	tr := newTrust(t)
+	sys := tr.account("SYS", nil, nil)
+	a := tr.account("A", nil, nil)
+	late := tr.account("LATE", nil, nil)
+	var srvs []*broker.Server
+	var dirs []string
+	for i := range 3 {
+		hold := []*testAccount{a, late}
+		if i == 2 {
+			hold = []*testAccount{a} // broker 2 never heard of LATE
+		}
+		s, d := tr.dirServer(sys, hold, func(o *broker.Options) { clusterOptions(o, i) })
+		srvs, dirs = append(srvs, s), append(dirs, d)
+	}
+	meshUp(t, srvs)
+
+	// Broker 2 gets LATE from the others through the periodic sync.
+	lateCreds := tr.user(late, "late", nil, nil)
+	eventually(t, 10*time.Second, "LATE synced to broker 2", func() bool {
+		nc, err := credsConnect(srvs[2], lateCreds)
+		if err != nil {
+			return false
+		}
+		nc.Close()
+		return true
+	})
+
+	farCreds := tr.user(a, "far", nil, nil)
+	_, farErrs := watchErrors(t, srvs[2], farCreds)
+	tok, _ := jwt.ParseDecoratedJWT(mustRead(t, farCreds))
+	far, _ := jwt.DecodeUserClaims(tok)
+	mustCreds(t, srvs[1], tr.user(a, "near", nil, nil))
+	admin := mustCreds(t, srvs[0], tr.user(sys, "admin", nil, nil))
+	eventually(t, 5*time.Second, "every broker's claims interest on broker 0", func() bool {
+		n, _ := srvs[0].CountMatches(sys.pub, "$SYS.REQ.CLAIMS.UPDATE")
+		return n == 3
+	})
+	a.claims.RevokeAt(far.Subject, time.Now().Add(time.Minute))
+	a.claims.Limits.Conn = 1
+	updated := tr.signed(a)
+	if ans := push(t, admin, updated); ans.Data == nil || ans.Data.Code != 200 {
+		t.Fatalf("push answer: %+v", ans)
+	}
+	for _, d := range dirs {
+		eventually(t, 5*time.Second, "the pushed JWT stored by every broker", func() bool {
+			b, err := os.ReadFile(filepath.Join(d, a.pub+".jwt"))
+			return err == nil && string(b) == updated
+		})
+	}
+	// The revocation closes the user on broker 2; broker 1, holding one
+	// client of A, refuses a second under the new conn limit. (The limit
+	// is counted per broker: nats-server's cluster-wide account
+	// connection tracking is not built.)
+	closedWith(t, farErrs, "authorization violation")
+	if nc, err := credsConnect(srvs[1], tr.user(a, "third", nil, nil)); err == nil {
+		nc.Close()
+		t.Fatal("a second client of A on broker 1 over the pushed conn limit")
+	} else if !strings.Contains(err.Error(), "maximum account active connections exceeded") {
+		t.Fatalf("over the pushed limit: %v", err)
+	}
+}
