@@ -170,6 +170,11 @@ type AccountInfo struct {
 	TotalConnections, SlowConsumers int64
 	Exports                         []Export
 	Imports                         []Import
+	// System marks the system account.
+	System bool
+	// Claims is its account JWT in operator mode (nil otherwise), with
+	// the limits it sets; JWT is that JWT as received.
+	Claims *jwt.AccountClaims
 }
 
 // Accounts describes every account, ordered by name, with its exports
@@ -214,6 +219,22 @@ func (s *Server) Accounts() []AccountInfo {
 	for i, a := range accs {
 		out[i].Subscriptions = a.mux.Index().Count()
 		out[i].Exports, out[i].Imports = conf[a.name].Exports, conf[a.name].Imports
+		out[i].System = a == s.sysacc
+		if ac := a.claims.Load(); ac != nil {
+			// What the JWT declares (an import its exporter does not
+			// allow is declared but not installed).
+			out[i].Claims, out[i].Exports, out[i].Imports = ac, nil, nil
+			for _, e := range ac.Exports {
+				if e != nil {
+					out[i].Exports = append(out[i].Exports, jwtExport(e))
+				}
+			}
+			for _, im := range ac.Imports {
+				if im != nil {
+					out[i].Imports = append(out[i].Imports, brokerImport(im))
+				}
+			}
+		}
 	}
 	return out
 }

@@ -151,12 +151,7 @@ func jwtImportConfig(claims []*jwt.AccountClaims, now time.Time, log *zap.Logger
 			if e == nil {
 				continue
 			}
-			x := Export{ResponseType: strings.ToLower(string(e.ResponseType)), ResponseThreshold: e.ResponseThreshold}
-			if e.IsService() {
-				x.Service = string(e.Subject)
-			} else {
-				x.Stream, x.ResponseType, x.ResponseThreshold = string(e.Subject), "", 0
-			}
+			x := jwtExport(e)
 			if e.TokenReq {
 				// Only the importers whose activation checked out.
 				x.Accounts = append([]string{}, allowed[ac.Subject][string(e.Subject)]...)
@@ -168,6 +163,17 @@ func jwtImportConfig(claims []*jwt.AccountClaims, now time.Time, log *zap.Logger
 		}
 	}
 	return out
+}
+
+// jwtExport converts one JWT export (who may import it aside).
+func jwtExport(e *jwt.Export) Export {
+	x := Export{ResponseType: strings.ToLower(string(e.ResponseType)), ResponseThreshold: e.ResponseThreshold}
+	if e.IsService() {
+		x.Service = string(e.Subject)
+	} else {
+		x.Stream, x.ResponseType, x.ResponseThreshold = string(e.Subject), "", 0
+	}
+	return x
 }
 
 // matchingExport is exp's export that covers im (same kind, subject a

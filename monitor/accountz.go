@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
+
 	"github.com/murmurmq/murmur/broker"
 )
 
@@ -23,6 +25,13 @@ type AccountDetail struct {
 	Subscriptions int          `json:"subscriptions"`
 	Exports       []ExportInfo `json:"exports,omitempty"`
 	Imports       []ImportInfo `json:"imports,omitempty"`
+	IsSystem      bool         `json:"is_system,omitempty"`
+	// In operator mode: the account JWT's issuer, name, expiry and its
+	// decoded claims (limits in decoded_jwt.nats.limits), as nats-server.
+	Expired   bool               `json:"expired"`
+	IssuerKey string             `json:"issuer_key,omitempty"`
+	NameTag   string             `json:"name_tag,omitempty"`
+	Decoded   *jwt.AccountClaims `json:"decoded_jwt,omitempty"`
 }
 
 // ExportInfo is one export ("stream" or "service").
@@ -62,7 +71,11 @@ func (m *Server) Accountz(acc string) (*Accountz, error) {
 }
 
 func accountDetail(a *broker.AccountInfo) *AccountDetail {
-	d := &AccountDetail{Name: a.Name, Connections: a.Connections, Subscriptions: a.Subscriptions}
+	d := &AccountDetail{Name: a.Name, Connections: a.Connections, Subscriptions: a.Subscriptions, IsSystem: a.System}
+	if ac := a.Claims; ac != nil {
+		d.Decoded, d.IssuerKey, d.NameTag = ac, ac.Issuer, ac.Name
+		d.Expired = ac.Expires > 0 && ac.Expires <= time.Now().Unix()
+	}
 	for _, e := range a.Exports {
 		x := ExportInfo{Subject: e.Stream, Type: "stream", Accounts: e.Accounts}
 		if e.Service != "" {

@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/murmurmq/murmur/broker"
 	"github.com/murmurmq/murmur/monitor"
@@ -109,5 +111,54 @@ func TestAccountMetricsBounded(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// TestAccountzOperatorMode: in operator mode /accountz?acc=<pub> shows
+// the account JWT's claims (its limits) beside its current usage.
+func TestAccountzOperatorMode(t *testing.T) {
+	op, _ := nkeys.CreateOperator()
+	opPub, _ := op.PublicKey()
+	opJWT, _ := jwt.NewOperatorClaims(opPub).Encode(op)
+	acc, _ := nkeys.CreateAccount()
+	accPub, _ := acc.PublicKey()
+	ac := jwt.NewAccountClaims(accPub)
+	ac.Name = "orders"
+	ac.Limits.Conn, ac.Limits.Subs = 5, 100
+	accJWT, _ := ac.Encode(op)
+	user, _ := nkeys.CreateUser()
+	userPub, _ := user.PublicKey()
+	userJWT, _ := jwt.NewUserClaims(userPub).Encode(acc)
+	seed, _ := user.Seed()
+
+	o := testOptions()
+	o.Auth = &broker.AuthOptions{Operator: &broker.OperatorOptions{
+		Operators: []string{opJWT},
+		Resolver:  broker.NewMemoryResolver(map[string]string{accPub: accJWT}),
+	}}
+	srv := started(t, newBrokerWith(t, o))
+	connect(t, srv, nats.UserJWTAndSeed(userJWT, string(seed)))
+	m := startMonitor(t, srv, monitor.Config{})
+	var az struct {
+		Account struct {
+			Name        string `json:"account_name"`
+			Connections int    `json:"client_connections"`
+			NameTag     string `json:"name_tag"`
+			IssuerKey   string `json:"issuer_key"`
+			Decoded     struct {
+				Nats struct {
+					Limits struct {
+						Conn int64 `json:"conn"`
+						Subs int64 `json:"subs"`
+					} `json:"limits"`
+				} `json:"nats"`
+			} `json:"decoded_jwt"`
+		} `json:"account_detail"`
+	}
+	getJSON(t, client(t), m, "/accountz?acc="+accPub, &az)
+	d := az.Account
+	if d.Name != accPub || d.Connections != 1 || d.NameTag != "orders" || d.IssuerKey != opPub ||
+		d.Decoded.Nats.Limits.Conn != 5 || d.Decoded.Nats.Limits.Subs != 100 {
+		t.Fatalf("accountz of a JWT account: %+v", d)
 	}
 }
