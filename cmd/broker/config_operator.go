@@ -122,8 +122,16 @@ func (k *operatorKeys) buildResolver() (broker.AccountResolver, time.Duration, e
 	if err != nil {
 		return nil, 0, v.Errorf("want MEMORY or a block { type: full, dir: ... }")
 	}
+	if u, ok := strings.CutPrefix(s, "URL("); ok && strings.HasSuffix(u, ")") {
+		u = strings.Trim(strings.TrimSuffix(u, ")"), `"' `)
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return nil, 0, v.Errorf("%q: want URL(http://...) or URL(https://...)", s)
+		}
+		r := broker.NewURLResolver(u, 0)
+		return r, 0, k.preloadInto(r)
+	}
 	if !strings.EqualFold(s, "MEMORY") {
-		return nil, 0, v.Errorf("%q: want MEMORY or { type: full, dir: ... } (the URL resolver is not supported yet)", s)
+		return nil, 0, v.Errorf("%q: want MEMORY, URL(<account server>) or { type: full, dir: ... }", s)
 	}
 	r := broker.NewMemoryResolver(nil)
 	return r, 0, k.preloadInto(r)

@@ -3,9 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +24,13 @@ import (
 // A limited to 2 connections) and creds for users of A: "good", an
 // "expired" one and a "revoked" one.
 func operatorSetup(t *testing.T) (conf string, creds map[string]string) {
+	conf, creds, _ = operatorSetupJWTs(t)
+	return conf, creds
+}
+
+// operatorSetupJWTs is operatorSetup that also returns the account JWTs
+// by public key.
+func operatorSetupJWTs(t *testing.T) (conf string, creds map[string]string, jwts map[string]string) {
 	t.Helper()
 	dir := t.TempDir()
 	op, _ := nkeys.CreateOperator()
@@ -83,7 +93,7 @@ resolver_preload: {
   %s: %s
 }
 `, filepath.Join(dir, "op.jwt"), sysPub, sysPub, sysJWT, accPub, accJWT))
-	return conf, creds
+	return conf, creds, map[string]string{sysPub: sysJWT, accPub: accJWT}
 }
 
 // observeOperator is what a server answers: a good user's round trip,
@@ -176,7 +186,7 @@ func TestOperatorConfigErrors(t *testing.T) {
 	dir := filepath.Dir(conf)
 	for _, tc := range []struct{ name, text, want string }{
 		{"no resolver", strings.Replace(string(base), "resolver: MEMORY", "", 1), "operator mode needs a resolver"},
-		{"bad resolver", strings.Replace(string(base), "resolver: MEMORY", "resolver: FOO", 1), `resolver: "FOO": want MEMORY or`},
+		{"bad resolver", strings.Replace(string(base), "resolver: MEMORY", "resolver: FOO", 1), `resolver: "FOO": want MEMORY, URL(<account server>) or`},
 		{"missing operator file", strings.Replace(string(base), "op.jwt", "nope.jwt", 1), "operator: open"},
 		{"users with an operator", string(base) + "\nauthorization { users: [{user: a, password: b}] }\n", "cannot be set with an operator"},
 		{"system account not a key", strings.Replace(string(base), "system_account: A", "system_account: SYS\n#", 1), `system_account: "SYS" is not an account public key`},
@@ -232,5 +242,59 @@ func TestFullResolverConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), bad.want) || !strings.Contains(err.Error(), ".conf:") {
 			t.Errorf("%s: %v, want a file:line error with %q", bad.text, err, bad.want)
 		}
+	}
+}
+
+// TestURLResolverAsNatsServer: `resolver: URL(...)` fetches account JWTs
+// from an account server (here on loopback), once per account, and both
+// Murmur and nats-server answer the same users alike with it.
+func TestURLResolverAsNatsServer(t *testing.T) {
+	bin := natsServerBinary(t)
+	conf, creds, jwts := operatorSetupJWTs(t)
+	var fetches atomic.Int32
+	as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pub := strings.TrimPrefix(r.URL.Path, "/jwt/v1/accounts/")
+		if pub == "" {
+			return // nats-server checks the account server answers at start
+		}
+		tok, ok := jwts[pub]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		fetches.Add(1)
+		_, _ = io.WriteString(w, tok)
+	}))
+	defer as.Close()
+	base, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(base)
+	text = text[:strings.Index(text, "resolver: MEMORY")] + "resolver: URL(" + as.URL + "/jwt/v1/accounts/)\n"
+	path := writeConf(t, t.TempDir(), text)
+	cfg, err := parseFlags([]string{"-c", path, "-a", "127.0.0.1", "-p", "-1"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cfg.opts.Auth.Operator.Resolver.(*broker.URLResolver); !ok {
+		t.Fatalf("resolver %T", cfg.opts.Auth.Operator.Resolver)
+	}
+	srv, err := broker.New(cfg.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	before := fetches.Load()
+	ours := observeOperator(t, srv.ClientURL(), creds)
+	if n := fetches.Load() - before; n != 1 {
+		t.Errorf("murmur fetched account A %d times for 5 logins, want once", n)
+	}
+	theirs := observeOperator(t, startNatsServer(t, bin, path), creds)
+	if strings.Join(ours, "\n") != strings.Join(theirs, "\n") {
+		t.Errorf("murmur:\n%s\nnats-server:\n%s", strings.Join(ours, "\n"), strings.Join(theirs, "\n"))
 	}
 }
