@@ -29,6 +29,9 @@ type authState struct {
 	accounts []string
 	// op is operator mode (nil: off): users are JWTs, not entries here.
 	op *operatorAuth
+	// callout, when set, decides every login but its auth users'.
+	callout *AuthCallout
+	timeout time.Duration // the auth timeout, which bounds a callout
 }
 
 type userEntry struct {
@@ -38,7 +41,8 @@ type userEntry struct {
 	nkey     bool // proven by a nonce signature, not a password
 	perms    *permissions
 	account  string
-	jwt      *jwtGrant // operator mode: what the user JWT grants (nil otherwise)
+	jwt      *jwtGrant // operator mode or callout: what the user JWT grants (nil otherwise)
+	callout  bool      // granted by the auth callout
 }
 
 func compileAuth(a *AuthOptions) *authState {
@@ -46,7 +50,11 @@ func compileAuth(a *AuthOptions) *authState {
 		return nil
 	}
 	st := &authState{token: a.Token, users: map[string]*userEntry{}, nkeys: map[string]*userEntry{},
-		accounts: []string{GlobalAccount, a.systemAccount()}, anonymous: a.anonymous()}
+		accounts: []string{GlobalAccount, a.systemAccount()}, anonymous: a.anonymous(),
+		callout: a.Callout, timeout: a.Timeout}
+	if st.timeout <= 0 {
+		st.timeout = DefaultAuthTimeout
+	}
 	if a.Operator != nil {
 		ops, _ := decodeOperators(a.Operator.Operators) // validated
 		st.op = &operatorAuth{ops: ops, resolver: a.Operator.Resolver}

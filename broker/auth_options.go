@@ -55,6 +55,9 @@ type AuthOptions struct {
 	// must then be empty, and SystemAccount, if set, is an account public
 	// key (default: the operator's system_account claim).
 	Operator *OperatorOptions
+	// Callout hands each login but those of its AuthUsers to an auth
+	// callout service (nats-server's authorization.auth_callout).
+	Callout *AuthCallout
 }
 
 // DefaultSystemAccount is the system account when none is named
@@ -78,7 +81,7 @@ func (a *AuthOptions) systemAccount() string {
 
 // Required reports whether clients must authenticate.
 func (a *AuthOptions) Required() bool {
-	return a != nil && (a.Token != "" || a.hasUsers() || a.System != nil || a.Operator != nil)
+	return a != nil && (a.Token != "" || a.hasUsers() || a.System != nil || a.Operator != nil || a.Callout != nil)
 }
 
 // anonymous reports whether clients may send no credentials and land in
@@ -269,6 +272,11 @@ func (a *AuthOptions) validate() error {
 	}
 	if a.SystemAccount != "" && (a.SystemAccount == GlobalAccount || !accounts[a.SystemAccount]) {
 		return fmt.Errorf("system_account: %q is not a defined account", a.SystemAccount)
+	}
+	if c := a.Callout; c != nil {
+		if err := c.validate(seen, accounts); err != nil {
+			return err
+		}
 	}
 	if a.NoAuthUser != "" && !seen[a.NoAuthUser] {
 		return fmt.Errorf("no_auth_user: %q not present as user or nkey in authorization block or account configuration", a.NoAuthUser)

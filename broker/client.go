@@ -82,6 +82,7 @@ type client struct {
 	expiryTimer   *time.Timer            // closes at the user JWT's expiry; guarded by mu
 	maxSubs       int                    // a JWT user's subscription limit (0: the server's); reader-owned
 	maxPayload    int                    // a JWT user's payload limit (0: the server's); reader-owned
+	viaCallout    atomic.Bool            // logged in by the auth callout (reload keeps it)
 	user          atomic.Pointer[string] // the authenticated user (nil: none)
 	perms         atomic.Pointer[permissions]
 	pubCache      map[string]bool // reader-owned publish decisions
@@ -177,24 +178,27 @@ func (c *client) Connect(arg []byte) error {
 		// bcrypt hash on a busy machine), the auth timer no longer applies.
 		c.connectSeen.Store(true)
 		c.pingHold.Store(true) // the client's handshake expects PONG first
-		u, err := st.check(&opts, c.nonce, c.remote)
+		u, err := c.authenticate(st, &opts)
 		if next := c.srv.auth.Load(); next != st && next != nil {
 			// A reload swapped the credentials while this one was being
 			// checked (and skipped this client): check against the new.
-			u, err = next.check(&opts, c.nonce, c.remote)
+			u, err = c.authenticate(next, &opts)
 		}
 		if err != nil {
 			c.authFailed(err.Error())
 			return errAuthFailed
 		}
 		if u != nil {
-			if u.jwt != nil {
+			if u.jwt != nil && u.jwt.account != nil {
 				acc = c.srv.jwtAccount(u.jwt.account)
-				c.applyGrant(u.jwt)
 			} else if acc = c.srv.account(u.account); acc == nil {
 				c.authFailed("account " + strconv.Quote(u.account) + " is gone")
 				return errAuthFailed
 			}
+			if u.jwt != nil {
+				c.applyGrant(u.jwt)
+			}
+			c.viaCallout.Store(u.callout)
 			c.perms.Store(u.perms)
 			c.user.Store(&u.name)
 		}
@@ -399,4 +403,13 @@ func (c *client) expireAt(t time.Time) {
 		c.sendErr(proto.ErrTextAuthExpired)
 		c.close(AuthenticationExpired)
 	})
+}
+
+// authenticate checks CONNECT o against st: through the auth callout
+// when one is configured and o is not one of its own users.
+func (c *client) authenticate(st *authState, o *connectOpts) (*userEntry, error) {
+	if co := st.callout; co != nil && !co.bypasses(o) {
+		return c.srv.callout(c, o, co, st.timeout)
+	}
+	return st.check(o, c.nonce, c.remote)
 }

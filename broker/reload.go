@@ -169,6 +169,9 @@ func (c *client) reauth(st *authState) bool {
 	if !c.authed.Load() {
 		return true // not yet authenticated: CONNECT will check
 	}
+	if c.viaCallout.Load() && st != nil && st.callout != nil {
+		return true // the callout decided; a reload does not ask again
+	}
 	if st == nil {
 		c.perms.Store(nil)
 		c.user.Store(nil)

@@ -8,8 +8,6 @@
 package broker
 
 import (
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"maps"
@@ -20,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nkeys"
 	"go.uber.org/zap"
 
 	"github.com/murmurmq/murmur/mux"
@@ -34,8 +33,12 @@ type Server struct {
 	opts Options
 	live atomic.Pointer[Options]
 	id   string
-	log  *zap.Logger
-	wg   sync.WaitGroup
+	key  nkeys.KeyPair // the server nkey: id is its public key
+	// calloutState routes auth callout answers (nil until the first).
+	calloutMu    sync.Mutex
+	calloutState *callouts
+	log          *zap.Logger
+	wg           sync.WaitGroup
 
 	// gacc is the global account $G; accounts holds every account by name
 	// (replaced under mu, read without a lock).
@@ -99,7 +102,8 @@ func New(opts Options) (*Server, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	id := newServerID()
+	key := newServerKey()
+	id, _ := key.PublicKey()
 	if opts.Name == "" {
 		opts.Name = id
 	}
@@ -109,6 +113,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		opts:    opts,
+		key:     key,
 		id:      id,
 		log:     log.With(zap.String("server", opts.Name)),
 		clients: make(map[uint64]*client),
@@ -143,12 +148,15 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// newServerID returns an id shaped like nats-server's: 'N' and 55 base32
-// characters.
-func newServerID() string {
-	var b [35]byte
-	_, _ = rand.Read(b[:])
-	return "N" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])[:55]
+// newServerKey returns the server's identity as nats-server's: a server
+// nkey, whose public key ('N' and 55 base32 characters) is the server id
+// and which signs what the server issues (auth callout requests).
+func newServerKey() nkeys.KeyPair {
+	kp, err := nkeys.CreateServer()
+	if err != nil {
+		panic("server nkey: " + err.Error()) // only when crypto/rand fails
+	}
+	return kp
 }
 
 // o returns the options in force now (reload swaps them atomically).
@@ -472,6 +480,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.shutdown = true
+	defer s.stopCallouts()
 	lns := append([]*listener(nil), s.listeners...)
 	if s.routeLn != nil {
 		lns = append(lns, s.routeLn)

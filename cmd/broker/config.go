@@ -212,7 +212,17 @@ func applyFile(cfg *config, path string) error {
 		}
 		return ops.apply(&cfg.opts, sys)
 	}
-	return accts.apply(&cfg.opts)
+	if err := accts.apply(&cfg.opts); err != nil {
+		return err
+	}
+	if v := cfg.callout; v != nil {
+		// The callout's users and account are known only now.
+		if err := cfg.opts.Auth.CheckCallout(); err != nil {
+			_, reason, _ := strings.Cut(err.Error(), "auth_callout.")
+			return v.Errorf("%s", reason)
+		}
+	}
+	return nil
 }
 
 // fileKeys are the keys of the config file, with nats-server's names
@@ -258,7 +268,7 @@ func fileKeys(c *config) keys {
 		"lame_duck_grace_period": duration(&o.LameDuck.GracePeriod),
 
 		"authorization": func(v *conf.Value) (err error) {
-			o.Auth, err = decodeAuth(v)
+			o.Auth, err = decodeAuth(v, &c.callout)
 			return err
 		},
 		"tls": func(v *conf.Value) (err error) {

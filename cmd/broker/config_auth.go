@@ -16,10 +16,15 @@ import (
 
 // decodeAuth reads an authorization block: a token, one user and
 // password, or a users list, and an auth timeout.
-func decodeAuth(v *conf.Value) (*broker.AuthOptions, error) {
+func decodeAuth(v *conf.Value, callout **conf.Value) (*broker.AuthOptions, error) {
 	a := &broker.AuthOptions{}
 	var user, pass *conf.Value
 	err := block(keys{
+		"auth_callout": func(v *conf.Value) (err error) {
+			a.Callout, err = decodeCallout(v)
+			*callout = v
+			return err
+		},
 		"token":    str(&a.Token),
 		"user":     keep(&user),
 		"username": keep(&user),
@@ -423,4 +428,38 @@ func note(where map[string]*conf.Value, v *conf.Value, path string) {
 			}
 		}
 	}
+}
+
+// decodeCallout reads auth_callout { issuer, account, auth_users, xkey }
+// (nats-server's keys and aliases).
+func decodeCallout(v *conf.Value) (*broker.AuthCallout, error) {
+	c := &broker.AuthCallout{}
+	var issuer, xkey *conf.Value
+	users := func(v *conf.Value) (err error) { c.AuthUsers, err = v.AsStrings(); return err }
+	err := block(keys{
+		"issuer":           keep(&issuer),
+		"account":          str(&c.Account),
+		"acc":              str(&c.Account),
+		"auth_users":       users,
+		"users":            users,
+		"xkey":             keep(&xkey),
+		"key":              keep(&xkey),
+		"allowed_accounts": func(v *conf.Value) error { _, err := v.AsStrings(); return err },
+	})(v)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case issuer == nil:
+		return nil, v.Errorf("issuer: the account public key that signs the answers is required")
+	case !nkeys.IsValidPublicAccountKey(issuer.Str):
+		return nil, issuer.Errorf("%q is not an account public key", issuer.Str)
+	case xkey != nil && !nkeys.IsValidPublicCurveKey(xkey.Str):
+		return nil, xkey.Errorf("%q is not a public curve key", xkey.Str)
+	}
+	c.Issuer = issuer.Str
+	if xkey != nil {
+		c.XKey = xkey.Str
+	}
+	return c, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	conf "github.com/murmurmq/murmur/config"
 	"io"
 	"os"
 	"runtime/pprof"
@@ -44,6 +45,7 @@ type config struct {
 	quic       *quic.Transport // nil without QUIC
 	gossip     *gossip.Config  // nil without clustering
 	cli        cliFlags        // -c, --signal, -P; the command line, for reloads
+	callout    *conf.Value     // where authorization.auth_callout was written
 }
 
 // parseFlags fills a config from args with nats-server style flags: each
