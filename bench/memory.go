@@ -26,6 +26,13 @@ func rawConnect(ctx context.Context, addr string) (net.Conn, *bufio.Reader, erro
 // rawConnectVia is rawConnect with a caller's dialer, say one that sets
 // socket options before the SYN.
 func rawConnectVia(ctx context.Context, d *net.Dialer, addr string) (net.Conn, *bufio.Reader, error) {
+	return rawConnectWith(ctx, d, addr, func(string) (string, error) { return handshake, nil })
+}
+
+// rawConnectWith is rawConnectVia with the client's reply to INFO built by
+// hello from the INFO line (say a CONNECT that signs the nonce); the reply
+// must end in a PING.
+func rawConnectWith(ctx context.Context, d *net.Dialer, addr string, hello func(info string) (string, error)) (net.Conn, *bufio.Reader, error) {
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, nil, err
@@ -36,8 +43,12 @@ func rawConnectVia(ctx context.Context, d *net.Dialer, addr string) (net.Conn, *
 	if err == nil && !strings.HasPrefix(line, "INFO ") {
 		err = fmt.Errorf("expected INFO, got %q", line)
 	}
+	var reply string
 	if err == nil {
-		_, err = c.Write([]byte(handshake))
+		reply, err = hello(line)
+	}
+	if err == nil {
+		_, err = c.Write([]byte(reply))
 	}
 	if err == nil {
 		err = readUntilPong(r, c)

@@ -137,9 +137,15 @@ func (w connectTime) run(ctx context.Context, env *Env) (Result, error) {
 		}
 		url = b.URL
 	}
-	opts = append(opts, nats.Name("murmur-bench-connect"), nats.NoReconnect(), nats.Timeout(10*time.Second))
+	return sequentialConnects(ctx, b, url, opts, env.scaled(w.count, 20))
+}
 
-	lat := make([]time.Duration, env.scaled(w.count, 20))
+// sequentialConnects times n nats.Connect calls to url one after another,
+// each from the dial through INFO, CONNECT and the first PONG, closing each
+// untimed. Value is the median in µs; b names the broker in errors.
+func sequentialConnects(ctx context.Context, b *Broker, url string, opts []nats.Option, n int) (Result, error) {
+	opts = append(opts, nats.Name("murmur-bench-connect"), nats.NoReconnect(), nats.Timeout(10*time.Second))
+	lat := make([]time.Duration, n)
 	for i := range lat {
 		if ctx.Err() != nil {
 			return Result{}, ctx.Err()

@@ -144,6 +144,8 @@ func workloads() []Workload {
 		subj := fmt.Sprintf("bench.nm.%d", i)
 		nm[i], nmSubs[i] = []string{subj}, subSpec{subject: subj}
 	}
+	// The operator rows share one operator, account and set of users.
+	operator := &operatorFixture{}
 	return []Workload{
 		{Name: "pub only, 16 B", Unit: msgs, Sink: true, Run: singleBroker(flow{
 			pubSubjects: [][]string{{"bench.pub"}}, size: 16, count: 10_000_000,
@@ -191,6 +193,12 @@ func workloads() []Workload {
 		}.run},
 		{Name: "connect over QUIC, dial → first PONG (200 sequential)", Unit: "µs", LowerIsBetter: true, Latency: true, Run: connectTime{
 			count: 200, quic: true,
+		}.run},
+		{Name: "connect with creds (operator mode), dial → first PONG (200 sequential)", Unit: "µs", LowerIsBetter: true, Latency: true, Run: credsConnect{
+			fixture: operator, count: 200,
+		}.run},
+		{Name: "10,000 user JWTs connecting in a burst, time to all connected", Unit: "s", LowerIsBetter: true, Run: jwtBurst{
+			fixture: operator, users: 10_000, dialers: 200,
 		}.run},
 		{Name: "acked direct (node SDK) 1 → 1, 128 B, until all acked", Unit: msgs, Latency: true, Run: singleBroker(ackedDirect{
 			count: 300_000, size: 128,
