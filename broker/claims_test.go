@@ -240,3 +240,38 @@ func TestClaimsAcrossCluster(t *testing.T) {
 		t.Fatalf("over the pushed limit: %v", err)
 	}
 }
+
+// TestClaimsPushLowersSubs: a pushed subs limit applies to a connected
+// client's next SUB; an account JWT breaking its operator limits (more
+// imports than allowed) is refused.
+func TestClaimsPushLowersSubs(t *testing.T) {
+	tr := newTrust(t)
+	sys := tr.account("SYS", nil, nil)
+	a := tr.account("A", nil, nil)
+	srv, _ := tr.dirServer(sys, []*testAccount{a}, nil)
+	admin := mustCreds(t, srv, tr.user(sys, "admin", nil, nil))
+	nc, errs := watchErrors(t, srv, tr.user(a, "subber", nil, nil))
+	for _, s := range []string{"a", "b"} {
+		if _, err := nc.SubscribeSync(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	a.claims.Limits.Subs = 2
+	if ans := push(t, admin, tr.signed(a)); ans.Data == nil {
+		t.Fatalf("push: %+v", ans)
+	}
+	if _, err := nc.SubscribeSync("c"); err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
+	closedWith(t, errs, "maximum subscriptions exceeded")
+
+	a.claims.Limits.Imports = 0
+	a.claims.Imports.Add(&jwt.Import{Account: sys.pub, Subject: "x", Type: jwt.Stream})
+	if ans := push(t, admin, tr.signed(a)); ans.Error == nil || !strings.Contains(ans.Error.Description, "more imports than allowed") {
+		t.Fatalf("an account over its import limit: %+v", ans)
+	}
+}

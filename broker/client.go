@@ -76,19 +76,21 @@ type client struct {
 	infoReady atomic.Bool
 
 	// Authentication and permissions.
-	authed        atomic.Bool
-	connectSeen   atomic.Bool            // CONNECT arrived: the auth timer no longer applies
-	authTimer     *time.Timer            // guarded by mu
-	expiryTimer   *time.Timer            // closes at the user JWT's expiry; guarded by mu
-	maxSubs       int                    // a JWT user's subscription limit (0: the server's); reader-owned
-	maxPayload    int                    // a JWT user's payload limit (0: the server's); reader-owned
-	viaCallout    atomic.Bool            // logged in by the auth callout (reload keeps it)
-	user          atomic.Pointer[string] // the authenticated user (nil: none)
-	perms         atomic.Pointer[permissions]
-	pubCache      map[string]bool // reader-owned publish decisions
-	pubCachePerms *permissions    // the perms pubCache was built for
-	verdicts      verdictCache    // delivery decisions of filtered subscriptions
-	replies       replyPerms      // reply subjects allow_responses lets it publish to
+	authed      atomic.Bool
+	connectSeen atomic.Bool // CONNECT arrived: the auth timer no longer applies
+	authTimer   *time.Timer // guarded by mu
+	expiryTimer *time.Timer // closes at the user JWT's expiry; guarded by mu
+	// A JWT user's subscription and payload limits, plus one (0: none but
+	// the server's; 1: a limit of zero); a pushed account JWT may lower
+	// them while the client runs.
+	maxSubs, maxPayload atomic.Int64
+	viaCallout          atomic.Bool            // logged in by the auth callout (reload keeps it)
+	user                atomic.Pointer[string] // the authenticated user (nil: none)
+	perms               atomic.Pointer[permissions]
+	pubCache            map[string]bool // reader-owned publish decisions
+	pubCachePerms       *permissions    // the perms pubCache was built for
+	verdicts            verdictCache    // delivery decisions of filtered subscriptions
+	replies             replyPerms      // reply subjects allow_responses lets it publish to
 }
 
 func newClient(s *Server, cid uint64, nc net.Conn, ln *listener) *client {
@@ -115,8 +117,8 @@ func (c *client) parse(b []byte) error { return c.parser.Parse(b, c) }
 
 func (c *client) reloaded(o *Options) {
 	c.parser.MaxControlLine, c.parser.MaxPayload = o.MaxControlLine, o.MaxPayload
-	if c.maxPayload > 0 && c.maxPayload < o.MaxPayload {
-		c.parser.MaxPayload = c.maxPayload
+	if mp := int(c.maxPayload.Load()) - 1; mp >= 0 && mp < o.MaxPayload {
+		c.parser.MaxPayload = mp
 	}
 }
 
@@ -290,7 +292,7 @@ func (c *client) Sub(subject, queue, sid []byte) error {
 		c.okIfVerbose()
 		return nil
 	}
-	if max := c.subLimit(); max > 0 && len(c.subs) >= max {
+	if max := c.subLimit(); max >= 0 && len(c.subs) >= max {
 		c.subsMu.Unlock()
 		c.log.Info("maximum subscriptions exceeded")
 		c.sendErr(proto.ErrTextMaxSubs)
@@ -377,12 +379,15 @@ func (c *client) OK() error { return nil }
 // Err from a client closes it, as nats-server does.
 func (c *client) Err(arg []byte) error { return c.peerErr(arg) }
 
-// subLimit is the most subscriptions c may hold (0: no limit): the
+// subLimit is the most subscriptions c may hold (-1: no limit): the
 // server's max_subscriptions, or a JWT user's lower limit.
 func (c *client) subLimit() int {
 	max := c.srv.o().MaxSubscriptions
-	if c.maxSubs > 0 && (max <= 0 || c.maxSubs < max) {
-		return c.maxSubs
+	if max <= 0 {
+		max = -1
+	}
+	if ms := int(c.maxSubs.Load()) - 1; ms >= 0 && (max < 0 || ms < max) {
+		return ms
 	}
 	return max
 }

@@ -244,14 +244,18 @@ func brokerImport(im *jwt.Import) Import {
 // applyGrant sets a JWT user's connection limits and expiry on c (at
 // CONNECT, on its reader).
 func (c *client) applyGrant(g *jwtGrant) {
-	if g.maxSubs >= 0 {
-		c.maxSubs = int(g.maxSubs)
-	}
-	if g.maxPayload >= 0 && (c.parser.MaxPayload <= 0 || int(g.maxPayload) < c.parser.MaxPayload) {
-		c.maxPayload = int(g.maxPayload)
-		c.parser.MaxPayload = c.maxPayload
+	c.setGrantLimits(g)
+	if mp := int(c.maxPayload.Load()) - 1; mp >= 0 && (c.parser.MaxPayload <= 0 || mp < c.parser.MaxPayload) {
+		c.parser.MaxPayload = mp
 	}
 	if !g.expires.IsZero() {
 		c.expireAt(g.expires)
 	}
+}
+
+// setGrantLimits records g's limits; the reader applies a payload limit at
+// its next reload check (Server.gen), SUB reads the subscription limit.
+func (c *client) setGrantLimits(g *jwtGrant) {
+	c.maxSubs.Store(max(g.maxSubs, -1) + 1)
+	c.maxPayload.Store(max(g.maxPayload, -1) + 1)
 }

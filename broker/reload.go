@@ -196,6 +196,9 @@ func (c *client) reauth(st *authState) bool {
 	if u != nil {
 		c.perms.Store(u.perms)
 		c.user.Store(&u.name)
+		if u.jwt != nil {
+			c.setGrantLimits(u.jwt)
+		}
 	} else {
 		c.perms.Store(nil)
 		c.user.Store(nil)
