@@ -30,6 +30,9 @@ type account struct {
 	maxConns atomic.Int64
 	// claims is its account JWT in operator mode (nil otherwise).
 	claims atomic.Pointer[jwt.AccountClaims]
+	// remote are the other brokers' counts of its clients, for maxConns
+	// across the cluster (account_conns.go).
+	remote remoteConns
 }
 
 // accountTotals are an account's running totals of its client
@@ -80,7 +83,7 @@ func (s *Server) joinAccount(c *client, acc *account) bool {
 	}
 	for {
 		n, max := acc.active.Load(), acc.maxConns.Load()
-		if max >= 0 && n >= max {
+		if max >= 0 && n+acc.remote.total() >= max {
 			return false
 		}
 		if acc.active.CompareAndSwap(n, n+1) {
@@ -89,9 +92,11 @@ func (s *Server) joinAccount(c *client, acc *account) bool {
 	}
 	if c.admitted {
 		old.active.Add(-1)
+		s.accountConnsChanged(old)
 	}
 	c.admitted = true
 	acc.totals.conns.Add(1)
+	s.accountConnsChanged(acc)
 	if old == acc {
 		return true
 	}
@@ -113,6 +118,7 @@ func (s *Server) leaveAccountLocked(c *client) {
 	acc.totals.add(c.counts().since(c.accBase))
 	if c.admitted {
 		acc.active.Add(-1)
+		s.accountConnsChanged(acc)
 	}
 }
 

@@ -210,14 +210,14 @@ func TestClaimsAcrossCluster(t *testing.T) {
 	_, farErrs := watchErrors(t, srvs[2], farCreds)
 	tok, _ := jwt.ParseDecoratedJWT(mustRead(t, farCreds))
 	far, _ := jwt.DecodeUserClaims(tok)
-	mustCreds(t, srvs[1], tr.user(a, "near", nil, nil))
+	near, nearErrs := watchErrors(t, srvs[1], tr.user(a, "near", nil, nil))
 	admin := mustCreds(t, srvs[0], tr.user(sys, "admin", nil, nil))
 	eventually(t, 5*time.Second, "every broker's claims interest on broker 0", func() bool {
 		n, _ := srvs[0].CountMatches(sys.pub, "$SYS.REQ.CLAIMS.UPDATE")
 		return n == 3
 	})
 	a.claims.RevokeAt(far.Subject, time.Now().Add(time.Minute))
-	a.claims.Limits.Conn = 1
+	a.claims.Limits.Subs = 1
 	updated := tr.signed(a)
 	if ans := push(t, admin, updated); ans.Data == nil || ans.Data.Code != 200 {
 		t.Fatalf("push answer: %+v", ans)
@@ -228,17 +228,54 @@ func TestClaimsAcrossCluster(t *testing.T) {
 			return err == nil && string(b) == updated
 		})
 	}
-	// The revocation closes the user on broker 2; broker 1, holding one
-	// client of A, refuses a second under the new conn limit. (The limit
-	// is counted per broker: nats-server's cluster-wide account
-	// connection tracking is not built.)
+	// The revocation closes the user on broker 2; the new subs limit
+	// holds for A's client on broker 1.
 	closedWith(t, farErrs, "authorization violation")
-	if nc, err := credsConnect(srvs[1], tr.user(a, "third", nil, nil)); err == nil {
-		nc.Close()
-		t.Fatal("a second client of A on broker 1 over the pushed conn limit")
-	} else if !strings.Contains(err.Error(), "maximum account active connections exceeded") {
-		t.Fatalf("over the pushed limit: %v", err)
+	for _, s := range []string{"one", "two"} {
+		if _, err := near.SubscribeSync(s); err != nil {
+			t.Fatal(err)
+		}
 	}
+	near.Flush()
+	closedWith(t, nearErrs, "maximum subscriptions exceeded")
+}
+
+// TestAccountConnLimitAcrossCluster: an account's conn limit counts its
+// clients on every broker; a broker whose routes learn of more clients
+// than the limit closes its newest beyond it; a broker's count is
+// forgotten when it leaves.
+func TestAccountConnLimitAcrossCluster(t *testing.T) {
+	tr := newTrust(t)
+	sys := tr.account("SYS", nil, nil)
+	a := tr.account("A", nil, func(ac *jwt.AccountClaims) { ac.Limits.Conn = 2 })
+	var srvs []*broker.Server
+	for i := range 2 {
+		s, _ := tr.dirServer(sys, []*testAccount{a}, func(o *broker.Options) { clusterOptions(o, i) })
+		srvs = append(srvs, s)
+	}
+	meshUp(t, srvs)
+	creds := tr.user(a, "u", nil, nil)
+	mustCreds(t, srvs[0], creds)
+	mustCreds(t, srvs[1], creds)
+	eventually(t, 5*time.Second, "a third client refused on either broker", func() bool {
+		for _, s := range srvs {
+			nc, err := credsConnect(s, creds)
+			if err == nil {
+				nc.Close()
+				return false
+			}
+		}
+		return true
+	})
+	srvs[1].Close()
+	eventually(t, 5*time.Second, "broker 1's client forgotten with its route", func() bool {
+		nc, err := credsConnect(srvs[0], creds)
+		if err != nil {
+			return false
+		}
+		nc.Close()
+		return true
+	})
 }
 
 // TestClaimsPushLowersSubs: a pushed subs limit applies to a connected

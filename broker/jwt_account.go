@@ -28,10 +28,7 @@ func (s *Server) jwtAccount(ac *jwt.AccountClaims) *account {
 // registerClaims makes sure ac's account exists and holds ac (or newer).
 // It reports whether the account's claims changed.
 func (s *Server) registerClaims(ac *jwt.AccountClaims) (*account, bool) {
-	s.mu.Lock()
-	s.addAccountsLocked([]string{ac.Subject})
-	acc := s.account(ac.Subject)
-	s.mu.Unlock()
+	acc := s.ensureAccount(ac.Subject)
 	for {
 		cur := acc.claims.Load()
 		if cur != nil && (cur.IssuedAt > ac.IssuedAt || sameClaims(cur, ac)) {
@@ -258,4 +255,22 @@ func (c *client) applyGrant(g *jwtGrant) {
 func (c *client) setGrantLimits(g *jwtGrant) {
 	c.maxSubs.Store(max(g.maxSubs, -1) + 1)
 	c.maxPayload.Store(max(g.maxPayload, -1) + 1)
+}
+
+// ensureAccount returns the account named name, creating it (with the
+// system imports every account gets) when it is new.
+func (s *Server) ensureAccount(name string) *account {
+	if acc := s.account(name); acc != nil {
+		return acc
+	}
+	s.mu.Lock()
+	s.addAccountsLocked([]string{name})
+	acc := s.account(name)
+	s.mu.Unlock()
+	if sys := s.sys.Load(); sys != nil {
+		if err := sys.syncAccount(acc); err != nil {
+			s.log.Warn("system imports for a new account", zap.String("account", name), zap.Error(err))
+		}
+	}
+	return acc
 }

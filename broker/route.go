@@ -121,6 +121,16 @@ func (s *Server) startRoute(nc net.Conn, peer *routeInfo, solicited bool) bool {
 }
 
 func (s *Server) notifyRoute(id string, up bool) {
+	if up {
+		// The new peer learns our counts of conn-limited accounts.
+		for _, acc := range s.accountList() {
+			if acc.active.Load() > 0 {
+				s.accountConnsChanged(acc)
+			}
+		}
+	} else {
+		s.forgetServerConns(id)
+	}
 	s.mu.Lock()
 	fn := s.routeEvents
 	s.mu.Unlock()

@@ -171,6 +171,9 @@ type System struct {
 	dropped atomic.Int64
 	once    sync.Once
 
+	// connsDirty are accounts whose client count changed, to report.
+	connsDirty chan *account
+
 	mu     sync.Mutex
 	closed bool
 	subs   map[*account][]*mux.Sub // its subscriptions, per account
@@ -211,11 +214,13 @@ func (s *Server) StartSystem(opts SystemOptions) (*System, error) {
 		reqs: make(chan sysRequest, opts.QueueLen),
 		done: make(chan struct{}),
 		subs: map[*account][]*mux.Sub{},
+
+		connsDirty: make(chan *account, 256),
 	}
 	if !s.sys.CompareAndSwap(nil, sys) {
 		return nil, errors.New("system: a system responder is already running")
 	}
-	own := append([]string{sysPing, sysPingAny, fmt.Sprintf(sysServerFmt, s.id), sysAccountAny}, s.claimsSubjects()...)
+	own := append([]string{sysPing, sysPingAny, fmt.Sprintf(sysServerFmt, s.id), sysAccountAny, accConnsAny}, s.claimsSubjects()...)
 	if err := sys.subscribe(acc, own, ""); err != nil {
 		sys.Close()
 		return nil, err
@@ -233,19 +238,24 @@ func (s *Server) StartSystem(opts SystemOptions) (*System, error) {
 // syncAccounts gives every account without them the per-account imports
 // (at start, and after a reload added accounts).
 func (sys *System) syncAccounts() error {
-	subjects := make([]string, len(accountImports))
-	for i, im := range accountImports {
-		subjects[i] = im.subject
-	}
 	for _, a := range sys.srv.accountList() {
-		if a == sys.acc {
-			continue
-		}
-		if err := sys.subscribe(a, subjects, a.name); err != nil {
+		if err := sys.syncAccount(a); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// syncAccount gives a the per-account imports if it lacks them.
+func (sys *System) syncAccount(a *account) error {
+	if a == sys.acc {
+		return nil
+	}
+	subjects := make([]string, len(accountImports))
+	for i, im := range accountImports {
+		subjects[i] = im.subject
+	}
+	return sys.subscribe(a, subjects, a.name)
 }
 
 // subscribe adds subjects in acc (once per account) owned by an internal
@@ -329,6 +339,10 @@ func (sys *System) run() {
 		case <-sys.done:
 			return
 		case r := <-sys.reqs:
+			if isConnsEvent(r.subject) {
+				sys.srv.remoteConnsEvent(r.body)
+				continue
+			}
 			pub := func(subject string, body []byte) { sys.publish(r.in, subject, body, &b) }
 			if sys.claims(&r, pub) {
 				continue
@@ -338,6 +352,8 @@ func (sys *System) run() {
 			}
 		case <-sync:
 			sys.askPack(&b)
+		case acc := <-sys.connsDirty:
+			sys.reportConns(acc, &b)
 		case <-t.C:
 			subject := fmt.Sprintf(sysStatszFmt, sys.srv.id)
 			if !listened(sys.acc, subject) {
@@ -408,7 +424,7 @@ func (c *sysConn) Deliver(_ *mux.Sub, m *mux.Msg) (needFlush, ok bool) {
 // reply: a claims update event, or a claims sync answer.
 func oneWay(subject []byte) bool {
 	s := string(subject)
-	return strings.HasPrefix(s, "$SYS._MURMUR.CLAIMS.PACK.") ||
+	return strings.HasPrefix(s, "$SYS._MURMUR.CLAIMS.PACK.") || isConnsEvent(s) ||
 		strings.HasPrefix(s, "$SYS.ACCOUNT.") && strings.HasSuffix(s, ".CLAIMS.UPDATE") ||
 		s == claimsUpdate || strings.HasPrefix(s, "$SYS.REQ.ACCOUNT.") && strings.HasSuffix(s, ".CLAIMS.UPDATE")
 }

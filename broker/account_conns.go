@@ -1,0 +1,154 @@
+package broker
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nkeys"
+	"go.uber.org/zap"
+
+	"github.com/murmurmq/murmur/internal/proto"
+	"github.com/murmurmq/murmur/mux"
+)
+
+// An account's conn limit (its JWT's conn) holds across a cluster, as
+// nats-server's: when the number of its clients on a broker changes, the
+// broker publishes $SYS.ACCOUNT.<acc>.SERVER.CONNS in the system account
+// (nats-server's AccountNumConns JSON: server, acc, conns, ...); every
+// broker keeps the others' counts and admits a client only while the
+// cluster-wide total is under the limit. A broker whose count pushes the
+// total over closes its newest clients of the account beyond the limit
+// with -ERR 'maximum account active connections exceeded'. A broker's
+// counts are forgotten when its route goes down. Only accounts with a
+// limit are reported.
+const (
+	accConnsFmt  = "$SYS.ACCOUNT.%s.SERVER.CONNS"
+	accConnsAny  = "$SYS.ACCOUNT.*.SERVER.CONNS"
+	accConnsType = "io.nats.server.advisory.v1.account_connections"
+)
+
+// AccountNumConns is nats-server's account connections event.
+type AccountNumConns struct {
+	Type      string     `json:"type"`
+	ID        string     `json:"id"`
+	Time      time.Time  `json:"timestamp"`
+	Server    ServerInfo `json:"server"`
+	Account   string     `json:"acc"`
+	Name      string     `json:"name"`
+	Conns     int        `json:"conns"`
+	LeafNodes int        `json:"leafnodes"`
+	Total     int        `json:"total_conns"`
+}
+
+// remoteConns are the other brokers' client counts of one account.
+type remoteConns struct {
+	mu  sync.Mutex
+	per map[string]int // server id -> its clients of the account
+}
+
+func (r *remoteConns) total() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, v := range r.per {
+		n += v
+	}
+	return int64(n)
+}
+
+func (r *remoteConns) set(server string, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.per == nil {
+		r.per = map[string]int{}
+	}
+	if n == 0 {
+		delete(r.per, server)
+		return
+	}
+	r.per[server] = n
+}
+
+// accountConnsChanged tells the responder to report acc's count (it may
+// be called with Server.mu held: it only queues).
+func (s *Server) accountConnsChanged(acc *account) {
+	if acc.maxConns.Load() < 0 {
+		return
+	}
+	if sys := s.sys.Load(); sys != nil {
+		select {
+		case sys.connsDirty <- acc:
+		default: // the responder is behind; the next change reports
+		}
+	}
+}
+
+// reportConns publishes acc's client count on this broker.
+func (sys *System) reportConns(acc *account, b *mux.Batch) {
+	ev := AccountNumConns{Type: accConnsType, Account: acc.name, Name: acc.name, Conns: int(acc.active.Load())}
+	ev.Total = ev.Conns
+	ev.Time = time.Now().UTC()
+	ev.Server = *sys.serverInfo()
+	body, err := json.Marshal(&ev)
+	if err != nil {
+		return
+	}
+	sys.publish(sys.acc, fmt.Sprintf(accConnsFmt, acc.name), body, b)
+}
+
+// remoteConnsEvent takes another broker's count of an account and closes
+// this broker's newest clients of it beyond the limit.
+func (s *Server) remoteConnsEvent(body string) {
+	var ev AccountNumConns
+	if err := json.Unmarshal([]byte(body), &ev); err != nil || ev.Server.ID == "" || ev.Server.ID == s.id {
+		return
+	}
+	acc := s.account(ev.Account)
+	if acc == nil {
+		if s.auth.Load().operator() == nil || !nkeys.IsValidPublicAccountKey(ev.Account) {
+			return
+		}
+		// Not in use here yet: keep the count for when it is.
+		acc = s.ensureAccount(ev.Account)
+	}
+	acc.remote.set(ev.Server.ID, ev.Conns)
+	max := acc.maxConns.Load()
+	if max < 0 {
+		return
+	}
+	over := acc.active.Load() + acc.remote.total() - max
+	if over <= 0 {
+		return
+	}
+	var clients []*client
+	s.mu.Lock()
+	for _, c := range s.clients {
+		if c.acc.Load() == acc && c.authed.Load() {
+			clients = append(clients, c)
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(clients, func(a, b *client) int { return cmp.Compare(b.cid, a.cid) }) // newest first
+	for _, c := range clients[:min(int(over), len(clients))] {
+		c.log.Info("account conn limit reached across the cluster, closing", zap.String("account", acc.name), zap.Int64("limit", max))
+		c.sendErr(proto.ErrTextMaxAccountConns)
+		c.close(MaxAccountConnectionsExceeded)
+	}
+}
+
+// forgetServerConns drops a broker's counts (its route went down).
+func (s *Server) forgetServerConns(id string) {
+	for _, acc := range s.accountList() {
+		acc.remote.set(id, 0)
+	}
+}
+
+// isConnsEvent reports whether subject is an account connections event.
+func isConnsEvent(subject string) bool {
+	return strings.HasPrefix(subject, "$SYS.ACCOUNT.") && strings.HasSuffix(subject, ".SERVER.CONNS")
+}
