@@ -42,12 +42,13 @@ func refuse(status int, reason string) *HandshakeError {
 // order (RFC 6455 section 4.2.1), all within the handshake timeout. A
 // refused request gets an HTTP error response naming the reason.
 func (t *Transport) upgrade(ctx context.Context, nc net.Conn) (*Conn, error) {
-	_ = nc.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
+	st := t.st.Load()
+	_ = nc.SetDeadline(time.Now().Add(st.cfg.HandshakeTimeout))
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	raw := nc
-	if t.cfg.TLS != nil {
-		tc := tls.Server(nc, t.cfg.TLS)
+	if st.cfg.TLS != nil {
+		tc := tls.Server(nc, st.cfg.TLS)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, fmt.Errorf("tls handshake: %w", err)
 		}
@@ -63,7 +64,7 @@ func (t *Transport) upgrade(ctx context.Context, nc net.Conn) (*Conn, error) {
 		req.Body.Close()
 		req.Body = http.NoBody
 	}
-	compress, herr := t.check(req, raw != nc)
+	compress, herr := st.check(req, raw != nc)
 	if herr == nil && br.Buffered() > 0 {
 		herr = refuse(http.StatusBadRequest, "client sent data before handshake is complete")
 	}
@@ -86,12 +87,12 @@ func (t *Transport) upgrade(ctx context.Context, nc net.Conn) (*Conn, error) {
 		return nil, context.Cause(ctx)
 	}
 	_ = nc.SetDeadline(time.Time{})
-	return newConn(raw, br, true, compress, t.cfg.MaxMessage, req), nil
+	return newConn(raw, br, true, compress, st.cfg.MaxMessage, req), nil
 }
 
 // check applies nats-server's upgrade checks; it returns whether
 // permessage-deflate is on.
-func (t *Transport) check(r *http.Request, overTLS bool) (bool, *HandshakeError) {
+func (t *settings) check(r *http.Request, overTLS bool) (bool, *HandshakeError) {
 	switch {
 	case r.Method != http.MethodGet:
 		return false, refuse(http.StatusMethodNotAllowed, "request method must be GET")

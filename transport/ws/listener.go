@@ -36,13 +36,14 @@ var _ transport.Listener = (*Listener)(nil)
 
 func newListener(ln net.Listener, t *Transport) *Listener {
 	ctx, cancel := context.WithCancel(context.Background())
+	backlog := t.st.Load().cfg.Backlog
 	l := &Listener{
 		ln:       ln,
 		t:        t,
 		ctx:      ctx,
 		cancel:   cancel,
-		slots:    make(chan struct{}, t.cfg.Backlog),
-		ready:    make(chan *Conn, t.cfg.Backlog),
+		slots:    make(chan struct{}, backlog),
+		ready:    make(chan *Conn, backlog),
 		loopDone: make(chan struct{}),
 	}
 	l.wg.Add(1)

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/murmurmq/murmur/transport"
@@ -94,6 +95,11 @@ func (c *Config) fill() error {
 
 // Transport is the WebSocket implementation of transport.Transport.
 type Transport struct {
+	st atomic.Pointer[settings]
+}
+
+// settings are a Transport's configuration, swapped whole by Update.
+type settings struct {
 	cfg     Config
 	origins *originPolicy
 }
@@ -109,7 +115,21 @@ func New(cfg Config) (*Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Transport{cfg: cfg, origins: op}, nil
+	t := &Transport{}
+	t.st.Store(&settings{cfg: cfg, origins: op})
+	return t, nil
+}
+
+// Update implements transport.Updater: listeners already bound upgrade new
+// connections with next's settings (origins, compression, limits, TLS);
+// connections already up keep theirs.
+func (t *Transport) Update(next transport.Transport) error {
+	n, ok := next.(*Transport)
+	if !ok {
+		return fmt.Errorf("ws: cannot take the settings of a %s transport", next.Name())
+	}
+	t.st.Store(n.st.Load())
+	return nil
 }
 
 // Name implements transport.Transport.
@@ -117,14 +137,14 @@ func (t *Transport) Name() string { return Name }
 
 // Scheme is the URL scheme clients use: "wss" with TLS, else "ws".
 func (t *Transport) Scheme() string {
-	if t.cfg.TLS != nil {
+	if t.st.Load().cfg.TLS != nil {
 		return "wss"
 	}
 	return "ws"
 }
 
 // Config returns the configuration in force (defaults filled in).
-func (t *Transport) Config() Config { return t.cfg }
+func (t *Transport) Config() Config { return t.st.Load().cfg }
 
 // Listen implements transport.Transport. addr is a TCP "host:port".
 func (t *Transport) Listen(addr string) (transport.Listener, error) {
@@ -139,7 +159,7 @@ func (t *Transport) Listen(addr string) (transport.Listener, error) {
 // when Config.TLS is set), runs the client side of the upgrade for path "/"
 // and returns the client end of the connection (its frames are masked).
 func (t *Transport) Dial(ctx context.Context, addr string) (net.Conn, error) {
-	c, err := dial(ctx, addr, t.cfg)
+	c, err := dial(ctx, addr, t.st.Load().cfg)
 	if err != nil {
 		return nil, err // not c: a nil *Conn in a net.Conn is not a nil interface
 	}
