@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gobwas/ws"
 )
 
 // readBufSize is the buffered reader under the frame reader: big enough
@@ -34,7 +36,8 @@ type Conn struct {
 	maxMsg   int
 	req      *http.Request // the upgrade request (server side), body-less
 
-	rd reader // owned by the reading goroutine
+	rmu sync.Mutex // held by Read; Close takes it to drain a peer's close reply
+	rd  reader     // guarded by rmu
 
 	wmu sync.Mutex // one frame at a time on the wire
 	w   writer     // guarded by wmu
@@ -105,9 +108,32 @@ func (c *Conn) closeWithStatus(status int, reason string) error {
 			}
 			c.wmu.Unlock()
 		}
+		c.drainClose()
 		c.closeErr = c.raw.Close()
 	})
 	return c.closeErr
+}
+
+// drainClose waits, up to closeLinger, for the peer's answer to our close
+// frame when no Read is running (the reader stopped after a refusal).
+// Closing the socket before that answer arrives would make it bounce as a
+// reset, and a reset makes the peer's system drop what it had not yet read:
+// the -ERR or close frame that says why.
+func (c *Conn) drainClose() {
+	if !c.closeSent.Load() || !c.rmu.TryLock() {
+		return
+	}
+	defer c.rmu.Unlock()
+	_ = c.raw.SetReadDeadline(time.Now().Add(closeLinger))
+	for {
+		h, err := ws.ReadHeaderBuffer(c.br, c.rd.hdr[:])
+		if err != nil {
+			return
+		}
+		if _, err := c.br.Discard(int(min(h.Length, 1<<30))); err != nil || h.OpCode == opClose {
+			return
+		}
+	}
 }
 
 // CloseWrite sends a close frame (1000) and shuts the write side of the

@@ -36,6 +36,8 @@ func (r *reader) init() {}
 // (so many small frames make one Read, as they would on TCP), and handles
 // control frames on the way.
 func (c *Conn) Read(p []byte) (int, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	r := &c.rd
 	n := 0
 	for n < len(p) {
