@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
@@ -242,7 +243,7 @@ func (c *Conn) compressedFrame(h ws.Header) error {
 		return c.fail(StatusMessageTooBig, fmt.Sprintf("compressed message exceeds the limit of %d bytes", c.maxMsg))
 	}
 	start := len(r.cbuf)
-	r.cbuf = append(r.cbuf, make([]byte, h.Length)...)
+	r.cbuf = slices.Grow(r.cbuf, int(h.Length))[:start+int(h.Length)]
 	if _, err := io.ReadFull(c.br, r.cbuf[start:]); err != nil {
 		return unexpectedEOF(err)
 	}
