@@ -118,6 +118,7 @@ func joinNotes(a, b string) string {
 type connectTime struct {
 	count int  // connections at full scale
 	quic  bool // over QUIC (ours only) instead of TCP
+	ws    bool // over WebSocket (ws://) instead of TCP
 }
 
 func (w connectTime) run(ctx context.Context, env *Env) (Result, error) {
@@ -130,6 +131,12 @@ func (w connectTime) run(ctx context.Context, env *Env) (Result, error) {
 			return Result{}, err
 		}
 		b, url, opts = qb.Broker, qb.QUICURL, qb.endpoints().opts
+	} else if w.ws {
+		wb, err := startWS(ctx, env, false)
+		if err != nil {
+			return Result{}, err
+		}
+		b, url = wb.Broker, wb.WSURL
 	} else {
 		var err error
 		if b, err = env.Start(ctx); err != nil {

@@ -188,11 +188,26 @@ func workloads() []Workload {
 		{Name: "QUIC ÷ our TCP, 1 pub → 1 sub, 128 B, same broker", Unit: "×", Run: quicOverTCP(flow{
 			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 128, count: 2_000_000, fanout: 1,
 		})},
+		{Name: "WebSocket 1 pub → 1 sub, 128 B", Unit: msgs, Run: wsFlow(flow{
+			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 128, count: 1_000_000, fanout: 1,
+		}, false)},
+		{Name: "WebSocket 1 pub → 1 sub, 1 KB", Unit: msgs, Run: wsFlow(flow{
+			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 1 << 10, count: 500_000, fanout: 1,
+		}, false)},
+		{Name: "WebSocket deflate 1 pub → 1 sub, 128 B", Unit: msgs, Run: wsFlow(flow{
+			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 128, count: 500_000, fanout: 1,
+		}, true)},
+		{Name: "WebSocket deflate 1 pub → 1 sub, 1 KB", Unit: msgs, Run: wsFlow(flow{
+			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 1 << 10, count: 200_000, fanout: 1,
+		}, true)},
 		{Name: "connect over TCP, dial → first PONG (200 sequential)", Unit: "µs", LowerIsBetter: true, Latency: true, Run: connectTime{
 			count: 200,
 		}.run},
 		{Name: "connect over QUIC, dial → first PONG (200 sequential)", Unit: "µs", LowerIsBetter: true, Latency: true, Run: connectTime{
 			count: 200, quic: true,
+		}.run},
+		{Name: "connect over WebSocket, dial → first PONG (200 sequential)", Unit: "µs", LowerIsBetter: true, Latency: true, Run: connectTime{
+			count: 200, ws: true,
 		}.run},
 		{Name: "connect with creds (operator mode), dial → first PONG (200 sequential)", Unit: "µs", LowerIsBetter: true, Latency: true, Run: credsConnect{
 			fixture: operator, count: 200,

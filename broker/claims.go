@@ -227,7 +227,7 @@ func (s *Server) claimsChanged(ac *jwt.AccountClaims) {
 	}
 	s.mu.Unlock()
 	slices.SortFunc(clients, func(a, b *client) int { return cmp.Compare(a.cid, b.cid) })
-	defer s.gen.Add(1) // readers re-apply limits (a lowered payload limit)
+	defer s.gen.Add(1)               // readers re-apply limits (a lowered payload limit)
 	defer s.accountConnsChanged(acc) // the others learn our count under a new limit
 	kept := 0
 	for _, c := range clients {

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/murmurmq/murmur/internal/proto"
+	"github.com/murmurmq/murmur/transport"
 )
 
 var (
@@ -115,7 +116,7 @@ func (c *conn) Flush() {
 	_ = conn.SetWriteDeadline(time.Now().Add(inlineDeadline))
 	c.wbufs = append(c.wbufs[:0], bufs...)
 	wb := net.Buffers(c.wbufs)
-	n, err := wb.WriteTo(conn)
+	n, err := transport.WriteBuffers(conn, &wb)
 	var ne net.Error
 	timedOut := err != nil && errors.As(err, &ne) && ne.Timeout()
 
@@ -416,7 +417,7 @@ func (c *conn) write(bufs [][]byte) error {
 	// of the list and keep the backing array for next time.
 	c.wbufs = append(c.wbufs[:0], bufs...)
 	wb := net.Buffers(c.wbufs)
-	_, err := wb.WriteTo(c.nc)
+	_, err := transport.WriteBuffers(c.nc, &wb)
 	clear(c.wbufs)
 	if err == nil {
 		return nil

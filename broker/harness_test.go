@@ -12,6 +12,7 @@ import (
 	"github.com/murmurmq/murmur/internal/testutil"
 	"github.com/murmurmq/murmur/transport/quic"
 	"github.com/murmurmq/murmur/transport/tcp"
+	"github.com/murmurmq/murmur/transport/ws"
 )
 
 func TestMain(m *testing.M) {
@@ -55,6 +56,27 @@ var transportCases = []transportCase{
 		},
 		url: func(srv *broker.Server) string { return "nats://" + srv.Addrs()["quic"].String() },
 	},
+	wsCase("websocket", false),
+	wsCase("websocket-deflate", true),
+}
+
+// wsCase is nats.go over ws://, with permessage-deflate offered and
+// accepted when compress is set.
+func wsCase(name string, compress bool) transportCase {
+	return transportCase{
+		name: name,
+		listener: func(t *testing.T) broker.Listener {
+			tr, err := ws.New(ws.Config{Compression: compress})
+			if err != nil {
+				t.Fatalf("ws transport: %v", err)
+			}
+			return broker.Listener{Transport: tr, Addr: "127.0.0.1:0"}
+		},
+		clientOpts: func(*testing.T, *broker.Server) []nats.Option {
+			return []nats.Option{nats.Compression(compress)}
+		},
+		url: func(srv *broker.Server) string { return "ws://" + srv.Addrs()[ws.Name].String() },
+	}
 }
 
 // quicDialer returns a nats.go dialer pinned to srv's QUIC certificate.

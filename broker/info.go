@@ -38,15 +38,28 @@ type Info struct {
 func (s *Server) infoFor(ln *listener, cid uint64, remote net.Addr, nonce []byte) []byte {
 	s.mu.Lock()
 	info := s.info
-	info.ConnectURLs = s.connectURLs
+	s.fillListenerInfoLocked(&info, ln)
 	s.mu.Unlock()
-	info.Host, info.Port = ln.host, ln.port
 	info.ClientID = cid
 	if host, _, err := net.SplitHostPort(remote.String()); err == nil {
 		info.ClientIP = host
 	}
 	info.Nonce = string(nonce)
 	return infoLine(&info)
+}
+
+// fillListenerInfoLocked sets what INFO says about the listener a client
+// came in on: its address, its connect_urls and, for WebSocket (whose TLS
+// is the listener's, done before the upgrade), its TLS, as nats-server.
+// Caller holds s.mu.
+func (s *Server) fillListenerInfoLocked(info *Info, ln *listener) {
+	info.Host, info.Port = ln.host, ln.port
+	info.ConnectURLs = s.connectURLs
+	if ln.websocket() {
+		info.ConnectURLs = s.wsConnectURLs
+		info.TLSRequired = ln.scheme == "wss"
+		info.TLSAvailable = info.TLSRequired
+	}
 }
 
 func infoLine(info *Info) []byte {
@@ -61,9 +74,8 @@ func infoLine(info *Info) []byte {
 func (s *Server) connectInfoLine(c *client) []byte {
 	s.mu.Lock()
 	info := s.info
-	info.ConnectURLs = s.connectURLs
+	s.fillListenerInfoLocked(&info, c.ln)
 	s.mu.Unlock()
-	info.Host, info.Port = c.ln.host, c.ln.port
 	info.ClientID = c.cid
 	if host, _, err := net.SplitHostPort(c.remote.String()); err == nil {
 		info.ClientIP = host

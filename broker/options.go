@@ -31,6 +31,10 @@ type Listener struct {
 	Transport transport.Transport
 	// Addr is "host:port"; port 0 picks a free one (see Server.Addrs).
 	Addr string
+	// Advertise is the "host:port" clients are told to reach this listener
+	// at (connect_urls, the gossiped client URLs); empty means the bound
+	// address, with the gossip host for an unspecified listen host.
+	Advertise string
 }
 
 // Options configure a Server. Start from DefaultOptions; flags and the

@@ -12,6 +12,7 @@ import (
 	"github.com/murmurmq/murmur/internal/proto"
 	"github.com/murmurmq/murmur/mux"
 	"github.com/murmurmq/murmur/pubsub"
+	"github.com/murmurmq/murmur/transport"
 )
 
 // Reload applies new options to the running server without a restart:
@@ -114,13 +115,23 @@ func (s *Server) reloadListeners(n *Options) error {
 			continue
 		}
 		next[i], cur[j] = cur[j], nil
+		if u, ok := next[i].spec.Transport.(transport.Updater); ok && next[i].spec.Transport != w.Transport {
+			if err := u.Update(w.Transport); err != nil {
+				return fmt.Errorf("listeners[%d]: %w", i, err)
+			}
+		}
 		want[i].Transport = next[i].spec.Transport
 	}
 	if len(n.Listeners) > 0 {
 		n.Listeners = want
 	}
 	if len(add) == 0 && !slices.ContainsFunc(cur, func(l *listener) bool { return l != nil }) {
-		return nil // unchanged
+		s.mu.Lock()
+		for i, l := range next {
+			l.spec = want[i] // a new advertise address
+		}
+		s.mu.Unlock()
+		return nil // the same listeners
 	}
 	opened, err := openListeners(add)
 	if err != nil {
@@ -146,7 +157,8 @@ func (s *Server) reloadListeners(n *Options) error {
 		running[l] = true
 	}
 	s.listeners = next
-	for _, l := range next {
+	for i, l := range next {
+		l.spec = want[i]
 		if !running[l] {
 			s.log.Info("listening for clients", zap.String("transport", l.transport), zap.Stringer("addr", l.ln.Addr()))
 			s.wg.Add(1)

@@ -54,11 +54,14 @@ type Server struct {
 	mu          sync.Mutex
 	info        Info
 	connectURLs []string
-	listeners   []*listener
-	clients     map[uint64]*client
-	routes      map[string]*route // by peer server id
-	routeLn     *listener
-	interest    *interest
+	// wsConnectURLs are connect_urls for WebSocket clients (host:port of
+	// the cluster's WebSocket listeners).
+	wsConnectURLs []string
+	listeners     []*listener
+	clients       map[uint64]*client
+	routes        map[string]*route // by peer server id
+	routeLn       *listener
+	interest      *interest
 	// routeEvents and routeAdmission are the RouteObserver's methods
 	// (nil: none), set together by SetRouteObserver.
 	routeEvents    func(peerID string, up bool)
@@ -88,10 +91,26 @@ type serverStats struct {
 
 type listener struct {
 	ln        transport.Listener
-	spec      Listener // as configured (Addr may ask for port 0)
+	spec      Listener // as configured (Addr may ask for port 0); guarded by Server.mu
 	transport string
+	scheme    string // of its client URLs: "nats", "ws", "wss", "quic"
 	host      string
 	port      int
+}
+
+// websocket reports whether l serves WebSocket clients, who get the
+// WebSocket connect_urls and the listener's own TLS in INFO.
+func (l *listener) websocket() bool { return l.scheme == "ws" || l.scheme == "wss" }
+
+// schemeOf is the URL scheme of t's client URLs.
+func schemeOf(t transport.Transport) string {
+	if us, ok := t.(transport.URLScheme); ok {
+		return us.Scheme()
+	}
+	if t.Name() == "tcp" {
+		return "nats"
+	}
+	return t.Name()
 }
 
 // maxClosed bounds the closed-connection history, as nats-server's default.
@@ -240,7 +259,7 @@ func openListeners(specs []Listener) ([]*listener, error) {
 		}
 		host, _, _ := net.SplitHostPort(l.Addr)
 		_, port := splitHostPort(ln.Addr())
-		out = append(out, &listener{ln: ln, spec: l, transport: l.Transport.Name(), host: host, port: port})
+		out = append(out, &listener{ln: ln, spec: l, transport: l.Transport.Name(), scheme: schemeOf(l.Transport), host: host, port: port})
 	}
 	return out, nil
 }
@@ -380,6 +399,25 @@ func (s *Server) SetConnectURLs(urls []string) {
 	s.sendAsyncInfo(clients)
 }
 
+// SetWebSocketConnectURLs is SetConnectURLs for the WebSocket clients:
+// the host:port of the cluster's WebSocket listeners, which INFO on a
+// WebSocket listener carries in connect_urls (nats-server's
+// ws_connect_urls), so a browser fails over to another broker.
+func (s *Server) SetWebSocketConnectURLs(urls []string) {
+	s.mu.Lock()
+	s.wsConnectURLs = append([]string(nil), urls...)
+	clients := slices.Collect(maps.Values(s.clients))
+	s.mu.Unlock()
+	s.sendAsyncInfo(clients)
+}
+
+// WebSocketConnectURLs are the WebSocket connect_urls in force now.
+func (s *Server) WebSocketConnectURLs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.wsConnectURLs)
+}
+
 // ConnectURLs are the client URLs (host:port) this broker advertises in
 // INFO connect_urls now, as last set by SetConnectURLs; /varz reports them.
 func (s *Server) ConnectURLs() []string {
@@ -407,15 +445,15 @@ func (s *Server) ClientURLs(advertiseHost string) []string {
 	defer s.mu.Unlock()
 	var urls []string
 	for _, l := range s.listeners {
+		if l.spec.Advertise != "" {
+			urls = append(urls, l.scheme+"://"+l.spec.Advertise)
+			continue
+		}
 		host := l.host
 		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 			host = advertiseHost
 		}
-		scheme := "nats"
-		if l.transport != "tcp" {
-			scheme = l.transport
-		}
-		urls = append(urls, scheme+"://"+net.JoinHostPort(host, strconv.Itoa(l.port)))
+		urls = append(urls, l.scheme+"://"+net.JoinHostPort(host, strconv.Itoa(l.port)))
 	}
 	return urls
 }

@@ -60,6 +60,9 @@ type Broker interface {
 	// from one goroutine. Once the broker has closed it has no effect
 	// clients can see.
 	SetConnectURLs(urls []string)
+	// SetWebSocketConnectURLs is SetConnectURLs for the connect_urls sent
+	// to WebSocket clients (the host:port of ws:// and wss:// URLs).
+	SetWebSocketConnectURLs(urls []string)
 }
 
 var _ Broker = (*broker.Server)(nil)

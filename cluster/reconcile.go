@@ -42,6 +42,7 @@ type reconciler struct {
 	unknown map[string]time.Time // routed brokers gossip has not shown us yet, since when
 	own     []string             // this broker's client URLs (gossip metadata)
 	lastURL string               // connect_urls last pushed, joined
+	lastWS  string               // WebSocket connect_urls last pushed, joined
 }
 
 type peer struct {
@@ -206,29 +207,41 @@ func (r *reconciler) setOwnURLs(urls []string) {
 func (r *reconciler) pushConnectURLs() {
 	routed := r.b.RouteIDs()
 	r.mu.Lock()
-	urls := appendConnectURLs(nil, r.own)
+	urls := appendConnectURLs(nil, r.own, "nats://")
+	ws := appendConnectURLs(appendConnectURLs(nil, r.own, "ws://"), r.own, "wss://")
 	for _, id := range routed {
 		if p := r.peers[id]; p != nil {
-			urls = appendConnectURLs(urls, p.member.Meta.ClientURLs)
+			urls = appendConnectURLs(urls, p.member.Meta.ClientURLs, "nats://")
+			ws = appendConnectURLs(ws, p.member.Meta.ClientURLs, "ws://")
+			ws = appendConnectURLs(ws, p.member.Meta.ClientURLs, "wss://")
 		}
 	}
-	sort.Strings(urls)
-	urls = slices.Compact(urls)
-	joined := strings.Join(urls, " ")
-	changed := joined != r.lastURL
-	r.lastURL = joined
+	urls, ws = sortedSet(urls), sortedSet(ws)
+	joined, wsJoined := strings.Join(urls, " "), strings.Join(ws, " ")
+	changed, wsChanged := joined != r.lastURL, wsJoined != r.lastWS
+	r.lastURL, r.lastWS = joined, wsJoined
 	r.mu.Unlock()
 	if changed {
 		r.b.SetConnectURLs(urls)
 	}
+	if wsChanged {
+		r.b.SetWebSocketConnectURLs(ws)
+	}
 }
 
-// appendConnectURLs appends the host:port of each NATS/TCP URL in
-// clientURLs: nats.go reads connect_urls as plain host:port of NATS/TCP
-// listeners, so other transports are not listed.
-func appendConnectURLs(urls, clientURLs []string) []string {
+func sortedSet(s []string) []string {
+	sort.Strings(s)
+	return slices.Compact(s)
+}
+
+// appendConnectURLs appends the host:port of each URL in clientURLs with
+// the given scheme prefix: nats.go reads connect_urls as plain host:port of
+// NATS/TCP listeners, and nats.ws and nats.js read WebSocket clients'
+// connect_urls as host:port of WebSocket listeners (nats-server's
+// ws_connect_urls), so each list holds one kind only.
+func appendConnectURLs(urls, clientURLs []string, prefix string) []string {
 	for _, u := range clientURLs {
-		if hp, ok := strings.CutPrefix(u, "nats://"); ok {
+		if hp, ok := strings.CutPrefix(u, prefix); ok {
 			urls = append(urls, hp)
 		}
 	}

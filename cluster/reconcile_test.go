@@ -56,6 +56,8 @@ func (f *fakeBroker) CloseRoute(id string) {
 	delete(f.routes, id)
 }
 
+func (f *fakeBroker) SetWebSocketConnectURLs([]string) {}
+
 func (f *fakeBroker) SetConnectURLs(urls []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

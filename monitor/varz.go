@@ -33,6 +33,7 @@ type Varz struct {
 	MaxPending       int               `json:"max_pending"`
 	WriteDeadline    time.Duration     `json:"write_deadline"`
 	Cluster          *ClusterOpts      `json:"cluster,omitempty"`
+	Websocket        WebsocketVarz     `json:"websocket"`
 	Start            time.Time         `json:"start"`
 	Now              time.Time         `json:"now"`
 	Uptime           string            `json:"uptime"`
@@ -119,6 +120,7 @@ func (m *Server) Varz() *Varz {
 		v.Uptime = "0s"
 	}
 	addrs := m.b.Addrs()
+	v.Websocket = websocketVarz(o, addrs)
 	names := make([]string, 0, len(addrs))
 	for name, a := range addrs {
 		v.Transports[name] = a.String()

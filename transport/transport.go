@@ -33,3 +33,37 @@ type Transport interface {
 	// any handshake the transport needs (TLS, QUIC stream set-up) is done.
 	Dial(ctx context.Context, addr string) (net.Conn, error)
 }
+
+// The optional interfaces below let a transport tell the broker more than
+// the three methods above; the broker checks for them with a type assertion.
+
+// BuffersWriter is implemented by streams on which several buffers are
+// better written by one call than by one Write each (a WebSocket frame
+// around all of them). The broker's writer then uses it instead of
+// net.Buffers.WriteTo, with the same contract: it consumes what it wrote
+// from v and returns the count.
+type BuffersWriter interface {
+	WriteBuffers(v *net.Buffers) (int64, error)
+}
+
+// URLScheme is implemented by transports whose client URLs use a scheme of
+// their own ("ws", "wss"); without it the broker uses "nats" for "tcp" and
+// the transport's name otherwise.
+type URLScheme interface {
+	Scheme() string
+}
+
+// Updater is implemented by transports that can take the settings of next,
+// a transport of the same kind, while their listeners stay bound: a reload
+// that keeps a listener calls it, so new connections get the new settings.
+type Updater interface {
+	Update(next Transport) error
+}
+
+// WriteBuffers writes v to c, with c's own BuffersWriter when it has one.
+func WriteBuffers(c net.Conn, v *net.Buffers) (int64, error) {
+	if bw, ok := c.(BuffersWriter); ok {
+		return bw.WriteBuffers(v)
+	}
+	return v.WriteTo(c)
+}

@@ -282,6 +282,7 @@ func fileKeys(c *config) keys {
 			"cert_file": str(&q.cert),
 			"key_file":  str(&q.key),
 		}),
+		"websocket": c.wsFlags.keys(),
 		"cluster": block(keys{
 			"listen":      addr(&cl.listen),
 			"name":        name,
@@ -303,6 +304,7 @@ func fileKeys(c *config) keys {
 	for alias, key := range map[string]string{
 		"net": "host", "monitor_port": "http_port", "log_file": "logfile",
 		"max_conn": "max_connections", "max_subs": "max_subscriptions",
+		"ws": "websocket",
 	} {
 		ks[alias] = ks[key]
 	}

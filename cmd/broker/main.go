@@ -42,6 +42,7 @@ type config struct {
 	cluster    clusterFlags
 	monitor    monitorFlags
 	quicFlags  quicFlags
+	wsFlags    wsFlags
 	quic       *quic.Transport // nil without QUIC
 	gossip     *gossip.Config  // nil without clustering
 	cli        cliFlags        // -c, --signal, -P; the command line, for reloads
@@ -92,6 +93,7 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 	cfg.cluster.register(fs)
 	cfg.monitor.register(fs)
 	cfg.quicFlags.register(fs)
+	cfg.wsFlags.register(fs)
 	cfg.cli.register(fs)
 	if file != nil && *file != "" {
 		if err := applyFile(cfg, *file); err != nil {
@@ -116,6 +118,9 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 		return nil, err
 	}
 	if cfg.quic, err = cfg.quicFlags.apply(o); err != nil {
+		return nil, err
+	}
+	if _, err = cfg.wsFlags.apply(o); err != nil {
 		return nil, err
 	}
 	g, err := cfg.cluster.apply(o)
