@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nkeys"
 	"go.uber.org/zap"
 
 	"github.com/murmurmq/murmur/internal/proto"
@@ -46,6 +47,7 @@ const (
 	claimsLookup       = "$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP"
 	claimsList         = "$SYS.REQ.CLAIMS.LIST"
 	claimsPack         = "$SYS.REQ.CLAIMS.PACK"
+	claimsDelete       = "$SYS.REQ.CLAIMS.DELETE"
 	claimsPackReplyFmt = "$SYS._MURMUR.CLAIMS.PACK.%s"
 )
 
@@ -54,7 +56,7 @@ func (s *Server) claimsSubjects() []string {
 	if s.auth.Load().operator() == nil {
 		return nil
 	}
-	return []string{claimsUpdate, claimsUpdateAcc, claimsUpdateOld, claimsLookup, claimsList, claimsPack,
+	return []string{claimsUpdate, claimsUpdateAcc, claimsUpdateOld, claimsLookup, claimsList, claimsPack, claimsDelete,
 		fmt.Sprintf(claimsPackReplyFmt, s.id)}
 }
 
@@ -104,6 +106,8 @@ func (sys *System) claims(r *sysRequest, pub func(subject string, body []byte)) 
 		pub(r.reply, b)
 	case r.subject == claimsPack:
 		sys.answerPack(op, r, pub)
+	case r.subject == claimsDelete:
+		sys.respondUpdate(r, pub, s.deleteClaims(op, r.body))
 	case r.subject == fmt.Sprintf(claimsPackReplyFmt, s.id):
 		if err := s.pushClaims(op, "", r.body).err; err != nil {
 			s.log.Debug("claims sync: JWT not taken", zap.Error(err))
@@ -150,9 +154,9 @@ func (s *Server) pushClaims(op *operatorAuth, acc, token string) pushResult {
 
 func (sys *System) respondUpdate(r *sysRequest, pub func(string, []byte), res pushResult) {
 	if res.err != nil {
-		sys.log.Warn("account JWT update refused", zap.String("account", res.account), zap.Error(res.err))
+		sys.log.Warn(res.message, zap.String("account", res.account), zap.Error(res.err))
 	} else {
-		sys.log.Info("account JWT updated", zap.String("account", res.account))
+		sys.log.Info(res.message, zap.String("account", res.account))
 	}
 	if r.reply == "" {
 		return
@@ -241,4 +245,78 @@ func (s *Server) claimsChanged(ac *jwt.AccountClaims) {
 			c.close(MaxAccountConnectionsExceeded)
 		}
 	}
+}
+
+// deleteClaims removes accounts from a resolver that allows it: the body
+// is a JWT an operator key signed about itself, listing them in
+// data.accounts (what `nsc delete account` sends). Their clients are
+// closed and new logins refused.
+func (s *Server) deleteClaims(op *operatorAuth, token string) pushResult {
+	gc, err := jwt.DecodeGeneric(strings.TrimSpace(token))
+	var subject string
+	var accounts []string
+	if err == nil {
+		subject = gc.Subject
+		d, _ := op.resolver.(interface{ Delete(string) error })
+		list, _ := gc.Data["accounts"].([]any)
+		switch {
+		case d == nil || !op.resolverDeletes():
+			err = errors.New("delete must be enabled in server config")
+		case gc.Subject != gc.Issuer:
+			err = errors.New("not self signed")
+		case !op.ops.trusted(gc.Issuer):
+			err = errors.New("not trusted")
+		case list == nil:
+			err = errors.New("malformed request")
+		}
+		for _, e := range list {
+			pub, ok := e.(string)
+			switch {
+			case !ok || !nkeys.IsValidPublicAccountKey(pub):
+				err = errors.New("malformed request")
+			case pub == s.sysacc.name:
+				err = errors.New("not allowed to delete system account")
+			}
+			accounts = append(accounts, pub)
+		}
+		if err == nil {
+			var failed []string
+			for _, pub := range accounts {
+				if derr := d.Delete(pub); derr != nil {
+					failed = append(failed, derr.Error())
+					continue
+				}
+				op.decoded.Delete(pub)
+				s.accountDeleted(pub)
+			}
+			if len(failed) > 0 {
+				return pushResult{"", fmt.Sprintf("deleted %d accounts, failed for %d", len(accounts)-len(failed), len(failed)), errors.New(strings.Join(failed, "\n"))}
+			}
+			return pushResult{"", fmt.Sprintf("deleted %d accounts", len(accounts)), nil}
+		}
+	}
+	return pushResult{"", "delete accounts request by " + subject + " failed", err}
+}
+
+// accountDeleted locks a deleted account out: no new logins, and its
+// clients closed with 'Authorization Violation'.
+func (s *Server) accountDeleted(pub string) {
+	acc := s.account(pub)
+	if acc == nil {
+		return
+	}
+	acc.maxConns.Store(0)
+	acc.claims.Store(nil)
+	var clients []*client
+	s.mu.Lock()
+	for _, c := range s.clients {
+		if c.acc.Load() == acc {
+			clients = append(clients, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range clients {
+		c.authFailed("account deleted")
+	}
+	s.refreshImports()
 }

@@ -169,6 +169,14 @@ func TestClaimsPush(t *testing.T) {
 	if ans := push(t, admin, tr.signed(b)); ans.Data == nil || ans.Data.Account != b.pub {
 		t.Fatalf("push of a new account: %+v", ans)
 	}
+	// Without allow_delete, a delete request is refused.
+	opPub, _ := tr.op.PublicKey()
+	gc := jwt.NewGenericClaims(opPub)
+	gc.Data["accounts"] = []string{b.pub}
+	del, _ := gc.Encode(tr.op)
+	if m, err := admin.Request("$SYS.REQ.CLAIMS.DELETE", []byte(del), 2*time.Second); err != nil || !strings.Contains(string(m.Data), "delete must be enabled in server config") {
+		t.Fatalf("delete without allow_delete: %v %s", err, m.Data)
+	}
 	nb := mustCreds(t, srv, tr.user(b, "outsider", nil, nil))
 	if _, err := nb.Request("$SYS.REQ.CLAIMS.UPDATE", []byte(updated), time.Second); err == nil {
 		t.Fatal("an account user reached the claims update")
@@ -310,5 +318,70 @@ func TestClaimsPushLowersSubs(t *testing.T) {
 	a.claims.Imports.Add(&jwt.Import{Account: sys.pub, Subject: "x", Type: jwt.Stream})
 	if ans := push(t, admin, tr.signed(a)); ans.Error == nil || !strings.Contains(ans.Error.Description, "more imports than allowed") {
 		t.Fatalf("an account over its import limit: %+v", ans)
+	}
+}
+
+// TestClaimsDelete: with allow_delete, an operator-signed delete request
+// removes accounts from the resolver and closes their clients; without
+// it, or signed by anyone else, it is refused; the system account cannot
+// be deleted.
+func TestClaimsDelete(t *testing.T) {
+	tr := newTrust(t)
+	sys := tr.account("SYS", nil, nil)
+	a := tr.account("A", nil, nil)
+	dir := t.TempDir()
+	r, err := broker.NewDirResolver(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, acc := range []*testAccount{sys, a} {
+		if _, err := r.Store(acc.pub, tr.signed(acc)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := testOptions()
+	o.Auth = &broker.AuthOptions{SystemAccount: sys.pub, Operator: &broker.OperatorOptions{Operators: []string{tr.opJWT}, Resolver: r}}
+	srv := startServer(t, o, nil)
+	resp, err := srv.StartSystem(broker.SystemOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Close()
+	admin := mustCreds(t, srv, tr.user(sys, "admin", nil, nil))
+	creds := tr.user(a, "doomed", nil, nil)
+	_, errs := watchErrors(t, srv, creds)
+
+	deleteReq := func(signer nkeys.KeyPair, accounts ...string) claimAnswer {
+		pub, _ := signer.PublicKey()
+		gc := jwt.NewGenericClaims(pub)
+		gc.Data["accounts"] = accounts
+		tok, err := gc.Encode(signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := admin.Request("$SYS.REQ.CLAIMS.DELETE", []byte(tok), 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ans claimAnswer
+		if err := json.Unmarshal(m.Data, &ans); err != nil {
+			t.Fatal(err)
+		}
+		return ans
+	}
+	rogue, _ := nkeys.CreateOperator()
+	if ans := deleteReq(rogue, a.pub); ans.Error == nil || !strings.Contains(ans.Error.Description, "not trusted") {
+		t.Fatalf("delete by an untrusted key: %+v", ans)
+	}
+	if ans := deleteReq(tr.op, sys.pub); ans.Error == nil || !strings.Contains(ans.Error.Description, "not allowed to delete system account") {
+		t.Fatalf("delete of the system account: %+v", ans)
+	}
+	if ans := deleteReq(tr.op, a.pub); ans.Data == nil || ans.Data.Message != "deleted 1 accounts" {
+		t.Fatalf("delete: %+v", ans)
+	}
+	closedWith(t, errs, "authorization violation")
+	refused(t, "user of a deleted account", srv, creds)
+	if _, err := os.Stat(filepath.Join(dir, a.pub+".jwt")); !os.IsNotExist(err) {
+		t.Fatalf("deleted account's file: %v", err)
 	}
 }

@@ -290,3 +290,9 @@ func expandSubject(s string, uc *jwt.UserClaims, ac *jwt.AccountClaims) ([]strin
 	}
 	return out, nil
 }
+
+// resolverDeletes reports whether the resolver allows deleting accounts.
+func (op *operatorAuth) resolverDeletes() bool {
+	d, ok := op.resolver.(*DirResolver)
+	return ok && d.allowDelete
+}

@@ -176,3 +176,13 @@ func blockingIssue(vr *jwt.ValidationResults) string {
 	}
 	return "invalid"
 }
+
+// trusted reports whether key is an operator's key or signing key.
+func (ops trustedOperators) trusted(key string) bool {
+	for _, oc := range ops {
+		if oc.Subject == key || oc.SigningKeys.Contains(key) {
+			return true
+		}
+	}
+	return false
+}

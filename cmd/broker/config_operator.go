@@ -143,17 +143,12 @@ func (k *operatorKeys) fullResolver(v *conf.Value) (broker.UpdatableResolver, ti
 	var interval time.Duration
 	var allowDelete bool
 	err := decode(v.Map, keys{
-		"type": str(&typ),
-		"dir":  str(&dir),
-		"allow_delete": func(v *conf.Value) (err error) {
-			if allowDelete, err = v.AsBool(); err == nil && allowDelete {
-				err = v.Errorf("deleting accounts ($SYS.REQ.CLAIMS.DELETE) is not supported yet")
-			}
-			return err
-		},
-		"interval": func(v *conf.Value) (err error) { interval, err = v.AsDuration(); return err },
-		"limit":    func(v *conf.Value) error { _, err := v.AsInt(); return err },
-		"timeout":  func(v *conf.Value) error { _, err := v.AsDuration(); return err },
+		"type":         str(&typ),
+		"dir":          str(&dir),
+		"allow_delete": func(v *conf.Value) (err error) { allowDelete, err = v.AsBool(); return err },
+		"interval":     func(v *conf.Value) (err error) { interval, err = v.AsDuration(); return err },
+		"limit":        func(v *conf.Value) error { _, err := v.AsInt(); return err },
+		"timeout":      func(v *conf.Value) error { _, err := v.AsDuration(); return err },
 	})
 	if err != nil {
 		return nil, 0, err

@@ -235,7 +235,7 @@ func TestFullResolverConfig(t *testing.T) {
 	for _, bad := range []struct{ text, want string }{
 		{"resolver: { type: full }", "dir: the full resolver needs a directory"},
 		{"resolver: { type: cache, dir: x }", `type: "cache": want full`},
-		{"resolver: { type: full, dir: x, allow_delete: true }", "allow_delete: deleting accounts"},
+		{"resolver: { type: full, dir: x, allow_delete: maybe }", "allow_delete"},
 	} {
 		text := strings.Replace(string(base), "resolver: MEMORY", bad.text, 1)
 		_, err := parseFlags([]string{"-c", writeConf(t, t.TempDir(), text)}, io.Discard)
