@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +42,12 @@ type AuthCallout struct {
 	// XKey, when set, is the service's public curve key: requests are
 	// encrypted to it.
 	XKey string
+
+	// op is set for operator mode's callout (an account JWT's
+	// authorization): the account is Issuer, answers may be signed by its
+	// signing keys, users may land in it or in allowed.
+	op      *operatorAuth
+	allowed []string
 }
 
 // Auth callout subjects and constants (nats-server auth_callout.go).
@@ -277,8 +284,13 @@ func (s *Server) calloutAnswer(raw []byte, cfg *AuthCallout, co *callouts, userP
 		return nil, errors.New("auth callout violation: auth callout response is not for server")
 	case cr.Error != "":
 		return nil, fmt.Errorf("auth callout service returned an error: %v", cr.Error)
-	case cr.Issuer != cfg.Issuer:
+	case cfg.op == nil && cr.Issuer != cfg.Issuer:
 		return nil, fmt.Errorf("auth callout answer signed by %s, not the issuer", cr.Issuer)
+	case cfg.op != nil && !cfg.signedByAccount(cr.Issuer, cr.IssuerAccount):
+		return nil, errors.New("auth callout signing key is unknown")
+	}
+	if cfg.op != nil {
+		return cfg.operatorUser(cr.Jwt, userPub, c)
 	}
 	uc, err := jwt.DecodeUserClaims(cr.Jwt)
 	if err != nil {
@@ -318,4 +330,63 @@ func (s *Server) calloutAnswer(raw []byte, cfg *AuthCallout, co *callouts, userP
 		g.expires = time.Unix(uc.Expires, 0)
 	}
 	return &userEntry{name: name, perms: compilePerms(jwtPermissions(uc.Permissions)), account: placement, jwt: g, callout: true}, nil
+}
+
+// signedByAccount reports whether issuer (for issuerAccount, when set) is
+// the callout account or one of its signing keys.
+func (cfg *AuthCallout) signedByAccount(issuer, issuerAccount string) bool {
+	if issuer == cfg.Issuer {
+		return true
+	}
+	if issuerAccount != "" && issuerAccount != cfg.Issuer {
+		return false
+	}
+	ac, err := cfg.op.account(cfg.Issuer)
+	return err == nil && ac.SigningKeys.Contains(issuer)
+}
+
+// operatorUser checks the user JWT an operator-mode callout returned: for
+// the user nkey asked about, from the callout account or one it allows,
+// and admitted by that account as any login (chain, revocations, scopes).
+func (cfg *AuthCallout) operatorUser(token, userPub string, c *client) (*userEntry, error) {
+	uc, err := jwt.DecodeUserClaims(token)
+	if err != nil {
+		return nil, fmt.Errorf("auth callout user JWT: %v", err)
+	}
+	vr := jwt.CreateValidationResults()
+	uc.Validate(vr)
+	if vr.IsBlocking(true) {
+		return nil, fmt.Errorf("auth callout user JWT: %s", blockingIssue(vr))
+	}
+	if uc.Subject != userPub {
+		return nil, fmt.Errorf("expected authorized user of %q but got %q", userPub, uc.Subject)
+	}
+	target := uc.Issuer
+	if uc.IssuerAccount != "" {
+		target = uc.IssuerAccount
+	}
+	if target != cfg.Issuer && !slices.Contains(cfg.allowed, target) {
+		return nil, fmt.Errorf("account %q not permitted as valid account option for auth callout for account %q", target, cfg.Issuer)
+	}
+	u, err := cfg.op.admit(uc, c.remote, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	u.callout = true
+	return u, nil
+}
+
+// accountCallout is the callout an operator-mode login goes through: its
+// account's JWT enables external authorization and the user is not one of
+// its auth users. nil: none.
+func accountCallout(op *operatorAuth, u *userEntry) *AuthCallout {
+	if op == nil || u == nil || u.jwt == nil || u.jwt.account == nil {
+		return nil
+	}
+	ac := u.jwt.account
+	if !ac.HasExternalAuthorization() || ac.Authorization.AuthUsers.Contains(u.name) {
+		return nil
+	}
+	return &AuthCallout{Issuer: ac.Subject, Account: ac.Subject, XKey: ac.Authorization.XKey,
+		op: op, allowed: ac.Authorization.AllowedAccounts}
 }

@@ -211,3 +211,76 @@ func TestAuthCalloutConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthCalloutOperatorMode: an account JWT with external authorization
+// hands its logins (but its auth users') to a service in it; the user
+// JWT the service returns, signed by an allowed account, places the user
+// there with that JWT's permissions.
+func TestAuthCalloutOperatorMode(t *testing.T) {
+	tr := newTrust(t)
+	app := tr.account("APP", nil, nil)
+	servicePair, _ := nkeys.CreateUser()
+	servicePub, _ := servicePair.PublicKey()
+	auth := tr.account("AUTH", nil, func(ac *jwt.AccountClaims) {
+		ac.Authorization.AuthUsers.Add(servicePub)
+		ac.Authorization.AllowedAccounts.Add(app.pub)
+	})
+	srv := tr.server(nil)
+
+	// The service logs in with its own user of AUTH (an auth user).
+	suc := jwt.NewUserClaims(servicePub)
+	stok, _ := suc.Encode(auth.kp)
+	sseed, _ := servicePair.Seed()
+	service, err := tryConnect(srv, nats.UserJWTAndSeed(stok, string(sseed)))
+	if err != nil {
+		t.Fatalf("the service's own login: %v", err)
+	}
+	defer service.Close()
+	if _, err := service.Subscribe(broker.CalloutSubject, func(m *nats.Msg) {
+		req, err := jwt.DecodeAuthorizationRequestClaims(string(m.Data))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		resp := jwt.NewAuthorizationResponseClaims(req.UserNkey)
+		resp.Audience = req.Server.ID
+		if req.ConnectOptions.Username == "alice" && req.ConnectOptions.Password == "secret" {
+			uc := jwt.NewUserClaims(req.UserNkey)
+			uc.Pub.Allow.Add("app.>")
+			uc.Sub.Allow.Add("app.>", "_INBOX.>")
+			resp.Jwt, _ = uc.Encode(app.kp) // placed in APP
+		} else {
+			resp.Error = "no"
+		}
+		tok, _ := resp.Encode(auth.kp)
+		_ = m.Respond([]byte(tok))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	service.Flush()
+
+	// Clients present a sentinel JWT of AUTH plus their credentials.
+	sentinel := tr.user(auth, "sentinel", nil, func(uc *jwt.UserClaims) { uc.BearerToken = true })
+	alice, err := credsConnect(srv, sentinel, nats.UserInfo("alice", "secret"))
+	if err != nil {
+		t.Fatalf("alice through the account's callout: %v", err)
+	}
+	defer alice.Close()
+	sub, _ := alice.SubscribeSync("app.x")
+	_ = alice.Publish("app.x", []byte("hi"))
+	if _, err := sub.NextMsg(2 * time.Second); err != nil {
+		t.Fatalf("alice in APP: %v", err)
+	}
+	// Alice is in APP: a user of APP sees her message.
+	other := mustCreds(t, srv, tr.user(app, "watcher", nil, nil))
+	ws, _ := other.SubscribeSync("app.y")
+	other.Flush()
+	_ = alice.Publish("app.y", []byte("to APP"))
+	if _, err := ws.NextMsg(2 * time.Second); err != nil {
+		t.Fatalf("alice's message in APP: %v", err)
+	}
+	if nc, err := credsConnect(srv, sentinel, nats.UserInfo("mallory", "x")); err == nil {
+		nc.Close()
+		t.Fatal("mallory admitted")
+	}
+}

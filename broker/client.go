@@ -416,5 +416,12 @@ func (c *client) authenticate(st *authState, o *connectOpts) (*userEntry, error)
 	if co := st.callout; co != nil && !co.bypasses(o) {
 		return c.srv.callout(c, o, co, st.timeout)
 	}
-	return st.check(o, c.nonce, c.remote)
+	u, err := st.check(o, c.nonce, c.remote)
+	if co := accountCallout(st.op, u); err == nil && co != nil {
+		// Operator mode: the user's account hands its logins to a service
+		// in it; the JWT presented only got the client this far.
+		c.srv.jwtAccount(u.jwt.account)
+		return c.srv.callout(c, o, co, st.timeout)
+	}
+	return u, err
 }

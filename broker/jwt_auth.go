@@ -83,6 +83,13 @@ func (op *operatorAuth) check(o *connectOpts, nonce []byte, remote net.Addr, now
 	if !uc.BearerToken && !verifyNonce(uc.Subject, o.Sig, nonce) {
 		return nil, errors.New("nonce signature does not verify")
 	}
+	return op.admit(uc, remote, now)
+}
+
+// admit checks a decoded, valid user JWT against its account (the chain,
+// revocations, bearer rules, a scoped key's template, src and times) and
+// returns the login it grants. The nonce (or the callout) was checked.
+func (op *operatorAuth) admit(uc *jwt.UserClaims, remote net.Addr, now time.Time) (*userEntry, error) {
 	accPub := uc.Issuer
 	if uc.IssuerAccount != "" {
 		accPub = uc.IssuerAccount

@@ -181,7 +181,7 @@ func (c *client) reauth(st *authState) bool {
 	if !c.authed.Load() {
 		return true // not yet authenticated: CONNECT will check
 	}
-	if c.viaCallout.Load() && st != nil && st.callout != nil {
+	if c.viaCallout.Load() && st != nil {
 		return true // the callout decided; a reload does not ask again
 	}
 	if st == nil {
