@@ -325,7 +325,7 @@ func (s *Server) calloutAnswer(raw []byte, cfg *AuthCallout, co *callouts, userP
 	if name == "" {
 		name = uc.Subject
 	}
-	g := &jwtGrant{maxSubs: uc.Limits.Subs, maxPayload: uc.Limits.Payload}
+	g := &jwtGrant{maxSubs: uc.Limits.Subs, maxPayload: uc.Limits.Payload, connTypes: uc.AllowedConnectionTypes}
 	if uc.Expires > 0 {
 		g.expires = time.Unix(uc.Expires, 0)
 	}

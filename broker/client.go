@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"go.uber.org/zap"
 
 	"github.com/murmurmq/murmur/internal/proto"
@@ -413,6 +415,33 @@ func (c *client) expireAt(t time.Time) {
 // authenticate checks CONNECT o against st: through the auth callout
 // when one is configured and o is not one of its own users.
 func (c *client) authenticate(st *authState, o *connectOpts) (*userEntry, error) {
+	u, err := c.authenticateAs(st, o)
+	if err == nil && u != nil && u.jwt != nil && !connTypeAllowed(u.jwt.connTypes, c.transport) {
+		return nil, fmt.Errorf("connection type %q not in the user's allowed_connection_types", c.transport)
+	}
+	return u, err
+}
+
+// connTypeAllowed matches a transport to JWT connection types: WebSocket
+// is WEBSOCKET, TCP and QUIC are STANDARD. Types the broker does not
+// serve (MQTT, LEAFNODE, ...) admit nothing here, as in nats-server.
+func connTypeAllowed(types jwt.StringList, transport string) bool {
+	if len(types) == 0 {
+		return true
+	}
+	want := jwt.ConnectionTypeStandard
+	if transport == "websocket" {
+		want = jwt.ConnectionTypeWebsocket
+	}
+	for _, t := range types {
+		if strings.EqualFold(t, want) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *client) authenticateAs(st *authState, o *connectOpts) (*userEntry, error) {
 	if co := st.callout; co != nil && !co.bypasses(o) {
 		return c.srv.callout(c, o, co, st.timeout)
 	}

@@ -36,6 +36,8 @@ type jwtGrant struct {
 	maxSubs, maxPayload int64
 	// expires is when the user JWT expires (zero: never).
 	expires time.Time
+	// connTypes are the user's allowed_connection_types (empty: any).
+	connTypes jwt.StringList
 }
 
 // account fetches, decodes and checks the account pub.
@@ -130,6 +132,7 @@ func (op *operatorAuth) admit(uc *jwt.UserClaims, remote net.Addr, now time.Time
 		perms = ac.DefaultPermissions
 	}
 	g := &jwtGrant{
+		connTypes:  limits.AllowedConnectionTypes,
 		account:    ac,
 		maxSubs:    lowerLimit(limits.Subs, ac.Limits.Subs),
 		maxPayload: lowerLimit(limits.Payload, ac.Limits.Payload),

@@ -290,6 +290,12 @@ func TestOperatorLimits(t *testing.T) {
 		t.Fatal("third subscription over the user's limit was not refused")
 	}
 
+	refused(t, "a WebSocket-only user over TCP", srv, tr.user(b, "ws-only", nil, func(uc *jwt.UserClaims) {
+		uc.AllowedConnectionTypes.Add(jwt.ConnectionTypeWebsocket)
+	}))
+	mustCreds(t, srv, tr.user(b, "standard", nil, func(uc *jwt.UserClaims) {
+		uc.AllowedConnectionTypes.Add(jwt.ConnectionTypeStandard)
+	}))
 	refused(t, "source outside src", srv, tr.user(b, "remote-only", nil, func(uc *jwt.UserClaims) { uc.Src.Set("10.0.0.0/8") }))
 	mustCreds(t, srv, tr.user(b, "local", nil, func(uc *jwt.UserClaims) { uc.Src.Set("127.0.0.0/8") }))
 
