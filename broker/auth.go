@@ -123,7 +123,10 @@ func (st *authState) checkLocal(o *connectOpts, nonce []byte) (*userEntry, bool)
 	if st.anonymous && noCreds {
 		return nil, true
 	}
-	if st.token != "" && (st.sys == nil || o.User != st.sys.name) {
+	// A token alone decides, unless users exist too (a listener's token
+	// override beside the server's users): then a client that sends a
+	// token is checked against it, and one that sends none as a user.
+	if st.token != "" && (o.AuthToken != "" || len(st.users) == 0 && len(st.nkeys) == 0) {
 		return nil, equal(o.AuthToken, st.token)
 	}
 	if o.Nkey != "" {

@@ -221,7 +221,6 @@ func (s *Server) claimsChanged(ac *jwt.AccountClaims) {
 	}
 	s.resolveImported(ac, map[string]bool{ac.Subject: true})
 	s.refreshImports()
-	st := s.auth.Load()
 	var clients []*client
 	s.mu.Lock()
 	for _, c := range s.clients {
@@ -235,7 +234,7 @@ func (s *Server) claimsChanged(ac *jwt.AccountClaims) {
 	defer s.accountConnsChanged(acc) // the others learn our count under a new limit
 	kept := 0
 	for _, c := range clients {
-		if !c.reauth(st) {
+		if !c.reauth(s.authFor(c.ln)) {
 			continue
 		}
 		kept++

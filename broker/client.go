@@ -99,7 +99,7 @@ func newClient(s *Server, cid uint64, nc net.Conn, ln *listener) *client {
 	c := &client{ln: ln, subs: make(map[string]*mux.Sub)}
 	c.init(s, cid, nc, ln.transport, c)
 	c.acc.Store(s.gacc)
-	if s.auth.Load().wantsNonce() {
+	if s.authFor(ln).wantsNonce() {
 		c.nonce = newNonce()
 	}
 	c.capProto = true
@@ -177,13 +177,14 @@ func (c *client) Connect(arg []byte) error {
 		return &closeError{text: proto.ErrTextNoRespNoHeaders}
 	}
 	acc := c.acc.Load()
-	if st := c.srv.auth.Load(); st != nil {
+	c.fillFromCookies(&opts)
+	if st := c.srv.authFor(c.ln); st != nil {
 		// The credentials are here: however long checking them takes (a
 		// bcrypt hash on a busy machine), the auth timer no longer applies.
 		c.connectSeen.Store(true)
 		c.pingHold.Store(true) // the client's handshake expects PONG first
 		u, err := c.authenticate(st, &opts)
-		if next := c.srv.auth.Load(); next != st && next != nil {
+		if next := c.srv.authFor(c.ln); next != st && next != nil {
 			// A reload swapped the credentials while this one was being
 			// checked (and skipped this client): check against the new.
 			u, err = c.authenticate(next, &opts)
@@ -311,7 +312,7 @@ func (c *client) Sub(subject, queue, sid []byte) error {
 		return nil
 	}
 	s := &mux.Sub{Subject: string(subject), Queue: string(queue), SID: append([]byte(nil), sid...), Owner: c}
-	if c.srv.auth.Load().hasUsers() && pubsub.HasWildcard(s.Subject) {
+	if c.srv.authFor(c.ln).hasUsers() && pubsub.HasWildcard(s.Subject) {
 		s.Filter = &subFilter{c: c}
 	}
 	acc := c.acc.Load()

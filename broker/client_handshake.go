@@ -77,16 +77,13 @@ func (c *client) startTLS(o *TLSOptions) error {
 
 // startAuthTimer closes a client that has not authenticated in time.
 func (c *client) startAuthTimer() {
-	a := c.srv.o().Auth
-	if c.srv.auth.Load() == nil {
+	st := c.srv.authFor(c.ln)
+	if st == nil {
 		c.markAuthed()
 		return
 	}
 	c.parser.RequireConnect = true
-	timeout := DefaultAuthTimeout
-	if a != nil && a.Timeout > 0 {
-		timeout = a.Timeout
-	}
+	timeout := st.timeout // the listener's override, else the server's
 	c.mu.Lock()
 	c.authTimer = time.AfterFunc(timeout, func() {
 		if !c.authed.Load() && !c.connectSeen.Load() && !c.closingNow.Load() {

@@ -60,6 +60,9 @@ func (s *Server) fillListenerInfoLocked(info *Info, ln *listener) {
 		info.TLSRequired = ln.scheme == "wss"
 		info.TLSAvailable = info.TLSRequired
 	}
+	if ln.spec.Auth.overrides() {
+		info.AuthRequired = true
+	}
 }
 
 func infoLine(info *Info) []byte {

@@ -35,6 +35,8 @@ type Listener struct {
 	// at (connect_urls, the gossiped client URLs); empty means the bound
 	// address, with the gossip host for an unspecified listen host.
 	Advertise string
+	// Auth, when set, overrides authentication for its clients.
+	Auth *ListenerAuth
 }
 
 // Options configure a Server. Start from DefaultOptions; flags and the
@@ -134,6 +136,9 @@ func (o *Options) Validate() error {
 	for i, l := range o.Listeners {
 		if l.Transport == nil {
 			return fmt.Errorf("listeners[%d]: no transport", i)
+		}
+		if err := l.Auth.Validate(o.Auth); err != nil {
+			return fmt.Errorf("%s listener: %w", l.Transport.Name(), err)
 		}
 	}
 	return nil

@@ -64,7 +64,7 @@ func (s *Server) Reload(n Options) error {
 	}
 	revoked := 0
 	for _, c := range clients {
-		if !c.reauth(st) {
+		if !c.reauth(s.authFor(c.ln)) {
 			revoked++
 		}
 	}

@@ -96,6 +96,7 @@ type listener struct {
 	scheme    string // of its client URLs: "nats", "ws", "wss", "quic"
 	host      string
 	port      int
+	auth      atomic.Pointer[listenerAuth] // spec.Auth compiled (listener_auth.go)
 }
 
 // websocket reports whether l serves WebSocket clients, who get the

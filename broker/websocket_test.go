@@ -1,8 +1,14 @@
 package broker_test
 
 import (
+	"io"
+	"net/http"
+	"strings"
+
 	"bytes"
 	"context"
+	gws "github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
 	"net"
 	"slices"
 	"testing"
@@ -140,3 +146,132 @@ func dialWS(t *testing.T, tr *ws.Transport, srv *broker.Server) net.Conn {
 }
 
 func contains(b []byte, s string) bool { return bytes.Contains(b, []byte(s)) }
+
+// startWSAuth starts a broker whose WebSocket listener has la over auth.
+func startWSAuth(t *testing.T, auth *broker.AuthOptions, la *broker.ListenerAuth) *broker.Server {
+	t.Helper()
+	wt, err := ws.New(ws.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := testOptions()
+	o.Auth = auth
+	o.Listeners = []broker.Listener{
+		{Transport: tcp.New(), Addr: "127.0.0.1:0"},
+		{Transport: wt, Addr: "127.0.0.1:0", Auth: la},
+	}
+	return startServer(t, o, nil)
+}
+
+func tryWS(srv *broker.Server, opts ...nats.Option) (*nats.Conn, error) {
+	return nats.Connect("ws://"+srv.Addrs()[ws.Name].String(), append([]nats.Option{nats.MaxReconnects(0), nats.Timeout(2 * time.Second)}, opts...)...)
+}
+
+// TestWebSocketAuthOverride: the websocket block's authorization applies
+// to WebSocket clients only (nats-server's override): a user/password
+// there is required over ws:// even when TCP needs nothing; its token
+// replaces the server's; its no_auth_user logs credential-less WebSocket
+// clients in as that user.
+func TestWebSocketAuthOverride(t *testing.T) {
+	srv := startWSAuth(t, nil, &broker.ListenerAuth{User: "wsu", Password: "p"})
+	if nc, err := tryWS(srv); err == nil {
+		nc.Close()
+		t.Fatal("a WebSocket client without the listener's credentials connected")
+	}
+	nc, err := tryWS(srv, nats.UserInfo("wsu", "p"))
+	if err != nil {
+		t.Fatalf("the listener's user: %v", err)
+	}
+	nc.Close()
+	connectTCP(t, srv) // TCP needs nothing
+
+	users := &broker.AuthOptions{Accounts: []broker.Account{{Name: "A", Users: []broker.User{{Name: "alice", Password: "a"}}}}}
+	srv = startWSAuth(t, users, &broker.ListenerAuth{Token: "wstoken"})
+	if nc, err = tryWS(srv, nats.Token("wstoken")); err != nil {
+		t.Fatalf("the listener's token: %v", err)
+	}
+	nc.Close()
+	if nc, err := tryConnect(srv, nats.Token("wstoken")); err == nil {
+		nc.Close()
+		t.Fatal("the WebSocket token admitted a TCP client")
+	}
+
+	srv = startWSAuth(t, users, &broker.ListenerAuth{NoAuthUser: "alice"})
+	anon, err := tryWS(srv)
+	if err != nil {
+		t.Fatalf("no_auth_user over ws: %v", err)
+	}
+	defer anon.Close()
+	alice, err := tryConnect(srv, nats.UserInfo("alice", "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alice.Close()
+	sub, _ := alice.SubscribeSync("in.a")
+	alice.Flush()
+	_ = anon.Publish("in.a", []byte("same account"))
+	if _, err := sub.NextMsg(2 * time.Second); err != nil {
+		t.Fatalf("the credential-less WebSocket client is not alice in A: %v", err)
+	}
+	if nc, err := tryConnect(srv); err == nil {
+		nc.Close()
+		t.Fatal("no_auth_user of the WebSocket listener admitted a TCP client")
+	}
+
+	// A no_auth_user that does not exist is refused up front.
+	wt, _ := ws.New(ws.Config{})
+	o := testOptions()
+	o.Auth = users
+	o.Listeners = []broker.Listener{{Transport: tcp.New(), Addr: "127.0.0.1:0"}, {Transport: wt, Addr: "127.0.0.1:0", Auth: &broker.ListenerAuth{NoAuthUser: "ghost"}}}
+	if _, err := broker.New(o); err == nil || !strings.Contains(err.Error(), "no_auth_user") {
+		t.Fatalf("unknown no_auth_user: %v", err)
+	}
+}
+
+// TestWebSocketCookies: user_cookie and pass_cookie stand in for the
+// CONNECT fields a browser client leaves empty.
+func TestWebSocketCookies(t *testing.T) {
+	users := &broker.AuthOptions{Users: []broker.User{{Name: "alice", Password: "a"}}}
+	srv := startWSAuth(t, users, &broker.ListenerAuth{UserCookie: "u", PassCookie: "p"})
+	dial := func(cookie string) string {
+		h := http.Header{}
+		if cookie != "" {
+			h.Set("Cookie", cookie)
+		}
+		d := gws.Dialer{Header: gws.HandshakeHeaderHTTP(h), Timeout: 2 * time.Second}
+		nc, br, _, err := d.Dial(context.Background(), "ws://"+srv.Addrs()[ws.Name].String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		_ = nc.SetDeadline(time.Now().Add(3 * time.Second))
+		// What the server sent right after the upgrade may be in br.
+		var c io.ReadWriter = nc
+		if br != nil {
+			c = struct {
+				io.Reader
+				io.Writer
+			}{io.MultiReader(br, nc), nc}
+		}
+		if _, err := wsutil.ReadServerBinary(c); err != nil { // INFO
+			t.Fatal(err)
+		}
+		if err := wsutil.WriteClientBinary(c, []byte("CONNECT {\"verbose\":false}\r\nPING\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		b, err := wsutil.ReadServerBinary(c)
+		if err != nil {
+			return err.Error()
+		}
+		return string(b)
+	}
+	if got := dial("u=alice; p=a"); !strings.HasPrefix(got, "PONG") {
+		t.Fatalf("credentials from cookies: %q", got)
+	}
+	if got := dial("u=alice; p=wrong"); !strings.Contains(got, "Authorization Violation") {
+		t.Fatalf("wrong cookie password: %q", got)
+	}
+	if got := dial(""); !strings.Contains(got, "Authorization Violation") {
+		t.Fatalf("no cookies: %q", got)
+	}
+}

@@ -29,6 +29,8 @@ type wsFlags struct {
 	allowedOrigins   []string
 	handshakeTimeout time.Duration
 	block            *conf.Value // the websocket block, for errors (nil: none)
+	auth             broker.ListenerAuth
+	jwtCookie        *conf.Value // where jwt_cookie was, for errors
 }
 
 func (wf *wsFlags) register(fs *flag.FlagSet) {
@@ -37,9 +39,7 @@ func (wf *wsFlags) register(fs *flag.FlagSet) {
 }
 
 // keys are the websocket block's keys, with nats-server's names and
-// aliases. The authentication overrides nats-server has there are refused
-// rather than ignored, so that no listener is less protected than its
-// configuration says.
+// aliases. headers and ping_interval are refused rather than ignored.
 func (wf *wsFlags) keys() setter {
 	ks := keys{
 		"host":      str(&wf.host),
@@ -57,7 +57,17 @@ func (wf *wsFlags) keys() setter {
 		"allowed_origins":   stringSlice(&wf.allowedOrigins),
 		"handshake_timeout": duration(&wf.handshakeTimeout),
 	}
-	for _, k := range []string{"authorization", "authentication", "no_auth_user", "jwt_cookie", "user_cookie", "pass_cookie", "token_cookie", "headers", "ping_interval"} {
+	la := &wf.auth
+	auth := block(keys{
+		"user": str(&la.User), "username": str(&la.User),
+		"password": str(&la.Password), "pass": str(&la.Password),
+		"token": str(&la.Token), "timeout": duration(&la.Timeout),
+	})
+	ks["authorization"], ks["authentication"] = auth, auth
+	ks["no_auth_user"] = str(&la.NoAuthUser)
+	ks["jwt_cookie"] = func(v *conf.Value) (err error) { wf.jwtCookie = v; la.JWTCookie, err = v.AsString(); return err }
+	ks["user_cookie"], ks["pass_cookie"], ks["token_cookie"] = str(&la.UserCookie), str(&la.PassCookie), str(&la.TokenCookie)
+	for _, k := range []string{"headers", "ping_interval"} {
 		ks[k] = func(v *conf.Value) error {
 			return v.Errorf("not supported yet by Murmur (docs/websocket.md); remove it or use the top-level settings")
 		}
@@ -112,10 +122,21 @@ func (wf *wsFlags) apply(o *broker.Options) (*ws.Transport, error) {
 	if len(o.Listeners) == 0 {
 		o.Listeners = []broker.Listener{{Transport: tcp.New(), Addr: net.JoinHostPort(o.Host, strconv.Itoa(max(o.Port, 0)))}}
 	}
-	o.Listeners = append(o.Listeners, broker.Listener{
+	if wf.jwtCookie != nil && (o.Auth == nil || o.Auth.Operator == nil) {
+		return nil, wf.jwtCookie.Errorf("trusted operators or trusted keys configuration is required for JWT authentication via cookie %q", wf.auth.JWTCookie)
+	}
+	l := broker.Listener{
 		Transport: wt,
 		Addr:      net.JoinHostPort(host, strconv.Itoa(max(wf.port, 0))),
 		Advertise: wf.advertise,
-	})
+	}
+	if wf.auth != (broker.ListenerAuth{}) {
+		la := wf.auth
+		if err := la.Validate(o.Auth); err != nil {
+			return nil, errorf("%v", err)
+		}
+		l.Auth = &la
+	}
+	o.Listeners = append(o.Listeners, l)
 	return wt, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/murmurmq/murmur/broker"
 	"github.com/murmurmq/murmur/internal/testutil"
 	"github.com/murmurmq/murmur/transport/ws"
 )
@@ -52,7 +53,9 @@ func TestWebSocketConfigErrors(t *testing.T) {
 	for _, tc := range []struct{ text, want string }{
 		{"websocket { port: 1 }", ":1: websocket: websocket requires TLS configuration"},
 		{"websocket {\n port: 1\n no_tls: true\n bogus: 2\n}", ":4: websocket.bogus: unknown key"},
-		{"websocket {\n port: 1\n no_tls: true\n authorization { user: a, password: b }\n}", ":4: websocket.authorization: not supported yet"},
+		{"websocket {\n port: 1\n no_tls: true\n headers: {}\n}", ":4: websocket.headers: not supported yet"},
+		{"websocket {\n port: 1\n no_tls: true\n jwt_cookie: jwt\n}", ":4: websocket.jwt_cookie: trusted operators or trusted keys configuration is required"},
+		{"websocket {\n port: 1\n no_tls: true\n no_auth_user: ghost\n}", ":1: websocket: no_auth_user: \"ghost\" not present"},
 		{"websocket { port: 1, no_tls: true, allowed_origins: [\"ftp://x\"] }", `:1: websocket: ws: allowed origin "ftp://x": must be an absolute URL with http or https`},
 		{"websocket { port: 1, no_tls: true, handshake_timeout: \"soon\" }", `:1: websocket.handshake_timeout: "soon" is not a duration`},
 		{"ws { port: 70000 }", ":1: ws.port: 70000 out of range"},
@@ -121,4 +124,30 @@ func TestReloadMovesWebSocket(t *testing.T) {
 	waitFor(t, "b's ws client to learn a's new ws url", func() bool {
 		return slices.Contains(onB.DiscoveredServers(), want(p2))
 	})
+}
+
+// TestWebSocketAuthConfig: the websocket block's authorization,
+// no_auth_user and cookies become the listener's auth override.
+func TestWebSocketAuthConfig(t *testing.T) {
+	path := writeConf(t, t.TempDir(), `
+authorization { users: [ {user: alice, password: a} ] }
+websocket {
+  port: -1
+  no_tls: true
+  authorization { user: wsu, password: p, token: t, timeout: 3 }
+  no_auth_user: alice
+  user_cookie: u
+  pass_cookie: pw
+  token_cookie: tk
+}`)
+	cfg, err := parseFlags([]string{"-c", path}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	la := cfg.opts.Listeners[1].Auth
+	want := broker.ListenerAuth{User: "wsu", Password: "p", Token: "t", Timeout: 3 * time.Second, NoAuthUser: "alice",
+		UserCookie: "u", PassCookie: "pw", TokenCookie: "tk"}
+	if la == nil || *la != want {
+		t.Fatalf("listener auth %+v, want %+v", la, want)
+	}
 }
