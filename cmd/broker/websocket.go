@@ -31,6 +31,7 @@ type wsFlags struct {
 	block            *conf.Value // the websocket block, for errors (nil: none)
 	auth             broker.ListenerAuth
 	jwtCookie        *conf.Value // where jwt_cookie was, for errors
+	headers          map[string]string
 }
 
 func (wf *wsFlags) register(fs *flag.FlagSet) {
@@ -39,7 +40,7 @@ func (wf *wsFlags) register(fs *flag.FlagSet) {
 }
 
 // keys are the websocket block's keys, with nats-server's names and
-// aliases. headers and ping_interval are refused rather than ignored.
+// aliases. ping_interval is refused rather than ignored.
 func (wf *wsFlags) keys() setter {
 	ks := keys{
 		"host":      str(&wf.host),
@@ -67,7 +68,22 @@ func (wf *wsFlags) keys() setter {
 	ks["no_auth_user"] = str(&la.NoAuthUser)
 	ks["jwt_cookie"] = func(v *conf.Value) (err error) { wf.jwtCookie = v; la.JWTCookie, err = v.AsString(); return err }
 	ks["user_cookie"], ks["pass_cookie"], ks["token_cookie"] = str(&la.UserCookie), str(&la.PassCookie), str(&la.TokenCookie)
-	for _, k := range []string{"headers", "ping_interval"} {
+	ks["headers"] = func(v *conf.Value) error {
+		m, err := v.AsMap()
+		if err != nil {
+			return err
+		}
+		wf.headers = map[string]string{}
+		for _, f := range m.Fields {
+			s, err := f.Value.AsString()
+			if err != nil {
+				return err
+			}
+			wf.headers[f.Key] = s
+		}
+		return nil
+	}
+	for _, k := range []string{"ping_interval"} {
 		ks[k] = func(v *conf.Value) error {
 			return v.Errorf("not supported yet by Murmur (docs/websocket.md); remove it or use the top-level settings")
 		}
@@ -107,6 +123,7 @@ func (wf *wsFlags) apply(o *broker.Options) (*ws.Transport, error) {
 		AllowedOrigins:   wf.allowedOrigins,
 		HandshakeTimeout: wf.handshakeTimeout,
 		MaxMessage:       min(8*o.MaxPayload, 64<<20),
+		Headers:          wf.headers,
 	}
 	if wf.tls != nil {
 		cfg.TLS = wf.tls.Config

@@ -53,7 +53,8 @@ func TestWebSocketConfigErrors(t *testing.T) {
 	for _, tc := range []struct{ text, want string }{
 		{"websocket { port: 1 }", ":1: websocket: websocket requires TLS configuration"},
 		{"websocket {\n port: 1\n no_tls: true\n bogus: 2\n}", ":4: websocket.bogus: unknown key"},
-		{"websocket {\n port: 1\n no_tls: true\n headers: {}\n}", ":4: websocket.headers: not supported yet"},
+		{"websocket {\n port: 1\n no_tls: true\n ping_interval: 1\n}", ":4: websocket.ping_interval: not supported yet"},
+		{"websocket {\n port: 1\n no_tls: true\n headers: { Upgrade: x }\n}", `ws: header "Upgrade": set by the handshake itself`},
 		{"websocket {\n port: 1\n no_tls: true\n jwt_cookie: jwt\n}", ":4: websocket.jwt_cookie: trusted operators or trusted keys configuration is required"},
 		{"websocket {\n port: 1\n no_tls: true\n no_auth_user: ghost\n}", ":1: websocket: no_auth_user: \"ghost\" not present"},
 		{"websocket { port: 1, no_tls: true, allowed_origins: [\"ftp://x\"] }", `:1: websocket: ws: allowed origin "ftp://x": must be an absolute URL with http or https`},
@@ -139,6 +140,7 @@ websocket {
   user_cookie: u
   pass_cookie: pw
   token_cookie: tk
+  headers: { "X-Frame-Options": "DENY" }
 }`)
 	cfg, err := parseFlags([]string{"-c", path}, io.Discard)
 	if err != nil {
@@ -149,5 +151,8 @@ websocket {
 		UserCookie: "u", PassCookie: "pw", TokenCookie: "tk"}
 	if la == nil || *la != want {
 		t.Fatalf("listener auth %+v, want %+v", la, want)
+	}
+	if h := cfg.opts.Listeners[1].Transport.(*ws.Transport).Config().Headers; h["X-Frame-Options"] != "DENY" {
+		t.Fatalf("headers %v", h)
 	}
 }

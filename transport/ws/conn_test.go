@@ -151,6 +151,26 @@ func TestSameOrigin(t *testing.T) {
 	}
 }
 
+// TestUpgradeHeaders: Config.Headers (nats-server's websocket headers)
+// go out with the 101; ones the handshake owns, or not valid HTTP, are
+// refused by New.
+func TestUpgradeHeaders(t *testing.T) {
+	_, ln := listen(t, Config{Headers: map[string]string{"X-Frame-Options": "DENY", "Cache-Control": "no-store"}})
+	addr := ln.Addr().String()
+	c := rawTCP(t, addr)
+	c.nc.Write([]byte("GET / HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+	resp := c.response()
+	if resp.StatusCode != 101 || resp.Header.Get("X-Frame-Options") != "DENY" || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("upgrade response %s %v", resp.Status, resp.Header)
+	}
+	acceptOne(t, ln)
+	for _, bad := range []map[string]string{{"Upgrade": "x"}, {"Bad Name": "x"}, {"X-Ok": "a\r\nb"}} {
+		if _, err := New(Config{Headers: bad}); err == nil {
+			t.Errorf("headers %q accepted", bad)
+		}
+	}
+}
+
 func TestHandshakeTimeout(t *testing.T) {
 	_, ln := listen(t, Config{HandshakeTimeout: 100 * time.Millisecond})
 	c := rawTCP(t, ln.Addr().String())

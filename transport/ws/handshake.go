@@ -9,8 +9,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -78,6 +80,9 @@ func (t *Transport) upgrade(ctx context.Context, nc net.Conn) (*Conn, error) {
 	b.WriteString("\r\n")
 	if compress {
 		b.WriteString("Sec-WebSocket-Extensions: " + pmcResponse + "\r\n")
+	}
+	for _, k := range slices.Sorted(maps.Keys(st.cfg.Headers)) {
+		b.WriteString(k + ": " + st.cfg.Headers[k] + "\r\n")
 	}
 	b.WriteString("\r\n")
 	if _, err := raw.Write([]byte(b.String())); err != nil {

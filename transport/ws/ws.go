@@ -22,7 +22,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"golang.org/x/net/http/httpguts"
 	"net"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -75,6 +77,10 @@ type Config struct {
 	// Backlog bounds upgrades in flight plus upgraded connections waiting
 	// for Accept; 0 means DefaultBacklog.
 	Backlog int
+	// Headers are added to the upgrade response (nats-server's websocket
+	// headers), in key order. Keys and values must be valid HTTP header
+	// text (fill checks).
+	Headers map[string]string
 }
 
 func (c *Config) fill() error {
@@ -89,6 +95,15 @@ func (c *Config) fill() error {
 	}
 	if c.Backlog == 0 {
 		c.Backlog = DefaultBacklog
+	}
+	for k, v := range c.Headers {
+		if !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) {
+			return fmt.Errorf("ws: header %q: not a valid HTTP header", k)
+		}
+		switch http.CanonicalHeaderKey(k) {
+		case "Upgrade", "Connection", "Sec-Websocket-Accept", "Sec-Websocket-Extensions":
+			return fmt.Errorf("ws: header %q: set by the handshake itself", k)
+		}
 	}
 	return nil
 }
