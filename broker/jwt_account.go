@@ -18,7 +18,10 @@ import (
 // imports install.
 func (s *Server) jwtAccount(ac *jwt.AccountClaims) *account {
 	acc, changed := s.registerClaims(ac)
-	if changed {
+	// Only an account that imports or exports changes what is installed
+	// (an import of it was skipped while it was unknown, and is installed
+	// when its importer registers, which resolves it).
+	if changed && (len(ac.Imports) > 0 || len(ac.Exports) > 0) {
 		s.resolveImported(ac, map[string]bool{ac.Subject: true})
 		s.refreshImports()
 	}

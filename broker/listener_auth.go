@@ -67,9 +67,7 @@ func (s *Server) authFor(ln *listener) *authState {
 	if ln == nil {
 		return base
 	}
-	s.mu.Lock()
-	spec := ln.spec.Auth
-	s.mu.Unlock()
+	spec := ln.authSpec.Load()
 	if !spec.overrides() {
 		return base
 	}
@@ -87,9 +85,7 @@ func (c *client) fillFromCookies(o *connectOpts) {
 	if c.ln == nil {
 		return
 	}
-	c.srv.mu.Lock()
-	la := c.ln.spec.Auth
-	c.srv.mu.Unlock()
+	la := c.ln.authSpec.Load()
 	if la == nil {
 		return
 	}

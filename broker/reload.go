@@ -128,7 +128,7 @@ func (s *Server) reloadListeners(n *Options) error {
 	if len(add) == 0 && !slices.ContainsFunc(cur, func(l *listener) bool { return l != nil }) {
 		s.mu.Lock()
 		for i, l := range next {
-			l.spec = want[i] // a new advertise address
+			l.setSpec(want[i]) // a new advertise address
 		}
 		s.mu.Unlock()
 		return nil // the same listeners
@@ -158,7 +158,7 @@ func (s *Server) reloadListeners(n *Options) error {
 	}
 	s.listeners = next
 	for i, l := range next {
-		l.spec = want[i]
+		l.setSpec(want[i])
 		if !running[l] {
 			s.log.Info("listening for clients", zap.String("transport", l.transport), zap.Stringer("addr", l.ln.Addr()))
 			s.wg.Add(1)

@@ -96,7 +96,14 @@ type listener struct {
 	scheme    string // of its client URLs: "nats", "ws", "wss", "quic"
 	host      string
 	port      int
-	auth      atomic.Pointer[listenerAuth] // spec.Auth compiled (listener_auth.go)
+	authSpec  atomic.Pointer[ListenerAuth] // spec.Auth, read without Server.mu
+	auth      atomic.Pointer[listenerAuth] // authSpec compiled (listener_auth.go)
+}
+
+// setSpec sets l's configuration (caller holds Server.mu, or l is new).
+func (l *listener) setSpec(spec Listener) {
+	l.spec = spec
+	l.authSpec.Store(spec.Auth)
 }
 
 // websocket reports whether l serves WebSocket clients, who get the
@@ -260,7 +267,9 @@ func openListeners(specs []Listener) ([]*listener, error) {
 		}
 		host, _, _ := net.SplitHostPort(l.Addr)
 		_, port := splitHostPort(ln.Addr())
-		out = append(out, &listener{ln: ln, spec: l, transport: l.Transport.Name(), scheme: schemeOf(l.Transport), host: host, port: port})
+		nl := &listener{ln: ln, transport: l.Transport.Name(), scheme: schemeOf(l.Transport), host: host, port: port}
+		nl.setSpec(l)
+		out = append(out, nl)
 	}
 	return out, nil
 }

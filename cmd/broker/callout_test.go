@@ -10,8 +10,6 @@ import (
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
-
-	"github.com/murmurmq/murmur/broker"
 )
 
 // calloutConf is an auth_callout config: the service logs in as auth in
@@ -110,21 +108,10 @@ func TestAuthCalloutAsNatsServer(t *testing.T) {
 	issuer, _ := nkeys.CreateAccount()
 	issuerPub, _ := issuer.PublicKey()
 	path := writeConf(t, t.TempDir(), calloutConf(issuerPub))
-	cfg, err := parseFlags([]string{"-c", path, "-a", "127.0.0.1", "-p", "-1"}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, srv := startFromFile(t, path)
 	if c := cfg.opts.Auth.Callout; c == nil || c.Issuer != issuerPub || c.Account != "AUTH" || len(c.AuthUsers) != 1 {
 		t.Fatalf("auth_callout: %+v", c)
 	}
-	srv, err := broker.New(cfg.opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
 	serveCallout(t, srv.ClientURL(), issuer)
 	ours := observeCallout(t, srv.ClientURL())
 	theirsURL := startNatsServer(t, bin, path)

@@ -64,18 +64,7 @@ func TestImportMappingAsNatsServer(t *testing.T) {
 	bin := natsServerBinary(t)
 	path := writeConf(t, t.TempDir(), mappingConf)
 
-	cfg, err := parseFlags([]string{"-c", path, "-a", "127.0.0.1", "-p", "-1"}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := broker.New(cfg.opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	_, srv := startFromFile(t, path)
 
 	ours := observeMappings(t, srv.ClientURL())
 	theirs := observeMappings(t, startNatsServer(t, bin, path))
@@ -199,4 +188,23 @@ func startNatsServer(t *testing.T, bin, conf string) string {
 		return true
 	})
 	return url
+}
+
+// startFromFile starts a broker (not its cluster) from the config file at
+// path on a random loopback port, closed at cleanup.
+func startFromFile(t *testing.T, path string) (*config, *broker.Server) {
+	t.Helper()
+	cfg, err := parseFlags([]string{"-c", path, "-a", "127.0.0.1", "-p", "-1"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := broker.New(cfg.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return cfg, srv
 }

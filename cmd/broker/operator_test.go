@@ -144,21 +144,10 @@ func observeOperator(t *testing.T, url string, creds map[string]string) []string
 func TestOperatorConfigAsNatsServer(t *testing.T) {
 	bin := natsServerBinary(t)
 	conf, creds := operatorSetup(t)
-	cfg, err := parseFlags([]string{"-c", conf, "-a", "127.0.0.1", "-p", "-1"}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, srv := startFromFile(t, conf)
 	if cfg.opts.Auth == nil || cfg.opts.Auth.Operator == nil {
 		t.Fatalf("operator mode not configured: %+v", cfg.opts.Auth)
 	}
-	srv, err := broker.New(cfg.opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
 	theirs := observeOperator(t, startNatsServer(t, bin, conf), creds)
 	ours := observeOperator(t, srv.ClientURL(), creds)
 	want := []string{
@@ -273,21 +262,10 @@ func TestURLResolverAsNatsServer(t *testing.T) {
 	text := string(base)
 	text = text[:strings.Index(text, "resolver: MEMORY")] + "resolver: URL(" + as.URL + "/jwt/v1/accounts/)\n"
 	path := writeConf(t, t.TempDir(), text)
-	cfg, err := parseFlags([]string{"-c", path, "-a", "127.0.0.1", "-p", "-1"}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, srv := startFromFile(t, path)
 	if _, ok := cfg.opts.Auth.Operator.Resolver.(*broker.URLResolver); !ok {
 		t.Fatalf("resolver %T", cfg.opts.Auth.Operator.Resolver)
 	}
-	srv, err := broker.New(cfg.opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
 	before := fetches.Load()
 	ours := observeOperator(t, srv.ClientURL(), creds)
 	if n := fetches.Load() - before; n != 1 {
