@@ -136,7 +136,9 @@ func TestReloadTLSCertificate(t *testing.T) {
 
 func TestLameDuck(t *testing.T) {
 	o := testOptions()
-	o.LameDuck = broker.LameDuckOptions{GracePeriod: 50 * time.Millisecond, Duration: 200 * time.Millisecond}
+	// The grace gives the clients time to take the lame-duck INFO before
+	// the closes begin (on a loaded machine 50 ms was once not enough).
+	o.LameDuck = broker.LameDuckOptions{GracePeriod: time.Second, Duration: 200 * time.Millisecond}
 	srv, err := broker.New(o)
 	if err != nil {
 		t.Fatal(err)
