@@ -503,3 +503,19 @@ func isDecimal(rest string) bool {
 	}
 	return i == len(rest)
 }
+
+// ParseSize reads an integer with nats-server's size suffixes ("2MB",
+// "64k"), as the file does, for flags that take sizes.
+func ParseSize(s string) (int64, error) {
+	if s == "" {
+		return 0, fmt.Errorf("empty size")
+	}
+	v, err := scalar(s, Pos{}, "")
+	if err != nil {
+		return 0, err
+	}
+	if v.Kind != Int {
+		return 0, fmt.Errorf("%q is not a size (an integer, optionally with a suffix such as KB or MB)", s)
+	}
+	return v.Int, nil
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -222,26 +223,51 @@ func decodeTLS(v *conf.Value) (*broker.TLSOptions, error) {
 	if certFile == nil || keyFile == nil {
 		return nil, v.Errorf("cert_file and key_file are required")
 	}
-	cert, err := tls.LoadX509KeyPair(certFile.Str, keyFile.Str)
-	if err != nil {
-		return nil, certFile.Errorf("loading the key pair: %v", err)
-	}
-	t.Config = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	ca := ""
 	if caFile != nil {
-		pem, err := os.ReadFile(caFile.Str)
+		ca = caFile.Str
+	}
+	cfg, err := serverTLS(certFile.Str, keyFile.Str, ca, verify)
+	if err != nil {
+		var ce *caError
+		if errors.As(err, &ce) {
+			return nil, caFile.Errorf("%v", ce.err)
+		}
+		return nil, certFile.Errorf("%v", err)
+	}
+	t.Config = cfg
+	return t, nil
+}
+
+// caError is a problem with the CA file (not the key pair).
+type caError struct{ err error }
+
+func (e *caError) Error() string { return e.err.Error() }
+
+// serverTLS is a server TLS configuration from PEM files: the key pair,
+// and with ca the client CAs (verify: clients must present a certificate
+// they signed).
+func serverTLS(certFile, keyFile, ca string, verify bool) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("loading the key pair: %v", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
 		if err != nil {
-			return nil, caFile.Errorf("%v", err)
+			return nil, &caError{err}
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, caFile.Errorf("no PEM certificates in %s", caFile.Str)
+			return nil, &caError{fmt.Errorf("no PEM certificates in %s", ca)}
 		}
-		t.Config.ClientCAs = pool
+		cfg.ClientCAs = pool
 	}
 	if verify {
-		t.Config.ClientAuth = tls.RequireAndVerifyClientCert
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	}
-	return t, nil
+	return cfg, nil
 }
 
 // accountKeys are the top-level keys that add to authorization: the

@@ -8,23 +8,31 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	conf "github.com/murmurmq/murmur/config"
 	"io"
 	"os"
 	"runtime/pprof"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/murmurmq/murmur/broker"
 	"github.com/murmurmq/murmur/cluster"
+	conf "github.com/murmurmq/murmur/config"
 	"github.com/murmurmq/murmur/gossip"
 	"github.com/murmurmq/murmur/transport/quic"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) || errors.Is(err, errSignalSent) {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		switch {
+		case errors.Is(err, flag.ErrHelp), errors.Is(err, errSignalSent):
+			return
+		case errors.Is(err, errVersion):
+			printVersion(os.Stdout)
+			return
+		case errors.Is(err, errTested):
+			fmt.Println("broker:", err) // nats-server's "configuration file <f> test is successful"
 			return
 		}
 		fmt.Fprintln(os.Stderr, "broker:", err)
@@ -46,6 +54,7 @@ type config struct {
 	quic       *quic.Transport // nil without QUIC
 	gossip     *gossip.Config  // nil without clustering
 	cli        cliFlags        // -c, --signal, -P; the command line, for reloads
+	nats       natsFlags       // nats-server's flags: --user, -v, -t, -DV, --tls, ...
 	callout    *conf.Value     // where authorization.auth_callout was written
 }
 
@@ -70,7 +79,9 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 	cfg := &config{opts: broker.DefaultOptions(), cli: cliFlags{args: args}}
 	o := &cfg.opts
 	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// A bad flag is one line (returned); --help lists every flag.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {} // the flag package calls it on every error
 	both := func(short, long string, f func(name string)) {
 		f(short)
 		f(long)
@@ -81,9 +92,9 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 	both("l", "log", func(n string) { fs.StringVar(&cfg.logFile, n, "", "log `file` (default: stderr)") })
 	both("D", "debug", func(n string) { fs.BoolVar(&cfg.debug, n, false, "debug logging") })
 	both("V", "trace", func(n string) { fs.BoolVar(&cfg.trace, n, false, "trace every protocol op (implies debug)") })
-	fs.IntVar(&o.MaxPayload, "max_payload", o.MaxPayload, "maximum message payload in `bytes`")
-	fs.IntVar(&o.MaxControlLine, "max_control_line", o.MaxControlLine, "maximum control line in `bytes`")
-	fs.IntVar(&o.MaxPending, "max_pending", o.MaxPending, "maximum pending outbound `bytes` per connection")
+	fs.Var(sizeFlag{&o.MaxPayload}, "max_payload", "maximum message payload in `bytes` (suffixes: 2MB, 64k)")
+	fs.Var(sizeFlag{&o.MaxControlLine}, "max_control_line", "maximum control line in `bytes`")
+	fs.Var(sizeFlag{&o.MaxPending}, "max_pending", "maximum pending outbound `bytes` per connection")
 	fs.IntVar(&o.MaxConnections, "max_connections", o.MaxConnections, "maximum client `connections`")
 	fs.IntVar(&o.MaxSubscriptions, "max_subscriptions", o.MaxSubscriptions, "maximum subscriptions per connection (0 = unlimited)")
 	fs.DurationVar(&o.PingInterval, "ping_interval", o.PingInterval, "server PING `interval`")
@@ -95,13 +106,23 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 	cfg.quicFlags.register(fs)
 	cfg.wsFlags.register(fs)
 	cfg.cli.register(fs)
+	cfg.nats.register(fs)
 	if file != nil && *file != "" {
 		if err := applyFile(cfg, *file); err != nil {
 			return nil, err
 		}
 	}
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "Usage: broker [options]")
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+			return nil, err
+		}
+		return nil, fmt.Errorf("%v (see --help)", err)
+	}
+	if cfg.nats.version {
+		return nil, errVersion
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -111,6 +132,9 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 	}
 	cfg.cli.overrides = visited(fs)
 	if err := cfg.monitor.validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.nats.apply(cfg); err != nil {
 		return nil, err
 	}
 	var err error
@@ -135,6 +159,9 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.nats.test {
+		return nil, fmt.Errorf("configuration file %s test is successful%w", *file, errTested)
+	}
 	return cfg, nil
 }
 
@@ -155,12 +182,19 @@ func newLogger(cfg *config, stderr io.Writer) (*zap.Logger, func(), error) {
 	}
 	enc := zap.NewProductionEncoderConfig()
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	switch {
+	case !cfg.nats.logtime:
+		enc.TimeKey = "" // -T=false: no timestamps (a supervisor adds its own)
+	case cfg.nats.logtimeUTC:
+		enc.EncodeTime = func(t time.Time, pe zapcore.PrimitiveArrayEncoder) { zapcore.ISO8601TimeEncoder(t.UTC(), pe) }
+	}
 	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), w, level)
 	return zap.New(core), closeFn, nil
 }
 
-func run(args []string, stderr io.Writer) error {
-	cfg, err := parseFlags(args, stderr)
+// run is the command: --help goes to stdout, logs to stderr.
+func run(args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stdout)
 	if err != nil {
 		return err
 	}
