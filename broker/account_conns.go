@@ -101,19 +101,26 @@ func (sys *System) reportConns(acc *account, b *mux.Batch) {
 	sys.publish(sys.acc, fmt.Sprintf(accConnsFmt, acc.name), body, b)
 }
 
-// remoteConnsEvent takes another broker's count of an account and closes
-// this broker's newest clients of it beyond the limit.
-func (s *Server) remoteConnsEvent(body string) {
+// remoteConnsEvent takes another broker's count of an account (the one
+// subject names) and closes this broker's newest clients of it beyond the
+// limit.
+func (s *Server) remoteConnsEvent(subject, body string) {
 	var ev AccountNumConns
-	if err := json.Unmarshal([]byte(body), &ev); err != nil || ev.Server.ID == "" || ev.Server.ID == s.id {
+	if err := json.Unmarshal([]byte(body), &ev); err != nil || ev.Server.ID == "" || ev.Server.ID == s.id ||
+		subject != fmt.Sprintf(accConnsFmt, ev.Account) {
 		return
 	}
 	acc := s.account(ev.Account)
 	if acc == nil {
-		if s.auth.Load().operator() == nil || !nkeys.IsValidPublicAccountKey(ev.Account) {
+		// Not in use here yet: keep the count for when it is, for an
+		// account the resolver knows (not any key a message names).
+		op := s.auth.Load().operator()
+		if op == nil || !nkeys.IsValidPublicAccountKey(ev.Account) {
 			return
 		}
-		// Not in use here yet: keep the count for when it is.
+		if _, err := op.account(ev.Account); err != nil {
+			return
+		}
 		acc = s.ensureAccount(ev.Account)
 	}
 	acc.remote.set(ev.Server.ID, ev.Conns)

@@ -280,3 +280,19 @@ func TestReloadMovesUserToAnotherAccount(t *testing.T) {
 		t.Fatal("a client whose account did not change was closed")
 	}
 }
+
+// TestSecondConnectKeepsAccount: a second CONNECT may log in again within
+// the client's account, but not move it to another (its subscriptions
+// live in the first account's index): that is 'Authorization Violation'.
+func TestSecondConnectKeepsAccount(t *testing.T) {
+	srv := authServer(t, accountsAuth())
+	r := rawLogin(t, srv, "alice", "a")
+	r.send("SUB foo 1\r\nCONNECT {\"verbose\":false,\"pedantic\":false,\"user\":\"anna\",\"pass\":\"a\"}\r\nPING\r\n")
+	r.expect("PONG\r\n")
+	r.send("CONNECT {\"verbose\":false,\"pedantic\":false,\"user\":\"bob\",\"pass\":\"b\"}\r\nPING\r\n")
+	r.expect("-ERR 'Authorization Violation'\r\n")
+	r.expectClosed()
+	eventually(t, 5*time.Second, "A's subscription gone with its client", func() bool {
+		return srv.AccountSubscriptions("A") == 0
+	})
+}

@@ -236,6 +236,9 @@ func (a *AuthOptions) validate() error {
 		return fmt.Errorf("authorization.timeout: %v is negative", a.Timeout)
 	}
 	if a.Operator != nil {
+		if a.Callout != nil {
+			return fmt.Errorf("authorization.auth_callout: in operator mode the callout is an account JWT's authorization")
+		}
 		return a.Operator.validate(a)
 	}
 	if a.Token != "" && a.hasUsers() {

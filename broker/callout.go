@@ -3,15 +3,15 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
+	"github.com/nats-io/nuid"
 
 	"github.com/murmurmq/murmur/mux"
 )
@@ -99,15 +99,9 @@ func (a *AuthOptions) CheckCallout() error {
 	return a.Callout.validate(users, accounts)
 }
 
-// bypasses reports whether o logs in as one of the callout's own users.
-func (c *AuthCallout) bypasses(o *connectOpts) bool {
-	for _, u := range c.AuthUsers {
-		if u == o.User || u == o.Nkey {
-			return true
-		}
-	}
-	return false
-}
+// isAuthUser reports whether name (a user name or public nkey) is one of
+// the callout's own users.
+func (c *AuthCallout) isAuthUser(name string) bool { return slices.Contains(c.AuthUsers, name) }
 
 // callouts routes answers to waiting logins: one wildcard subscription
 // per callout account, $SYS._MURMUR.AUTH.<server id>.*, known to routes,
@@ -116,7 +110,6 @@ type callouts struct {
 	mu      sync.Mutex
 	acc     *account
 	sub     *mux.Sub
-	next    atomic.Uint64
 	pending map[string]chan []byte
 	xkp     nkeys.KeyPair // the server's curve key, for xkey
 }
@@ -142,18 +135,13 @@ func (c *calloutConn) Deliver(_ *mux.Sub, m *mux.Msg) (needFlush, ok bool) {
 	return false, true
 }
 
-// calloutsFor returns the server's callout routing for acc, installing
-// its reply subscription on first use (or when the account changed).
+// calloutsFor returns the server's callout routing for acc (each callout
+// account has its own), installing its reply subscription on first use.
 func (s *Server) calloutsFor(acc *account) (*callouts, error) {
 	s.calloutMu.Lock()
 	defer s.calloutMu.Unlock()
-	if co := s.calloutState; co != nil && co.acc == acc {
+	if co := s.calloutState[acc]; co != nil {
 		return co, nil
-	}
-	if old := s.calloutState; old != nil {
-		if old.acc.mux.Unsubscribe(old.sub) {
-			s.localInterest(old.acc, old.sub, -1)
-		}
 	}
 	co := &callouts{acc: acc, pending: map[string]chan []byte{}}
 	xkp, err := nkeys.CreateCurveKeys()
@@ -166,20 +154,23 @@ func (s *Server) calloutsFor(acc *account) (*callouts, error) {
 		return nil, err
 	}
 	s.localInterest(acc, co.sub, +1)
-	s.calloutState = co
+	if s.calloutState == nil {
+		s.calloutState = map[*account]*callouts{}
+	}
+	s.calloutState[acc] = co
 	return co, nil
 }
 
-// stopCallouts removes the reply subscription (at Close).
+// stopCallouts removes the reply subscriptions (at Close).
 func (s *Server) stopCallouts() {
 	s.calloutMu.Lock()
 	defer s.calloutMu.Unlock()
-	if co := s.calloutState; co != nil {
-		if co.acc.mux.Unsubscribe(co.sub) {
-			s.localInterest(co.acc, co.sub, -1)
+	for acc, co := range s.calloutState {
+		if acc.mux.Unsubscribe(co.sub) {
+			s.localInterest(acc, co.sub, -1)
 		}
-		s.calloutState = nil
 	}
+	s.calloutState = nil
 }
 
 // callout asks the service about c's CONNECT o and returns the login it
@@ -208,7 +199,7 @@ func (s *Server) callout(c *client, o *connectOpts, cfg *AuthCallout, timeout ti
 		req.Server.Cluster = s.opts.Cluster.Name
 	}
 	req.ClientInformation = jwt.ClientInformation{ID: c.cid, User: o.User, Name: o.Name, Kind: "Client", Type: "nats"}
-	if host, _, ok := strings.Cut(c.remote.String(), ":"); ok {
+	if host, _, err := net.SplitHostPort(c.remote.String()); err == nil {
 		req.ClientInformation.Host = host
 	}
 	req.ConnectOptions = jwt.ConnectOptions{JWT: o.JWT, Nkey: o.Nkey, SignedNonce: o.Sig, Token: o.AuthToken,
@@ -232,7 +223,8 @@ func (s *Server) callout(c *client, o *connectOpts, cfg *AuthCallout, timeout ti
 		}
 		header = []byte("NATS/1.0\r\n" + calloutXKeyHeader + ": " + xpub + "\r\n\r\n")
 	}
-	reply := calloutReplyPrefix + s.id + "." + strconv.FormatUint(co.next.Add(1), 10)
+	// Unguessable, so no one in the callout account can answer first.
+	reply := calloutReplyPrefix + s.id + "." + nuid.Next()
 	answer := make(chan []byte, 1)
 	co.mu.Lock()
 	co.pending[reply] = answer

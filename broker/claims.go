@@ -95,7 +95,10 @@ func (sys *System) claims(r *sysRequest, pub func(subject string, body []byte)) 
 		acc := tokens[len(tokens)-3]
 		sys.respondUpdate(r, pub, s.pushClaims(op, acc, r.body))
 	case len(tokens) == 6 && tokens[2] == "ACCOUNT" && tokens[4] == "CLAIMS" && tokens[5] == "LOOKUP":
-		t, _ := op.resolver.Fetch(tokens[3])
+		var t string
+		if nkeys.IsValidPublicAccountKey(tokens[3]) { // never a free-form path to an account server
+			t, _ = op.resolver.Fetch(tokens[3])
+		}
 		pub(r.reply, []byte(t)) // empty: not held
 	case r.subject == claimsList:
 		var pubs []string

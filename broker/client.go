@@ -193,6 +193,7 @@ func (c *client) Connect(arg []byte) error {
 			c.authFailed(err.Error())
 			return errAuthFailed
 		}
+		acc = c.srv.gacc // a token login
 		if u != nil {
 			if u.jwt != nil && u.jwt.account != nil {
 				acc = c.srv.jwtAccount(u.jwt.account)
@@ -200,13 +201,18 @@ func (c *client) Connect(arg []byte) error {
 				c.authFailed("account " + strconv.Quote(u.account) + " is gone")
 				return errAuthFailed
 			}
-			if u.jwt != nil {
-				c.applyGrant(u.jwt)
-			}
-			c.viaCallout.Store(u.callout)
-			c.perms.Store(u.perms)
-			c.user.Store(&u.name)
 		}
+		if c.authed.Load() && acc != c.acc.Load() {
+			// Its subscriptions live in the first account's index.
+			c.authFailed("a second CONNECT may not change the account")
+			return errAuthFailed
+		}
+		// Stored before the grant, so a reload re-checks these
+		// credentials, not the previous CONNECT's.
+		c.mu.Lock()
+		c.opts = opts
+		c.mu.Unlock()
+		c.setLogin(u)
 	}
 	if !c.srv.joinAccount(c, acc) {
 		c.log.Info("maximum account active connections exceeded", zap.String("account", acc.name))
@@ -403,6 +409,10 @@ func (c *client) expireAt(t time.Time) {
 	if c.expiryTimer != nil {
 		c.expiryTimer.Stop()
 	}
+	c.expiryTimer = nil
+	if t.IsZero() {
+		return // no expiry
+	}
 	c.expiryTimer = time.AfterFunc(time.Until(t), func() {
 		if c.closingNow.Load() {
 			return
@@ -443,7 +453,13 @@ func connTypeAllowed(types jwt.StringList, transport string) bool {
 }
 
 func (c *client) authenticateAs(st *authState, o *connectOpts) (*userEntry, error) {
-	if co := st.callout; co != nil && !co.bypasses(o) {
+	if co := st.callout; co != nil {
+		// Only a login that checks out as one of the callout's own users
+		// bypasses it (decided on the entry the credentials prove, not
+		// the name they claim).
+		if u, err := st.check(o, c.nonce, c.remote); err == nil && u != nil && co.isAuthUser(u.name) {
+			return u, nil
+		}
 		return c.srv.callout(c, o, co, st.timeout)
 	}
 	u, err := st.check(o, c.nonce, c.remote)
@@ -454,4 +470,25 @@ func (c *client) authenticateAs(st *authState, o *connectOpts) (*userEntry, erro
 		return c.srv.callout(c, o, co, st.timeout)
 	}
 	return u, err
+}
+
+// setLogin applies a login's grant to c, replacing a previous CONNECT's:
+// permissions, user, JWT limits and expiry (u nil: a token login).
+func (c *client) setLogin(u *userEntry) {
+	if u == nil {
+		c.perms.Store(nil)
+		c.user.Store(nil)
+		c.viaCallout.Store(false)
+		c.setGrantLimits(&jwtGrant{maxSubs: -1, maxPayload: -1})
+		c.expireAt(time.Time{})
+		return
+	}
+	g := u.jwt
+	if g == nil {
+		g = &jwtGrant{maxSubs: -1, maxPayload: -1}
+	}
+	c.applyGrant(g)
+	c.viaCallout.Store(u.callout)
+	c.perms.Store(u.perms)
+	c.user.Store(&u.name)
 }

@@ -34,7 +34,7 @@ func (s *Server) registerClaims(ac *jwt.AccountClaims) (*account, bool) {
 	acc := s.ensureAccount(ac.Subject)
 	for {
 		cur := acc.claims.Load()
-		if cur != nil && (cur.IssuedAt > ac.IssuedAt || sameClaims(cur, ac)) {
+		if cur != nil && (cur == ac || cur.IssuedAt > ac.IssuedAt || sameClaims(cur, ac)) {
 			return acc, false
 		}
 		if acc.claims.CompareAndSwap(cur, ac) {
@@ -130,6 +130,9 @@ func jwtImportConfig(claims []*jwt.AccountClaims, now time.Time, log *zap.Logger
 			exp := byPub[im.Account]
 			e := matchingExport(exp, im)
 			switch {
+			case e != nil && !ownTokenAt(string(im.Subject), e.AccountTokenPosition, ac.Subject):
+				log.Warn("JWT import skipped: the export's account token position must name the importer", zap.String("account", ac.Subject), zap.String("subject", string(im.Subject)), zap.String("from", im.Account))
+				continue
 			case exp == nil || e == nil:
 				log.Warn("JWT import skipped: no such export", zap.String("account", ac.Subject), zap.String("subject", string(im.Subject)), zap.String("from", im.Account))
 				continue
@@ -163,6 +166,18 @@ func jwtImportConfig(claims []*jwt.AccountClaims, now time.Time, log *zap.Logger
 		}
 	}
 	return out
+}
+
+// ownTokenAt reports whether subject carries the importer's public key
+// at pos (1-based; 0: the export names no position), as nats-server
+// requires of an export with account_token_position: an import may take
+// only its own slice of it, never a wildcard there.
+func ownTokenAt(subject string, pos uint, importer string) bool {
+	if pos == 0 {
+		return true
+	}
+	tokens := strings.Split(subject, ".")
+	return int(pos) <= len(tokens) && tokens[pos-1] == importer
 }
 
 // jwtExport converts one JWT export (who may import it aside).
@@ -245,12 +260,11 @@ func brokerImport(im *jwt.Import) Import {
 // CONNECT, on its reader).
 func (c *client) applyGrant(g *jwtGrant) {
 	c.setGrantLimits(g)
-	if mp := int(c.maxPayload.Load()) - 1; mp >= 0 && (c.parser.MaxPayload <= 0 || mp < c.parser.MaxPayload) {
+	c.parser.MaxPayload = c.srv.o().MaxPayload
+	if mp := int(c.maxPayload.Load()) - 1; mp >= 0 && mp < c.parser.MaxPayload {
 		c.parser.MaxPayload = mp
 	}
-	if !g.expires.IsZero() {
-		c.expireAt(g.expires)
-	}
+	c.expireAt(g.expires) // zero: none (and a previous login's is stopped)
 }
 
 // setGrantLimits records g's limits; the reader applies a payload limit at

@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
+
+	"github.com/murmurmq/murmur/pubsub"
 )
 
 // operatorAuth is operator mode compiled: the trusted operators and the
@@ -246,57 +249,71 @@ func expandTemplate(t jwt.UserPermissionLimits, uc *jwt.UserClaims, ac *jwt.Acco
 	return t, failed
 }
 
+// maxTemplateSubjects bounds what one template subject may expand to
+// (each tag with several values multiplies it), so a scoped key's holder
+// cannot make a login expand without end.
+const maxTemplateSubjects = 1024
+
+// templateFunc matches one template call, as nats-server: any case, any
+// spaces, {{name()}} or {{tag(key)}}.
+var templateFunc = regexp.MustCompile(`(?i){{\s*([a-z-]+)\(\s*([^)]*?)\s*\)\s*}}`)
+
 // expandSubject expands one template subject; a tag with several values
 // gives one subject per value.
 func expandSubject(s string, uc *jwt.UserClaims, ac *jwt.AccountClaims) ([]string, error) {
 	if !strings.Contains(s, "{{") {
 		return []string{s}, nil
 	}
+	tags := func(l jwt.TagList, key string) []string {
+		var values []string
+		for _, tag := range l {
+			if k, v, ok := strings.Cut(tag, ":"); ok && strings.EqualFold(strings.TrimSpace(k), key) {
+				values = append(values, strings.TrimSpace(v))
+			}
+		}
+		return values
+	}
 	out := []string{s}
-	fixed := map[string]string{
-		"{{name()}}": uc.Name, "{{subject()}}": uc.Subject,
-		"{{account-name()}}": ac.Name, "{{account-subject()}}": ac.Subject,
-	}
-	for k, v := range fixed {
-		for i := range out {
-			out[i] = strings.ReplaceAll(out[i], k, v)
+	for _, m := range templateFunc.FindAllStringSubmatch(s, -1) {
+		call, fn, arg := m[0], strings.ToLower(m[1]), strings.ToLower(m[2])
+		var values []string
+		switch fn {
+		case "name":
+			values = []string{uc.Name}
+		case "subject":
+			values = []string{uc.Subject}
+		case "account-name":
+			values = []string{ac.Name}
+		case "account-subject":
+			values = []string{ac.Subject}
+		case "tag":
+			values = tags(uc.Tags, arg)
+		case "account-tag":
+			values = tags(ac.Tags, arg)
+		default:
+			return nil, fmt.Errorf("unknown template function in %q", s)
 		}
-	}
-	for _, fn := range []struct {
-		prefix string
-		tags   jwt.TagList
-	}{{"{{tag(", uc.Tags}, {"{{account-tag(", ac.Tags}} {
-		for {
-			i := strings.Index(out[0], fn.prefix)
-			if i < 0 {
-				break
-			}
-			j := strings.Index(out[0][i:], ")}}")
-			if j < 0 {
-				return nil, fmt.Errorf("unterminated template in %q", s)
-			}
-			call := out[0][i : i+j+3]
-			key := strings.ToLower(strings.TrimSpace(call[len(fn.prefix) : len(call)-3]))
-			var values []string
-			for _, tag := range fn.tags {
-				if k, v, ok := strings.Cut(tag, ":"); ok && strings.ToLower(k) == key {
-					values = append(values, v)
-				}
-			}
-			if len(values) == 0 {
-				return nil, fmt.Errorf("no tag %q for %q", key, s)
-			}
-			var next []string
-			for _, o := range out {
-				for _, v := range values {
-					next = append(next, strings.ReplaceAll(o, call, v))
-				}
-			}
-			out = next
+		if len(values) == 0 || values[0] == "" {
+			return nil, fmt.Errorf("template %s has no value for this user in %q", call, s)
 		}
+		if len(out)*len(values) > maxTemplateSubjects {
+			return nil, fmt.Errorf("template %q expands to more than %d subjects", s, maxTemplateSubjects)
+		}
+		var next []string
+		for _, o := range out {
+			for _, v := range values {
+				next = append(next, strings.Replace(o, call, v, 1))
+			}
+		}
+		out = next
 	}
 	if strings.Contains(out[0], "{{") {
 		return nil, fmt.Errorf("unknown template function in %q", s)
+	}
+	for _, o := range out {
+		if !pubsub.ValidSubject(strings.SplitN(o, " ", 2)[0]) {
+			return nil, fmt.Errorf("template %q expands to the invalid subject %q", s, o)
+		}
 	}
 	return out, nil
 }

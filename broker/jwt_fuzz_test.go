@@ -2,6 +2,7 @@ package broker
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -68,4 +69,31 @@ func FuzzJWTConnect(f *testing.F) {
 			t.Fatalf("accepted a bad nonce signature for %q", token)
 		}
 	})
+}
+
+// TestExpandTemplate: template calls match in any case and spacing, a
+// tag with several values gives one subject each, a missing tag or an
+// expansion past maxTemplateSubjects refuses the login.
+func TestExpandTemplate(t *testing.T) {
+	uc := jwt.NewUserClaims("UAAA")
+	uc.Name = "carol"
+	uc.Tags.Add("team:red", "team:blue")
+	for i := range 40 {
+		uc.Tags.Add(fmt.Sprintf("n:%d", i))
+	}
+	ac := jwt.NewAccountClaims("AAAA")
+	ac.Name = "orders"
+	got, err := expandSubject("{{ Name() }}.{{account-name()}}.{{tag(team)}}", uc, ac)
+	if err != nil || strings.Join(got, ",") != "carol.orders.red,carol.orders.blue" {
+		t.Fatalf("expand: %v %v", got, err)
+	}
+	if _, err := expandSubject("x.{{tag(missing)}}", uc, ac); err == nil {
+		t.Fatal("a missing tag expanded")
+	}
+	if _, err := expandSubject("{{tag(n)}}.{{tag(n)}}", uc, ac); err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("40×40 subjects: %v", err)
+	}
+	if _, err := expandSubject("{{bogus()}}", uc, ac); err == nil {
+		t.Fatal("an unknown function expanded")
+	}
 }

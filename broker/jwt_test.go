@@ -387,3 +387,36 @@ func TestOperatorSystemAccount(t *testing.T) {
 		t.Fatalf("account A reached the system responder: %v", err)
 	}
 }
+
+// TestOperatorAccountTokenPosition: an export with account_token_position
+// (as nsc gives the system account's $SYS.REQ.ACCOUNT.*.*) may be imported
+// only with the importer's own key at that position: a wildcard import is
+// skipped, so no account reaches another's monitoring.
+func TestOperatorAccountTokenPosition(t *testing.T) {
+	tr := newTrust(t)
+	sys := tr.account("SYS", nil, func(ac *jwt.AccountClaims) {
+		ac.Exports.Add(&jwt.Export{Subject: "$SYS.REQ.ACCOUNT.*.*", Type: jwt.Service, AccountTokenPosition: 4})
+	})
+	victim := tr.account("V", nil, nil)
+	evil := tr.account("E", nil, nil)
+	own := tr.account("O", nil, nil)
+	evil.claims.Imports.Add(&jwt.Import{Account: sys.pub, Subject: "$SYS.REQ.ACCOUNT.*.*", Type: jwt.Service})
+	tr.store(evil, nil)
+	own.claims.Imports.Add(&jwt.Import{Account: sys.pub, Subject: jwt.Subject("$SYS.REQ.ACCOUNT." + own.pub + ".*"), Type: jwt.Service})
+	tr.store(own, nil)
+	srv := tr.server(sys)
+	resp, err := srv.StartSystem(broker.SystemOptions{AccountEndpoints: echoEndpoints("one")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Close()
+	mustCreds(t, srv, tr.user(victim, "v", nil, nil))
+	e := mustCreds(t, srv, tr.user(evil, "e", nil, nil))
+	if _, err := e.Request("$SYS.REQ.ACCOUNT."+victim.pub+".CONNZ", nil, time.Second); !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("a wildcard import of a token-position export reached another account: %v", err)
+	}
+	o := mustCreds(t, srv, tr.user(own, "o", nil, nil))
+	if r, err := askAccount(t, o, "$SYS.REQ.ACCOUNT."+own.pub+".CONNZ"); err != nil || r.Data.Acc != own.pub {
+		t.Fatalf("an import of its own slice: %v %+v", err, r)
+	}
+}

@@ -40,8 +40,8 @@ const maxAccountJWT = 1 << 20
 
 // Fetch implements AccountResolver.
 func (r *URLResolver) Fetch(pub string) (string, error) {
-	if t, err := r.held.Fetch(pub); err == nil {
-		return t, nil
+	if t, err := r.held.Fetch(pub); err == nil && !expiredJWT(t) {
+		return t, nil // else the account server may have a newer one
 	}
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, r.url+pub, nil)
 	if err != nil {
@@ -73,3 +73,9 @@ func (r *URLResolver) Store(pub, token string) (bool, error) { return r.held.Sto
 
 // List implements UpdatableResolver: the accounts fetched or pushed.
 func (r *URLResolver) List() []string { return r.held.List() }
+
+// expiredJWT reports whether token's expiry has passed.
+func expiredJWT(token string) bool {
+	c, err := jwt.DecodeGeneric(token)
+	return err == nil && c.Expires > 0 && c.Expires <= time.Now().Unix()
+}

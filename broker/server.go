@@ -36,7 +36,7 @@ type Server struct {
 	key  nkeys.KeyPair // the server nkey: id is its public key
 	// calloutState routes auth callout answers (nil until the first).
 	calloutMu    sync.Mutex
-	calloutState *callouts
+	calloutState map[*account]*callouts
 	log          *zap.Logger
 	wg           sync.WaitGroup
 

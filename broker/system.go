@@ -340,7 +340,7 @@ func (sys *System) run() {
 			return
 		case r := <-sys.reqs:
 			if isConnsEvent(r.subject) {
-				sys.srv.remoteConnsEvent(r.body)
+				sys.srv.remoteConnsEvent(r.subject, r.body)
 				continue
 			}
 			pub := func(subject string, body []byte) { sys.publish(r.in, subject, body, &b) }
