@@ -4,7 +4,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/jwt/v2"
 
@@ -33,6 +35,9 @@ type account struct {
 	// remote are the other brokers' counts of its clients, for maxConns
 	// across the cluster (account_conns.go).
 	remote remoteConns
+	// expiry closes its clients when its account JWT expires (nil: none).
+	expiryMu sync.Mutex
+	expiry   *time.Timer
 }
 
 // accountTotals are an account's running totals of its client

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -43,6 +44,9 @@ type userEntry struct {
 	account  string
 	jwt      *jwtGrant // operator mode or callout: what the user JWT grants (nil otherwise)
 	callout  bool      // granted by the auth callout
+	// issued is the user JWT an operator-mode callout returned, re-checked
+	// against its account's JWT when that changes.
+	issued *jwt.UserClaims
 }
 
 func compileAuth(a *AuthOptions) *authState {

@@ -364,7 +364,7 @@ func (cfg *AuthCallout) operatorUser(token, userPub string, c *client) (*userEnt
 	if err != nil {
 		return nil, err
 	}
-	u.callout = true
+	u.callout, u.issued = true, uc
 	return u, nil
 }
 

@@ -225,7 +225,13 @@ func TestAuthCalloutOperatorMode(t *testing.T) {
 		ac.Authorization.AuthUsers.Add(servicePub)
 		ac.Authorization.AllowedAccounts.Add(app.pub)
 	})
-	srv := tr.server(nil)
+	sys := tr.account("SYS", nil, nil)
+	srv := tr.server(sys)
+	resp, err := srv.StartSystem(broker.SystemOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Close()
 
 	// The service logs in with its own user of AUTH (an auth user).
 	suc := jwt.NewUserClaims(servicePub)
@@ -283,4 +289,15 @@ func TestAuthCalloutOperatorMode(t *testing.T) {
 		nc.Close()
 		t.Fatal("mallory admitted")
 	}
+
+	// APP revokes every user it issued until now: alice, admitted by the
+	// callout, is closed too.
+	aliceErrs := make(chan error, 4)
+	alice.SetErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { aliceErrs <- err })
+	app.claims.RevokeAt(jwt.All, time.Now().Add(time.Minute))
+	admin := mustCreds(t, srv, tr.user(sys, "admin", nil, nil))
+	if ans := push(t, admin, tr.signed(app)); ans.Data == nil {
+		t.Fatalf("push: %+v", ans)
+	}
+	closedWith(t, aliceErrs, "authorization violation")
 }

@@ -385,3 +385,13 @@ func TestClaimsDelete(t *testing.T) {
 		t.Fatalf("deleted account's file: %v", err)
 	}
 }
+
+// TestAccountJWTExpiry: when an account JWT expires its clients are closed
+// with -ERR 'Account Authentication Expired', as nats-server.
+func TestAccountJWTExpiry(t *testing.T) {
+	tr := newTrust(t)
+	a := tr.account("A", nil, func(ac *jwt.AccountClaims) { ac.Expires = time.Now().Add(2 * time.Second).Unix() })
+	srv := tr.server(nil)
+	_, errs := watchErrors(t, srv, tr.user(a, "u", nil, nil))
+	closedWith(t, errs, "account authentication expired")
+}

@@ -86,8 +86,9 @@ type client struct {
 	// the server's; 1: a limit of zero); a pushed account JWT may lower
 	// them while the client runs.
 	maxSubs, maxPayload atomic.Int64
-	viaCallout          atomic.Bool            // logged in by the auth callout (reload keeps it)
-	user                atomic.Pointer[string] // the authenticated user (nil: none)
+	viaCallout          atomic.Bool                    // logged in by the auth callout (reload keeps it)
+	issued              atomic.Pointer[jwt.UserClaims] // the user JWT an operator-mode callout issued
+	user                atomic.Pointer[string]         // the authenticated user (nil: none)
 	perms               atomic.Pointer[permissions]
 	pubCache            map[string]bool // reader-owned publish decisions
 	pubCachePerms       *permissions    // the perms pubCache was built for
@@ -479,6 +480,7 @@ func (c *client) setLogin(u *userEntry) {
 		c.perms.Store(nil)
 		c.user.Store(nil)
 		c.viaCallout.Store(false)
+		c.issued.Store(nil)
 		c.setGrantLimits(&jwtGrant{maxSubs: -1, maxPayload: -1})
 		c.expireAt(time.Time{})
 		return
@@ -489,6 +491,7 @@ func (c *client) setLogin(u *userEntry) {
 	}
 	c.applyGrant(g)
 	c.viaCallout.Store(u.callout)
+	c.issued.Store(u.issued)
 	c.perms.Store(u.perms)
 	c.user.Store(&u.name)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/jwt/v2"
 	"go.uber.org/zap"
 
+	"github.com/murmurmq/murmur/internal/proto"
 	"github.com/murmurmq/murmur/pubsub"
 )
 
@@ -42,7 +43,53 @@ func (s *Server) registerClaims(ac *jwt.AccountClaims) (*account, bool) {
 		}
 	}
 	acc.maxConns.Store(ac.Limits.Conn)
+	s.armAccountExpiry(acc, ac)
 	return acc, true
+}
+
+// armAccountExpiry (re)sets the timer that closes acc's clients when its
+// account JWT expires, as nats-server ('Account Authentication Expired').
+func (s *Server) armAccountExpiry(acc *account, ac *jwt.AccountClaims) {
+	acc.expiryMu.Lock()
+	defer acc.expiryMu.Unlock()
+	if acc.expiry != nil {
+		acc.expiry.Stop()
+		acc.expiry = nil
+	}
+	if ac == nil || ac.Expires <= 0 {
+		return
+	}
+	acc.expiry = time.AfterFunc(time.Until(time.Unix(ac.Expires, 0)), func() {
+		if acc.claims.Load() != ac {
+			return // replaced meanwhile
+		}
+		s.log.Info("account JWT expired", zap.String("account", acc.name))
+		acc.maxConns.Store(0)
+		for _, c := range s.clientsOf(acc) {
+			c.sendErr(proto.ErrTextAccountExpired)
+			c.close(AuthenticationExpired)
+		}
+	})
+}
+
+// stopAccountExpiries stops every account's expiry timer (at Close).
+func (s *Server) stopAccountExpiries() {
+	for _, acc := range s.accountList() {
+		s.armAccountExpiry(acc, nil)
+	}
+}
+
+// clientsOf is a snapshot of acc's clients.
+func (s *Server) clientsOf(acc *account) []*client {
+	var out []*client
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.clients {
+		if c.acc.Load() == acc {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // sameClaims reports whether two account JWTs say the same. (A JWT's

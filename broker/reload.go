@@ -182,7 +182,15 @@ func (c *client) reauth(st *authState) bool {
 		return true // not yet authenticated: CONNECT will check
 	}
 	if c.viaCallout.Load() && st != nil {
-		return true // the callout decided; a reload does not ask again
+		// The callout decided; a reload does not ask again. A user it
+		// issued in operator mode still answers to its account's JWT.
+		if uc := c.issued.Load(); uc != nil {
+			if ac := c.acc.Load().claims.Load(); ac != nil && (ac.IsClaimRevoked(uc) || !ac.DidSign(uc)) {
+				c.authFailed("callout-issued user revoked by its account's JWT")
+				return false
+			}
+		}
+		return true
 	}
 	if st == nil {
 		c.perms.Store(nil)

@@ -529,6 +529,7 @@ func (s *Server) Close() error {
 	}
 	s.shutdown = true
 	defer s.stopCallouts()
+	defer s.stopAccountExpiries()
 	lns := append([]*listener(nil), s.listeners...)
 	if s.routeLn != nil {
 		lns = append(lns, s.routeLn)

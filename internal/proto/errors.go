@@ -28,6 +28,7 @@ const (
 	ErrTextMaxSubs          = "maximum subscriptions exceeded"
 	ErrTextMaxAccountConns  = "maximum account active connections exceeded" // closes
 	ErrTextAuthExpired      = "User Authentication Expired"                 // closes
+	ErrTextAccountExpired   = "Account Authentication Expired"              // closes
 	ErrTextInvalidProtocol  = "invalid client protocol"                     // closes
 	ErrTextNoRespNoHeaders  = "no responders requires headers support"      // closes
 	ErrTextSecureConnection = "Secure Connection - TLS Required"            // closes
