@@ -70,11 +70,10 @@ type AccountHandler func(account string, body []byte) (any, error)
 // ErrSilent, from a handler, means this server does not answer.
 var ErrSilent = errors.New("system: no answer from this server")
 
-// SystemOptions configure the system responder.
+// SystemOptions configure the system responder. It answers in the
+// server's system account (AuthOptions.SystemAccount, or $SYS), where the
+// server's events go too.
 type SystemOptions struct {
-	// Account is the account the responder answers in: default the
-	// server's system account (AuthOptions.SystemAccount, or $SYS).
-	Account string
 	// ClusterName is reported in each response's server block; default
 	// the broker's cluster name.
 	ClusterName string
@@ -195,11 +194,6 @@ type sysRequest struct {
 // Close).
 func (s *Server) StartSystem(opts SystemOptions) (*System, error) {
 	acc := s.sysacc
-	if opts.Account != "" {
-		if acc = s.account(opts.Account); acc == nil {
-			return nil, fmt.Errorf("system: no account %q", opts.Account)
-		}
-	}
 	if opts.QueueLen <= 0 {
 		opts.QueueLen = 256
 	}
