@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 
 	"go.uber.org/zap"
@@ -44,7 +45,10 @@ func (importOwner) Flush()                                          {}
 func (importOwner) Expired(*mux.Sub)                                {}
 
 // installedSub is one forwarding subscription in an account's index.
+// key says everything it forwards by, so an unchanged import is kept
+// across setImports.
 type installedSub struct {
+	key        string
 	acc        *account
 	sub        *mux.Sub
 	advertised bool // counted as local interest, so routes know it
@@ -56,19 +60,29 @@ type importState struct {
 	subs []installedSub
 }
 
-// setImports replaces the installed imports with those of a (nil: none).
-// Between the removal and the new installation, briefly, nothing is
-// imported.
+// setImports makes the installed imports those of a (nil: none): an
+// import already installed as configured stays (it never stops
+// forwarding), new ones are installed, and then the ones a no longer has
+// are removed.
 func (s *Server) setImports(a *AuthOptions) {
 	st := &s.imports
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	old := map[string][]installedSub{}
 	for _, in := range st.subs {
-		if in.acc.mux.Unsubscribe(in.sub) && in.advertised {
-			s.localInterest(in.acc, in.sub, -1)
-		}
+		old[in.key] = append(old[in.key], in)
 	}
-	st.subs = nil
+	var next []installedSub
+	defer func() {
+		for _, ins := range old {
+			for _, in := range ins {
+				if in.acc.mux.Unsubscribe(in.sub) && in.advertised {
+					s.localInterest(in.acc, in.sub, -1)
+				}
+			}
+		}
+		st.subs = next
+	}()
 	if a == nil {
 		return
 	}
@@ -76,7 +90,12 @@ func (s *Server) setImports(a *AuthOptions) {
 	for i := range a.Accounts {
 		exports[a.Accounts[i].Name] = &a.Accounts[i]
 	}
-	install := func(acc *account, sub *mux.Sub, advertise bool) {
+	install := func(key string, acc *account, sub *mux.Sub, advertise bool) {
+		key = acc.name + "|" + key
+		if ins := old[key]; len(ins) > 0 {
+			next, old[key] = append(next, ins[0]), ins[1:]
+			return
+		}
 		sub.Owner = importOwner{}
 		if err := acc.mux.Subscribe(sub); err != nil {
 			s.log.Error("import not installed", zap.String("account", acc.name), zap.String("subject", sub.Subject), zap.Error(err))
@@ -85,7 +104,7 @@ func (s *Server) setImports(a *AuthOptions) {
 		if advertise {
 			s.localInterest(acc, sub, +1)
 		}
-		st.subs = append(st.subs, installedSub{acc, sub, advertise})
+		next = append(next, installedSub{key, acc, sub, advertise})
 	}
 	for _, acc := range a.Accounts {
 		to := s.account(acc.Name)
@@ -96,22 +115,23 @@ func (s *Server) setImports(a *AuthOptions) {
 			}
 			if im.Stream != "" {
 				subject, tr, _ := streamMapping(im) // validated
-				install(from, &mux.Sub{Subject: im.Stream, Forward: &streamImport{
+				install(strings.Join([]string{"stream", im.Stream, to.name, im.Prefix, im.To}, "|"), from, &mux.Sub{Subject: im.Stream, Forward: &streamImport{
 					to: to, prefix: im.Prefix, subject: subject, tr: tr,
 				}}, false)
 				continue
 			}
 			local, tr, _ := serviceMapping(im) // validated
 			e := serviceExport(exports[im.Account], im.Service)
-			install(to, &mux.Sub{Subject: local, Forward: &serviceImport{
-				srv: s, exporter: from, importer: to, subject: im.Service, tr: tr,
-				mapped: tr == nil && local != im.Service, export: e,
-			}}, false)
+			install(strings.Join([]string{"service", local, from.name, im.Service, im.To, e.ResponseType, e.ResponseThreshold.String()}, "|"),
+				to, &mux.Sub{Subject: local, Forward: &serviceImport{
+					srv: s, exporter: from, importer: to, subject: im.Service, tr: tr,
+					mapped: tr == nil && local != im.Service, export: e,
+				}}, false)
 		}
 		for _, e := range acc.Exports {
 			if e.Service != "" {
 				exporter := s.account(acc.Name)
-				install(exporter, &mux.Sub{Subject: s.responses.prefix + ">", Forward: (*responseRouter)(s)}, true)
+				install("responses", exporter, &mux.Sub{Subject: s.responses.prefix + ">", Forward: (*responseRouter)(s)}, true)
 				break
 			}
 		}

@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -203,4 +204,51 @@ func TestImportsAcrossRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	onlyMsg(t, "b on broker 2", sb, b2, "from_a.a.events.1", "once")
+}
+
+// TestImportsSurviveReload: a reload that keeps an import keeps it
+// forwarding: every message published across a run of reloads (each
+// adding an account) arrives.
+func TestImportsSurviveReload(t *testing.T) {
+	o := testOptions()
+	o.Auth = sharingAuth()
+	srv := startServer(t, o, nil)
+	a, b := login(t, srv, "a", "a"), login(t, srv, "b", "b")
+	sub, err := b.SubscribeSync("from_a.a.events.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20000
+	done := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if err := a.Publish("a.events.x", nil); err != nil {
+				done <- err
+				return
+			}
+			if i%100 == 0 {
+				_ = a.Flush()
+			}
+		}
+		done <- a.Flush()
+	}()
+	for i := range 200 {
+		n := testOptions()
+		n.Auth = sharingAuth()
+		n.Auth.Accounts = append(n.Auth.Accounts, broker.Account{Name: fmt.Sprintf("X%d", i)})
+		if err := srv.Reload(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, err := sub.NextMsg(2 * time.Second); err != nil {
+			t.Fatalf("message %d of %d lost across the reloads: %v", i, n, err)
+		}
+	}
 }
