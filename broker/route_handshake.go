@@ -83,19 +83,27 @@ func (s *Server) acceptRoute(conn net.Conn) {
 // transport) and runs the dialer's side of the handshake. It returns once
 // the route is up or has failed.
 func (s *Server) ConnectRoute(ctx context.Context, addr string) error {
+	_, err := s.DialRoute(ctx, addr)
+	return err
+}
+
+// DialRoute is ConnectRoute that also names the peer: its server id, known
+// once its INFO is read (so also when the route then fails, a duplicate
+// for one); "" when the dial or the INFO failed.
+func (s *Server) DialRoute(ctx context.Context, addr string) (string, error) {
 	if s.opts.Cluster == nil {
-		return errors.New("broker: clustering is not configured")
+		return "", errors.New("broker: clustering is not configured")
 	}
 	if s.isShutdown() {
 		// Else the peer would accept, register the route and advertise
 		// our client URLs, only to see it close at once.
-		return fmt.Errorf("dial route %s: %w", addr, ErrShuttingDown)
+		return "", fmt.Errorf("dial route %s: %w", addr, ErrShuttingDown)
 	}
 	ctx, cancel := context.WithTimeout(ctx, routeHandshakeTimeout)
 	defer cancel()
 	conn, err := s.opts.Cluster.Listen.Transport.Dial(ctx, addr)
 	if err != nil {
-		return fmt.Errorf("dial route %s: %w", addr, err)
+		return "", fmt.Errorf("dial route %s: %w", addr, err)
 	}
 	deadline, _ := ctx.Deadline()
 	_ = conn.SetDeadline(deadline)
@@ -105,10 +113,10 @@ func (s *Server) ConnectRoute(ctx context.Context, addr string) error {
 	}
 	var peer routeInfo
 	if err := readJSONLine(conn, "INFO", &peer); err != nil {
-		return fail(err)
+		return "", fail(err)
 	}
 	if err := s.checkRoutePeer(&peer, false, true); err != nil {
-		return fail(err)
+		return peer.ID, fail(err)
 	}
 	mine := s.localRouteInfo()
 	mine.Credential = s.o().Cluster.Credential
@@ -117,20 +125,20 @@ func (s *Server) ConnectRoute(ctx context.Context, addr string) error {
 		mine.Compression = ""
 	}
 	if err := writeJSONLine(conn, "CONNECT", &mine); err != nil {
-		return fail(err)
+		return peer.ID, fail(err)
 	}
 	line, err := readLine(conn)
 	if err != nil {
-		return fail(err)
+		return peer.ID, fail(err)
 	}
 	if !bytes.Equal(line, []byte("+OK")) {
-		return fail(fmt.Errorf("refused: %s", line))
+		return peer.ID, fail(fmt.Errorf("refused: %s", line))
 	}
 	_ = conn.SetDeadline(time.Time{})
 	if !s.startRoute(wrapRoute(conn, compress), &peer, true) {
-		return fmt.Errorf("route %s: %w", addr, errDuplicateRoute)
+		return peer.ID, fmt.Errorf("route %s: %w", addr, errDuplicateRoute)
 	}
-	return nil
+	return peer.ID, nil
 }
 
 // checkRoutePeer validates a peer's INFO or CONNECT. The credential is

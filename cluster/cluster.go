@@ -322,3 +322,12 @@ func (c *Cluster) Close() error {
 	c.wg.Wait()
 	return err
 }
+
+// PinRoutes tells the cluster which routed brokers came through
+// configured routes (Static.Pinned), so it keeps their routes though
+// gossip does not know them. Call it once, right after Start.
+func (c *Cluster) PinRoutes(pinned func(id string) bool) {
+	c.r.mu.Lock()
+	c.r.pinned = pinned
+	c.r.mu.Unlock()
+}

@@ -43,6 +43,9 @@ type reconciler struct {
 	own     []string             // this broker's client URLs (gossip metadata)
 	lastURL string               // connect_urls last pushed, joined
 	lastWS  string               // WebSocket connect_urls last pushed, joined
+	// pinned, when set, names brokers routed through configured routes
+	// (Static): never pruned for being unknown to gossip.
+	pinned func(id string) bool
 }
 
 type peer struct {
@@ -114,6 +117,9 @@ func (r *reconciler) reconcile(now time.Time) (wake time.Duration) {
 		if _, dead := r.gone[id]; dead {
 			prune = append(prune, id)
 			continue
+		}
+		if r.pinned != nil && r.pinned(id) {
+			continue // a configured route's broker
 		}
 		if since, ok := r.unknown[id]; !ok {
 			r.unknown[id] = now

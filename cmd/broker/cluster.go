@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -20,6 +22,8 @@ type clusterFlags struct {
 	advertise   string
 	credential  string
 	compression bool
+	routes      []string // configured routes, "host:port" (cluster.routes, --routes)
+	routesFlag  string
 
 	gossipAddr      string
 	gossipPort      int
@@ -40,6 +44,7 @@ const lanProbeInterval = 500 * time.Millisecond
 const lanGossipInterval = 100 * time.Millisecond
 
 func (cf *clusterFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&cf.routesFlag, "routes", "", "comma-separated route `urls` to dial (nats-route://host:port), beside gossip")
 	fs.StringVar(&cf.listen, "cluster", "", "route listen `host:port` (e.g. 0.0.0.0:6222); turns clustering on")
 	fs.StringVar(&cf.name, "cluster_name", "murmur", "cluster `name`; brokers of one cluster must agree")
 	fs.StringVar(&cf.advertise, "cluster_advertise", "", "route `host:port` other brokers dial (default: the listen address)")
@@ -57,6 +62,19 @@ func (cf *clusterFlags) register(fs *flag.FlagSet) {
 // apply validates the flags and fills the broker's cluster options and the
 // gossip config; without --cluster it returns nil.
 func (cf *clusterFlags) apply(o *broker.Options) (*gossip.Config, error) {
+	if cf.routesFlag != "" {
+		cf.routes = nil
+		for _, u := range strings.Split(cf.routesFlag, ",") {
+			a, err := routeURL(strings.TrimSpace(u))
+			if err != nil {
+				return nil, fmt.Errorf("--routes: %v", err)
+			}
+			cf.routes = append(cf.routes, a)
+		}
+	}
+	if cf.listen == "" && len(cf.routes) > 0 {
+		return nil, errors.New("routes need a route listener: set cluster.listen (or --cluster)")
+	}
 	if cf.listen == "" {
 		for name, v := range map[string]string{"gossip_seeds": cf.seeds, "gossip_key": cf.key, "route_credential": cf.credential} {
 			if v != "" {
@@ -114,4 +132,25 @@ func (cf *clusterFlags) apply(o *broker.Options) (*gossip.Config, error) {
 		return nil, fmt.Errorf("gossip flags: %w", err)
 	}
 	return &g, nil
+}
+
+// routeURL turns a route URL as nats-server takes it (nats-route://,
+// nats://, or a bare host:port) into "host:port". Credentials in the URL
+// are refused: routes authenticate with cluster.credential.
+func routeURL(s string) (string, error) {
+	if !strings.Contains(s, "://") {
+		s = "nats-route://" + s
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%q: %v", s, err)
+	case u.Scheme != "nats-route" && u.Scheme != "nats" && u.Scheme != "route":
+		return "", fmt.Errorf("%q: want nats-route://host:port", s)
+	case u.User != nil:
+		return "", fmt.Errorf("%q: credentials in a route URL are not supported (routes present cluster.credential)", s)
+	case u.Port() == "":
+		return "", fmt.Errorf("%q: no port", s)
+	}
+	return u.Host, nil
 }

@@ -56,7 +56,7 @@ func (nf *natsFlags) register(fs *flag.FlagSet) {
 	}
 	fs.BoolVar(&nf.logtimeUTC, "logtime_utc", false, "log timestamps in UTC")
 	for name, why := range map[string]string{
-		"routes": "explicit routes (Murmur's brokers find each other by gossip: --gossip_seeds)", "cluster_listen": "use --cluster",
+		"cluster_listen":  "use --cluster",
 		"connect_retries": "routes are redialed by the gossip layer", "no_advertise": "", "client_advertise": "",
 		"ports_file_dir": "", "ms": "HTTPS monitoring", "https_port": "HTTPS monitoring",
 		"s": "syslog", "syslog": "syslog", "r": "remote syslog", "remote_syslog": "remote syslog",

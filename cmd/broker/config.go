@@ -289,6 +289,25 @@ func fileKeys(c *config) keys {
 			"advertise":   addr(&cl.advertise),
 			"credential":  str(&cl.credential),
 			"compression": boolean(&cl.compression),
+			"routes": func(v *conf.Value) error {
+				list, err := v.AsArray()
+				if err != nil {
+					return err
+				}
+				cl.routes = nil
+				for _, e := range list {
+					s, err := e.AsString()
+					if err != nil {
+						return err
+					}
+					a, err := routeURL(s)
+					if err != nil {
+						return e.Errorf("%v", err)
+					}
+					cl.routes = append(cl.routes, a)
+				}
+				return nil
+			},
 		}),
 		"gossip": block(keys{
 			"listen":         hostPort(&cl.gossipAddr, &cl.gossipPort),

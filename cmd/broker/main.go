@@ -235,6 +235,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if len(cfg.cluster.routes) > 0 {
+		// Configured routes (nats-server's cluster.routes), beside gossip.
+		static := cluster.StartStatic(srv, cfg.cluster.routes, log)
+		defer static.Close()
+		if cl != nil {
+			cl.PinRoutes(static.Pinned)
+		}
+	}
 	stopMonitor, err := startMonitor(&cfg.monitor, srv, cl, log)
 	if err != nil {
 		if cl != nil {

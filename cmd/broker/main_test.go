@@ -105,7 +105,8 @@ func TestNatsServerFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--routes", "nats://127.0.0.1:6222"}, "flag -routes: not supported by Murmur yet"},
+		{[]string{"--routes", "nats://127.0.0.1:6222"}, "routes need a route listener"},
+		{[]string{"--cluster", "127.0.0.1:0", "--routes", "nats://u:p@127.0.0.1:6222"}, "credentials in a route URL are not supported"},
 		{[]string{"-js"}, "js: not supported by Murmur yet (JetStream)"},
 		{[]string{"--bogus"}, "flag provided but not defined: -bogus (see --help)"},
 		{[]string{"--max_payload", "lots"}, `"lots" is not a size`},
@@ -117,5 +118,26 @@ func TestNatsServerFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") || out.Len() != 0 {
 			t.Errorf("%v: %v (printed %q), want one line with %q", tc.args, err, out.String(), tc.want)
 		}
+	}
+}
+
+// TestConfiguredRoutes: cluster.routes (and --routes) as nats-server takes
+// them become the addresses the broker keeps routes to.
+func TestConfiguredRoutes(t *testing.T) {
+	dir := t.TempDir()
+	path := writeConf(t, dir, "cluster {\n  listen: 127.0.0.1:6222\n  routes: [ nats-route://127.0.0.1:6223, \"nats://127.0.0.2:6224\", 127.0.0.3:6225 ]\n}\n")
+	cfg, err := parseFlags([]string{"-c", path}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.cluster.routes, ","); got != "127.0.0.1:6223,127.0.0.2:6224,127.0.0.3:6225" {
+		t.Fatalf("routes %s", got)
+	}
+	if cfg, err = parseFlags([]string{"-c", path, "--routes", "nats-route://10.0.0.1:6222"}, io.Discard); err != nil || strings.Join(cfg.cluster.routes, ",") != "10.0.0.1:6222" {
+		t.Fatalf("--routes over the file: %v %v", err, cfg)
+	}
+	bad := writeConf(t, dir, "cluster {\n  listen: 127.0.0.1:6222\n  routes: [ \"http://x:1\" ]\n}\n")
+	if _, err := parseFlags([]string{"-c", bad}, io.Discard); err == nil || !strings.Contains(err.Error(), ".conf:3: cluster.routes") || !strings.Contains(err.Error(), "want nats-route://host:port") {
+		t.Fatalf("bad route URL: %v", err)
 	}
 }
