@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -239,13 +240,22 @@ func TestClaimsAcrossCluster(t *testing.T) {
 	// The revocation closes the user on broker 2; the new subs limit
 	// holds for A's client on broker 1.
 	closedWith(t, farErrs, "authorization violation")
-	for _, s := range []string{"one", "two"} {
-		if _, err := near.SubscribeSync(s); err != nil {
+	// Broker 1 applies the stored JWT to its clients just after storing
+	// it: subscribe until the limit answers.
+	n := 0
+	eventually(t, 5*time.Second, "the pushed subs limit on broker 1", func() bool {
+		n++
+		if _, err := near.SubscribeSync(fmt.Sprintf("s%d", n)); err != nil {
 			t.Fatal(err)
 		}
-	}
-	near.Flush()
-	closedWith(t, nearErrs, "maximum subscriptions exceeded")
+		near.Flush()
+		select {
+		case err := <-nearErrs:
+			return strings.Contains(err.Error(), "maximum subscriptions exceeded")
+		case <-time.After(100 * time.Millisecond):
+			return false
+		}
+	})
 }
 
 // TestAccountConnLimitAcrossCluster: an account's conn limit counts its
