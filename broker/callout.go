@@ -13,6 +13,8 @@ import (
 	"github.com/nats-io/nkeys"
 	"github.com/nats-io/nuid"
 
+	"go.uber.org/zap"
+
 	"github.com/murmurmq/murmur/mux"
 )
 
@@ -159,6 +161,24 @@ func (s *Server) calloutsFor(acc *account) (*callouts, error) {
 	}
 	s.calloutState[acc] = co
 	return co, nil
+}
+
+// prepareCallout installs the callout account's reply subscription ahead
+// of the first login, so routes know it before a service on another
+// broker answers.
+func (s *Server) prepareCallout(a *AuthOptions) {
+	if a == nil || a.Callout == nil {
+		return
+	}
+	name := a.Callout.Account
+	if name == "" {
+		name = GlobalAccount
+	}
+	if acc := s.account(name); acc != nil {
+		if _, err := s.calloutsFor(acc); err != nil {
+			s.log.Warn("auth callout replies", zap.Error(err))
+		}
+	}
 }
 
 // stopCallouts removes the reply subscriptions (at Close).

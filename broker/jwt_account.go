@@ -44,6 +44,11 @@ func (s *Server) registerClaims(ac *jwt.AccountClaims) (*account, bool) {
 	}
 	acc.maxConns.Store(ac.Limits.Conn)
 	s.armAccountExpiry(acc, ac)
+	if ac.HasExternalAuthorization() {
+		if _, err := s.calloutsFor(acc); err != nil { // its callout's replies, ahead of the first login
+			s.log.Warn("auth callout replies", zap.String("account", acc.name), zap.Error(err))
+		}
+	}
 	return acc, true
 }
 

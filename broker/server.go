@@ -172,6 +172,7 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s.refreshImports()
+	s.prepareCallout(opts.Auth)
 	return s, nil
 }
 
