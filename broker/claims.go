@@ -83,7 +83,7 @@ type claimResponse struct {
 func (sys *System) claims(r *sysRequest, pub func(subject string, body []byte)) bool {
 	s := sys.srv
 	op := s.auth.Load().operator()
-	if op == nil || r.imported {
+	if op == nil || r.scope != "" {
 		return false
 	}
 	tokens := strings.Split(r.subject, ".")

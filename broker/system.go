@@ -185,7 +185,6 @@ type sysRequest struct {
 	in                   *account
 	subject, reply, body string
 	scope, endpoint      string
-	imported             bool
 }
 
 // StartSystem subscribes the system responder's internal connections and
@@ -398,7 +397,7 @@ func (c *sysConn) Deliver(_ *mux.Sub, m *mux.Msg) (needFlush, ok bool) {
 	}
 	r := sysRequest{in: c.acc, subject: string(m.Subject), reply: string(m.Reply), body: string(m.Payload)}
 	if c.scope != "" {
-		r.scope, r.imported = c.scope, true
+		r.scope = c.scope
 		for _, im := range accountImports {
 			if im.subject == r.subject {
 				r.endpoint = im.endpoint

@@ -24,7 +24,7 @@ type sysTarget struct {
 // target reads r's subject, or reports false when this server stays
 // silent (another server's subject).
 func (sys *System) target(r *sysRequest) (sysTarget, bool) {
-	if r.imported {
+	if r.scope != "" {
 		return sysTarget{name: r.endpoint, forAccount: true, account: r.scope}, r.endpoint != ""
 	}
 	if rest, ok := strings.CutPrefix(r.subject, "$SYS.REQ.SERVER."); ok {

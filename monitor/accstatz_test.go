@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -176,44 +175,12 @@ func TestAccountStatz(t *testing.T) {
 	}
 }
 
-// natsServerBinary is the reference nats-server: on PATH, or in
-// $GOPATH/bin or ~/go/bin. Missing, the test is skipped, unless CI is set
-// (CI installs it: .ci/install-nats.sh).
-func natsServerBinary(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("nats-server"); err == nil {
-		return p
-	}
-	var dirs []string
-	if gp := os.Getenv("GOPATH"); gp != "" {
-		dirs = append(dirs, filepath.Join(gp, "bin"))
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		dirs = append(dirs, filepath.Join(home, "go", "bin"))
-	}
-	for _, d := range dirs {
-		if p := filepath.Join(d, "nats-server"); fileExists(p) {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("nats-server not installed; run .ci/install-nats.sh")
-	}
-	t.Skip("nats-server not installed (.ci/install-nats.sh); the side-by-side check needs it")
-	return ""
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
-}
-
 // startNATSServer runs the reference server with accounts A and B on
 // random loopback ports until the test ends, and returns its client URL
 // and monitoring base URL.
 func startNATSServer(t *testing.T) (clientURL, httpURL string) {
 	t.Helper()
-	bin := natsServerBinary(t)
+	bin := testutil.NatsServer(t)
 	conf := filepath.Join(t.TempDir(), "accounts.conf")
 	const accounts = "accounts {\n  A { users = [{user: a, password: a}] }\n  B { users = [{user: b, password: b}] }\n}\n"
 	if err := os.WriteFile(conf, []byte(accounts), 0o600); err != nil {
@@ -221,7 +188,7 @@ func startNATSServer(t *testing.T) (clientURL, httpURL string) {
 	}
 	port, mport := testutil.FreePort(t), testutil.FreePort(t)
 	cmd := exec.Command(bin, "-c", conf, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(mport))
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
@@ -244,23 +211,6 @@ func startNATSServer(t *testing.T) (clientURL, httpURL string) {
 		return resp.StatusCode == 200
 	})
 	return fmt.Sprintf("nats://127.0.0.1:%d", port), httpURL
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // accstatzSnapshot is one server's /accstatz entries of A and B, as

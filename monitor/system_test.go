@@ -7,7 +7,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/internal/testutil"
 	"github.com/murmurmq/murmur/monitor"
 )
 
@@ -147,16 +147,12 @@ func natsCLI(t *testing.T, srv *broker.Server) func(args ...string) string {
 // natsCLIAs is natsCLI logged in as user.
 func natsCLIAs(t *testing.T, srv *broker.Server, user, pass string) func(args ...string) string {
 	t.Helper()
-	bin, err := exec.LookPath("nats")
-	if err != nil {
-		home, _ := os.UserHomeDir()
-		bin = filepath.Join(home, "go", "bin", "nats")
-		if _, err := os.Stat(bin); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatal("the nats CLI is missing (.ci/install-nats.sh installs it)")
-			}
-			return nil
+	bin := testutil.LookTool("nats")
+	if bin == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("the nats CLI is missing (.ci/install-nats.sh installs it)")
 		}
+		return nil
 	}
 	url := "nats://" + srv.Addrs()["tcp"].String()
 	cfgDir := t.TempDir()

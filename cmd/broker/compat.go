@@ -50,7 +50,6 @@ func (nf *natsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&nf.tlsKey, "tlskey", "", "private key `file` of the server certificate")
 	fs.BoolVar(&nf.tlsVerify, "tlsverify", false, "require and verify client certificates (implies --tls)")
 	fs.StringVar(&nf.tlsCA, "tlscacert", "", "client certificate CA `file` (with --tlsverify)")
-	nf.logtime = true
 	for _, n := range []string{"T", "logtime"} {
 		fs.BoolVar(&nf.logtime, n, true, "timestamp log entries")
 	}

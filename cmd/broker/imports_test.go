@@ -6,9 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/internal/testutil"
 )
 
 // mappingConf: B imports A's streams and service with `to` mappings, in
@@ -119,32 +118,8 @@ func observeMappings(t *testing.T, url string) []string {
 	return append(got, "request reached "+string(m.Data))
 }
 
-// natsServerBinary finds the nats-server to compare with, or skips.
-func natsServerBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("NATS_SERVER"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("nats-server"); err == nil {
-		return p
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		if p := filepath.Join(home, "go", "bin", "nats-server"); fileExists(p) {
-			return p
-		}
-	}
-	const why = "no nats-server binary (set NATS_SERVER, or put nats-server on PATH or in ~/go/bin) to compare import mappings with"
-	if os.Getenv("CI") != "" {
-		t.Fatal(why)
-	}
-	t.Skip(why)
-	return ""
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
-}
+// natsServerBinary is the nats-server to compare with (testutil.NatsServer).
+var natsServerBinary = testutil.NatsServer
 
 // startNatsServer runs bin with the config file on a free port and
 // returns its client URL once it accepts connections.
@@ -157,7 +132,7 @@ func startNatsServer(t *testing.T, bin, conf string) string {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	cmd := exec.Command(bin, "-c", conf, "-a", "127.0.0.1", "-p", strconv.Itoa(port))
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,28 +42,10 @@ func TestMain(m *testing.M) { testutil.LeakCheckMain(m) }
 // brokerBinary is the real binary, built once (testutil.BrokerBinary).
 var brokerBinary = testutil.BrokerBinary
 
-// syncBuffer collects a process's log while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // proc is a broker running as a real process.
 type proc struct {
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *testutil.SyncBuffer
 	done chan error
 	url  string
 }
@@ -74,7 +54,7 @@ var clientAddr = regexp.MustCompile(`listening for clients.*"addr": "([^"]+)"`)
 
 func startBroker(t *testing.T, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(brokerBinary(t), args...), log: &syncBuffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: exec.Command(brokerBinary(t), args...), log: &testutil.SyncBuffer{}, done: make(chan error, 1)}
 	p.cmd.Stderr = p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

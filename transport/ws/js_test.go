@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/internal/testutil"
 	"github.com/murmurmq/murmur/transport/tcp"
 	"github.com/murmurmq/murmur/transport/ws"
 )
@@ -26,12 +27,7 @@ const jsDir = "testdata/js"
 // needJS skips (or, under CI, fails) when the npm packages are missing.
 func needJS(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("node not installed")
-		}
-		t.Skip("node not installed")
-	}
+	testutil.Tool(t, "node", "Node 20 from the machine's packages")
 	if _, err := os.Stat(filepath.Join(jsDir, "node_modules", "nats.ws")); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal("JavaScript clients missing; run transport/ws/testdata/js/install.sh")
@@ -164,12 +160,5 @@ func TestBrowserPage(t *testing.T) {
 
 func chromiumBin(t *testing.T) string {
 	t.Helper()
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium not installed; run monitor/testdata/install-chromium.sh")
-	}
-	t.Skip("chromium not installed")
-	return ""
+	return testutil.Tool(t, "chromium", "monitor/testdata/install-chromium.sh")
 }
