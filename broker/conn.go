@@ -239,8 +239,7 @@ func (c *conn) protocolError(err error) {
 func (c *conn) authFailed(why string) {
 	c.log.Info("authorization violation, closing", zap.String("why", why))
 	c.srv.stats.authFailures.Add(1)
-	c.sendErr(proto.ErrTextAuthViolation)
-	c.close(AuthenticationViolation)
+	c.closeWithErr(proto.ErrTextAuthViolation, AuthenticationViolation)
 }
 
 // Ops every NATS-speaking peer may send, whatever the protocol on top.

@@ -171,6 +171,22 @@ func (c *conn) enqueue(b []byte) {
 
 func (c *conn) sendErr(text string) { c.enqueue(errLine(text)) }
 
+// closeWithErr queues -ERR text and closes with reason in one hold of mu:
+// the writer cannot send the line and fail on the peer's reset (a
+// WriteError) before the reason is recorded.
+func (c *conn) closeWithErr(text string, reason CloseReason) {
+	c.mu.Lock()
+	if !c.out.closing {
+		c.out.write(errLine(text))
+		c.out.flushPending = true
+	}
+	first := c.markClosingLocked(reason)
+	c.mu.Unlock()
+	if first {
+		c.wakeWriter()
+	}
+}
+
 // admitLocked reports whether size more bytes may be queued; past
 // max_pending the connection is closed as a slow consumer. Caller holds mu.
 func (c *conn) admitLocked(size int) bool {
