@@ -181,6 +181,9 @@ type AccountInfo struct {
 	TotalConnections, SlowConsumers int64
 	Exports                         []Export
 	Imports                         []Import
+	// RemoteConnections are its clients on the other brokers of the
+	// cluster, as they last reported them (conn-limited accounts only).
+	RemoteConnections int64
 	// System marks the system account.
 	System bool
 	// Claims is its account JWT in operator mode (nil otherwise), with
@@ -231,6 +234,7 @@ func (s *Server) Accounts() []AccountInfo {
 		out[i].Subscriptions = a.mux.Index().Count()
 		out[i].Exports, out[i].Imports = conf[a.name].Exports, conf[a.name].Imports
 		out[i].System = a == s.sysacc
+		out[i].RemoteConnections = a.remote.total()
 		if ac := a.claims.Load(); ac != nil {
 			// What the JWT declares (an import its exporter does not
 			// allow is declared but not installed).

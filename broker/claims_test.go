@@ -275,16 +275,26 @@ func TestAccountConnLimitAcrossCluster(t *testing.T) {
 	creds := tr.user(a, "u", nil, nil)
 	mustCreds(t, srvs[0], creds)
 	mustCreds(t, srvs[1], creds)
-	eventually(t, 5*time.Second, "a third client refused on either broker", func() bool {
-		for _, s := range srvs {
-			nc, err := credsConnect(s, creds)
-			if err == nil {
-				nc.Close()
-				return false
+	// Each broker learns the other's count (a probe that got in would
+	// itself push the total over and close someone: wait, then probe).
+	for _, s := range srvs {
+		eventually(t, 5*time.Second, "the other broker's client counted", func() bool {
+			for _, ai := range s.Accounts() {
+				if ai.Name == a.pub {
+					return ai.RemoteConnections == 1
+				}
 			}
+			return false
+		})
+	}
+	for i, s := range srvs {
+		if nc, err := credsConnect(s, creds); err == nil {
+			nc.Close()
+			t.Fatalf("a third client admitted on broker %d", i)
+		} else if !strings.Contains(err.Error(), "maximum account active connections exceeded") {
+			t.Fatalf("broker %d: %v", i, err)
 		}
-		return true
-	})
+	}
 	srvs[1].Close()
 	eventually(t, 5*time.Second, "broker 1's client forgotten with its route", func() bool {
 		nc, err := credsConnect(srvs[0], creds)
