@@ -29,6 +29,7 @@ type routeInfo struct {
 	Compression string   `json:"compression,omitempty"`
 	Credential  string   `json:"credential,omitempty"`
 	ConnectURLs []string `json:"connect_urls,omitempty"`
+	RouteURL    string   `json:"route_url,omitempty"` // where peers dial this broker (implicit routes)
 }
 
 // Route handshake errors, sent to the peer as -ERR before closing.
@@ -41,7 +42,7 @@ var (
 )
 
 func (s *Server) localRouteInfo() routeInfo {
-	ri := routeInfo{ID: s.id, Name: s.opts.Name, Version: Version, Cluster: s.opts.Cluster.Name}
+	ri := routeInfo{ID: s.id, Name: s.opts.Name, Version: Version, Cluster: s.opts.Cluster.Name, RouteURL: s.localRouteURL()}
 	if s.o().Cluster.Compression {
 		ri.Compression = compressionS2
 	}

@@ -65,6 +65,7 @@ type Server struct {
 	// routeEvents and routeAdmission are the RouteObserver's methods
 	// (nil: none), set together by SetRouteObserver.
 	routeEvents    func(peerID string, up bool)
+	routeLearner   func(id, url string) // implicit routes (SetRouteLearner)
 	routeAdmission func(peerID string) bool
 	closed         []ClosedConn // ring of recently closed connections
 	closedNext     int

@@ -235,12 +235,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if len(cfg.cluster.routes) > 0 {
+	if len(cfg.cluster.routes) > 0 || cl == nil && cfg.cluster.listen != "" {
 		// Configured routes (nats-server's cluster.routes), beside gossip.
+		// Without gossip, routes also tell of further brokers (implicit
+		// routes), so a broker given none still joins the mesh.
 		static := cluster.StartStatic(srv, cfg.cluster.routes, log)
 		defer static.Close()
 		if cl != nil {
 			cl.PinRoutes(static.Pinned)
+		} else {
+			srv.SetRouteLearner(static.Learn)
+			defer srv.SetRouteLearner(nil)
 		}
 	}
 	stopMonitor, err := startMonitor(&cfg.monitor, srv, cl, log)
