@@ -49,6 +49,7 @@ type client struct {
 	parser                    proto.Parser
 	verbose, pedantic, noResp bool // from CONNECT
 	connectInfoDue            bool // send the connect_info INFO after the next PONG
+	interestChanged           bool // a SUB or UNSUB since the last PING (the interest barrier)
 
 	opts connectOpts // guarded by mu
 
@@ -332,6 +333,7 @@ func (c *client) Sub(subject, queue, sid []byte) error {
 	c.subs[string(s.SID)] = s
 	c.subsMu.Unlock()
 	c.srv.localInterest(acc, s, +1)
+	c.interestChanged = true
 	c.okIfVerbose()
 	return nil
 }
@@ -348,6 +350,7 @@ func (c *client) Unsub(sid []byte, max int) error {
 	c.subsMu.Unlock()
 	if acc := c.acc.Load(); remove && acc.mux.Unsubscribe(s) {
 		c.srv.localInterest(acc, s, -1)
+		c.interestChanged = true
 	}
 	c.okIfVerbose()
 	return nil
@@ -361,6 +364,11 @@ func (c *client) okIfVerbose() {
 
 func (c *client) Ping() error {
 	c.srv.traceOp(c, "PING", nil)
+	if c.interestChanged {
+		// Every route learns the new interest before the PONG (barrier.go).
+		c.interestChanged = false
+		c.srv.awaitRoutes()
+	}
 	c.enqueue(pongLine)
 	if c.authed.Load() {
 		// From now on async INFOs (connect_urls, ldm) may be sent: a client

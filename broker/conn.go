@@ -58,11 +58,18 @@ type conn struct {
 	closingNow  atomic.Bool // out.closing, for the reader without the lock
 
 	pingsOut  atomic.Int32
-	pingAt    atomic.Int64 // unix nanos of the outstanding server PING (0: none)
-	pingHold  atomic.Bool  // no server PING now (a client's credentials are being checked)
-	rtt       atomic.Int64 // last measured round trip, nanos (0: unknown)
-	lastIn    atomic.Int64 // unix nanos of the last inbound data
-	pingTimer *time.Timer  // guarded by mu
+	pingAt    atomic.Int64  // unix nanos of the outstanding server PING (0: none)
+	pingAtSeq atomic.Uint64 // its number among the PINGs sent (pingSeq)
+	// pingSeq counts the PINGs queued to the peer and pongSeq its PONGs,
+	// which come in order; pongCh is closed at the next PONG (nextPong).
+	// The interest barrier (barrier.go) waits on them.
+	pingSeq, pongSeq atomic.Uint64
+	pongMu           sync.Mutex
+	pongCh           chan struct{}
+	pingHold         atomic.Bool  // no server PING now (a client's credentials are being checked)
+	rtt              atomic.Int64 // last measured round trip, nanos (0: unknown)
+	lastIn           atomic.Int64 // unix nanos of the last inbound data
+	pingTimer        *time.Timer  // guarded by mu
 
 	// inMsgs/inBytes: what the peer sent; outMsgs/outBytes: what was
 	// queued to it; fanMsgs/fanBytes: the deliveries its messages made
@@ -246,7 +253,11 @@ func (c *conn) authFailed(why string) {
 
 // pong records the answer to the server's PING.
 func (c *conn) pong() {
+	n := c.ponged()
 	c.pingsOut.Store(0)
+	if n < c.pingAtSeq.Load() {
+		return // the answer to an earlier PING (an interest barrier's)
+	}
 	if at := c.pingAt.Swap(0); at != 0 {
 		c.rtt.Store(max(time.Now().UnixNano()-at, 1))
 	}
@@ -291,7 +302,10 @@ func (c *conn) onPingTimer() {
 	// PING once to learn the round-trip time.
 	if !c.pingHold.Load() && (time.Since(time.Unix(0, c.lastIn.Load())) >= interval || c.rtt.Load() == 0) {
 		c.pingsOut.Add(1)
-		c.pingAt.CompareAndSwap(0, time.Now().UnixNano())
+		seq := c.pingSeq.Add(1)
+		if c.pingAt.CompareAndSwap(0, time.Now().UnixNano()) {
+			c.pingAtSeq.Store(seq)
+		}
 		c.enqueue(pingLine)
 	}
 	c.mu.Lock()

@@ -88,6 +88,7 @@ type serverStats struct {
 	matches, hits                      atomic.Int64
 	totalConns, slowConsumers, stale   atomic.Int64
 	authFailures, tlsFailures          atomic.Int64
+	barrierTimeouts                    atomic.Int64 // interest barriers a route did not answer in time
 }
 
 type listener struct {

@@ -89,7 +89,10 @@ type Stats struct {
 	InMsgs, InBytes, OutMsgs, OutBytes int64
 	TotalConnections                   int64
 	SlowConsumers, StaleConnections    int64
-	Connections, Subscriptions         int
+	// InterestBarrierTimeouts counts client PONGs sent before every route
+	// had answered the interest barrier (barrier.go).
+	InterestBarrierTimeouts    int64
+	Connections, Subscriptions int
 }
 
 // Stats returns a snapshot of the totals. The message counters are kept
@@ -110,15 +113,16 @@ func (s *Server) Stats() Stats {
 	conns := len(s.clients)
 	s.mu.Unlock()
 	return Stats{
-		InMsgs:           t.inMsgs,
-		InBytes:          t.inBytes,
-		OutMsgs:          t.outMsgs,
-		OutBytes:         t.outBytes,
-		TotalConnections: s.stats.totalConns.Load(),
-		SlowConsumers:    s.stats.slowConsumers.Load(),
-		StaleConnections: s.stats.stale.Load(),
-		Connections:      conns,
-		Subscriptions:    s.numSubs(),
+		InMsgs:                  t.inMsgs,
+		InBytes:                 t.inBytes,
+		OutMsgs:                 t.outMsgs,
+		OutBytes:                t.outBytes,
+		TotalConnections:        s.stats.totalConns.Load(),
+		SlowConsumers:           s.stats.slowConsumers.Load(),
+		StaleConnections:        s.stats.stale.Load(),
+		InterestBarrierTimeouts: s.stats.barrierTimeouts.Load(),
+		Connections:             conns,
+		Subscriptions:           s.numSubs(),
 	}
 }
 
