@@ -197,6 +197,7 @@ func applyFile(cfg *config, path string) error {
 		accts.systemAccount = v
 		return nil
 	}
+	ks["system"] = ks["system_account"]
 	ops := operatorKeys{dir: filepath.Dir(path)}
 	ops.register(ks)
 	if err := decode(m, ks); err != nil {

@@ -22,21 +22,23 @@ func decodeAuth(v *conf.Value, callout **conf.Value) (*broker.AuthOptions, error
 		defaults, err = decodePermissions(v)
 		return err
 	}
+	callouts := func(v *conf.Value) (err error) {
+		a.Callout, err = decodeCallout(v)
+		*callout = v
+		return err
+	}
 	err := block(refuse(keys{
+		"auth_callout":        callouts,
+		"auth_hook":           callouts,
 		"default_permissions": defaultPerms,
 		"default_permission":  defaultPerms,
 		"permissions":         defaultPerms,
-		"auth_callout": func(v *conf.Value) (err error) {
-			a.Callout, err = decodeCallout(v)
-			*callout = v
-			return err
-		},
-		"token":    str(&a.Token),
-		"user":     keep(&user),
-		"username": keep(&user),
-		"password": keep(&pass),
-		"pass":     keep(&pass),
-		"timeout":  duration(&a.Timeout),
+		"token":               str(&a.Token),
+		"user":                keep(&user),
+		"username":            keep(&user),
+		"password":            keep(&pass),
+		"pass":                keep(&pass),
+		"timeout":             duration(&a.Timeout),
 		"users": func(v *conf.Value) (err error) {
 			a.Users, err = decodeUsers(v)
 			return err
