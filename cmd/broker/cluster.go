@@ -141,8 +141,10 @@ func (cf *clusterFlags) apply(o *broker.Options) (*gossip.Config, error) {
 }
 
 // routeURL turns a route URL as nats-server takes it (nats-route://,
-// nats://, or a bare host:port) into "host:port". Credentials in the URL
-// are refused: routes authenticate with cluster.credential.
+// nats://, or a bare host:port) into "host:port", for --routes.
+// Credentials in the URL are refused here: routes authenticate with
+// cluster.credential (the file's cluster.routes accept URL credentials
+// equal to cluster.authorization, see clusterKeys).
 func routeURL(s string) (string, error) {
 	a, user, err := routeURLUser(s)
 	if err == nil && user != nil {
