@@ -36,6 +36,9 @@ type connectOpts struct {
 	JWT          string `json:"jwt,omitempty"`
 	Nkey         string `json:"nkey,omitempty"`
 	Sig          string `json:"sig,omitempty"`
+	// certIDs are the identities of the client's TLS certificate when the
+	// listener maps certificates to users (verify_and_map); not sent.
+	certIDs []string
 }
 
 // client is one client connection: the connection core (conn) speaking
@@ -64,6 +67,9 @@ type client struct {
 	accBase  clientCounts
 	admitted bool
 	nonce    []byte // sent in INFO for nkey users to sign (nil: none)
+	// certIDs name the user when the listener maps certificates to
+	// users (TLSOptions.Map); set by the TLS handshake, before CONNECT.
+	certIDs []string
 	// announced: a connect event went out (reader-owned; read by closed,
 	// after the reader stopped), so the disconnect event follows.
 	announced bool
@@ -180,6 +186,7 @@ func (c *client) Connect(arg []byte) error {
 	}
 	acc := c.acc.Load()
 	c.fillFromCookies(&opts)
+	opts.certIDs = c.certIDs
 	if st := c.srv.authFor(c.ln); st != nil {
 		// The credentials are here: however long checking them takes (a
 		// bcrypt hash on a busy machine), the auth timer no longer applies.

@@ -23,6 +23,9 @@ const (
 	DefaultPingInterval   = 2 * time.Minute
 	DefaultPingMax        = 2
 	DefaultWriteDeadline  = 10 * time.Second
+	// DefaultMaxClosedClients is how many closed connections are kept for
+	// monitoring (nats-server's DEFAULT_MAX_CLOSED_CLIENTS).
+	DefaultMaxClosedClients = 10000
 )
 
 // Listener is one place the broker accepts clients: a transport and the
@@ -50,6 +53,11 @@ type Options struct {
 	Port int
 	// Listeners, when set, replace Host/Port: one accept loop per entry.
 	Listeners []Listener
+	// ClientAdvertise is the "host:port" (or "host", with the bound port)
+	// clients are told to reach the TCP listener at, for a listener whose
+	// own Advertise is empty: nats-server's client_advertise, for brokers
+	// behind NAT or a load balancer.
+	ClientAdvertise string
 
 	MaxPayload     int
 	MaxControlLine int
@@ -71,6 +79,14 @@ type Options struct {
 	TLS *TLSOptions
 	// LameDuck tunes lame-duck mode.
 	LameDuck LameDuckOptions
+	// MaxClosedClients bounds the history of closed connections that
+	// /connz?state=closed reports; 0 means DefaultMaxClosedClients, a
+	// negative value keeps none.
+	MaxClosedClients int
+	// Tags (nats-server's server_tags) and Metadata (server_metadata) are
+	// reported in the "server" block of $SYS events and system responses.
+	Tags     []string
+	Metadata map[string]string
 
 	// Logger receives the broker's logs; nil means no logging.
 	Logger *zap.Logger
@@ -160,6 +176,10 @@ type ClusterOptions struct {
 	Credential string
 	// Compression offers S2 compression on routes; used when both ends offer it.
 	Compression bool
+	// NoAdvertise keeps this broker's client URLs out of what it tells
+	// the cluster, so other brokers' clients are not sent here
+	// (nats-server's cluster.no_advertise).
+	NoAdvertise bool
 }
 
 func (c *ClusterOptions) validate() error {

@@ -123,9 +123,6 @@ func schemeOf(t transport.Transport) string {
 	return t.Name()
 }
 
-// maxClosed bounds the closed-connection history, as nats-server's default.
-const maxClosed = 10000
-
 // New checks opts and returns a server that is not yet listening.
 func New(opts Options) (*Server, error) {
 	if err := opts.Validate(); err != nil {
@@ -254,7 +251,18 @@ func (o *Options) clientListeners() []Listener {
 		return o.Listeners
 	}
 	port := max(o.Port, 0) // -1: random
-	return []Listener{{Transport: tcp.New(), Addr: net.JoinHostPort(o.Host, strconv.Itoa(port))}}
+	return []Listener{{Transport: tcp.New(), Addr: net.JoinHostPort(o.Host, strconv.Itoa(port)), Advertise: o.ClientAdvertise}}
+}
+
+// maxClosed is how many closed connections the server remembers.
+func (o *Options) maxClosed() int {
+	switch {
+	case o.MaxClosedClients == 0:
+		return DefaultMaxClosedClients
+	case o.MaxClosedClients < 0:
+		return 0
+	}
+	return o.MaxClosedClients
 }
 
 // openListeners binds every spec; on error it closes what it opened.
@@ -372,11 +380,13 @@ func (s *Server) removeClient(c *client) {
 		s.retireLocked(&c.conn)
 		s.leaveAccountLocked(c)
 	}
-	if len(s.closed) < maxClosed {
+	switch keep := s.opts.maxClosed(); {
+	case keep == 0:
+	case len(s.closed) < keep:
 		s.closed = append(s.closed, info)
-	} else {
+	default:
 		s.closed[s.closedNext] = info
-		s.closedNext = (s.closedNext + 1) % maxClosed
+		s.closedNext = (s.closedNext + 1) % keep
 	}
 	s.mu.Unlock()
 }
@@ -453,13 +463,20 @@ func (s *Server) sendAsyncInfo(clients []*client) {
 
 // ClientURLs are the URLs clients reach this broker at, one per listener;
 // an unspecified listen host (0.0.0.0, ::) is replaced by advertiseHost.
+// With cluster no_advertise there are none: the cluster is not told.
 func (s *Server) ClientURLs(advertiseHost string) []string {
+	if cl := s.o().Cluster; cl != nil && cl.NoAdvertise {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var urls []string
 	for _, l := range s.listeners {
-		if l.spec.Advertise != "" {
-			urls = append(urls, l.scheme+"://"+l.spec.Advertise)
+		if a := l.spec.Advertise; a != "" {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				a = net.JoinHostPort(a, strconv.Itoa(l.port)) // "host": the bound port
+			}
+			urls = append(urls, l.scheme+"://"+a)
 			continue
 		}
 		host := l.host

@@ -75,7 +75,7 @@ func (s *Server) Connections(withSubs bool) []ConnInfo {
 }
 
 // ClosedConnections returns the most recent closed connections (up to
-// 10,000), oldest first.
+// Options.MaxClosedClients, 10,000 by default), oldest first.
 func (s *Server) ClosedConnections() []ClosedConn {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -95,15 +95,17 @@ type SystemOptions struct {
 // ServerInfo is the "server" block of every system response (nats-server
 // events.go ServerInfo).
 type ServerInfo struct {
-	Name      string    `json:"name"`
-	Host      string    `json:"host"`
-	ID        string    `json:"id"`
-	Cluster   string    `json:"cluster,omitempty"`
-	Version   string    `json:"ver"`
-	JetStream bool      `json:"jetstream"`
-	Flags     uint64    `json:"flags"`
-	Seq       uint64    `json:"seq"`
-	Time      time.Time `json:"time"`
+	Name      string            `json:"name"`
+	Host      string            `json:"host"`
+	ID        string            `json:"id"`
+	Cluster   string            `json:"cluster,omitempty"`
+	Version   string            `json:"ver"`
+	JetStream bool              `json:"jetstream"`
+	Tags      []string          `json:"tags,omitempty"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+	Flags     uint64            `json:"flags"`
+	Seq       uint64            `json:"seq"`
+	Time      time.Time         `json:"time"`
 }
 
 // APIError is the "error" of a failed system request.
@@ -151,10 +153,11 @@ type Statsz struct {
 
 // eventFilter is nats-server's EventFilterOptions.
 type eventFilter struct {
-	Name       string `json:"server_name,omitempty"`
-	Cluster    string `json:"cluster,omitempty"`
-	Host       string `json:"host,omitempty"`
-	ExactMatch bool   `json:"exact_match,omitempty"`
+	Name       string   `json:"server_name,omitempty"`
+	Cluster    string   `json:"cluster,omitempty"`
+	Host       string   `json:"host,omitempty"`
+	Tags       []string `json:"tags,omitempty"`
+	ExactMatch bool     `json:"exact_match,omitempty"`
 }
 
 // System is a running system responder. Close stops it.

@@ -1,11 +1,11 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"net"
-	"net/url"
 	"strings"
 	"time"
 
@@ -24,6 +24,11 @@ type clusterFlags struct {
 	compression bool
 	routes      []string // configured routes, "host:port" (cluster.routes, --routes)
 	routesFlag  string
+	noAdvertise bool
+	tls         *tls.Config // cluster.tls: routes accept and dial with it
+	// connectRetries and poolSize are nats-server's, accepted (see
+	// clusterKeys).
+	connectRetries, poolSize int
 
 	gossipAddr      string
 	gossipPort      int
@@ -89,10 +94,11 @@ func (cf *clusterFlags) apply(o *broker.Options) (*gossip.Config, error) {
 	}
 	o.Cluster = &broker.ClusterOptions{
 		Name:        cf.name,
-		Listen:      broker.Listener{Transport: tcp.New(), Addr: cf.listen},
+		Listen:      broker.Listener{Transport: &tcp.Transport{TLS: cf.tls}, Addr: cf.listen},
 		Advertise:   cf.advertise,
 		Credential:  cf.credential,
 		Compression: cf.compression,
+		NoAdvertise: cf.noAdvertise,
 	}
 	g := gossip.DefaultConfig()
 	g.Cluster = cf.name
@@ -135,22 +141,14 @@ func (cf *clusterFlags) apply(o *broker.Options) (*gossip.Config, error) {
 }
 
 // routeURL turns a route URL as nats-server takes it (nats-route://,
-// nats://, or a bare host:port) into "host:port". Credentials in the URL
-// are refused: routes authenticate with cluster.credential.
+// nats://, or a bare host:port) into "host:port", for --routes.
+// Credentials in the URL are refused here: routes authenticate with
+// cluster.credential (the file's cluster.routes accept URL credentials
+// equal to cluster.authorization, see clusterKeys).
 func routeURL(s string) (string, error) {
-	if !strings.Contains(s, "://") {
-		s = "nats-route://" + s
+	a, user, err := routeURLUser(s)
+	if err == nil && user != nil {
+		return "", fmt.Errorf("%q: credentials in a route URL are not supported here (routes present cluster.credential, or cluster.authorization's user and password)", s)
 	}
-	u, err := url.Parse(s)
-	switch {
-	case err != nil:
-		return "", fmt.Errorf("%q: %v", s, err)
-	case u.Scheme != "nats-route" && u.Scheme != "nats" && u.Scheme != "route":
-		return "", fmt.Errorf("%q: want nats-route://host:port", s)
-	case u.User != nil:
-		return "", fmt.Errorf("%q: credentials in a route URL are not supported (routes present cluster.credential)", s)
-	case u.Port() == "":
-		return "", fmt.Errorf("%q: no port", s)
-	}
-	return u.Host, nil
+	return a, err
 }

@@ -197,6 +197,7 @@ func applyFile(cfg *config, path string) error {
 		accts.systemAccount = v
 		return nil
 	}
+	ks["system"] = ks["system_account"]
 	ops := operatorKeys{dir: filepath.Dir(path)}
 	ops.register(ks)
 	if err := decode(m, ks); err != nil {
@@ -283,32 +284,7 @@ func fileKeys(c *config) keys {
 			"key_file":  str(&q.key),
 		}),
 		"websocket": c.wsFlags.keys(),
-		"cluster": block(keys{
-			"listen":      addr(&cl.listen),
-			"name":        name,
-			"advertise":   addr(&cl.advertise),
-			"credential":  str(&cl.credential),
-			"compression": boolean(&cl.compression),
-			"routes": func(v *conf.Value) error {
-				list, err := v.AsArray()
-				if err != nil {
-					return err
-				}
-				cl.routes = nil
-				for _, e := range list {
-					s, err := e.AsString()
-					if err != nil {
-						return err
-					}
-					a, err := routeURL(s)
-					if err != nil {
-						return e.Errorf("%v", err)
-					}
-					cl.routes = append(cl.routes, a)
-				}
-				return nil
-			},
-		}),
+		"cluster":   clusterKeys(c, name),
 		"gossip": block(keys{
 			"listen":         hostPort(&cl.gossipAddr, &cl.gossipPort),
 			"advertise":      gossipAdvertise(&cl.gossipAdvertise, &c.cli.gossipAdvertisePort),
@@ -327,7 +303,8 @@ func fileKeys(c *config) keys {
 	} {
 		ks[alias] = ks[key]
 	}
-	return ks
+	serverKeys(c, ks)
+	return refuse(ks, refusedTop)
 }
 
 // gossipAdvertise takes "ip" or "ip:port".

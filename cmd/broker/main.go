@@ -54,6 +54,7 @@ type config struct {
 	quic       *quic.Transport // nil without QUIC
 	gossip     *gossip.Config  // nil without clustering
 	cli        cliFlags        // -c, --signal, -P; the command line, for reloads
+	server     serverFile      // ports_file_dir and keys accepted for compatibility
 	nats       natsFlags       // nats-server's flags: --user, -v, -t, -DV, --tls, ...
 	callout    *conf.Value     // where authorization.auth_callout was written
 }
@@ -248,7 +249,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			defer srv.SetRouteLearner(nil)
 		}
 	}
-	stopMonitor, err := startMonitor(&cfg.monitor, srv, cl, log)
+	stopMonitor, monAddr, err := startMonitor(&cfg.monitor, srv, cl, log)
 	if err != nil {
 		if cl != nil {
 			cl.Close()
@@ -257,6 +258,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopMonitor()
+	if dir := cfg.server.portsFileDir; dir != "" {
+		remove, err := writePortsFile(dir, &cfg.opts, srv, monAddr)
+		if err != nil {
+			if cl != nil {
+				cl.Close()
+			}
+			return errors.Join(err, srv.Close())
+		}
+		defer remove()
+	}
 	log.Info("murmur broker ready", zap.String("version", broker.Version), zap.String("id", srv.ID()))
 	return serve(cfg, srv, cl, log)
 }

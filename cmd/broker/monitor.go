@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net"
 	"time"
 
 	"go.uber.org/zap"
@@ -20,6 +21,10 @@ type monitorFlags struct {
 	statsInterval time.Duration
 	sysUser       string
 	sysPassword   string
+	// noSystem (no_system_account) runs no $SYS responder: no system
+	// requests are answered and no events published, as nats-server
+	// without a system account.
+	noSystem bool
 }
 
 func (mf *monitorFlags) register(fs *flag.FlagSet) {
@@ -60,8 +65,9 @@ func (mf *monitorFlags) applySystemUser(o *broker.Options) {
 }
 
 // startMonitor starts the HTTP endpoint, stats log and system responder as
-// configured. The returned stop closes them.
-func startMonitor(mf *monitorFlags, srv *broker.Server, cl *cluster.Cluster, log *zap.Logger) (stop func(), err error) {
+// configured. The returned stop closes them; addr is the bound HTTP
+// address (nil when off).
+func startMonitor(mf *monitorFlags, srv *broker.Server, cl *cluster.Cluster, log *zap.Logger) (stop func(), addr net.Addr, err error) {
 	cfg := monitor.Config{
 		Broker:        srv,
 		Host:          mf.httpAddr,
@@ -74,22 +80,25 @@ func startMonitor(mf *monitorFlags, srv *broker.Server, cl *cluster.Cluster, log
 	}
 	mon, err := monitor.New(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := mon.Start(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	// The system responder always runs, as nats-server's: in the system
-	// account, which only its users (if any) can reach.
+	if mf.noSystem {
+		return func() { mon.Close() }, mon.Addr(), nil
+	}
+	// The system responder runs unless no_system_account, as nats-server's:
+	// in the system account, which only its users (if any) can reach.
 	sys, err := srv.StartSystem(broker.SystemOptions{Endpoints: mon.SystemEndpoints(), AccountEndpoints: mon.AccountEndpoints()})
 	if err != nil {
 		mon.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	return func() {
 		sys.Close()
 		mon.Close()
-	}, nil
+	}, mon.Addr(), nil
 }
 
 // gossipView adapts the cluster's members to the monitor's /gossipz shape.
