@@ -187,12 +187,15 @@ func (e *textEncoder) AddDuration(k string, v time.Duration) {
 	e.buf.AppendString(v.String())
 }
 func (e *textEncoder) AddFloat64(k string, v float64) { e.addKey(k); appendFloat(e.buf, v, 64) }
-func (e *textEncoder) AddFloat32(k string, v float32) { e.addKey(k); appendFloat(e.buf, float64(v), 32) }
-func (e *textEncoder) AddInt(k string, v int)         { e.AddInt64(k, int64(v)) }
-func (e *textEncoder) AddInt64(k string, v int64)     { e.addKey(k); e.buf.AppendInt(v) }
-func (e *textEncoder) AddInt32(k string, v int32)     { e.AddInt64(k, int64(v)) }
-func (e *textEncoder) AddInt16(k string, v int16)     { e.AddInt64(k, int64(v)) }
-func (e *textEncoder) AddInt8(k string, v int8)       { e.AddInt64(k, int64(v)) }
+func (e *textEncoder) AddFloat32(k string, v float32) {
+	e.addKey(k)
+	appendFloat(e.buf, float64(v), 32)
+}
+func (e *textEncoder) AddInt(k string, v int)     { e.AddInt64(k, int64(v)) }
+func (e *textEncoder) AddInt64(k string, v int64) { e.addKey(k); e.buf.AppendInt(v) }
+func (e *textEncoder) AddInt32(k string, v int32) { e.AddInt64(k, int64(v)) }
+func (e *textEncoder) AddInt16(k string, v int16) { e.AddInt64(k, int64(v)) }
+func (e *textEncoder) AddInt8(k string, v int8)   { e.AddInt64(k, int64(v)) }
 func (e *textEncoder) AddTime(k string, v time.Time) {
 	e.addKey(k)
 	e.buf.AppendTime(v, time.RFC3339Nano)
@@ -270,9 +273,12 @@ func (a *arrayEncoder) sep() {
 	a.n++
 }
 
-func (a *arrayEncoder) AppendBool(v bool)              { a.sep(); a.b.AppendBool(v) }
-func (a *arrayEncoder) AppendByteString(v []byte)      { a.AppendString(string(v)) }
-func (a *arrayEncoder) AppendComplex128(v complex128)  { a.sep(); a.b.AppendString(strconv.FormatComplex(v, 'g', -1, 128)) }
+func (a *arrayEncoder) AppendBool(v bool)         { a.sep(); a.b.AppendBool(v) }
+func (a *arrayEncoder) AppendByteString(v []byte) { a.AppendString(string(v)) }
+func (a *arrayEncoder) AppendComplex128(v complex128) {
+	a.sep()
+	a.b.AppendString(strconv.FormatComplex(v, 'g', -1, 128))
+}
 func (a *arrayEncoder) AppendComplex64(v complex64)    { a.AppendComplex128(complex128(v)) }
 func (a *arrayEncoder) AppendFloat64(v float64)        { a.sep(); appendFloat(a.b, v, 64) }
 func (a *arrayEncoder) AppendFloat32(v float32)        { a.sep(); appendFloat(a.b, float64(v), 32) }
