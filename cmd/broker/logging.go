@@ -185,7 +185,7 @@ func (f formatFlag) Set(s string) error {
 // SIGUSR1 (reopen) and shutdown.
 type logSink struct {
 	log    *zap.Logger
-	file   *logFile   // nil unless log_file
+	file   *logFile    // nil unless log_file
 	syslog *syslogCore // nil unless syslog or remote_syslog
 }
 
