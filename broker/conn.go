@@ -95,7 +95,9 @@ func (c *conn) init(s *Server, cid uint64, nc net.Conn, transport string, p prot
 	c.readerDone = make(chan struct{})
 	c.log = s.log.With(zap.Uint64("cid", cid), zap.Stringer("remote", nc.RemoteAddr()))
 	o := s.o()
-	c.trace = o.Trace
+	if _, client := p.(*client); client {
+		c.trace = o.Trace // routes are not traced (yet)
+	}
 	c.gen = s.gen.Load()
 	c.out.init(o.MaxPending)
 	c.lastIn.Store(c.start.UnixNano())
