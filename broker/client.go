@@ -173,6 +173,9 @@ func (c *client) Expired(sub *mux.Sub) {
 // proto.Handler implementation: the reader calls these.
 
 func (c *client) Connect(arg []byte) error {
+	if c.trace {
+		c.traceIn("CONNECT", redactSecrets(arg))
+	}
 	opts := connectOpts{Verbose: true, Pedantic: true, Echo: true}
 	if err := json.Unmarshal(arg, &opts); err != nil {
 		c.log.Info("malformed CONNECT", zap.Error(err))
@@ -243,7 +246,6 @@ func (c *client) Connect(arg []byte) error {
 	c.connectInfoDue = opts.Protocol >= 1
 	c.noEcho.Store(!opts.Echo)
 	c.headers.Store(opts.Headers)
-	c.srv.traceOp(c, "CONNECT", nil)
 	if opts.Verbose {
 		c.enqueue(okLine)
 	}
@@ -259,8 +261,8 @@ func truncate(b []byte) string {
 
 func (c *client) Pub(subject, reply []byte, hdrLen int, msg []byte) error {
 	c.countIn(len(msg))
-	if c.srv.o().Trace {
-		c.srv.traceOp(c, "PUB", subject)
+	if c.trace {
+		c.tracePub(subject, reply, hdrLen, msg)
 	}
 	if !c.canPublish(subject) {
 		c.log.Info("publish permission violation", zap.ByteString("subject", subject))
@@ -302,7 +304,9 @@ func (c *client) noResponders(subject, reply []byte) {
 }
 
 func (c *client) Sub(subject, queue, sid []byte) error {
-	c.srv.traceOp(c, "SUB", subject)
+	if c.trace {
+		c.traceIn("SUB", joinArgs(subject, queue, sid))
+	}
 	c.subsMu.Lock()
 	if _, dup := c.subs[string(sid)]; dup {
 		// nats-server ignores a SUB that reuses a live sid.
@@ -346,7 +350,13 @@ func (c *client) Sub(subject, queue, sid []byte) error {
 }
 
 func (c *client) Unsub(sid []byte, max int) error {
-	c.srv.traceOp(c, "UNSUB", sid)
+	if c.trace {
+		var n []byte
+		if max > 0 {
+			n = strconv.AppendInt(nil, int64(max), 10)
+		}
+		c.traceIn("UNSUB", joinArgs(sid, n))
+	}
 	c.subsMu.Lock()
 	s := c.subs[string(sid)]
 	remove := s != nil && (max <= 0 || !s.SetMax(max))
@@ -370,7 +380,9 @@ func (c *client) okIfVerbose() {
 }
 
 func (c *client) Ping() error {
-	c.srv.traceOp(c, "PING", nil)
+	if c.trace {
+		c.traceIn("PING", nil)
+	}
 	if c.interestChanged {
 		// Every route learns the new interest before the PONG (barrier.go).
 		c.interestChanged = false
@@ -390,7 +402,9 @@ func (c *client) Ping() error {
 }
 
 func (c *client) Pong() error {
-	c.srv.traceOp(c, "PONG", nil)
+	if c.trace {
+		c.traceIn("PONG", nil)
+	}
 	c.pong()
 	return nil
 }

@@ -38,6 +38,7 @@ type conn struct {
 	remote    net.Addr
 	transport string
 	log       *zap.Logger
+	trace     bool // Options.Trace when accepted: log every op in and out (trace.go)
 	start     time.Time
 	proto     protocol // the connection type on top of this core
 
@@ -101,6 +102,9 @@ func (c *conn) init(s *Server, cid uint64, nc net.Conn, transport string, p prot
 	c.readerDone = make(chan struct{})
 	c.log = s.log.With(zap.Uint64("cid", cid), zap.Stringer("remote", nc.RemoteAddr()))
 	o := s.o()
+	if _, client := p.(*client); client {
+		c.trace = o.Trace // routes are not traced (yet)
+	}
 	c.gen = s.gen.Load()
 	c.out.init(o.MaxPending)
 	c.lastIn.Store(c.start.UnixNano())

@@ -158,6 +158,9 @@ func (c *conn) Flush() {
 // that sends PINGs and never reads is closed as a slow consumer at the
 // limit; a route queues them regardless.
 func (c *conn) enqueue(b []byte) {
+	if c.trace {
+		c.traceOutLine(b)
+	}
 	c.mu.Lock()
 	if c.out.closing || c.capProto && !c.admitLocked(len(b)) {
 		c.mu.Unlock()
@@ -175,6 +178,9 @@ func (c *conn) sendErr(text string) { c.enqueue(errLine(text)) }
 // the writer cannot send the line and fail on the peer's reset (a
 // WriteError) before the reason is recorded.
 func (c *conn) closeWithErr(text string, reason CloseReason) {
+	if c.trace {
+		c.traceOut("-ERR", []byte(text))
+	}
 	c.mu.Lock()
 	if !c.out.closing {
 		c.out.write(errLine(text))

@@ -90,8 +90,20 @@ type Options struct {
 
 	// Logger receives the broker's logs; nil means no logging.
 	Logger *zap.Logger
-	// Trace logs every protocol op at debug level (-V).
+	// Trace logs every protocol op a client sends and is sent, as
+	// nats-server's -V does ("<<- [PUB foo 5]", "->> [MSG foo 1 5]"), at
+	// TraceLevel: the Logger must enable that level (below debug) to
+	// show them. Connections read it when they are accepted.
 	Trace bool
+	// TraceVerbose also traces the broker's internal system traffic
+	// (nats-server's trace_verbose, -VV).
+	TraceVerbose bool
+	// TraceHeaders traces only the headers of messages, not payloads
+	// (nats-server's trace_headers).
+	TraceHeaders bool
+	// MaxTracedMsgLen cuts a traced payload to this many bytes, marked
+	// "..." (0: whole payloads), as nats-server's max_traced_msg_len.
+	MaxTracedMsgLen int
 }
 
 // DefaultOptions returns nats-server's defaults.

@@ -130,18 +130,23 @@ func New(opts Options) (*Server, error) {
 	}
 	key := newServerKey()
 	id, _ := key.PublicKey()
-	if opts.Name == "" {
-		opts.Name = id
-	}
 	log := opts.Logger
 	if log == nil {
 		log = zap.NewNop()
+	}
+	if opts.Name != "" {
+		// A named server's lines carry its name; an unnamed one's would
+		// carry the 56-character id on every line (it is logged once, at
+		// start).
+		log = log.With(zap.String("server", opts.Name))
+	} else {
+		opts.Name = id
 	}
 	s := &Server{
 		opts:    opts,
 		key:     key,
 		id:      id,
-		log:     log.With(zap.String("server", opts.Name)),
+		log:     log,
 		clients: make(map[uint64]*client),
 		routes:  make(map[string]*route),
 	}

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"sort"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 // ConnInfo is a snapshot of one client connection, for monitoring.
@@ -180,10 +178,3 @@ func (s *Server) AuthFailures() int64 { return s.stats.authFailures.Load() }
 
 // TLSFailures counts failed client TLS handshakes.
 func (s *Server) TLSFailures() int64 { return s.stats.tlsFailures.Load() }
-
-// traceOp logs one inbound op at debug level when tracing (-V) is on.
-func (s *Server) traceOp(c *client, op string, arg []byte) {
-	if s.o().Trace {
-		c.log.Debug("<<- "+op, zap.ByteString("arg", arg))
-	}
-}

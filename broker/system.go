@@ -335,6 +335,7 @@ func (sys *System) run() {
 		case <-sys.done:
 			return
 		case r := <-sys.reqs:
+			sys.traceSystem("->> [", "MSG", r.in.name, r.subject, r.reply, len(r.body))
 			if isConnsEvent(r.subject) {
 				sys.srv.remoteConnsEvent(r.subject, r.body)
 				continue
@@ -369,6 +370,7 @@ const sysStatszFmt = "$SYS.SERVER.%s.STATSZ"
 
 // publish sends body on subject in acc.
 func (sys *System) publish(acc *account, subject string, body []byte, b *mux.Batch) {
+	sys.traceSystem("<<- [", "PUB", acc.name, subject, "", len(body))
 	m := mux.Msg{Subject: []byte(subject), Payload: body, Account: acc.name}
 	acc.mux.Publish(nil, &m, b)
 	b.Flush()

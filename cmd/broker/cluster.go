@@ -26,8 +26,8 @@ type clusterFlags struct {
 	routesFlag  string
 	noAdvertise bool
 	tls         *tls.Config // cluster.tls: routes accept and dial with it
-	// connectRetries and poolSize are nats-server's, accepted (see
-	// clusterKeys).
+	// connectRetries bounds implicit route dials (cluster.Static.Retries);
+	// poolSize is nats-server's, accepted (see clusterKeys).
 	connectRetries, poolSize int
 
 	gossipAddr      string

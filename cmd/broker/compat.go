@@ -43,7 +43,7 @@ func (nf *natsFlags) register(fs *flag.FlagSet) {
 	}
 	fs.BoolVar(&nf.test, "t", false, "test the configuration and exit")
 	fs.BoolVar(&nf.dv, "DV", false, "debug and trace logging")
-	fs.BoolVar(&nf.vv, "VV", false, "verbose trace (as -V)")
+	fs.BoolVar(&nf.vv, "VV", false, "verbose trace (-V, and the broker's internal system traffic)")
 	fs.BoolVar(&nf.dvv, "DVV", false, "debug and verbose trace")
 	fs.BoolVar(&nf.tls, "tls", false, "enable TLS (needs --tlscert and --tlskey)")
 	fs.StringVar(&nf.tlsCert, "tlscert", "", "server certificate `file`")
@@ -58,8 +58,7 @@ func (nf *natsFlags) register(fs *flag.FlagSet) {
 		"cluster_listen":  "use --cluster",
 		"connect_retries": "routes are redialed by the gossip layer", "no_advertise": "", "client_advertise": "",
 		"ports_file_dir": "", "ms": "HTTPS monitoring", "https_port": "HTTPS monitoring",
-		"s": "syslog", "syslog": "syslog", "r": "remote syslog", "remote_syslog": "remote syslog",
-		"log_size_limit": "log rotation", "max_traced_msg_len": "", "js": "JetStream", "jetstream": "JetStream",
+		"js": "JetStream", "jetstream": "JetStream",
 		"sd": "JetStream", "store_dir": "JetStream", "profile": "use --cpuprofile or the monitor's pprof",
 	} {
 		fs.Var(refusedFlag{name: name, why: why, boolean: isBoolRefused(name)}, name, "not supported by Murmur yet")
@@ -69,7 +68,7 @@ func (nf *natsFlags) register(fs *flag.FlagSet) {
 // isBoolRefused tells the refused flags that take no value.
 func isBoolRefused(name string) bool {
 	switch name {
-	case "no_advertise", "s", "syslog", "js", "jetstream":
+	case "no_advertise", "js", "jetstream":
 		return true
 	}
 	return false
@@ -94,10 +93,10 @@ func (f refusedFlag) IsBoolFlag() bool { return f.boolean }
 // apply puts the credential, log and TLS flags over what the file set.
 func (nf *natsFlags) apply(cfg *config) error {
 	if nf.dv || nf.dvv {
-		cfg.debug, cfg.trace = true, true
+		cfg.log.debug, cfg.log.trace = true, true
 	}
-	if nf.vv {
-		cfg.trace = true
+	if nf.vv || nf.dvv {
+		cfg.log.trace, cfg.log.traceVerbose = true, true
 	}
 	o := &cfg.opts
 	if nf.user != "" || nf.auth != "" {

@@ -36,7 +36,7 @@ func (cf *cliFlags) register(fs *flag.FlagSet) {
 		fs.StringVar(&cf.configFile, n, "", "configuration `file` (nats-server format); flags given on the command line override it")
 	}
 	for _, n := range []string{"sl", "signal"} {
-		fs.StringVar(&cf.signal, n, "", "send `signal` to a running broker and exit: reload, ldm, stop, quit or term, as signal=<pid or pid file>")
+		fs.StringVar(&cf.signal, n, "", "send `signal` to a running broker and exit: reload, reopen, ldm, stop, quit or term, as signal=<pid or pid file>")
 	}
 	for _, n := range []string{"P", "pid"} {
 		fs.StringVar(&cf.pidFile, n, "", "write the process id to `file` (for --signal)")
@@ -259,9 +259,6 @@ func fileKeys(c *config) keys {
 		"ping_interval":     duration(&o.PingInterval),
 		"ping_max":          integer(&o.PingMax, 1, maxInt),
 		"write_deadline":    duration(&o.WriteDeadline),
-		"logfile":           str(&c.logFile),
-		"debug":             boolean(&c.debug),
-		"trace":             boolean(&c.trace),
 		"pid_file":          str(&c.cli.pidFile),
 		"stats_interval":    duration(&mon.statsInterval),
 
@@ -297,13 +294,14 @@ func fileKeys(c *config) keys {
 		}),
 	}
 	for alias, key := range map[string]string{
-		"net": "host", "monitor_port": "http_port", "log_file": "logfile",
+		"net": "host", "monitor_port": "http_port",
 		"max_conn": "max_connections", "max_subs": "max_subscriptions",
 		"ws": "websocket",
 	} {
 		ks[alias] = ks[key]
 	}
 	serverKeys(c, ks)
+	c.log.addKeys(ks, &c.nats)
 	return refuse(ks, refusedTop)
 }
 

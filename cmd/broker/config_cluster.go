@@ -50,9 +50,10 @@ func clusterKeys(c *config, name setter) setter {
 			"compression": compression(&cl.compression),
 			// no_advertise keeps this broker's client URLs from the cluster.
 			"no_advertise": boolean(&cl.noAdvertise),
-			// connect_retries and pool_size are accepted (docs/config.md):
-			// configured routes are redialed until they are up, and
-			// Murmur keeps one route per pair of brokers.
+			// connect_retries bounds the dials of an implicit route
+			// (configured ones are redialed until they are up); pool_size
+			// is accepted: Murmur keeps one route per pair of brokers
+			// (docs/config.md).
 			"connect_retries": integer(&cl.connectRetries, -1, maxInt),
 			"pool_size":       integer(&cl.poolSize, -1, maxInt),
 			"authorization": func(v *conf.Value) error {

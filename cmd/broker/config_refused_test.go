@@ -25,11 +25,10 @@ var natsServerKeys = map[string][]string{
 		"no_system", "no_sys_acc", "no_header_support", "trusted", "trusted_keys", "connect_error_reports",
 		"reconnect_error_reports", "websocket", "ws", "mqtt", "server_tags", "server_metadata",
 		"feature_flags", "default_js_domain", "ocsp_cache", "no_fast_producer_stall", "max_closed_clients",
-		"proxies",
-		// The logging keys (trace_verbose, trace_headers, logtime,
-		// logtime_utc, logfile_size_limit, log_size_limit, logfile_max_num,
-		// log_max_num, syslog, remote_syslog, max_traced_msg_len), mappings
-		// (maps) and prof_port are issue 19's other parts.
+		"proxies", "trace_verbose", "trace_headers", "logtime", "logtime_utc", "logfile_size_limit",
+		"log_size_limit", "logfile_max_num", "log_max_num", "syslog", "remote_syslog", "max_traced_msg_len",
+		"debug", "trace",
+		// mappings (maps) and prof_port are issue 19's other parts.
 	},
 	"cluster": {"name", "listen", "port", "host", "net", "authorization", "routes", "tls",
 		"cluster_advertise", "advertise", "no_advertise", "connect_retries", "connect_backoff",

@@ -134,8 +134,8 @@ system_account { user: sys, password: pw }
 	check("ping_interval", o.PingInterval, 30*time.Second)
 	check("ping_max", o.PingMax, 3)
 	check("write_deadline", o.WriteDeadline, 5*time.Second)
-	check("logfile", cfg.logFile, filepath.Join(dir, "broker.log"))
-	check("debug/trace", [2]bool{cfg.debug, cfg.trace}, [2]bool{true, true})
+	check("logfile", cfg.log.file, filepath.Join(dir, "broker.log"))
+	check("debug/trace", [2]bool{cfg.log.debug, cfg.log.trace}, [2]bool{true, true})
 	check("pid_file", cfg.cli.pidFile, filepath.Join(dir, "broker.pid"))
 	check("stats_interval", cfg.monitor.statsInterval, time.Minute)
 	check("lame_duck", o.LameDuck, broker.LameDuckOptions{Duration: 30 * time.Second, GracePeriod: 2 * time.Second})
@@ -201,7 +201,7 @@ func TestConfigAliasesAndForms(t *testing.T) {
 		{"monitor_port: 9000", func(c *config) bool { return c.monitor.httpPort == 9000 }},
 		{"http_port: 0", func(c *config) bool { return c.monitor.httpPort == 0 }},
 		{"http: 9001", func(c *config) bool { return c.monitor.httpPort == 9001 && c.monitor.httpAddr == "0.0.0.0" }},
-		{"log_file: /tmp/x.log", func(c *config) bool { return c.logFile == "/tmp/x.log" }},
+		{"log_file: /tmp/x.log", func(c *config) bool { return c.log.file == "/tmp/x.log" }},
 		{"max_conn: 5\nmax_subs: 6", func(c *config) bool { return c.opts.MaxConnections == 5 && c.opts.MaxSubscriptions == 6 }},
 		{"MAX_PAYLOAD: 2KB", func(c *config) bool { return c.opts.MaxPayload == 2048 }},
 		{"ping_interval: 2m", func(c *config) bool { return c.opts.PingInterval == 2*time.Minute }},

@@ -11,10 +11,8 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
-	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/murmurmq/murmur/broker"
 	"github.com/murmurmq/murmur/cluster"
@@ -43,9 +41,8 @@ func main() {
 // config is what the command line sets.
 type config struct {
 	opts       broker.Options
-	logFile    string
-	debug      bool
-	trace      bool
+	log        logFlags // -l, -D, -V, syslog, rotation (logging.go)
+	sink       *logSink // the running log, set by run
 	cpuProfile string
 	cluster    clusterFlags
 	monitor    monitorFlags
@@ -90,9 +87,6 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 	both("a", "addr", func(n string) { fs.StringVar(&o.Host, n, o.Host, "client listen `host`") })
 	both("p", "port", func(n string) { fs.IntVar(&o.Port, n, o.Port, "client `port` (-1 for random)") })
 	both("n", "name", func(n string) { fs.StringVar(&o.Name, n, o.Name, "server `name` (default: the server id)") })
-	both("l", "log", func(n string) { fs.StringVar(&cfg.logFile, n, "", "log `file` (default: stderr)") })
-	both("D", "debug", func(n string) { fs.BoolVar(&cfg.debug, n, false, "debug logging") })
-	both("V", "trace", func(n string) { fs.BoolVar(&cfg.trace, n, false, "trace every protocol op (implies debug)") })
 	fs.Var(sizeFlag{&o.MaxPayload}, "max_payload", "maximum message payload in `bytes` (suffixes: 2MB, 64k)")
 	fs.Var(sizeFlag{&o.MaxControlLine}, "max_control_line", "maximum control line in `bytes`")
 	fs.Var(sizeFlag{&o.MaxPending}, "max_pending", "maximum pending outbound `bytes` per connection")
@@ -102,6 +96,7 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 	fs.IntVar(&o.PingMax, "ping_max", o.PingMax, "unanswered PINGs before a connection is stale")
 	fs.DurationVar(&o.WriteDeadline, "write_deadline", o.WriteDeadline, "write `deadline` before a client is a slow consumer")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until shutdown")
+	cfg.log.register(fs)
 	cfg.cluster.register(fs)
 	cfg.monitor.register(fs)
 	cfg.quicFlags.register(fs)
@@ -138,6 +133,9 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 	if err := cfg.nats.apply(cfg); err != nil {
 		return nil, err
 	}
+	if err := cfg.log.validate(); err != nil {
+		return nil, err
+	}
 	var err error
 	if err = o.Validate(); err != nil {
 		return nil, err
@@ -166,47 +164,21 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 	return cfg, nil
 }
 
-func newLogger(cfg *config, stderr io.Writer) (*zap.Logger, func(), error) {
-	level := zapcore.InfoLevel
-	if cfg.debug || cfg.trace {
-		level = zapcore.DebugLevel
-	}
-	var w zapcore.WriteSyncer = zapcore.AddSync(stderr)
-	closeFn := func() {}
-	if cfg.logFile != "" {
-		f, err := os.OpenFile(cfg.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return nil, nil, fmt.Errorf("log: %w", err)
-		}
-		w = zapcore.AddSync(f)
-		closeFn = func() { f.Close() }
-	}
-	enc := zap.NewProductionEncoderConfig()
-	enc.EncodeTime = zapcore.ISO8601TimeEncoder
-	switch {
-	case !cfg.nats.logtime:
-		enc.TimeKey = "" // -T=false: no timestamps (a supervisor adds its own)
-	case cfg.nats.logtimeUTC:
-		enc.EncodeTime = func(t time.Time, pe zapcore.PrimitiveArrayEncoder) { zapcore.ISO8601TimeEncoder(t.UTC(), pe) }
-	}
-	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), w, level)
-	return zap.New(core), closeFn, nil
-}
-
 // run is the command: --help goes to stdout, logs to stderr.
 func run(args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseFlags(args, stdout)
 	if err != nil {
 		return err
 	}
-	log, closeLog, err := newLogger(cfg, stderr)
+	sink, err := openLog(cfg, stderr)
 	if err != nil {
 		return err
 	}
-	defer closeLog()
-	defer log.Sync() //nolint:errcheck // nothing useful to do on failure
+	defer sink.close()
+	log := sink.log
+	cfg.sink = sink
 	cfg.opts.Logger = log
-	cfg.opts.Trace = cfg.trace
+	cfg.log.applyTo(&cfg.opts)
 
 	if cfg.cpuProfile != "" {
 		f, err := os.Create(cfg.cpuProfile)
@@ -241,6 +213,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		// Without gossip, routes also tell of further brokers (implicit
 		// routes), so a broker given none still joins the mesh.
 		static := cluster.StartStatic(srv, cfg.cluster.routes, log)
+		static.Retries = max(cfg.cluster.connectRetries, 0)
 		defer static.Close()
 		if cl != nil {
 			cl.PinRoutes(static.Pinned)
