@@ -29,6 +29,10 @@ type clusterFlags struct {
 	// connectRetries bounds implicit route dials (cluster.Static.Retries);
 	// poolSize is nats-server's, accepted (see clusterKeys).
 	connectRetries, poolSize int
+	// gossipWanted: a gossip block or a --gossip_* flag was given. With
+	// configured routes and neither, the cluster is one of routes alone,
+	// as nats-server's: no gossip (routes tell of further brokers).
+	gossipWanted bool
 
 	gossipAddr      string
 	gossipPort      int
@@ -99,6 +103,9 @@ func (cf *clusterFlags) apply(o *broker.Options) (*gossip.Config, error) {
 		Credential:  cf.credential,
 		Compression: cf.compression,
 		NoAdvertise: cf.noAdvertise,
+	}
+	if len(cf.routes) > 0 && !cf.gossipWanted {
+		return nil, nil
 	}
 	g := gossip.DefaultConfig()
 	g.Cluster = cf.name

@@ -282,7 +282,7 @@ func fileKeys(c *config) keys {
 		}),
 		"websocket": c.wsFlags.keys(),
 		"cluster":   clusterKeys(c, name),
-		"gossip": block(keys{
+		"gossip": wantGossip(&cl.gossipWanted, keys{
 			"listen":         hostPort(&cl.gossipAddr, &cl.gossipPort),
 			"advertise":      gossipAdvertise(&cl.gossipAdvertise, &c.cli.gossipAdvertisePort),
 			"seeds":          strList(&cl.seeds),
@@ -303,6 +303,16 @@ func fileKeys(c *config) keys {
 	serverKeys(c, ks)
 	c.log.addKeys(ks, &c.nats)
 	return refuse(ks, refusedTop)
+}
+
+// wantGossip decodes the gossip block, whose presence turns gossip on
+// beside configured routes.
+func wantGossip(wanted *bool, ks keys) setter {
+	set := block(ks)
+	return func(v *conf.Value) error {
+		*wanted = true
+		return set(v)
+	}
 }
 
 // gossipAdvertise takes "ip" or "ip:port".

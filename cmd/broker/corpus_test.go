@@ -242,14 +242,14 @@ func TestCorpus(t *testing.T) {
 			nc.Publish("bar", nil)
 			wantViolation(t, errs, "bar")
 		}},
-		{"routes with cluster authorization", []string{"test_srv_a.conf", "test_srv_b.conf"}, []int{5222, 5244, 5224, 5225, 5246}, []string{"--gossip_port", "0"}, func(t *testing.T, r *corpusRun) {
+		{"routes with cluster authorization", []string{"test_srv_a.conf", "test_srv_b.conf"}, []int{5222, 5244, 5224, 5225, 5246}, nil, func(t *testing.T, r *corpusRun) {
 			crosses(t, r.url(5222), r.url(5224))
 			crosses(t, r.url(5224), r.url(5222))
 		}},
-		{"routes over TLS", []string{"test_srv_a_tls.conf", "test_srv_b_tls.conf"}, []int{5222, 5244, 5224, 5246}, []string{"-m", "0", "--gossip_port", "0"}, func(t *testing.T, r *corpusRun) {
+		{"routes over TLS", []string{"test_srv_a_tls.conf", "test_srv_b_tls.conf"}, []int{5222, 5244, 5224, 5246}, []string{"-m", "0"}, func(t *testing.T, r *corpusRun) {
 			crosses(t, r.url(5222), r.url(5224))
 		}},
-		{"the Docker image's config", []string{"docs_docker.conf"}, []int{4222, 8222, 6222}, []string{"--gossip_port", "0"}, func(t *testing.T, r *corpusRun) {
+		{"the Docker image's config", []string{"docs_docker.conf"}, []int{4222, 8222, 6222}, nil, func(t *testing.T, r *corpusRun) {
 			connect(t, r.url(4222)).Close()
 			c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", r.port[6222]))
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -145,6 +146,11 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 	}
 	if _, err = cfg.wsFlags.apply(o); err != nil {
 		return nil, err
+	}
+	for _, n := range cfg.cli.overrides {
+		if strings.HasPrefix(n, "gossip_") {
+			cfg.cluster.gossipWanted = true
+		}
 	}
 	g, err := cfg.cluster.apply(o)
 	if err != nil {
