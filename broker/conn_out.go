@@ -301,8 +301,11 @@ func (c *conn) slowConsumer(reason CloseReason) {
 // a client, in its account's (routes are in no account's).
 func (c *conn) countSlowConsumer() {
 	c.srv.stats.slowConsumers.Add(1)
-	if cl, ok := c.proto.(*client); ok {
-		cl.acc.Load().totals.slowConsumers.Add(1)
+	switch p := c.proto.(type) {
+	case *client:
+		p.acc.Load().totals.slowConsumers.Add(1)
+	case *route:
+		c.srv.stats.slowRoutes.Add(1)
 	}
 }
 

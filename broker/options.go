@@ -9,9 +9,6 @@ import (
 	"github.com/murmurmq/murmur/transport"
 )
 
-// Version is the broker's version, reported in INFO and monitoring.
-const Version = "0.1.0"
-
 // Defaults, as nats-server's.
 const (
 	DefaultPort           = 4222
@@ -71,6 +68,13 @@ type Options struct {
 	TLS *TLSOptions
 	// LameDuck tunes lame-duck mode.
 	LameDuck LameDuckOptions
+
+	// Tags are the server's tags (nats-server server_tags), reported in
+	// /varz.
+	Tags []string
+	// ConfigDigest identifies the configuration in force, "sha256:<hex>"
+	// of the config file (empty without one), reported in /varz.
+	ConfigDigest string
 
 	// Logger receives the broker's logs; nil means no logging.
 	Logger *zap.Logger

@@ -86,10 +86,16 @@ func (s *Server) ClosedConnections() []ClosedConn {
 
 // Stats are the server's running totals.
 type Stats struct {
-	InMsgs, InBytes, OutMsgs, OutBytes int64
-	TotalConnections                   int64
-	SlowConsumers, StaleConnections    int64
-	Connections, Subscriptions         int
+	// InMsgs and the rest count every connection (clients and routes) and
+	// the system responder; the Client totals only client connections.
+	InMsgs, InBytes, OutMsgs, OutBytes                         int64
+	ClientInMsgs, ClientInBytes, ClientOutMsgs, ClientOutBytes int64
+	TotalConnections                                           int64
+	// SlowConsumers and StaleConnections count both kinds; the Route
+	// counts are the routes among them.
+	SlowConsumers, StaleConnections int64
+	SlowRoutes, StaleRoutes         int64
+	Connections, Subscriptions      int
 }
 
 // Stats returns a snapshot of the totals. The message counters are kept
@@ -101,8 +107,14 @@ func (s *Server) Stats() Stats {
 		inMsgs: s.stats.inMsgs.Load(), inBytes: s.stats.inBytes.Load(),
 		outMsgs: s.stats.outMsgs.Load(), outBytes: s.stats.outBytes.Load(),
 	}
+	// Closed clients' counts are in both the server's and the client totals.
+	ct := msgTotals{
+		inMsgs: s.stats.clientInMsgs.Load(), inBytes: s.stats.clientInBytes.Load(),
+		outMsgs: s.stats.clientOutMsgs.Load(), outBytes: s.stats.clientOutBytes.Load(),
+	}
 	for _, c := range s.clients {
 		t.add(&c.conn)
+		ct.add(&c.conn)
 	}
 	for _, r := range s.routes {
 		t.add(&r.conn)
@@ -114,9 +126,15 @@ func (s *Server) Stats() Stats {
 		InBytes:          t.inBytes,
 		OutMsgs:          t.outMsgs,
 		OutBytes:         t.outBytes,
+		ClientInMsgs:     ct.inMsgs,
+		ClientInBytes:    ct.inBytes,
+		ClientOutMsgs:    ct.outMsgs,
+		ClientOutBytes:   ct.outBytes,
 		TotalConnections: s.stats.totalConns.Load(),
 		SlowConsumers:    s.stats.slowConsumers.Load(),
 		StaleConnections: s.stats.stale.Load(),
+		SlowRoutes:       s.stats.slowRoutes.Load(),
+		StaleRoutes:      s.stats.staleRoutes.Load(),
 		Connections:      conns,
 		Subscriptions:    s.numSubs(),
 	}
@@ -169,6 +187,12 @@ func (s *Server) retireLocked(c *conn) {
 	s.stats.outBytes.Add(t.outBytes)
 	s.stats.matches.Add(t.matches)
 	s.stats.hits.Add(t.hits)
+	if _, ok := c.proto.(*client); ok {
+		s.stats.clientInMsgs.Add(t.inMsgs)
+		s.stats.clientInBytes.Add(t.inBytes)
+		s.stats.clientOutMsgs.Add(t.outMsgs)
+		s.stats.clientOutBytes.Add(t.outBytes)
+	}
 }
 
 // AuthFailures counts clients refused for bad or missing credentials.

@@ -138,7 +138,7 @@ func (sys *System) serverInfo() *ServerInfo {
 		Host:    host,
 		ID:      sys.srv.id,
 		Cluster: sys.opts.ClusterName,
-		Version: Version,
+		Version: ServerVersion,
 		Seq:     sys.seq.Add(1),
 		Time:    time.Now().UTC(),
 	}

@@ -58,7 +58,7 @@ func TestRoutezFromBroker(t *testing.T) {
 	var v monitor.Varz
 	getJSON(t, c, m, "/varz", &v)
 	_, port, _ := net.SplitHostPort(a.RouteAddr().String())
-	if v.Routes != 1 || v.Remotes != 1 || v.Cluster == nil || v.Cluster.Name != "east" || strconv.Itoa(v.Cluster.Port) != port {
+	if v.Routes != 1 || v.Remotes != 1 || v.Cluster.Name != "east" || strconv.Itoa(v.Cluster.Port) != port {
 		t.Errorf("varz: routes %d remotes %d cluster %+v (route port %s)", v.Routes, v.Remotes, v.Cluster, port)
 	}
 
@@ -118,7 +118,7 @@ func TestSystemPingAnsweredByEveryBroker(t *testing.T) {
 	// The per-server subject of B, asked through A.
 	r := request(t, nc, "$SYS.REQ.SERVER."+b.ID()+".VARZ", "")
 	var v monitor.Varz
-	if err := json.Unmarshal(r.Data, &v); err != nil || v.Name != "node-b" || v.Cluster == nil || v.Cluster.Name != "east" {
+	if err := json.Unmarshal(r.Data, &v); err != nil || v.Name != "node-b" || v.Cluster.Name != "east" {
 		t.Errorf("b's VARZ through a: %v %+v", err, v)
 	}
 	// And the real CLI sees the whole cluster through one broker.

@@ -4,9 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"runtime"
-	"runtime/debug"
 	"strconv"
 
 	"github.com/murmurmq/murmur/broker"
@@ -137,33 +134,6 @@ func (nf *natsFlags) apply(cfg *config) error {
 		o.TLS = &t
 	}
 	return nil
-}
-
-// buildCommit, when set at build time (-ldflags "-X main.buildCommit=<sha>"),
-// names the commit; otherwise the Go build's VCS stamp does.
-var buildCommit string
-
-// printVersion writes the Murmur version, the commit it was built from
-// (when the build recorded one) and the Go version.
-func printVersion(w io.Writer) {
-	commit, modified := "unknown", false
-	if buildCommit != "" {
-		commit = buildCommit
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				commit = s.Value
-			case "vcs.modified":
-				modified, _ = strconv.ParseBool(s.Value)
-			}
-		}
-	}
-	if modified {
-		commit += " (modified)"
-	}
-	fmt.Fprintf(w, "murmur version %s, commit %s, %s\n", broker.Version, commit, runtime.Version())
 }
 
 // sizeFlag is an integer flag that takes nats-server's size suffixes

@@ -111,6 +111,7 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 		if err := applyFile(cfg, *file); err != nil {
 			return nil, err
 		}
+		o.ConfigDigest = configDigest(*file)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -243,7 +244,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			cl.PinRoutes(static.Pinned)
 		}
 	}
-	stopMonitor, err := startMonitor(&cfg.monitor, srv, cl, log)
+	stopMonitor, err := startMonitor(&cfg.monitor, cfg.cluster.routes, srv, cl, log)
 	if err != nil {
 		if cl != nil {
 			cl.Close()

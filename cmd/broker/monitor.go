@@ -61,13 +61,14 @@ func (mf *monitorFlags) applySystemUser(o *broker.Options) {
 
 // startMonitor starts the HTTP endpoint, stats log and system responder as
 // configured. The returned stop closes them.
-func startMonitor(mf *monitorFlags, srv *broker.Server, cl *cluster.Cluster, log *zap.Logger) (stop func(), err error) {
+func startMonitor(mf *monitorFlags, routes []string, srv *broker.Server, cl *cluster.Cluster, log *zap.Logger) (stop func(), err error) {
 	cfg := monitor.Config{
 		Broker:        srv,
 		Host:          mf.httpAddr,
 		Port:          mf.httpPort,
 		StatsInterval: mf.statsInterval,
 		Logger:        log,
+		RouteURLs:     routes,
 	}
 	if cl != nil {
 		cfg.Gossip = gossipView(cl)
