@@ -63,6 +63,9 @@ func (s *Server) fillListenerInfoLocked(info *Info, ln *listener) {
 		info.TLSRequired = ln.scheme == "wss"
 		info.TLSAvailable = info.TLSRequired
 	}
+	if cl := s.o().Cluster; cl != nil && cl.NoAdvertise {
+		info.ConnectURLs = nil // clients know only the URL they dialed
+	}
 	if ln.spec.Auth.overrides() {
 		info.AuthRequired = true
 	}

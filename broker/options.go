@@ -47,6 +47,11 @@ type Options struct {
 	Port int
 	// Listeners, when set, replace Host/Port: one accept loop per entry.
 	Listeners []Listener
+	// ClientAdvertise is nats-server's client_advertise (--client_advertise):
+	// the URL other brokers tell clients to reach this one's TCP listener at.
+	// Set by the flag and the config key; not yet applied (the TCP
+	// listener's Listener.Advertise is what the broker reads).
+	ClientAdvertise string
 
 	MaxPayload     int
 	MaxControlLine int
@@ -164,6 +169,11 @@ type ClusterOptions struct {
 	Credential string
 	// Compression offers S2 compression on routes; used when both ends offer it.
 	Compression bool
+	// NoAdvertise keeps the cluster's client URLs out of this broker's
+	// INFO connect_urls and its own client URLs out of what it gossips,
+	// as nats-server's cluster.no_advertise: clients know only the
+	// addresses they were given.
+	NoAdvertise bool
 }
 
 func (c *ClusterOptions) validate() error {

@@ -24,6 +24,12 @@ type clusterFlags struct {
 	compression bool
 	routes      []string // configured routes, "host:port" (cluster.routes, --routes)
 	routesFlag  string
+	noAdvertise bool
+	// connectRetries is nats-server's retry limit for routes it learned of
+	// (--connect_retries, cluster.connect_retries). Accepted, with no effect:
+	// Murmur redials a discovered route while gossip reports its broker
+	// alive, and a configured one always (docs/routes.md).
+	connectRetries int
 
 	gossipAddr      string
 	gossipPort      int
@@ -45,7 +51,11 @@ const lanGossipInterval = 100 * time.Millisecond
 
 func (cf *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&cf.routesFlag, "routes", "", "comma-separated route `urls` to dial (nats-route://host:port), beside gossip")
-	fs.StringVar(&cf.listen, "cluster", "", "route listen `host:port` (e.g. 0.0.0.0:6222); turns clustering on")
+	for _, n := range []string{"cluster", "cluster_listen"} {
+		fs.StringVar(&cf.listen, n, "", "route listen `host:port` or nats://host:port (e.g. 0.0.0.0:6222); turns clustering on")
+	}
+	fs.BoolVar(&cf.noAdvertise, "no_advertise", false, "give clients no cluster connect_urls and gossip no client URLs of this broker")
+	fs.IntVar(&cf.connectRetries, "connect_retries", 0, "accepted for nats-server compatibility, no effect: discovered routes are redialed while gossip sees their broker")
 	fs.StringVar(&cf.name, "cluster_name", "murmur", "cluster `name`; brokers of one cluster must agree")
 	fs.StringVar(&cf.advertise, "cluster_advertise", "", "route `host:port` other brokers dial (default: the listen address)")
 	fs.StringVar(&cf.credential, "route_credential", "", "shared `secret` every route must present")
@@ -83,6 +93,19 @@ func (cf *clusterFlags) apply(o *broker.Options) (*gossip.Config, error) {
 		}
 		return nil, nil
 	}
+	if strings.Contains(cf.listen, "://") { // nats-server's --cluster nats://host:port
+		u, err := url.Parse(cf.listen)
+		switch {
+		case err != nil || u.Port() == "":
+			return nil, fmt.Errorf("--cluster %q: want host:port or nats://host:port", cf.listen)
+		case u.User != nil:
+			return nil, fmt.Errorf("--cluster %q: credentials in the URL are not supported (use --route_credential)", cf.listen)
+		}
+		cf.listen = u.Host
+	}
+	if cf.connectRetries < 0 {
+		return nil, fmt.Errorf("--connect_retries %d is negative", cf.connectRetries)
+	}
 	host, _, err := net.SplitHostPort(cf.listen)
 	if err != nil {
 		return nil, fmt.Errorf("--cluster %q: %v", cf.listen, err)
@@ -93,6 +116,7 @@ func (cf *clusterFlags) apply(o *broker.Options) (*gossip.Config, error) {
 		Advertise:   cf.advertise,
 		Credential:  cf.credential,
 		Compression: cf.compression,
+		NoAdvertise: cf.noAdvertise,
 	}
 	g := gossip.DefaultConfig()
 	g.Cluster = cf.name
