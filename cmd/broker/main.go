@@ -32,7 +32,7 @@ func main() {
 			printVersion(os.Stdout)
 			return
 		case errors.Is(err, errTested):
-			fmt.Println("broker:", err) // nats-server's "configuration file <f> test is successful"
+			fmt.Println("broker:", err) // as nats-server: "configuration file <f> is valid (sha256:...)"
 			return
 		}
 		fmt.Fprintln(os.Stderr, "broker:", err)
@@ -98,6 +98,9 @@ func parseArgs(args []string, stdout io.Writer, file *string) (*config, error) {
 	if cfg.nats.version {
 		return nil, errVersion
 	}
+	if cfg.nats.test && cfg.cli.configFile == "" {
+		return nil, errors.New("-t: must specify -c/--config, the file to check")
+	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
@@ -134,7 +137,7 @@ func parseArgs(args []string, stdout io.Writer, file *string) (*config, error) {
 		return nil, err
 	}
 	if cfg.nats.test {
-		return nil, fmt.Errorf("configuration file %s test is successful%w", *file, errTested)
+		return nil, fmt.Errorf("configuration file %s is valid (%s)%w", *file, o.ConfigDigest, errTested)
 	}
 	return cfg, nil
 }
