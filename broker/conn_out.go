@@ -237,6 +237,7 @@ func (c *conn) waitForPeer() {
 		c.mu.Unlock()
 		return // looks stalled: not waited for until then
 	}
+	c.srv.stats.stalls.Add(1) // a producer held back (nats-server's stalled_clients)
 	if now.Sub(o.behindAt) > stallForget {
 		o.stallFor = 0 // long caught up: what it earned as a slow reader lapses
 	}

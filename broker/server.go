@@ -95,6 +95,7 @@ type serverStats struct {
 	// stale ones among the totals that were routes.
 	clientInMsgs, clientInBytes, clientOutMsgs, clientOutBytes atomic.Int64
 	slowRoutes, staleRoutes                                    atomic.Int64
+	stalls                                                     atomic.Int64
 }
 
 type listener struct {

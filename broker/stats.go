@@ -95,7 +95,10 @@ type Stats struct {
 	// counts are the routes among them.
 	SlowConsumers, StaleConnections int64
 	SlowRoutes, StaleRoutes         int64
-	Connections, Subscriptions      int
+	// Stalls counts the times a producer was held back because a
+	// receiver's output was far behind (back-pressure, conn_out.go).
+	Stalls                     int64
+	Connections, Subscriptions int
 }
 
 // Stats returns a snapshot of the totals. The message counters are kept
@@ -107,14 +110,15 @@ func (s *Server) Stats() Stats {
 		inMsgs: s.stats.inMsgs.Load(), inBytes: s.stats.inBytes.Load(),
 		outMsgs: s.stats.outMsgs.Load(), outBytes: s.stats.outBytes.Load(),
 	}
-	// Closed clients' counts are in both the server's and the client totals.
+	// The client totals count what clients sent and what was queued to
+	// them (the server totals count deliveries on the producer's side).
 	ct := msgTotals{
 		inMsgs: s.stats.clientInMsgs.Load(), inBytes: s.stats.clientInBytes.Load(),
 		outMsgs: s.stats.clientOutMsgs.Load(), outBytes: s.stats.clientOutBytes.Load(),
 	}
 	for _, c := range s.clients {
 		t.add(&c.conn)
-		ct.add(&c.conn)
+		ct.addClient(&c.conn)
 	}
 	for _, r := range s.routes {
 		t.add(&r.conn)
@@ -135,6 +139,7 @@ func (s *Server) Stats() Stats {
 		StaleConnections: s.stats.stale.Load(),
 		SlowRoutes:       s.stats.slowRoutes.Load(),
 		StaleRoutes:      s.stats.staleRoutes.Load(),
+		Stalls:           s.stats.stalls.Load(),
 		Connections:      conns,
 		Subscriptions:    s.numSubs(),
 	}
@@ -159,6 +164,14 @@ func (t *msgTotals) add(c *conn) {
 	t.outBytes += c.fanBytes.Load()
 	t.matches += c.matches.Load()
 	t.hits += c.hits.Load()
+}
+
+// addClient adds what client connection c sent and was sent.
+func (t *msgTotals) addClient(c *conn) {
+	t.inMsgs += c.inMsgs.Load()
+	t.inBytes += c.inBytes.Load()
+	t.outMsgs += c.outMsgs.Load()
+	t.outBytes += c.outBytes.Load()
 }
 
 // lookupTotals sums the index lookups of live and closed connections.
@@ -188,10 +201,12 @@ func (s *Server) retireLocked(c *conn) {
 	s.stats.matches.Add(t.matches)
 	s.stats.hits.Add(t.hits)
 	if _, ok := c.proto.(*client); ok {
-		s.stats.clientInMsgs.Add(t.inMsgs)
-		s.stats.clientInBytes.Add(t.inBytes)
-		s.stats.clientOutMsgs.Add(t.outMsgs)
-		s.stats.clientOutBytes.Add(t.outBytes)
+		var ct msgTotals
+		ct.addClient(c)
+		s.stats.clientInMsgs.Add(ct.inMsgs)
+		s.stats.clientInBytes.Add(ct.inBytes)
+		s.stats.clientOutMsgs.Add(ct.outMsgs)
+		s.stats.clientOutBytes.Add(ct.outBytes)
 	}
 }
 

@@ -169,6 +169,7 @@ func (m *Server) Varz() *Varz {
 		OutClientBytes:   st.ClientOutBytes,
 		SlowConsumers:    st.SlowConsumers,
 		StaleConnections: st.StaleConnections,
+		StalledClients:   st.Stalls,
 		Subscriptions:    st.Subscriptions,
 		HTTPReqStats:     m.reqs.snapshot(),
 		ConfigLoadTime:   start.UTC(),
