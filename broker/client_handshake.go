@@ -10,8 +10,9 @@ import (
 	"github.com/murmurmq/murmur/internal/proto"
 )
 
-// defaultTLSTimeout bounds a client's TLS handshake (nats-server's 2 s).
-const defaultTLSTimeout = 2 * time.Second
+// DefaultTLSTimeout bounds a client's TLS handshake when TLSOptions.Timeout
+// is unset (nats-server's 2 s).
+const DefaultTLSTimeout = 2 * time.Second
 
 var errAuthFailed = errors.New("authorization violation")
 
@@ -62,7 +63,7 @@ func (c *client) handshake() error {
 func (c *client) startTLS(o *TLSOptions) error {
 	timeout := o.Timeout
 	if timeout <= 0 {
-		timeout = defaultTLSTimeout
+		timeout = DefaultTLSTimeout
 	}
 	tc := tls.Server(c.nc, o.Config)
 	_ = tc.SetDeadline(time.Now().Add(timeout))

@@ -298,6 +298,9 @@ func (c *conn) onPingTimer() {
 	if c.pingsOut.Load()+1 > int32(c.srv.o().PingMax) {
 		c.log.Info("stale connection, closing")
 		c.srv.stats.stale.Add(1)
+		if _, ok := c.proto.(*route); ok {
+			c.srv.stats.staleRoutes.Add(1)
+		}
 		c.sendErr(proto.ErrTextStale)
 		c.close(StaleConnection)
 		return

@@ -243,6 +243,7 @@ func (c *conn) waitForPeer() {
 		c.mu.Unlock()
 		return // looks stalled: not waited for until then
 	}
+	c.srv.stats.stalls.Add(1) // a producer held back (nats-server's stalled_clients)
 	if now.Sub(o.behindAt) > stallForget {
 		o.stallFor = 0 // long caught up: what it earned as a slow reader lapses
 	}
@@ -307,8 +308,11 @@ func (c *conn) slowConsumer(reason CloseReason) {
 // a client, in its account's (routes are in no account's).
 func (c *conn) countSlowConsumer() {
 	c.srv.stats.slowConsumers.Add(1)
-	if cl, ok := c.proto.(*client); ok {
-		cl.acc.Load().totals.slowConsumers.Add(1)
+	switch p := c.proto.(type) {
+	case *client:
+		p.acc.Load().totals.slowConsumers.Add(1)
+	case *route:
+		c.srv.stats.slowRoutes.Add(1)
 	}
 }
 

@@ -9,9 +9,6 @@ import (
 	"github.com/murmurmq/murmur/transport"
 )
 
-// Version is the broker's version, reported in INFO and monitoring.
-const Version = "0.1.0"
-
 // Defaults, as nats-server's.
 const (
 	DefaultPort           = 4222
@@ -87,6 +84,10 @@ type Options struct {
 	// reported in the "server" block of $SYS events and system responses.
 	Tags     []string
 	Metadata map[string]string
+
+	// ConfigDigest identifies the configuration in force, "sha256:<hex>"
+	// of the config file (empty without one), reported in /varz.
+	ConfigDigest string
 
 	// Logger receives the broker's logs; nil means no logging.
 	Logger *zap.Logger

@@ -72,11 +72,14 @@ type Server struct {
 	started        bool
 	shutdown       bool
 
-	start  time.Time
-	nextID atomic.Uint64
-	stats  serverStats
-	auth   atomic.Pointer[authState] // nil: no authentication required
-	gen    atomic.Uint64             // bumped by Reload; readers refresh their limits
+	start time.Time
+	// configTime is when the options in force were loaded (UnixNano): New,
+	// Start (as nats-server, the start time), then each successful Reload.
+	configTime atomic.Int64
+	nextID     atomic.Uint64
+	stats      serverStats
+	auth       atomic.Pointer[authState] // nil: no authentication required
+	gen        atomic.Uint64             // bumped by Reload; readers refresh their limits
 	// sys is the running system responder (nil: none).
 	sys atomic.Pointer[System]
 }
@@ -89,6 +92,12 @@ type serverStats struct {
 	totalConns, slowConsumers, stale   atomic.Int64
 	authFailures, tlsFailures          atomic.Int64
 	barrierTimeouts                    atomic.Int64 // interest barriers a route did not answer in time
+	// The part of the message totals that closed client connections
+	// carried (nats-server's in_client_msgs and kin), and the slow and
+	// stale ones among the totals that were routes.
+	clientInMsgs, clientInBytes, clientOutMsgs, clientOutBytes atomic.Int64
+	slowRoutes, staleRoutes                                    atomic.Int64
+	stalls                                                     atomic.Int64
 }
 
 type listener struct {
@@ -153,6 +162,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Cluster != nil {
 		s.interest = newInterest()
 	}
+	s.configTime.Store(time.Now().UnixNano())
 	s.info = baseInfo(id, opts.Name, opts.MaxPayload)
 	s.info.AuthRequired = opts.Auth.Required()
 	s.info.TLSRequired = opts.TLS != nil
@@ -236,6 +246,7 @@ func (s *Server) Start() error {
 	}
 	s.started = true
 	s.start = time.Now()
+	s.configTime.Store(s.start.UnixNano())
 	if s.routeLn != nil {
 		s.log.Info("listening for routes", zap.String("transport", s.routeLn.transport), zap.Stringer("addr", s.routeLn.ln.Addr()))
 		s.wg.Add(1)
@@ -313,6 +324,14 @@ func (s *Server) ClientURL() string {
 
 // StartTime is when Start succeeded.
 func (s *Server) StartTime() time.Time { return s.start }
+
+// SystemAccount is the name of the system account ($SYS unless
+// configured; an account public key in operator mode).
+func (s *Server) SystemAccount() string { return s.sysacc.name }
+
+// ConfigLoadTime is when the options in force were loaded: the start
+// time, then the time of each successful Reload (/varz config_load_time).
+func (s *Server) ConfigLoadTime() time.Time { return time.Unix(0, s.configTime.Load()) }
 
 func (s *Server) acceptLoop(l *listener) {
 	defer s.wg.Done()

@@ -139,7 +139,7 @@ func (sys *System) serverInfo() *ServerInfo {
 		Host:     host,
 		ID:       sys.srv.id,
 		Cluster:  sys.opts.ClusterName,
-		Version:  Version,
+		Version:  ServerVersion,
 		Tags:     sys.srv.opts.Tags,
 		Metadata: sys.srv.opts.Metadata,
 		Seq:      sys.seq.Add(1),

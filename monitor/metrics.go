@@ -23,7 +23,7 @@ func (m *Server) Metrics() []byte {
 	st := m.b.IndexStats()
 
 	w.family("murmur_info", "gauge", "Server identity; always 1.")
-	w.sample("murmur_info", 1, "server_id", v.ID, "version", v.Version, "go", v.GoVersion)
+	w.sample("murmur_info", 1, "server_id", v.ID, "version", v.MurmurVersion, "nats_version", v.Version, "git_commit", v.GitCommit, "go", v.GoVersion)
 	w.gauge("murmur_start_time_seconds", "When the server started, in Unix seconds.", float64(v.Start.UnixNano())/1e9)
 	w.gauge("murmur_uptime_seconds", "Seconds since the server started.", time.Since(m.b.StartTime()).Seconds())
 	w.gauge("murmur_connections", "Open client connections.", float64(v.Connections))

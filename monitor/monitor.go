@@ -82,6 +82,9 @@ type Config struct {
 	// uses Broker if it implements the interface, else reports empty lists.
 	Routes RouteProvider
 	Gossip GossipProvider
+	// RouteURLs are the configured routes (--routes, cluster.routes), the
+	// varz cluster block's urls.
+	RouteURLs []string
 }
 
 // Server is a running monitor. Create it with New, then Start; Close stops

@@ -70,7 +70,7 @@ func TestSystemRequests(t *testing.T) {
 	nc := connectSys(t, srv)
 
 	ping := request(t, nc, "$SYS.REQ.SERVER.PING", "")
-	if ping.Server.ID != srv.ID() || ping.Server.Name != "sys-a" || ping.Server.Cluster != "east" || ping.Server.Version != broker.Version || ping.Statsz == nil {
+	if ping.Server.ID != srv.ID() || ping.Server.Name != "sys-a" || ping.Server.Cluster != "east" || ping.Server.Version != broker.ServerVersion || ping.Statsz == nil {
 		t.Fatalf("PING: %+v", ping)
 	}
 	if ping.Statsz.Connections != 1 || ping.Statsz.ActiveServers != 1 || ping.Statsz.NumSubs < 4 {
@@ -190,7 +190,7 @@ func TestNatsCLI(t *testing.T) {
 	if out := run("server", "list", "1"); !strings.Contains(out, "cli-server") || !strings.Contains(out, "east") {
 		t.Errorf("nats server list:\n%s", out)
 	}
-	if out := run("server", "info", "cli-server"); !strings.Contains(out, srv.ID()) || !strings.Contains(out, broker.Version) {
+	if out := run("server", "info", "cli-server"); !strings.Contains(out, srv.ID()) || !strings.Contains(out, broker.ServerVersion) {
 		t.Errorf("nats server info <name>:\n%s", out)
 	}
 	if out := run("server", "info", srv.ID()); !strings.Contains(out, "cli-server") {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -54,7 +55,11 @@ const lanGossipInterval = 100 * time.Millisecond
 
 func (cf *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&cf.routesFlag, "routes", "", "comma-separated route `urls` to dial (nats-route://host:port), beside gossip")
-	fs.StringVar(&cf.listen, "cluster", "", "route listen `host:port` (e.g. 0.0.0.0:6222); turns clustering on")
+	for _, n := range []string{"cluster", "cluster_listen"} {
+		fs.StringVar(&cf.listen, n, "", "route listen `host:port` or nats://host:port (e.g. 0.0.0.0:6222); turns clustering on")
+	}
+	fs.BoolVar(&cf.noAdvertise, "no_advertise", false, "give clients no cluster connect_urls and gossip no client URLs of this broker")
+	fs.IntVar(&cf.connectRetries, "connect_retries", 0, "further dials of an implicit route (a broker learned from a route) after a failed one, as nats-server's")
 	fs.StringVar(&cf.name, "cluster_name", "murmur", "cluster `name`; brokers of one cluster must agree")
 	fs.StringVar(&cf.advertise, "cluster_advertise", "", "route `host:port` other brokers dial (default: the listen address)")
 	fs.StringVar(&cf.credential, "route_credential", "", "shared `secret` every route must present")
@@ -91,6 +96,19 @@ func (cf *clusterFlags) apply(o *broker.Options) (*gossip.Config, error) {
 			}
 		}
 		return nil, nil
+	}
+	if strings.Contains(cf.listen, "://") { // nats-server's --cluster nats://host:port
+		u, err := url.Parse(cf.listen)
+		switch {
+		case err != nil || u.Port() == "":
+			return nil, fmt.Errorf("--cluster %q: want host:port or nats://host:port", cf.listen)
+		case u.User != nil:
+			return nil, fmt.Errorf("--cluster %q: credentials in the URL are not supported (use --route_credential)", cf.listen)
+		}
+		cf.listen = u.Host
+	}
+	if cf.connectRetries < 0 {
+		return nil, fmt.Errorf("--connect_retries %d is negative", cf.connectRetries)
 	}
 	host, _, err := net.SplitHostPort(cf.listen)
 	if err != nil {

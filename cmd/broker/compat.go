@@ -4,9 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"runtime"
-	"runtime/debug"
 	"strconv"
 
 	"github.com/murmurmq/murmur/broker"
@@ -26,6 +23,19 @@ type natsFlags struct {
 	tlsCA            string
 	logtime          bool
 	logtimeUTC       bool
+}
+
+// refusedFlags are the nats-server flags Murmur refuses: why, and the
+// argument nats-server takes ("" for a switch). The logging ones are being
+// implemented beside this (issue 19).
+var refusedFlags = map[string]struct{ why, arg string }{
+	"ms":         {"no HTTPS monitoring; put a TLS proxy in front of --http_port", "port"},
+	"https_port": {"no HTTPS monitoring; put a TLS proxy in front of --http_port", "port"},
+	"js":         {"JetStream", ""},
+	"jetstream":  {"JetStream", ""},
+	"sd":         {"JetStream", "dir"},
+	"store_dir":  {"JetStream", "dir"},
+	"profile":    {"use --cpuprofile or the monitor's pprof", "port"},
 }
 
 // errVersion and errTested end the command successfully after -v or -t.
@@ -54,31 +64,19 @@ func (nf *natsFlags) register(fs *flag.FlagSet) {
 		fs.BoolVar(&nf.logtime, n, true, "timestamp log entries")
 	}
 	fs.BoolVar(&nf.logtimeUTC, "logtime_utc", false, "log timestamps in UTC")
-	for name, why := range map[string]string{
-		"cluster_listen":  "use --cluster",
-		"connect_retries": "routes are redialed by the gossip layer", "no_advertise": "", "client_advertise": "",
-		"ports_file_dir": "", "ms": "HTTPS monitoring", "https_port": "HTTPS monitoring",
-		"js": "JetStream", "jetstream": "JetStream",
-		"sd": "JetStream", "store_dir": "JetStream", "profile": "use --cpuprofile or the monitor's pprof",
-	} {
-		fs.Var(refusedFlag{name: name, why: why, boolean: isBoolRefused(name)}, name, "not supported by Murmur yet")
+	for name, r := range refusedFlags {
+		usage := "not supported by Murmur yet"
+		if r.why != "" {
+			usage += " (" + r.why + ")"
+		}
+		fs.Var(refusedFlag{name: name, why: r.why, arg: r.arg}, name, usage)
 	}
-}
-
-// isBoolRefused tells the refused flags that take no value.
-func isBoolRefused(name string) bool {
-	switch name {
-	case "no_advertise", "js", "jetstream":
-		return true
-	}
-	return false
 }
 
 // refusedFlag is a nats-server flag Murmur does not implement: using it
 // is one clear error, not "flag provided but not defined" and the usage.
 type refusedFlag struct {
-	name, why string
-	boolean   bool
+	name, why, arg string // arg "": a switch
 }
 
 func (f refusedFlag) String() string { return "" }
@@ -88,7 +86,7 @@ func (f refusedFlag) Set(string) error {
 	}
 	return errors.New("not supported by Murmur yet")
 }
-func (f refusedFlag) IsBoolFlag() bool { return f.boolean }
+func (f refusedFlag) IsBoolFlag() bool { return f.arg == "" }
 
 // apply puts the credential, log and TLS flags over what the file set.
 func (nf *natsFlags) apply(cfg *config) error {
@@ -136,33 +134,6 @@ func (nf *natsFlags) apply(cfg *config) error {
 		o.TLS = &t
 	}
 	return nil
-}
-
-// buildCommit, when set at build time (-ldflags "-X main.buildCommit=<sha>"),
-// names the commit; otherwise the Go build's VCS stamp does.
-var buildCommit string
-
-// printVersion writes the Murmur version, the commit it was built from
-// (when the build recorded one) and the Go version.
-func printVersion(w io.Writer) {
-	commit, modified := "unknown", false
-	if buildCommit != "" {
-		commit = buildCommit
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				commit = s.Value
-			case "vcs.modified":
-				modified, _ = strconv.ParseBool(s.Value)
-			}
-		}
-	}
-	if modified {
-		commit += " (modified)"
-	}
-	fmt.Fprintf(w, "murmur version %s, commit %s, %s\n", broker.Version, commit, runtime.Version())
 }
 
 // sizeFlag is an integer flag that takes nats-server's size suffixes

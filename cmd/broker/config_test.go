@@ -388,7 +388,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 	if _, err := parseFlags([]string{"--help"}, &out); err == nil {
 		t.Fatal("--help did not stop")
 	}
-	for _, f := range []string{"-c ", "-config", "-signal", "-sl", "-P ", "-pid", "-p ", "-max_payload", "-gossip_seeds", "-quic_port", "-http_port", "-system_user"} {
+	for _, f := range []string{"-c,", "-config", "-signal", "-sl", "-P,", "-pid", "-p,", "-max_payload", "-gossip_seeds", "-quic_port", "-http_port", "-system_user"} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("--help does not list %s", f)
 		}

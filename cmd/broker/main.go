@@ -31,7 +31,7 @@ func main() {
 			printVersion(os.Stdout)
 			return
 		case errors.Is(err, errTested):
-			fmt.Println("broker:", err) // nats-server's "configuration file <f> test is successful"
+			fmt.Println("broker:", err) // as nats-server: "configuration file <f> is valid (sha256:...)"
 			return
 		}
 		fmt.Fprintln(os.Stderr, "broker:", err)
@@ -62,64 +62,40 @@ type config struct {
 // for -c and --signal; the second applies the config file and then parses
 // the command line again over it, so only the flags given explicitly
 // override the file. A reload runs the second pass again.
-func parseFlags(args []string, stderr io.Writer) (*config, error) {
-	pre, err := parseArgs(args, stderr, nil)
+func parseFlags(args []string, stdout io.Writer) (*config, error) {
+	pre, err := parseArgs(args, stdout, nil)
 	if err != nil {
 		return nil, err
 	}
 	if pre.cli.signal != "" {
 		return nil, sendSignal(pre.cli.signal)
 	}
-	return parseArgs(args, stderr, &pre.cli.configFile)
+	return parseArgs(args, stdout, &pre.cli.configFile)
 }
 
 // parseArgs is one pass of parseFlags; with file nil it only parses args.
-func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
+func parseArgs(args []string, stdout io.Writer, file *string) (*config, error) {
 	cfg := &config{opts: broker.DefaultOptions(), cli: cliFlags{args: args}}
 	o := &cfg.opts
-	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
-	// A bad flag is one line (returned); --help lists every flag.
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {} // the flag package calls it on every error
-	both := func(short, long string, f func(name string)) {
-		f(short)
-		f(long)
-	}
-	both("a", "addr", func(n string) { fs.StringVar(&o.Host, n, o.Host, "client listen `host`") })
-	both("p", "port", func(n string) { fs.IntVar(&o.Port, n, o.Port, "client `port` (-1 for random)") })
-	both("n", "name", func(n string) { fs.StringVar(&o.Name, n, o.Name, "server `name` (default: the server id)") })
-	fs.Var(sizeFlag{&o.MaxPayload}, "max_payload", "maximum message payload in `bytes` (suffixes: 2MB, 64k)")
-	fs.Var(sizeFlag{&o.MaxControlLine}, "max_control_line", "maximum control line in `bytes`")
-	fs.Var(sizeFlag{&o.MaxPending}, "max_pending", "maximum pending outbound `bytes` per connection")
-	fs.IntVar(&o.MaxConnections, "max_connections", o.MaxConnections, "maximum client `connections`")
-	fs.IntVar(&o.MaxSubscriptions, "max_subscriptions", o.MaxSubscriptions, "maximum subscriptions per connection (0 = unlimited)")
-	fs.DurationVar(&o.PingInterval, "ping_interval", o.PingInterval, "server PING `interval`")
-	fs.IntVar(&o.PingMax, "ping_max", o.PingMax, "unanswered PINGs before a connection is stale")
-	fs.DurationVar(&o.WriteDeadline, "write_deadline", o.WriteDeadline, "write `deadline` before a client is a slow consumer")
-	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until shutdown")
-	cfg.log.register(fs)
-	cfg.cluster.register(fs)
-	cfg.monitor.register(fs)
-	cfg.quicFlags.register(fs)
-	cfg.wsFlags.register(fs)
-	cfg.cli.register(fs)
-	cfg.nats.register(fs)
+	fs := registerFlags(cfg)
 	if file != nil && *file != "" {
 		if err := applyFile(cfg, *file); err != nil {
 			return nil, err
 		}
+		o.ConfigDigest = configDigest(*file)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, "Usage: broker [options]")
-			fs.SetOutput(stderr)
-			fs.PrintDefaults()
+			printHelp(stdout, fs)
 			return nil, err
 		}
 		return nil, fmt.Errorf("%v (see --help)", err)
 	}
 	if cfg.nats.version {
 		return nil, errVersion
+	}
+	if cfg.nats.test && cfg.cli.configFile == "" {
+		return nil, errors.New("-t: must specify -c/--config, the file to check")
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -165,9 +141,49 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 		return nil, err
 	}
 	if cfg.nats.test {
-		return nil, fmt.Errorf("configuration file %s test is successful%w", *file, errTested)
+		return nil, fmt.Errorf("configuration file %s is valid (%s)%w", *file, o.ConfigDigest, errTested)
 	}
 	return cfg, nil
+}
+
+// registerFlags makes the command line's flag set, every flag writing
+// into cfg.
+func registerFlags(cfg *config) *flag.FlagSet {
+	o := &cfg.opts
+	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
+	// A bad flag is one line (returned); --help lists every flag.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {} // the flag package calls it on every error
+	both := func(short, long string, f func(name string)) {
+		f(short)
+		f(long)
+	}
+	for _, n := range []string{"a", "addr", "net"} {
+		fs.StringVar(&o.Host, n, o.Host, "client listen `host`")
+	}
+	both("p", "port", func(n string) { fs.IntVar(&o.Port, n, o.Port, "client `port` (-1 for random)") })
+	for _, n := range []string{"n", "name", "server_name"} {
+		fs.StringVar(&o.Name, n, o.Name, "server `name` (default: the server id)")
+	}
+	fs.StringVar(&o.ClientAdvertise, "client_advertise", o.ClientAdvertise, "client `url` other brokers advertise for this one")
+	fs.StringVar(&cfg.server.portsFileDir, "ports_file_dir", cfg.server.portsFileDir, "write a ports file (<executable>_<pid>.ports) in `dir`")
+	fs.Var(sizeFlag{&o.MaxPayload}, "max_payload", "maximum message payload in `bytes` (suffixes: 2MB, 64k)")
+	fs.Var(sizeFlag{&o.MaxControlLine}, "max_control_line", "maximum control line in `bytes`")
+	fs.Var(sizeFlag{&o.MaxPending}, "max_pending", "maximum pending outbound `bytes` per connection")
+	fs.IntVar(&o.MaxConnections, "max_connections", o.MaxConnections, "maximum client `connections`")
+	fs.IntVar(&o.MaxSubscriptions, "max_subscriptions", o.MaxSubscriptions, "maximum subscriptions per connection (0 = unlimited)")
+	fs.DurationVar(&o.PingInterval, "ping_interval", o.PingInterval, "server PING `interval`")
+	fs.IntVar(&o.PingMax, "ping_max", o.PingMax, "unanswered PINGs before a connection is stale")
+	fs.DurationVar(&o.WriteDeadline, "write_deadline", o.WriteDeadline, "write `deadline` before a client is a slow consumer")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until shutdown")
+	cfg.log.register(fs)
+	cfg.cluster.register(fs)
+	cfg.monitor.register(fs)
+	cfg.quicFlags.register(fs)
+	cfg.wsFlags.register(fs)
+	cfg.cli.register(fs)
+	cfg.nats.register(fs)
+	return fs
 }
 
 // run is the command: --help goes to stdout, logs to stderr.
@@ -228,7 +244,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			defer srv.SetRouteLearner(nil)
 		}
 	}
-	stopMonitor, monAddr, err := startMonitor(&cfg.monitor, srv, cl, log)
+	stopMonitor, monAddr, err := startMonitor(&cfg.monitor, cfg.cluster.routes, srv, cl, log)
 	if err != nil {
 		if cl != nil {
 			cl.Close()

@@ -67,13 +67,14 @@ func (mf *monitorFlags) applySystemUser(o *broker.Options) {
 // startMonitor starts the HTTP endpoint, stats log and system responder as
 // configured. The returned stop closes them; addr is the bound HTTP
 // address (nil when off).
-func startMonitor(mf *monitorFlags, srv *broker.Server, cl *cluster.Cluster, log *zap.Logger) (stop func(), addr net.Addr, err error) {
+func startMonitor(mf *monitorFlags, routes []string, srv *broker.Server, cl *cluster.Cluster, log *zap.Logger) (stop func(), addr net.Addr, err error) {
 	cfg := monitor.Config{
 		Broker:        srv,
 		Host:          mf.httpAddr,
 		Port:          mf.httpPort,
 		StatsInterval: mf.statsInterval,
 		Logger:        log,
+		RouteURLs:     routes,
 	}
 	if cl != nil {
 		cfg.Gossip = gossipView(cl)
