@@ -137,14 +137,15 @@ func TestSystemPingAnsweredByEveryBroker(t *testing.T) {
 		t.Errorf("b's VARZ through a: %v %+v", err, v)
 	}
 	// And the real CLI sees the whole cluster through one broker.
-	if run := natsCLI(t, a); run != nil {
+	t.Run("nats CLI", func(t *testing.T) {
+		run := natsCLI(t, a)
 		if out := run("server", "ping", "2"); !strings.Contains(out, "node-a") || !strings.Contains(out, "node-b") || strings.Contains(out, "Missing") {
 			t.Errorf("nats server ping 2:\n%s", out)
 		}
 		if out := run("server", "list", "2"); !strings.Contains(out, "node-a") || !strings.Contains(out, "node-b") {
 			t.Errorf("nats server list 2:\n%s", out)
 		}
-	}
+	})
 }
 
 // pingAll sends $SYS.REQ.SERVER.PING and collects the answering servers'

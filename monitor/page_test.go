@@ -13,23 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/murmurmq/murmur/internal/testutil"
 	"github.com/murmurmq/murmur/monitor"
 )
 
 // chromium returns the headless browser, skipping the test when it is
-// absent unless CI is set (CI installs it: testdata/install-chromium.sh).
+// absent unless CI is set (testutil.Tool).
 func chromium(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{"chromium", "/usr/bin/chromium"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium not installed; run monitor/testdata/install-chromium.sh")
-	}
-	t.Skip("chromium not installed (monitor/testdata/install-chromium.sh)")
-	return ""
+	return testutil.Tool(t, "chromium", testutil.InstallChromium)
 }
 
 // runChromium loads url headless with a fresh profile; extra selects the

@@ -147,13 +147,7 @@ func natsCLI(t *testing.T, srv *broker.Server) func(args ...string) string {
 // natsCLIAs is natsCLI logged in as user.
 func natsCLIAs(t *testing.T, srv *broker.Server, user, pass string) func(args ...string) string {
 	t.Helper()
-	bin := testutil.LookTool("nats")
-	if bin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("the nats CLI is missing (.ci/install-nats.sh installs it)")
-		}
-		return nil
-	}
+	bin := testutil.Tool(t, "nats", testutil.InstallNatsCLI)
 	url := "nats://" + srv.Addrs()["tcp"].String()
 	cfgDir := t.TempDir()
 	return func(args ...string) string {
@@ -179,9 +173,6 @@ func natsCLIAs(t *testing.T, srv *broker.Server, user, pass string) func(args ..
 func TestNatsCLI(t *testing.T) {
 	srv := startBroker(t, "cli-server")
 	run := natsCLI(t, srv)
-	if run == nil {
-		t.Skip("nats CLI not installed")
-	}
 	m := startMonitor(t, srv, monitor.Config{})
 	startSystem(t, srv, m)
 	if out := run("server", "ping", "1"); !strings.Contains(out, "cli-server") || strings.Contains(out, "Missing") {
