@@ -9,8 +9,11 @@ import (
 	"github.com/murmurmq/murmur/transport"
 )
 
-// Version is the broker's version, reported in INFO and monitoring.
-const Version = "0.1.0"
+// Version is the broker's version, reported in INFO and monitoring. A
+// release build stamps it (scripts/release.sh:
+// -ldflags "-X github.com/murmurmq/murmur/broker.Version=1.2.3"); it is a
+// variable only for that, and nothing else assigns it.
+var Version = "0.1.0"
 
 // Defaults, as nats-server's.
 const (

@@ -139,18 +139,19 @@ func (nf *natsFlags) apply(cfg *config) error {
 	return nil
 }
 
-// buildCommit, when set at build time (-ldflags "-X main.buildCommit=<sha>"),
-// names the commit; otherwise the Go build's VCS stamp does.
+// buildCommit, when set at build time (-ldflags "-X main.buildCommit=<sha>",
+// as scripts/release.sh does), names the commit; otherwise the Go build's
+// VCS stamp does, when the build made one.
 var buildCommit string
 
 // printVersion writes the Murmur version, the commit it was built from
-// (when the build recorded one) and the Go version.
+// (when the build recorded one) and the Go version. A stamped commit wins
+// over the VCS stamp: a release is built from a clean tree at that commit,
+// and a build without VCS information (-buildvcs=false, a source tarball)
+// has only the stamp.
 func printVersion(w io.Writer) {
 	commit, modified := "unknown", false
-	if buildCommit != "" {
-		commit = buildCommit
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
+	if bi, ok := debug.ReadBuildInfo(); ok && buildCommit == "" {
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
@@ -159,6 +160,9 @@ func printVersion(w io.Writer) {
 				modified, _ = strconv.ParseBool(s.Value)
 			}
 		}
+	}
+	if buildCommit != "" {
+		commit = buildCommit
 	}
 	if modified {
 		commit += " (modified)"

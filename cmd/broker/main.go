@@ -26,7 +26,7 @@ import (
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		switch {
-		case errors.Is(err, flag.ErrHelp), errors.Is(err, errSignalSent):
+		case errors.Is(err, flag.ErrHelp), errors.Is(err, errSignalSent), errors.Is(err, errHealthy):
 			return
 		case errors.Is(err, errVersion):
 			printVersion(os.Stdout)
@@ -56,6 +56,7 @@ type config struct {
 	cli        cliFlags        // -c, --signal, -P; the command line, for reloads
 	nats       natsFlags       // nats-server's flags: --user, -v, -t, -DV, --tls, ...
 	callout    *conf.Value     // where authorization.auth_callout was written
+	healthURL  string          // --healthcheck: probe a running broker and exit
 }
 
 // parseFlags fills a config from args with nats-server style flags: each
@@ -70,6 +71,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if pre.cli.signal != "" {
 		return nil, sendSignal(pre.cli.signal)
+	}
+	if pre.healthURL != "" {
+		return nil, probeHealth(pre.healthURL)
 	}
 	return parseArgs(args, stderr, &pre.cli.configFile)
 }
@@ -107,6 +111,7 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 	cfg.wsFlags.register(fs)
 	cfg.cli.register(fs)
 	cfg.nats.register(fs)
+	registerHealthcheck(fs, &cfg.healthURL)
 	if file != nil && *file != "" {
 		if err := applyFile(cfg, *file); err != nil {
 			return nil, err
