@@ -1,4 +1,4 @@
-#!/usr/bin/env bash
+#!/bin/sh
 # Release build: static broker binaries for each target, stamped with the
 # version and commit, the license files, and SHA256SUMS over all of it.
 #
@@ -7,16 +7,14 @@
 #
 # VERSION defaults to the tag at HEAD (v1.2.0 -> 1.2.0), else the version
 # in broker/options.go with "-dev"; COMMIT to `git rev-parse HEAD` (with
-# "-dirty" when the tree has changes). The binaries are reproducible:
-# -trimpath, no VCS or build id, CGO_ENABLED=0, so the same commit and Go
-# version give the same SHA256SUMS.
-set -euo pipefail
+# "-dirty" when tracked files have changes). The binaries are
+# reproducible: -trimpath, no VCS stamp or build id, CGO_ENABLED=0, so the
+# same commit and Go version give the same SHA256SUMS. POSIX sh, so the
+# container build (deploy/Dockerfile) runs it too.
+set -eu
 cd "$(dirname "$0")/.."
 
-targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then
-  targets=(linux/amd64 linux/arm64 darwin/arm64 windows/amd64)
-fi
+[ $# -gt 0 ] || set -- linux/amd64 linux/arm64 darwin/arm64 windows/amd64
 OUT=${OUT:-dist}
 
 if [ -z "${COMMIT:-}" ]; then
@@ -35,24 +33,29 @@ fi
 case $VERSION in
   *[!A-Za-z0-9.+_-]* | "" | -*) echo "release: bad VERSION \"$VERSION\"" >&2; exit 1 ;;
 esac
-
-mkdir -p "$OUT"
-ldflags="-s -w -buildid= -X main.buildCommit=$COMMIT -X github.com/murmurmq/murmur/broker.Version=$VERSION"
-files=()
-mods=$(mktemp)
-trap 'rm -f "$mods"' EXIT
-for t in "${targets[@]}"; do
-  os=${t%/*} arch=${t#*/}
+case $COMMIT in
+  *[!A-Za-z0-9._-]*) echo "release: bad COMMIT \"$COMMIT\"" >&2; exit 1 ;;
+esac
+for t in "$@"; do
   case $t in
     linux/amd64 | linux/arm64 | darwin/amd64 | darwin/arm64 | windows/amd64 | windows/arm64 | freebsd/amd64) ;;
     *) echo "release: unknown target \"$t\" (want os/arch, e.g. linux/amd64)" >&2; exit 1 ;;
   esac
+done
+
+mkdir -p "$OUT"
+ldflags="-s -w -buildid= -X main.buildCommit=$COMMIT -X github.com/murmurmq/murmur/broker.Version=$VERSION"
+files=""
+mods=$(mktemp)
+trap 'rm -f "$mods" "$mods.missing"' EXIT
+for t in "$@"; do
+  os=${t%/*} arch=${t#*/}
   name="murmur-$VERSION-$os-$arch"
-  [ "$os" = windows ] && name="$name.exe"
+  [ "$os" != windows ] || name="$name.exe"
   echo "release: $name" >&2
   CGO_ENABLED=0 GOOS=$os GOARCH=$arch GOFLAGS=-buildvcs=false \
     go build -trimpath -ldflags "$ldflags" -o "$OUT/$name" ./cmd/broker
-  files+=("$name")
+  files="$files $name"
   # The modules linked into this target, for THIRD_PARTY_LICENSES.
   CGO_ENABLED=0 GOOS=$os GOARCH=$arch go list -deps \
     -f '{{with .Module}}{{if not .Main}}{{.Path}} {{.Version}} {{.Dir}}{{end}}{{end}}' ./cmd/broker >>"$mods"
@@ -75,17 +78,22 @@ done
       echo "--- $(basename "$f")"
       cat "$f"
     done
-    [ -n "$found" ] || { echo "release: no license file in $path $version" >&2; exit 1; }
+    [ -n "$found" ] || echo "$path $version" >>"$mods.missing"
   done
 } >"$OUT/THIRD_PARTY_LICENSES"
+if [ -s "$mods.missing" ]; then
+  echo "release: no license file in: $(cat "$mods.missing")" >&2
+  exit 1
+fi
 cp LICENSE NOTICE "$OUT/"
-files+=(LICENSE NOTICE THIRD_PARTY_LICENSES)
+files="$files LICENSE NOTICE THIRD_PARTY_LICENSES"
 
 cd "$OUT"
+# shellcheck disable=SC2086 # $files is a list of plain names
 if command -v sha256sum >/dev/null; then
-  sha256sum "${files[@]}" >SHA256SUMS
+  sha256sum $files >SHA256SUMS
 else
-  shasum -a 256 "${files[@]}" >SHA256SUMS
+  shasum -a 256 $files >SHA256SUMS
 fi
 echo "release: $VERSION ($COMMIT) in $OUT:" >&2
 cat SHA256SUMS >&2

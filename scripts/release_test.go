@@ -28,7 +28,7 @@ func TestReleaseBuild(t *testing.T) {
 	out := t.TempDir()
 	target := runtime.GOOS + "/" + runtime.GOARCH
 	const version = "9.8.7-test.1"
-	cmd := exec.Command("bash", "release.sh", target)
+	cmd := exec.Command("sh", "release.sh", target)
 	cmd.Env = append(os.Environ(), "OUT="+out, "VERSION="+version)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("release.sh %s: %v\n%s", target, err, b)
@@ -111,7 +111,7 @@ func TestReleaseRefusesBadInput(t *testing.T) {
 		{[]string{"plan9/mips"}, "VERSION=1.0.0", `unknown target "plan9/mips"`},
 		{[]string{"linux/amd64"}, "VERSION=1.0 beta", `bad VERSION "1.0 beta"`},
 	} {
-		cmd := exec.Command("bash", append([]string{"release.sh"}, c.args...)...)
+		cmd := exec.Command("sh", append([]string{"release.sh"}, c.args...)...)
 		cmd.Env = append(os.Environ(), "OUT="+t.TempDir(), c.env)
 		b, err := cmd.CombinedOutput()
 		if err == nil || !strings.Contains(string(b), c.want) {
