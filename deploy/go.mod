@@ -2,7 +2,21 @@ module github.com/murmurmq/murmur/deploy
 
 go 1.26.0
 
-require github.com/murmurmq/murmur v0.0.0
+require (
+	github.com/murmurmq/murmur v0.0.0
+	github.com/nats-io/nats.go v1.55.0
+	github.com/prometheus/common v0.72.0
+)
+
+require (
+	github.com/klauspost/compress v1.20.4 // indirect
+	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
+	github.com/nats-io/nkeys v0.4.17 // indirect
+	github.com/nats-io/nuid v1.0.1 // indirect
+	github.com/prometheus/client_model v0.6.3 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
+)
 
 require (
 	github.com/google/btree v1.1.3 // indirect
