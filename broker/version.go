@@ -2,12 +2,16 @@ package broker
 
 import (
 	"runtime/debug"
+	"strings"
 	"sync"
 )
 
 // Version is Murmur's own release, reported as murmur_version in INFO and
-// /varz, in the -v output and in the gossip metadata.
-const Version = "0.1.0"
+// /varz, in the -v output and in the gossip metadata. A release build
+// stamps it (scripts/release.sh:
+// -ldflags "-X github.com/murmurmq/murmur/broker.Version=1.2.3"); it is a
+// variable only for that, and nothing else assigns it.
+var Version = "0.1.0"
 
 // ServerVersion is the nats-server release whose client-visible behaviour
 // Murmur implements; it is the version INFO, /varz and the $SYS events
@@ -47,6 +51,9 @@ func findCommit(ldflags string, vcs func() (rev string, modified bool)) string {
 	rev, modified := ldflags, false
 	if rev == "" {
 		rev, modified = vcs()
+	}
+	if r, ok := strings.CutSuffix(rev, "-dirty"); ok {
+		rev, modified = r, true // a release script's stamp of a modified tree
 	}
 	if len(rev) > 7 {
 		rev = rev[:7]

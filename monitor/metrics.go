@@ -14,9 +14,11 @@ import (
 )
 
 // Metrics returns the Prometheus text exposition (format 0.0.4) of the
-// server's counters and gauges, per server, per transport, per route and
-// per gossip state. Every sample carries a server label (the server name)
-// so one query can aggregate a cluster.
+// server's counters and gauges, per server, per transport, per account,
+// per route and per gossip state, followed by the standard go_* and
+// process_* families (runtime_metrics.go). Every murmur_* sample carries a
+// server label (the server name) so one query can aggregate a cluster.
+// docs/metrics.md lists every family; a test holds the two equal.
 func (m *Server) Metrics() []byte {
 	w := &promWriter{server: m.b.Name()}
 	v := m.Varz()
@@ -109,6 +111,7 @@ func (m *Server) Metrics() []byte {
 	for _, p := range slices.Sorted(maps.Keys(reqs)) {
 		w.sample("murmur_http_requests_total", float64(reqs[p]), "path", p)
 	}
+	writeRuntimeMetrics(&w.buf)
 	return w.buf.Bytes()
 }
 

@@ -42,7 +42,7 @@ var helpGroups = []struct {
 	{"QUIC", [][]string{{"--quic_port"}, {"--quic_addr"}, {"--quic_cert"}, {"--quic_key"}}},
 	{"WebSocket", [][]string{{"--websocket_port"}, {"--websocket_host"}}},
 	{"Monitoring", [][]string{
-		{"-m", "--http_port"}, {"-ms", "--https_port"}, {"--http_addr"}, {"--stats_interval"},
+		{"-m", "--http_port"}, {"-ms", "--https_port"}, {"--http_addr"}, {"--stats_interval"}, {"--healthcheck"},
 		{"--profile"}, {"--cpuprofile"},
 	}},
 	{"Common", [][]string{{"-h", "--help"}, {"-v", "--version"}}},

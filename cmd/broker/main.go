@@ -25,7 +25,7 @@ import (
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		switch {
-		case errors.Is(err, flag.ErrHelp), errors.Is(err, errSignalSent):
+		case errors.Is(err, flag.ErrHelp), errors.Is(err, errSignalSent), errors.Is(err, errHealthy):
 			return
 		case errors.Is(err, errVersion):
 			printVersion(os.Stdout)
@@ -55,6 +55,7 @@ type config struct {
 	server     serverFile      // ports_file_dir and keys accepted for compatibility
 	nats       natsFlags       // nats-server's flags: --user, -v, -t, -DV, --tls, ...
 	callout    *conf.Value     // where authorization.auth_callout was written
+	healthURL  string          // --healthcheck: probe a running broker and exit
 }
 
 // parseFlags fills a config from args with nats-server style flags: each
@@ -69,6 +70,9 @@ func parseFlags(args []string, stdout io.Writer) (*config, error) {
 	}
 	if pre.cli.signal != "" {
 		return nil, sendSignal(pre.cli.signal)
+	}
+	if pre.healthURL != "" {
+		return nil, probeHealth(pre.healthURL)
 	}
 	return parseArgs(args, stdout, &pre.cli.configFile)
 }
@@ -183,6 +187,7 @@ func registerFlags(cfg *config) *flag.FlagSet {
 	cfg.wsFlags.register(fs)
 	cfg.cli.register(fs)
 	cfg.nats.register(fs)
+	registerHealthcheck(fs, &cfg.healthURL)
 	return fs
 }
 
