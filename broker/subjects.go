@@ -17,7 +17,7 @@ import (
 // (Metwally et al.). The summary keeps subjectCounters counters per time
 // window, so memory is bounded however many subjects there are, and the
 // heaviest subjects are counted with an error of at most one window's
-// samples divided by subjectCounters. Two windows of subjectWindow each
+// samples divided by subjectCounters. Two windows of SubjectWindow each
 // (the current and the previous one) give a sliding-window rate.
 //
 // Only what this broker's clients publish is counted (not messages from
@@ -30,8 +30,9 @@ const (
 	// subjectCounters bounds each window's summary; more counters than
 	// the subjects reported keep the reported ones accurate.
 	subjectCounters = 64
-	// subjectWindow is the length of a counting window.
-	subjectWindow = 5 * time.Second
+	// SubjectWindow is the length of a counting window; rates are over
+	// the last one.
+	SubjectWindow = 5 * time.Second
 )
 
 // SubjectRate is one subject's estimated publish rate in one account.
@@ -92,10 +93,10 @@ func (s *subjectSampler) add(subject []byte, now time.Time) {
 // two idle windows both are empty.
 func (s *subjectSampler) rotateLocked(now time.Time) {
 	elapsed := now.Sub(s.start)
-	if elapsed < subjectWindow {
+	if elapsed < SubjectWindow {
 		return
 	}
-	if elapsed >= 2*subjectWindow {
+	if elapsed >= 2*SubjectWindow {
 		s.prev.reset()
 		s.cur.reset()
 		s.hasPrev = true
@@ -105,12 +106,12 @@ func (s *subjectSampler) rotateLocked(now time.Time) {
 	s.prev, s.cur = s.cur, s.prev
 	s.cur.reset()
 	s.hasPrev = true
-	s.start = s.start.Add(subjectWindow)
+	s.start = s.start.Add(SubjectWindow)
 }
 
 // rates estimates each counted subject's rate at now: the current
 // window's samples plus the share of the previous window that still lies
-// within the last subjectWindow, scaled by the sampling rate.
+// within the last SubjectWindow, scaled by the sampling rate.
 func (s *subjectSampler) rates(now time.Time) map[string]float64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -126,7 +127,7 @@ func (s *subjectSampler) rates(now time.Time) map[string]float64 {
 		}
 		return out
 	}
-	prevShare := float64(subjectWindow-elapsed) / float64(subjectWindow)
+	prevShare := float64(SubjectWindow-elapsed) / float64(SubjectWindow)
 	for _, e := range s.prev.ents {
 		out[e.subject] += float64(e.count) * prevShare
 	}
@@ -134,7 +135,7 @@ func (s *subjectSampler) rates(now time.Time) map[string]float64 {
 		out[e.subject] += float64(e.count)
 	}
 	for k, v := range out {
-		out[k] = v * SubjectSampleEvery / subjectWindow.Seconds()
+		out[k] = v * SubjectSampleEvery / SubjectWindow.Seconds()
 	}
 	return out
 }

@@ -51,14 +51,14 @@ func TestSamplerWindows(t *testing.T) {
 	// One second into the second window: 4/5 of the first window's
 	// samples still count, over a whole window.
 	for range 5 {
-		s.add([]byte("b"), t0.Add(subjectWindow))
+		s.add([]byte("b"), t0.Add(SubjectWindow))
 	}
-	r := s.rates(t0.Add(subjectWindow + time.Second))
-	if !near(r["a"], 10*0.8*SubjectSampleEvery/subjectWindow.Seconds()) || !near(r["b"], 5*SubjectSampleEvery/subjectWindow.Seconds()) {
+	r := s.rates(t0.Add(SubjectWindow + time.Second))
+	if !near(r["a"], 10*0.8*SubjectSampleEvery/SubjectWindow.Seconds()) || !near(r["b"], 5*SubjectSampleEvery/SubjectWindow.Seconds()) {
 		t.Fatalf("sliding rates %v", r)
 	}
 	// Two idle windows later nothing is left.
-	if r := s.rates(t0.Add(4 * subjectWindow)); len(r) != 0 {
+	if r := s.rates(t0.Add(4 * SubjectWindow)); len(r) != 0 {
 		t.Fatalf("stale rates %v", r)
 	}
 }
