@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"hash/maphash"
 	"sort"
 	"sync"
 	"time"
@@ -123,16 +124,16 @@ func (s *subjectSampler) rates(now time.Time) map[string]float64 {
 		// one second, so a lone early sample does not read as a flood).
 		secs := max(elapsed.Seconds(), 1)
 		for _, e := range s.cur.ents {
-			out[e.subject] = float64(e.count) * SubjectSampleEvery / secs
+			out[string(e.subject)] = float64(e.count) * SubjectSampleEvery / secs
 		}
 		return out
 	}
 	prevShare := float64(SubjectWindow-elapsed) / float64(SubjectWindow)
 	for _, e := range s.prev.ents {
-		out[e.subject] += float64(e.count) * prevShare
+		out[string(e.subject)] += float64(e.count) * prevShare
 	}
 	for _, e := range s.cur.ents {
-		out[e.subject] += float64(e.count)
+		out[string(e.subject)] += float64(e.count)
 	}
 	for k, v := range out {
 		out[k] = v * SubjectSampleEvery / SubjectWindow.Seconds()
@@ -143,8 +144,13 @@ func (s *subjectSampler) rates(now time.Time) map[string]float64 {
 // spaceSaving is a space-saving summary: at most subjectCounters
 // counters; a new subject when all are taken replaces the smallest and
 // inherits its count (so counts overestimate by at most that count).
+//
+// Subjects are found by a 64-bit hash and kept in buffers the entries
+// reuse, so replacing one allocates nothing (two subjects of one window
+// sharing a hash, at odds of 2^-64, would share a counter).
 type spaceSaving struct {
-	idx  map[string]int // subject to its index in ents
+	seed maphash.Seed
+	idx  map[uint64]int // subject hash to its index in ents
 	ents []ssEntry
 	// min is no more than the smallest count once ents is full, and
 	// cursor where the search for an entry at min goes on: counts only
@@ -155,12 +161,14 @@ type spaceSaving struct {
 }
 
 type ssEntry struct {
-	subject string
+	hash    uint64
+	subject []byte
 	count   int64
 }
 
 func (s *spaceSaving) init() {
-	s.idx = make(map[string]int, subjectCounters)
+	s.seed = maphash.MakeSeed()
+	s.idx = make(map[uint64]int, subjectCounters)
 	s.ents = make([]ssEntry, 0, subjectCounters)
 }
 
@@ -171,19 +179,24 @@ func (s *spaceSaving) reset() {
 }
 
 func (s *spaceSaving) add(subject []byte) {
-	if i, ok := s.idx[string(subject)]; ok {
+	h := maphash.Bytes(s.seed, subject)
+	if i, ok := s.idx[h]; ok {
 		s.ents[i].count++
 		return
 	}
-	if len(s.ents) < subjectCounters {
-		s.idx[string(subject)] = len(s.ents)
-		s.ents = append(s.ents, ssEntry{subject: string(subject), count: 1})
+	if len(s.ents) < cap(s.ents) {
+		// A slot another window used before keeps its buffer.
+		s.ents = s.ents[:len(s.ents)+1]
+		e := &s.ents[len(s.ents)-1]
+		e.hash, e.subject, e.count = h, append(e.subject[:0], subject...), 1
+		s.idx[h] = len(s.ents) - 1
 		return
 	}
 	m := s.smallest()
-	delete(s.idx, s.ents[m].subject)
-	s.ents[m] = ssEntry{subject: string(subject), count: s.ents[m].count + 1}
-	s.idx[s.ents[m].subject] = m
+	e := &s.ents[m]
+	delete(s.idx, e.hash)
+	e.hash, e.subject, e.count = h, append(e.subject[:0], subject...), e.count+1
+	s.idx[h] = m
 }
 
 // smallest returns the index of an entry with the smallest count, ents

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math"
 	"testing"
 	"time"
@@ -24,13 +25,13 @@ func TestSpaceSavingBounded(t *testing.T) {
 	if len(s.ents) != subjectCounters || len(s.idx) != subjectCounters {
 		t.Fatalf("summary holds %d entries (%d indexed), want %d", len(s.ents), len(s.idx), subjectCounters)
 	}
-	i, ok := s.idx["heavy"]
+	i, ok := s.idx[maphash.Bytes(s.seed, []byte("heavy"))]
 	if !ok || s.ents[i].count < int64(heavy) {
 		t.Fatalf("heavy subject lost or undercounted: %v %+v (true %d)", ok, s.ents[i], heavy)
 	}
-	for subj, i := range s.idx {
-		if s.ents[i].subject != subj {
-			t.Fatalf("index of %q points at %q", subj, s.ents[i].subject)
+	for h, i := range s.idx {
+		if s.ents[i].hash != h || maphash.Bytes(s.seed, s.ents[i].subject) != h {
+			t.Fatalf("index of %x points at %q", h, s.ents[i].subject)
 		}
 	}
 }
@@ -63,15 +64,15 @@ func TestSamplerWindows(t *testing.T) {
 	}
 }
 
-// BenchmarkSampleSubject is the per-publish cost of the sampler: turned
-// off (the increment alone), with few subjects (counter hits), and with
+// BenchmarkSampleSubject is the per-publish cost of the sampler, on and
+// off (the increment alone), with few subjects (counter hits) and with
 // every subject new (evictions, as reply subjects are).
 func BenchmarkSampleSubject(b *testing.B) {
 	for _, tc := range []struct {
 		name     string
 		subjects int
 		off      bool
-	}{{"off", 8, true}, {"hot", 8, false}, {"churn", 1 << 16, false}} {
+	}{{"hot/off", 8, true}, {"hot/on", 8, false}, {"churn/off", 1 << 16, true}, {"churn/on", 1 << 16, false}} {
 		b.Run(tc.name, func(b *testing.B) {
 			srv := &Server{}
 			srv.live.Store(&Options{NoSubjectSampling: tc.off})
