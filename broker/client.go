@@ -3,6 +3,7 @@ package broker
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -50,9 +51,10 @@ type client struct {
 
 	// Reader-owned.
 	parser                    proto.Parser
-	verbose, pedantic, noResp bool // from CONNECT
-	connectInfoDue            bool // send the connect_info INFO after the next PONG
-	interestChanged           bool // a SUB or UNSUB since the last PING (the interest barrier)
+	verbose, pedantic, noResp bool   // from CONNECT
+	connectInfoDue            bool   // send the connect_info INFO after the next PONG
+	interestChanged           bool   // a SUB or UNSUB since the last PING (the interest barrier)
+	sampleTick                uint32 // publishes counted for subject sampling (subjects.go)
 
 	opts connectOpts // guarded by mu
 
@@ -104,7 +106,9 @@ type client struct {
 }
 
 func newClient(s *Server, cid uint64, nc net.Conn, ln *listener) *client {
-	c := &client{ln: ln, subs: make(map[string]*mux.Sub)}
+	// A random start, so connections that publish fewer than
+	// SubjectSampleEvery messages are still sampled in proportion.
+	c := &client{ln: ln, subs: make(map[string]*mux.Sub), sampleTick: rand.Uint32()}
 	c.init(s, cid, nc, ln.transport, c)
 	c.acc.Store(s.gacc)
 	if s.authFor(ln).wantsNonce() {
@@ -277,6 +281,7 @@ func (c *client) Pub(subject, reply []byte, hdrLen int, msg []byte) error {
 		c.enqueue(okLine)
 	}
 	acc := c.acc.Load()
+	c.sampleSubject(acc, subject)
 	m := &c.msg
 	m.Subject, m.Reply, m.Account = subject, reply, acc.name
 	if hdrLen >= 0 {

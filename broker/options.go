@@ -105,6 +105,9 @@ type Options struct {
 	// MaxTracedMsgLen cuts a traced payload to this many bytes, marked
 	// "..." (0: whole payloads), as nats-server's max_traced_msg_len.
 	MaxTracedMsgLen int
+	// NoSubjectSampling turns off the top-subjects sampler (subjects.go),
+	// which counts one in SubjectSampleEvery published messages.
+	NoSubjectSampling bool
 }
 
 // DefaultOptions returns nats-server's defaults.

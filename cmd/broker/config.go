@@ -261,6 +261,11 @@ func fileKeys(c *config) keys {
 		"write_deadline":    duration(&o.WriteDeadline),
 		"pid_file":          str(&c.cli.pidFile),
 		"stats_interval":    duration(&mon.statsInterval),
+		"subject_sampling": func(v *conf.Value) error {
+			on, err := v.AsBool()
+			o.NoSubjectSampling = !on
+			return err
+		},
 
 		"lame_duck_duration":     duration(&o.LameDuck.Duration),
 		"lame_duck_grace_period": duration(&o.LameDuck.GracePeriod),

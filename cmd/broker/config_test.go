@@ -79,6 +79,7 @@ debug: true
 trace: on
 pid_file: "DIR/broker.pid"
 stats_interval: "1m"
+subject_sampling: false
 lame_duck_duration: "30s"
 lame_duck_grace_period: 2
 authorization {
@@ -138,6 +139,7 @@ system_account { user: sys, password: pw }
 	check("debug/trace", [2]bool{cfg.log.debug, cfg.log.trace}, [2]bool{true, true})
 	check("pid_file", cfg.cli.pidFile, filepath.Join(dir, "broker.pid"))
 	check("stats_interval", cfg.monitor.statsInterval, time.Minute)
+	check("subject_sampling", o.NoSubjectSampling, true)
 	check("lame_duck", o.LameDuck, broker.LameDuckOptions{Duration: 30 * time.Second, GracePeriod: 2 * time.Second})
 	check("system_account", cfg.monitor.sysUser+"/"+cfg.monitor.sysPassword, "sys/pw")
 
