@@ -10,18 +10,18 @@ import (
 type fn uint8
 
 const (
-	fnLiteral fn = iota // the token as written
-	fnTail              // ">": the tokens the source's ">" matched
-	fnWildcard          // $N, {{wildcard(N)}}
-	fnPartition         // {{partition(n, N...)}}
-	fnSplitFromLeft     // {{splitFromLeft(N, pos)}}
-	fnSplitFromRight    // {{splitFromRight(N, pos)}}
-	fnSliceFromLeft     // {{sliceFromLeft(N, size)}}
-	fnSliceFromRight    // {{sliceFromRight(N, size)}}
-	fnSplit             // {{split(N, delimiter)}}
-	fnLeft              // {{left(N, length)}}
-	fnRight             // {{right(N, length)}}
-	fnRandom            // {{random(n)}}
+	fnLiteral        fn = iota // the token as written
+	fnTail                     // ">": the tokens the source's ">" matched
+	fnWildcard                 // $N, {{wildcard(N)}}
+	fnPartition                // {{partition(n, N...)}}
+	fnSplitFromLeft            // {{splitFromLeft(N, pos)}}
+	fnSplitFromRight           // {{splitFromRight(N, pos)}}
+	fnSliceFromLeft            // {{sliceFromLeft(N, size)}}
+	fnSliceFromRight           // {{sliceFromRight(N, size)}}
+	fnSplit                    // {{split(N, delimiter)}}
+	fnLeft                     // {{left(N, length)}}
+	fnRight                    // {{right(N, length)}}
+	fnRandom                   // {{random(n)}}
 )
 
 // functions are the mapping functions, in the order nats-server looks

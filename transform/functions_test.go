@@ -164,7 +164,7 @@ func TestFindCall(t *testing.T) {
 		{"{{ Wildcard ( 1 ) }}", "Wildcard", " 1 ", true},
 		{"{{wildcard(1)}}", "Partition", "", false},
 		{"{{wildcard(1)}}{{wildcard(2)}}", "Wildcard", "1)}}{{wildcard(2", true}, // as long as it can be
-		{"{{wildcard(1\n)}}", "Wildcard", "", false},                              // not across a line
+		{"{{wildcard(1\n)}}", "Wildcard", "", false},                             // not across a line
 		{"{{wildcard(1)\n}}", "Wildcard", "1", true},
 		{"x{{wildcard(1)}}y", "Wildcard", "1", true}, // anywhere in the token
 		{"{{wildcard(1)}", "Wildcard", "", false},
