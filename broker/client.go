@@ -51,9 +51,9 @@ type client struct {
 	// Reader-owned.
 	parser                    proto.Parser
 	mapBuf                    []byte // the mapped subject of the message being published
-	verbose, pedantic, noResp bool // from CONNECT
-	connectInfoDue            bool // send the connect_info INFO after the next PONG
-	interestChanged           bool // a SUB or UNSUB since the last PING (the interest barrier)
+	verbose, pedantic, noResp bool   // from CONNECT
+	connectInfoDue            bool   // send the connect_info INFO after the next PONG
+	interestChanged           bool   // a SUB or UNSUB since the last PING (the interest barrier)
 
 	opts connectOpts // guarded by mu
 
