@@ -270,7 +270,8 @@ func (c *client) Pub(subject, reply []byte, hdrLen int, msg []byte) error {
 	if mapped, ok := acc.mapSubject(&c.mapBuf, subject); ok {
 		c.srv.traceMapping(c, subject, mapped)
 		if len(mapped) == 0 {
-			return nil // the share a weighted mapping drops
+			c.okIfVerbose() // the share a weighted mapping drops: taken, delivered nowhere
+			return nil
 		}
 		subject = mapped
 	}

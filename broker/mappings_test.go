@@ -197,3 +197,16 @@ func TestMappingsJWT(t *testing.T) {
 	}
 	expectOn(t, nc, all, nc, "foo", "baz")
 }
+
+// TestMappingsDroppedVerbose: a verbose client gets its +OK for a
+// message a mapping drops, as for any accepted publish.
+func TestMappingsDroppedVerbose(t *testing.T) {
+	o := testOptions()
+	o.Mappings = []broker.Mapping{{Source: "gone", Dests: []transform.Dest{{Subject: "gone", Weight: 0}}}}
+	r := dialRaw(t, startServer(t, o, nil))
+	r.readInfo()
+	r.send(`CONNECT {"verbose":true,"pedantic":false}` + "\r\nPING\r\n")
+	r.expect("+OK\r\nPONG\r\n")
+	r.send("SUB > 1\r\nPUB gone 2\r\nhi\r\nPING\r\n")
+	r.expect("+OK\r\n+OK\r\nPONG\r\n")
+}
