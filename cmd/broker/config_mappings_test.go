@@ -407,3 +407,48 @@ func TestMappingLiteralPartitionAsNatsServer(t *testing.T) {
 		t.Fatalf("murmur %s, nats-server %s", arrived["murmur"], arrived["nats-server"])
 	}
 }
+
+// TestMappingCLIAsTransform: `nats server mapping SRC DEST SUBJECT`
+// (which runs nats-server's transform code in the CLI) and
+// transform.Parse agree on the subject, or on the refusal. The CLI hands
+// a source without wildcards its tokens, as Parse does (a broker does
+// not: see TestMappingLiteralPartitionAsNatsServer).
+func TestMappingCLIAsTransform(t *testing.T) {
+	cli := testutil.Tool(t, "nats", "go install github.com/nats-io/natscli/nats@v0.5.0")
+	for _, c := range [][3]string{
+		{"orders.*.*", "orders.{{wildcard(2)}}.{{wildcard(1)}}", "orders.1.2"},
+		{"a.*.>", "b.$1.>", "a.x.y.z"},
+		{"p.*", "p.{{partition(3,1)}}.$1", "p.abc"},
+		{"p.*.*", "p.{{partition(1000)}}.{{partition(17,2,1)}}", "p.key.other"},
+		{"p", "p.{{partition(3)}}", "p"},
+		{"s.*", "{{splitFromLeft(1,2)}}.{{splitFromRight(1,2)}}.{{sliceFromLeft(1,2)}}.{{sliceFromRight(1,2)}}", "s.abcdefg"},
+		{"s.*", "{{ SplitFromLeft( 1, 9 ) }}.{{left(1,3)}}.{{right(1,3)}}", "s.abcdefg"},
+		{"sp.*", "sp.{{split(1,-)}}.{{split(1,ab)}}", "sp.-xab-y--"},
+		{"z.*", "z.$0.{{wildcard(-1)}}.$x", "z.q"},
+		{"a.*", "b.{{{wildcard(1)}}}.{{foo(1)}}{{wildcard(1)}}", "a.x"},
+		{"a.*", "b.$2", "a.x"},
+		{"a.*", "b.{{partition(3,x)}}", "a.x"},
+		{"a.*", "b.{{splitFromLeft(1)}}", "a.x"},
+		{"a.*", "b.{{WILDCARD(1)}}", "a.x"},
+		{"a", "b.{{split(1,-)}}", "a"},
+		// Not "b..c": the CLI skips the destination check a server's
+		// config makes first (it says "invalid subject" there, nats-server
+		// -t and Parse "invalid transform").
+	} {
+		out, err := exec.Command(cli, "server", "mapping", c[0], c[1], c[2]).CombinedOutput()
+		theirs := strings.TrimSpace(string(out))
+		if err != nil {
+			theirs = strings.TrimPrefix(theirs, "nats: error: ")
+		}
+		var ours string
+		tr, perr := transform.Parse(c[0], c[1])
+		if perr != nil {
+			ours = perr.Error()
+		} else {
+			ours = tr.Subject(c[2])
+		}
+		if ours != theirs {
+			t.Errorf("%s -> %s on %s: ours %q, nats server mapping %q", c[0], c[1], c[2], ours, theirs)
+		}
+	}
+}
