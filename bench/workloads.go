@@ -242,6 +242,9 @@ func workloads() []Workload {
 		{Name: "service import B → A, request/reply, sync, 128 B", Unit: "req/s", Latency: true, Run: serviceImportRequests(requestReply{
 			count: 20_000, size: 128,
 		})},
+		{Name: "1 pub → 1 sub through a mapping, 128 B (bench.* → mapped.{{wildcard(1)}})", Unit: msgs, Run: mappedFlow(flow{
+			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "mapped.s", ""), size: 128, count: 2_000_000, fanout: 1,
+		})},
 		{Name: "1 pub → 1 sub, 128 B, 100 accounts configured (pub and sub in the last)", Unit: msgs, Run: inManyAccounts(100, flow{
 			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 128, count: 2_000_000, fanout: 1,
 		})},

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/jwt/v2"
 
 	"github.com/murmurmq/murmur/mux"
+	"github.com/murmurmq/murmur/transform"
 )
 
 // GlobalAccount is the account of users outside any account, and of every
@@ -32,6 +33,11 @@ type account struct {
 	maxConns atomic.Int64
 	// claims is its account JWT in operator mode (nil otherwise).
 	claims atomic.Pointer[jwt.AccountClaims]
+	// mappings are its subject mappings (nil: none), from the
+	// configuration or its account JWT (mappings.go).
+	mappings atomic.Pointer[transform.Table]
+	// mappingsMu orders the writers of mappings (a reload, its claims).
+	mappingsMu sync.Mutex
 	// remote are the other brokers' counts of its clients, for maxConns
 	// across the cluster (account_conns.go).
 	remote remoteConns

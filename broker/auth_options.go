@@ -110,6 +110,8 @@ type Account struct {
 	Users   []User
 	Exports []Export
 	Imports []Import
+	// Mappings are its subject mappings (mappings.go).
+	Mappings []Mapping
 }
 
 // Export offers a stream (messages published on Stream's subjects) or a

@@ -51,6 +51,7 @@ type client struct {
 
 	// Reader-owned.
 	parser                    proto.Parser
+	mapBuf                    []byte // the mapped subject of the message being published
 	verbose, pedantic, noResp bool   // from CONNECT
 	connectInfoDue            bool   // send the connect_info INFO after the next PONG
 	interestChanged           bool   // a SUB or UNSUB since the last PING (the interest barrier)
@@ -268,19 +269,28 @@ func (c *client) Pub(subject, reply []byte, hdrLen int, msg []byte) error {
 	if c.trace {
 		c.tracePub(subject, reply, hdrLen, msg)
 	}
+	acc := c.acc.Load()
+	orig := subject
+	if mapped, ok := acc.mapSubject(&c.mapBuf, subject); ok {
+		c.srv.traceMapping(c, subject, mapped)
+		if len(mapped) == 0 {
+			c.okIfVerbose() // the share a weighted mapping drops: taken, delivered nowhere
+			return nil
+		}
+		subject = mapped
+	}
 	if !c.canPublish(subject) {
 		c.log.Info("publish permission violation", zap.ByteString("subject", subject))
 		c.sendErr(fmt.Sprintf(proto.ErrTextPermPub, subject))
 		return nil
 	}
-	if c.pedantic && !pubsub.ValidLiteralSubject(string(subject)) {
+	if c.pedantic && !pubsub.ValidLiteralSubject(string(orig)) {
 		// nats-server reports it and still delivers the message.
 		c.sendErr(proto.ErrTextInvalidPubSubj)
 	}
 	if c.verbose {
 		c.enqueue(okLine)
 	}
-	acc := c.acc.Load()
 	c.sampleSubject(acc, subject)
 	m := &c.msg
 	m.Subject, m.Reply, m.Account = subject, reply, acc.name

@@ -259,6 +259,16 @@ func (si *serviceImport) Forward(_ *mux.Sub, from mux.Conn, msg *mux.Msg, b *mux
 	case si.mapped:
 		m.Subject = []byte(si.subject)
 	}
+	if t := si.exporter.mappings.Load(); t != nil {
+		// The exporting account's mappings apply to requests entering it
+		// (nats-server maps the import's subject in its account).
+		if mapped, ok := t.Map(nil, m.Subject); ok {
+			if len(mapped) == 0 {
+				return 0
+			}
+			m.Subject = mapped
+		}
+	}
 	if len(msg.Reply) > 0 {
 		m.Reply = si.srv.responses.add(si.importer, msg.Reply, si.export)
 	}

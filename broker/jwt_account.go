@@ -43,6 +43,7 @@ func (s *Server) registerClaims(ac *jwt.AccountClaims) (*account, bool) {
 		}
 	}
 	acc.maxConns.Store(ac.Limits.Conn)
+	s.installClaimMappings(acc)
 	s.armAccountExpiry(acc, ac)
 	if ac.HasExternalAuthorization() {
 		if _, err := s.calloutsFor(acc); err != nil { // its callout's replies, ahead of the first login

@@ -69,6 +69,10 @@ type Options struct {
 	// Cluster, when set, accepts and dials routes to other brokers.
 	Cluster *ClusterOptions
 
+	// Mappings are the global account's subject mappings (nats-server's
+	// top-level `mappings`); an account's are in its Account.
+	Mappings []Mapping
+
 	// Auth, when it holds a token or users, requires clients to
 	// authenticate in CONNECT.
 	Auth *AuthOptions
@@ -157,6 +161,9 @@ func (o *Options) Validate() error {
 		}
 	}
 	if err := o.Auth.validate(); err != nil {
+		return err
+	}
+	if err := o.validateMappings(); err != nil {
 		return err
 	}
 	if o.TLS != nil && (o.TLS.Config == nil || len(o.TLS.Config.Certificates) == 0 && o.TLS.Config.GetCertificate == nil) {

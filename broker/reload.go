@@ -59,6 +59,7 @@ func (s *Server) Reload(n Options) error {
 	clients := slices.Collect(maps.Values(s.clients))
 	s.mu.Unlock()
 	s.refreshImports()
+	s.refreshMappings()
 	s.prepareCallout(n.Auth)
 	if sys := s.sys.Load(); sys != nil {
 		if err := sys.syncAccounts(); err != nil {

@@ -186,6 +186,7 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s.refreshImports()
+	s.refreshMappings()
 	s.prepareCallout(opts.Auth)
 	return s, nil
 }

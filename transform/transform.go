@@ -1,13 +1,14 @@
-// Package transform maps subjects, as nats-server's subject transforms do
-// for account imports: a source subject with wildcards, and a destination
-// that places the tokens those wildcards matched ("a.*.*" to "b.$2.$1").
-// It is pure: no goroutines, no I/O.
+// Package transform maps subjects as nats-server's subject transforms
+// do: a source subject with wildcards, and a destination that places the
+// tokens those wildcards matched ("a.*.*" to "b.$2.$1"), or computes
+// tokens from them with mapping functions ({{partition(3,1)}},
+// {{split(1,-)}}, ...). Subject mappings (a server's or an account's
+// `mappings`) use every function and may send a share of the messages to
+// each of several destinations (mapping.go); account imports use the
+// strict form, wildcards only. It is pure: no goroutines, no I/O.
 //
-// Only the strict form exists here, the one imports need: the destination
-// may use the source's wildcards only ($N or {{wildcard(N)}}; no
-// partition, split or other functions), must use as many of them as the
-// source has, and has a trailing ">" exactly when the source has one.
-// Errors carry nats-server's texts.
+// nats-server's behaviour is the specification, its oddities included
+// (docs/mappings.md lists them); errors carry its texts.
 package transform
 
 import (
@@ -17,11 +18,12 @@ import (
 	"strings"
 )
 
-// The errors of New, as nats-server words them; wrapped errors name the
-// destination or token at fault ("... in b.$1").
+// The errors of New and Parse, as nats-server words them; wrapped errors
+// name the destination or token at fault ("... in b.$1").
 var (
 	ErrInvalidSubject       = errors.New("invalid subject")
 	ErrInvalidDestination   = errors.New("invalid mapping destination")
+	ErrInvalidTransform     = fmt.Errorf("%w: invalid transform", ErrInvalidDestination)
 	ErrNotAllWildcards      = fmt.Errorf("%w: not using all of the token wildcard(s)", ErrInvalidDestination)
 	ErrUnknownFunction      = fmt.Errorf("%w: unknown function", ErrInvalidDestination)
 	ErrIndexOutOfRange      = fmt.Errorf("%w: wildcard index out of range", ErrInvalidDestination)
@@ -32,13 +34,18 @@ var (
 )
 
 // destError is an error about one destination token (or the whole
-// destination).
+// destination); without a token it reads as its error alone.
 type destError struct {
 	token string
 	err   error
 }
 
-func (e *destError) Error() string { return e.err.Error() + " in " + e.token }
+func (e *destError) Error() string {
+	if e.token == "" {
+		return e.err.Error()
+	}
+	return e.err.Error() + " in " + e.token
+}
 func (e *destError) Unwrap() error { return e.err }
 
 // Transform maps subjects that match its source to its destination. A
@@ -47,21 +54,69 @@ type Transform struct {
 	src, dest string
 	nsrc      int         // tokens of the source, its ">" included
 	dtoks     []destToken // the destination's tokens
+	tail      bool        // the destination ends in ">"
 }
 
-// destToken is one destination token: a literal, the source token at
-// index from, or (tail) the tokens the source's ">" matched.
+// destToken is one destination token: a literal (lit), or a function of
+// the subject's tokens at the indexes from.
 type destToken struct {
-	lit  string
-	from int // index into the subject's tokens; -1 for a literal
-	tail bool
+	fn   fn
+	lit  string // fnLiteral: the token; fnSplit: the delimiter
+	from []int  // indexes into the subject's tokens
+	n    int32  // the integer argument
 }
 
-// New returns the strict transform from src to dest. dest places the
-// wildcards of src by number ($1 is the first "*" of src); Tokenize turns
-// a destination written with "*" into that form. A source without
-// wildcards maps every subject (there is only one) to dest.
-func New(src, dest string) (*Transform, error) {
+// New returns the strict transform from src to dest, the form account
+// imports use: dest places the wildcards of src by number ($1 is the
+// first "*" of src) and uses every one of them, and no other function;
+// Tokenize turns a destination written with "*" into that form. A
+// source without wildcards maps every subject (there is only one) to
+// dest.
+func New(src, dest string) (*Transform, error) { return build(src, dest, true) }
+
+// Parse returns the transform of a subject mapping from src to dest,
+// checked as nats-server checks a mapping's destination: any mapping
+// function, wildcards used any number of times (none included).
+func Parse(src, dest string) (*Transform, error) {
+	if err := checkDestination(dest); err != nil {
+		return nil, err
+	}
+	return build(src, dest, false)
+}
+
+// checkDestination is nats-server's check of a mapping destination
+// before its transform is built: no empty token, nothing after ">", no
+// white space in a literal, and every {{...}} token a known function.
+func checkDestination(dest string) error {
+	fwc := false
+	for _, t := range strings.Split(dest, ".") {
+		switch {
+		case t == "" || fwc:
+			return &destError{t, ErrInvalidTransform}
+		case mustacheShaped(t):
+			if !knownCall(t) {
+				return &destError{t, ErrUnknownFunction}
+			}
+		case t == ">":
+			fwc = true
+		case strings.ContainsAny(t, "\t\n\f\r "):
+			return ErrInvalidTransform
+		}
+	}
+	return nil
+}
+
+// knownCall reports whether t holds a call of any mapping function.
+func knownCall(t string) bool {
+	for _, f := range functions {
+		if _, ok := findCall(t, f.name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func build(src, dest string, strict bool) (*Transform, error) {
 	stoks, spwcs, sfwc, ok := info(src)
 	dtoks, dpwcs, dfwc, dok := info(dest)
 	if !ok || !dok || dpwcs > 0 || sfwc != dfwc {
@@ -74,30 +129,48 @@ func New(src, dest string) (*Transform, error) {
 			pos = append(pos, i)
 		}
 	}
-	tr := &Transform{src: src, dest: dest, nsrc: len(stoks)}
+	tr := &Transform{src: src, dest: dest, nsrc: len(stoks), tail: dfwc}
 	placed := 0
 	for _, t := range dtoks {
-		n, isWildcard, err := placeholder(t)
+		c, err := readToken(t)
 		switch {
 		case err != nil:
 			return nil, err
-		case !isWildcard && t == ">":
-			tr.dtoks = append(tr.dtoks, destToken{tail: true, from: -1})
+		case strict && c.fn != fnLiteral && c.fn != fnWildcard:
+			return nil, &destError{t, ErrFunctionNotForImport}
+		case c.fn == fnLiteral && t == ">":
+			tr.dtoks = append(tr.dtoks, destToken{fn: fnTail})
 			continue
-		case !isWildcard:
-			tr.dtoks = append(tr.dtoks, destToken{lit: t, from: -1})
+		case c.fn == fnLiteral:
+			tr.dtoks = append(tr.dtoks, destToken{fn: fnLiteral, lit: t})
 			continue
 		case spwcs == 0 && !sfwc:
-			return nil, &destError{t, ErrIndexOutOfRange}
-		case n < 1 || n > spwcs:
-			// nats-server takes $0 (and below) as the first token of
-			// the subject, by accident; here it is out of range.
-			return nil, &destError{fmt.Sprintf("%s: [%d]", t, n), ErrIndexOutOfRange}
+			// Nothing to place: only the functions of no token (the
+			// partition of the whole subject, random) make sense.
+			if c.fn != fnPartition && c.fn != fnRandom {
+				return nil, &destError{t, ErrIndexOutOfRange}
+			}
+			tr.dtoks = append(tr.dtoks, destToken{fn: c.fn, n: c.n})
+			continue
 		}
-		placed++
-		tr.dtoks = append(tr.dtoks, destToken{from: pos[n-1]})
+		d := destToken{fn: c.fn, lit: c.str, n: c.n}
+		for _, n := range c.wilds {
+			switch {
+			case n > spwcs, strict && n < 1:
+				// nats-server reads wildcard 0 (and below) as the first
+				// token of the subject; mappings do so too, imports
+				// refuse it.
+				return nil, &destError{fmt.Sprintf("%s: [%d]", t, n), ErrIndexOutOfRange}
+			case n < 1:
+				d.from = append(d.from, 0)
+			default:
+				d.from = append(d.from, pos[n-1])
+			}
+		}
+		placed += len(c.wilds)
+		tr.dtoks = append(tr.dtoks, d)
 	}
-	if placed < spwcs {
+	if strict && placed < spwcs {
 		return nil, &destError{dest, ErrNotAllWildcards}
 	}
 	return tr, nil
@@ -127,41 +200,6 @@ func (t *Transform) Reverse() (*Transform, error) {
 		stoks[i], placeholders = placeholders[0], placeholders[1:]
 	}
 	return New(src, strings.Join(stoks, "."))
-}
-
-// Append appends the mapping of subject, which must match the source, to
-// dst and returns the extended slice. It allocates only when dst is short
-// or the subject has more than 32 tokens.
-func (t *Transform) Append(dst, subject []byte) []byte {
-	var stack [32][]byte
-	toks := stack[:0]
-	for start, i := 0, 0; i <= len(subject); i++ {
-		if i == len(subject) || subject[i] == '.' {
-			toks = append(toks, subject[start:i])
-			start = i + 1
-		}
-	}
-	for i, d := range t.dtoks {
-		if i > 0 {
-			dst = append(dst, '.')
-		}
-		switch {
-		case d.tail:
-			for j := t.nsrc - 1; j < len(toks); j++ {
-				if j > t.nsrc-1 {
-					dst = append(dst, '.')
-				}
-				dst = append(dst, toks[j]...)
-			}
-		case d.from >= 0:
-			if d.from < len(toks) {
-				dst = append(dst, toks[d.from]...)
-			}
-		default:
-			dst = append(dst, d.lit...)
-		}
-	}
-	return dst
 }
 
 // Subject is Append for strings.
@@ -217,101 +255,4 @@ func info(subject string) (toks []string, pwcs int, fwc, ok bool) {
 		}
 	}
 	return toks, pwcs, fwc, true
-}
-
-// placeholder reads one destination token: $N, {{wildcard(N)}}, another
-// {{function(...)}} (refused: imports take wildcards only), or a literal.
-// A "$" followed by other than a number is a literal.
-func placeholder(t string) (n int, isWildcard bool, err error) {
-	if len(t) > 1 && t[0] == '$' {
-		n, err := strconv.Atoi(t[1:])
-		if err != nil {
-			return 0, false, nil
-		}
-		return n, true, nil
-	}
-	if len(t) <= 4 || !strings.HasPrefix(t, "{{") || !strings.HasSuffix(t, "}}") {
-		return 0, false, nil
-	}
-	name, args, ok := mustache(t)
-	switch {
-	case !ok:
-		return 0, false, &destError{t, ErrUnknownFunction}
-	case camelIs(name, "Wildcard"):
-	case knownFunction(name):
-		return 0, false, &destError{t, ErrFunctionNotForImport}
-	default:
-		return 0, false, &destError{t, ErrUnknownFunction}
-	}
-	switch {
-	case len(args) == 1 && args[0] == "":
-		return 0, false, &destError{t, ErrNotEnoughArgs}
-	case len(args) > 1:
-		return 0, false, &destError{t, ErrTooManyArgs}
-	}
-	n, err = strconv.Atoi(strings.Trim(args[0], " "))
-	if err != nil {
-		return 0, false, &destError{t, ErrInvalidArg}
-	}
-	return n, true, nil
-}
-
-// mustache splits "{{ name(arg, arg) }}" into its name and arguments
-// (separated by a comma and optional spaces); ok is false when t is not
-// of that form.
-func mustache(t string) (name string, args []string, ok bool) {
-	if len(t) <= 4 || !strings.HasPrefix(t, "{{") || !strings.HasSuffix(t, "}}") {
-		return "", nil, false
-	}
-	in := strings.TrimSpace(t[2 : len(t)-2])
-	open, end := strings.IndexByte(in, '('), strings.LastIndexByte(in, ')')
-	if open < 0 || end != len(in)-1 {
-		return "", nil, false
-	}
-	name = strings.TrimSpace(in[:open])
-	list := in[open+1 : end]
-	for {
-		a, rest, more := strings.Cut(list, ",")
-		args = append(args, a)
-		if !more {
-			break
-		}
-		list = strings.TrimLeft(rest, " \t\r\n\f\v")
-	}
-	return name, args, name != ""
-}
-
-// wildcardArg reports whether t is {{wildcard(x)}} with one non-empty
-// argument, which Untokenize counts as a placeholder.
-func wildcardArg(t string) bool {
-	name, args, ok := mustache(t)
-	return ok && camelIs(name, "Wildcard") && len(args) == 1 && args[0] != ""
-}
-
-// The mapping functions nats-server knows besides wildcard.
-var functions = []string{"Partition", "SplitFromLeft", "SplitFromRight", "SliceFromLeft", "SliceFromRight", "Split", "Left", "Right", "Random"}
-
-func knownFunction(name string) bool {
-	for _, f := range functions {
-		if camelIs(name, f) {
-			return true
-		}
-	}
-	return false
-}
-
-// camelIs compares a function name as nats-server does: each capital of
-// the canonical name may be written in either case, the other letters
-// only in lower case ("splitFromLeft", "Splitfromleft").
-func camelIs(name, canonical string) bool {
-	if len(name) != len(canonical) {
-		return false
-	}
-	for i := range len(name) {
-		c, n := canonical[i], name[i]
-		if c != n && !(c >= 'A' && c <= 'Z' && n == c+('a'-'A')) {
-			return false
-		}
-	}
-	return true
 }

@@ -200,6 +200,7 @@ func applyFile(cfg *config, path string) error {
 	ks["system"] = ks["system_account"]
 	ops := operatorKeys{dir: filepath.Dir(path)}
 	ops.register(ks)
+	registerMappings(ks, &cfg.opts.Mappings)
 	if err := decode(m, ks); err != nil {
 		return err
 	}

@@ -318,6 +318,8 @@ func decodeAccounts(v *conf.Value, where map[string]*conf.Value) ([]broker.Accou
 					note(where, v, "accounts."+acc.Name+".imports")
 					return err
 				},
+				"mappings": mappings(&acc.Mappings),
+				"maps":     mappings(&acc.Mappings),
 			})(f.Value)
 			if err != nil {
 				return nil, err
