@@ -26,23 +26,11 @@ const lateAfter = 200 * time.Millisecond
 type subThenPublish struct{ rounds int }
 
 func (w subThenPublish) run(ctx context.Context, env *Env) (Result, error) {
-	bs, err := startCluster(ctx, env, 2)
-	if err != nil {
-		return Result{}, err
-	}
-	r, err := w.measure(ctx, env, bs)
-	return r, withExits(err, bs)
+	return clustered(ctx, env, 2, w.rounds, w.measure)
 }
 
-func (w subThenPublish) measure(ctx context.Context, env *Env, bs []*Broker) (Result, error) {
-	asyncErr := &firstError{}
-	conns, err := clusterConns(ctx, bs, asyncErr)
-	if err != nil {
-		return Result{}, err
-	}
-	defer closeAll(conns)
+func (w subThenPublish) measure(conns []*nats.Conn, rounds int) (Result, error) {
 	pub, sub := conns[0], conns[1]
-	rounds := env.scaled(w.rounds, 50)
 	lost := 0
 	for i := range rounds {
 		subject := fmt.Sprintf("bench.barrier.%d", i)
@@ -72,23 +60,11 @@ func (w subThenPublish) measure(ctx context.Context, env *Env, bs []*Broker) (Re
 type respondThenRequest struct{ rounds int }
 
 func (w respondThenRequest) run(ctx context.Context, env *Env) (Result, error) {
-	bs, err := startCluster(ctx, env, 2)
-	if err != nil {
-		return Result{}, err
-	}
-	r, err := w.measure(ctx, env, bs)
-	return r, withExits(err, bs)
+	return clustered(ctx, env, 2, w.rounds, w.measure)
 }
 
-func (w respondThenRequest) measure(ctx context.Context, env *Env, bs []*Broker) (Result, error) {
-	asyncErr := &firstError{}
-	conns, err := clusterConns(ctx, bs, asyncErr)
-	if err != nil {
-		return Result{}, err
-	}
-	defer closeAll(conns)
+func (w respondThenRequest) measure(conns []*nats.Conn, rounds int) (Result, error) {
 	req, resp := conns[0], conns[1]
-	rounds := env.scaled(w.rounds, 50)
 	failed := 0
 	var last error
 	for i := range rounds {
@@ -121,23 +97,11 @@ func (w respondThenRequest) measure(ctx context.Context, env *Env, bs []*Broker)
 type flushAfterSub struct{ rounds int }
 
 func (w flushAfterSub) run(ctx context.Context, env *Env) (Result, error) {
-	bs, err := startCluster(ctx, env, 3)
-	if err != nil {
-		return Result{}, err
-	}
-	r, err := w.measure(ctx, env, bs)
-	return r, withExits(err, bs)
+	return clustered(ctx, env, 3, w.rounds, w.measure)
 }
 
-func (w flushAfterSub) measure(ctx context.Context, env *Env, bs []*Broker) (Result, error) {
-	asyncErr := &firstError{}
-	conns, err := clusterConns(ctx, bs, asyncErr)
-	if err != nil {
-		return Result{}, err
-	}
-	defer closeAll(conns)
+func (w flushAfterSub) measure(conns []*nats.Conn, rounds int) (Result, error) {
 	nc := conns[0]
-	rounds := env.scaled(w.rounds, 50)
 	lat := make([]time.Duration, 0, rounds)
 	for i := range rounds {
 		t0 := time.Now()
@@ -156,6 +120,23 @@ func (w flushAfterSub) measure(ctx context.Context, env *Env, bs []*Broker) (Res
 	slices.Sort(lat)
 	p50 := percentile(lat, 0.5)
 	return Result{Value: float64(p50) / float64(time.Microsecond), P50: p50, P99: percentile(lat, 0.99)}, nil
+}
+
+// clustered starts an n-broker cluster of env's side, connects one client
+// to each broker once the mesh carries messages, and runs measure with
+// rounds scaled to the run.
+func clustered(ctx context.Context, env *Env, n, rounds int, measure func([]*nats.Conn, int) (Result, error)) (Result, error) {
+	bs, err := startCluster(ctx, env, n)
+	if err != nil {
+		return Result{}, err
+	}
+	conns, err := clusterConns(ctx, bs, &firstError{})
+	if err != nil {
+		return Result{}, withExits(err, bs)
+	}
+	defer closeAll(conns)
+	r, err := measure(conns, env.scaled(rounds, 50))
+	return r, withExits(err, bs)
 }
 
 // clusterConns connects one client to each broker and waits until the
