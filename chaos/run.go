@@ -203,6 +203,7 @@ func (r *runner) converge(ctx context.Context, d time.Duration) (time.Duration, 
 			problem = res.String()
 			if res.err == "" {
 				r.probeMisses++
+				r.logf("  mesh, clients and nodes converged, but %s; retrying", problem)
 			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
