@@ -67,13 +67,13 @@ func TestFlushMeansInterestEverywhere(t *testing.T) {
 	}
 }
 
-// TestFlushMeansResponderEverywhere: a responder on one broker subscribes
-// and flushes; a request from another broker at once finds it (no "no
-// responders", no timeout).
+// TestFlushMeansResponderEverywhere: a responder on one broker of three
+// subscribes and flushes; a request from another broker at once finds it
+// (no "no responders", no timeout).
 func TestFlushMeansResponderEverywhere(t *testing.T) {
-	srvs := startMesh(t, 2, false)
+	srvs := startMesh(t, 3, false)
 	resp := connectTCP(t, srvs[1])
-	req := connectTCP(t, srvs[0])
+	reqs := []*nats.Conn{connectTCP(t, srvs[0]), connectTCP(t, srvs[2])}
 	failed := 0
 	var last error
 	for i := range barrierRounds {
@@ -85,7 +85,7 @@ func TestFlushMeansResponderEverywhere(t *testing.T) {
 		if err := resp.Flush(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := req.Request(subject, nil, 2*time.Second); err != nil {
+		if _, err := reqs[i%2].Request(subject, nil, 2*time.Second); err != nil {
 			failed++
 			last = err
 		}
