@@ -60,7 +60,7 @@ func (nf *natsFlags) register(fs *flag.FlagSet) {
 		"ports_file_dir": "", "ms": "HTTPS monitoring", "https_port": "HTTPS monitoring",
 		"s": "syslog", "syslog": "syslog", "r": "remote syslog", "remote_syslog": "remote syslog",
 		"log_size_limit": "log rotation", "max_traced_msg_len": "", "js": "JetStream", "jetstream": "JetStream",
-		"sd": "JetStream", "store_dir": "JetStream", "profile": "use --cpuprofile or the monitor's pprof",
+		"sd": "JetStream", "store_dir": "JetStream",
 	} {
 		fs.Var(refusedFlag{name: name, why: why, boolean: isBoolRefused(name)}, name, "not supported by Murmur yet")
 	}

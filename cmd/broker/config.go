@@ -263,6 +263,8 @@ func fileKeys(c *config) keys {
 		"trace":             boolean(&c.trace),
 		"pid_file":          str(&c.cli.pidFile),
 		"stats_interval":    duration(&mon.statsInterval),
+		"prof_port":         integer(&mon.profPort, -1, 65535),
+		"http_auth":         mon.httpAuthKeys(), // Murmur's own (profile.go)
 
 		"lame_duck_duration":     duration(&o.LameDuck.Duration),
 		"lame_duck_grace_period": duration(&o.LameDuck.GracePeriod),

@@ -124,6 +124,9 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 	if cfg.nats.version {
 		return nil, errVersion
 	}
+	if cfg.cluster.keygen {
+		return nil, errGossipKeygen
+	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
@@ -195,6 +198,9 @@ func newLogger(cfg *config, stderr io.Writer) (*zap.Logger, func(), error) {
 // run is the command: --help goes to stdout, logs to stderr.
 func run(args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseFlags(args, stdout)
+	if errors.Is(err, errGossipKeygen) {
+		return printGossipKey(stdout)
+	}
 	if err != nil {
 		return err
 	}
@@ -226,9 +232,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := srv.Start(); err != nil {
 		return err
 	}
-	logQUIC(log, cfg.quic)
+	logQUIC(log, cfg.quic, &cfg.quicFlags)
 	var cl *cluster.Cluster
 	if cfg.gossip != nil {
+		warnPlainGossip(cfg.gossip, log)
 		cfg.gossip.Logger = log
 		if cl, err = cluster.Start(srv, *cfg.gossip); err != nil {
 			srv.Close()

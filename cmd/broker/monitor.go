@@ -20,16 +20,21 @@ type monitorFlags struct {
 	statsInterval time.Duration
 	sysUser       string
 	sysPassword   string
+	httpUser      string // monitor credentials (profile.go)
+	httpPassword  string
+	httpToken     string
+	profPort      int
 }
 
 func (mf *monitorFlags) register(fs *flag.FlagSet) {
 	for _, n := range []string{"m", "http_port"} {
 		fs.IntVar(&mf.httpPort, n, 8222, "monitoring HTTP `port` (0 = off, -1 = random)")
 	}
-	fs.StringVar(&mf.httpAddr, "http_addr", "0.0.0.0", "monitoring HTTP listen `host`")
+	fs.StringVar(&mf.httpAddr, "http_addr", monitor.DefaultHost, "monitoring HTTP listen `host` (0.0.0.0 exposes it to the network)")
 	fs.DurationVar(&mf.statsInterval, "stats_interval", 0, "log a one-line stats summary every `interval` (0 = off)")
 	fs.StringVar(&mf.sysUser, "system_user", "", "`user` logging into the system account, which answers $SYS.REQ.* (nats server ping/list/report); without other credentials, clients sending none still connect")
 	fs.StringVar(&mf.sysPassword, "system_password", "", "`password` of the system user")
+	mf.registerOps(fs)
 }
 
 func (mf *monitorFlags) validate() error {
@@ -41,7 +46,7 @@ func (mf *monitorFlags) validate() error {
 	case mf.sysPassword != "" && mf.sysUser == "":
 		return fmt.Errorf("system_password: set without system_user")
 	}
-	return nil
+	return mf.validateOps()
 }
 
 // applySystemUser makes the system user a login into the system account
@@ -68,6 +73,7 @@ func startMonitor(mf *monitorFlags, srv *broker.Server, cl *cluster.Cluster, log
 		Port:          mf.httpPort,
 		StatsInterval: mf.statsInterval,
 		Logger:        log,
+		Auth:          mf.auth(),
 	}
 	if cl != nil {
 		cfg.Gossip = gossipView(cl)
@@ -79,15 +85,28 @@ func startMonitor(mf *monitorFlags, srv *broker.Server, cl *cluster.Cluster, log
 	if err := mon.Start(); err != nil {
 		return nil, err
 	}
+	var prof *profiler
+	if mf.profPort != 0 {
+		if prof, err = startProfiler(mf.httpAddr, mf.profPort, mf.auth(), log); err != nil {
+			mon.Close()
+			return nil, err
+		}
+	}
 	// The system responder always runs, as nats-server's: in the system
 	// account, which only its users (if any) can reach.
 	sys, err := srv.StartSystem(broker.SystemOptions{Endpoints: mon.SystemEndpoints(), AccountEndpoints: mon.AccountEndpoints()})
 	if err != nil {
+		if prof != nil {
+			prof.Close()
+		}
 		mon.Close()
 		return nil, err
 	}
 	return func() {
 		sys.Close()
+		if prof != nil {
+			prof.Close()
+		}
 		mon.Close()
 	}, nil
 }

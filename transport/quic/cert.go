@@ -23,6 +23,7 @@ type tlsIdentity struct {
 	config      *tls.Config
 	fingerprint string // "" when the certificate is chosen per handshake
 	selfSigned  bool
+	written     bool // generated and written to CertFile/KeyFile (CreateCert)
 }
 
 // selfSignedValidity is long because a self-signed certificate is only ever
@@ -41,11 +42,13 @@ func loadIdentity(cfg Config) (*tlsIdentity, error) {
 			return nil, fmt.Errorf("quic: Config.TLS has no certificate")
 		}
 	case cfg.CertFile != "":
-		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+		cert, written, err := loadCertFiles(cfg.CertFile, cfg.KeyFile, cfg.CreateCert)
 		if err != nil {
-			return nil, fmt.Errorf("quic: load certificate %s / %s: %w", cfg.CertFile, cfg.KeyFile, err)
+			return nil, err
 		}
 		id.config = &tls.Config{Certificates: []tls.Certificate{cert}}
+		id.written = written
+		id.selfSigned = len(cert.Certificate) > 0 && isSelfSigned(cert.Certificate[0])
 	default:
 		cert, err := selfSignedCert()
 		if err != nil {
