@@ -217,13 +217,17 @@ func (m *Server) Close() error {
 	}
 	close(m.stop)
 	m.mu.Lock()
-	srv := m.http
+	srv, ln := m.http, m.ln
 	m.mu.Unlock()
 	var err error
 	if srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err = srv.ShutdownWithContext(ctx)
 		cancel()
+		// Shutdown closes only the listeners Serve has registered: right
+		// after Start, Serve may not have begun, and would then serve
+		// forever. Closing the listener ends it either way.
+		_ = ln.Close()
 	}
 	m.wg.Wait()
 	return err
