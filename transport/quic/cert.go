@@ -31,6 +31,9 @@ type tlsIdentity struct {
 // dates matter only to tools that display them.
 const selfSignedValidity = 365 * 24 * time.Hour
 
+// selfSignedCN is the subject of the certificates Murmur generates.
+const selfSignedCN = "murmur self-signed"
+
 // loadIdentity picks the certificate source in the order TLS, files,
 // generated, and applies what QUIC requires of every one of them.
 func loadIdentity(cfg Config) (*tlsIdentity, error) {
@@ -48,7 +51,7 @@ func loadIdentity(cfg Config) (*tlsIdentity, error) {
 		}
 		id.config = &tls.Config{Certificates: []tls.Certificate{cert}}
 		id.written = written
-		id.selfSigned = len(cert.Certificate) > 0 && isSelfSigned(cert.Certificate[0])
+		id.selfSigned = written || (len(cert.Certificate) > 0 && generatedHere(cert.Certificate[0]))
 	default:
 		cert, err := selfSignedCert()
 		if err != nil {
@@ -84,7 +87,7 @@ func selfSignedCert() (tls.Certificate, error) {
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "murmur self-signed"},
+		Subject:               pkix.Name{CommonName: selfSignedCN},
 		NotBefore:             now.Add(-time.Hour), // tolerate clock skew
 		NotAfter:              now.Add(selfSignedValidity),
 		KeyUsage:              x509.KeyUsageDigitalSignature,

@@ -88,8 +88,12 @@ func writeExclusive(path string, data []byte) error {
 	return nil
 }
 
-// isSelfSigned reports whether der is signed by its own key.
-func isSelfSigned(der []byte) bool {
+// generatedHere reports whether der is a certificate selfSignedCert made
+// (on an earlier start, saved by CreateCert): signed by its own key, under
+// selfSignedCN. An operator's own self-signed certificate is not, and its
+// fingerprint is the operator's to hand out.
+func generatedHere(der []byte) bool {
 	c, err := x509.ParseCertificate(der)
-	return err == nil && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
+	return err == nil && c.Subject.CommonName == selfSignedCN &&
+		c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }

@@ -129,10 +129,10 @@ func (t *Transport) Name() string { return "quic" }
 // the certificate is chosen per handshake by a caller-supplied tls.Config.
 func (t *Transport) Fingerprint() string { return t.serverTLS.Load().fingerprint }
 
-// SelfSigned reports whether the certificate signs itself: generated at
-// start-up because none was configured, or a self-signed one from the files.
-// Clients can then trust it only by fingerprint, so the broker logs
-// Fingerprint.
+// SelfSigned reports whether the certificate is one Murmur generated: at
+// start-up because none was configured, or into CertFile/KeyFile
+// (CreateCert) on this or an earlier start. Clients can then trust it only
+// by fingerprint, so the broker logs Fingerprint.
 func (t *Transport) SelfSigned() bool { return t.serverTLS.Load().selfSigned }
 
 // CertWritten reports whether the certificate in force was generated and
