@@ -51,7 +51,7 @@ func loadIdentity(cfg Config) (*tlsIdentity, error) {
 		}
 		id.config = &tls.Config{Certificates: []tls.Certificate{cert}}
 		id.written = written
-		id.selfSigned = written || (len(cert.Certificate) > 0 && generatedHere(cert.Certificate[0]))
+		id.selfSigned = written || (cfg.CreateCert && len(cert.Certificate) > 0 && generatedHere(cert.Certificate[0]))
 	default:
 		cert, err := selfSignedCert()
 		if err != nil {

@@ -131,7 +131,7 @@ func (t *Transport) Fingerprint() string { return t.serverTLS.Load().fingerprint
 
 // SelfSigned reports whether the certificate is one Murmur generated: at
 // start-up because none was configured, or into CertFile/KeyFile
-// (CreateCert) on this or an earlier start. Clients can then trust it only
+// (CreateCert set) on this or an earlier start. Clients can then trust it only
 // by fingerprint, so the broker logs Fingerprint.
 func (t *Transport) SelfSigned() bool { return t.serverTLS.Load().selfSigned }
 
