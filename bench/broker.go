@@ -197,7 +197,9 @@ func (b *Broker) LogField(ctx context.Context, msg, key string, timeout time.Dur
 	if b.sink != nil {
 		return "", errors.New("the sink writes no log")
 	}
-	field := regexp.MustCompile(`"` + regexp.QuoteMeta(key) + `":\s*"([^"]*)"`)
+	// The broker's text log writes key=value (quoted when it has blanks);
+	// its JSON log (--log_format json) "key":"value".
+	field := regexp.MustCompile(`(?:^|\s)` + regexp.QuoteMeta(key) + `=(?:"([^"]*)"|(\S*))|"` + regexp.QuoteMeta(key) + `":\s*"([^"]*)"`)
 	deadline := time.Now().Add(timeout)
 	for {
 		data, err := os.ReadFile(b.log)
@@ -209,7 +211,7 @@ func (b *Broker) LogField(ctx context.Context, msg, key string, timeout time.Dur
 				continue
 			}
 			if m := field.FindStringSubmatch(line); m != nil {
-				return m[1], nil
+				return m[1] + m[2] + m[3], nil
 			}
 			return "", fmt.Errorf("log line %q has no field %q", line, key)
 		}

@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -20,21 +19,28 @@ import (
 // slowConsumer measures how well a broker shields healthy subscribers from
 // one on the same subject that stops reading. One publisher sends as fast as
 // a window of in-flight messages allows to healthy nats.go subscribers and to
-// one more, a raw TCP subscriber that reads everything during the baseline
-// period and then stops reading. Value is the healthy subscribers' receive
-// rate while it is stalled (from when it stops until the broker cuts it off,
-// or the period ends) divided by their rate in the baseline, when the broker
+// one more, a raw TCP subscriber that reads everything during a baseline
+// period and then stops reading. The stall lasts from then until the broker
+// cuts it off, or the period ends; then the next episode's subscriber joins.
+// Value is the healthy subscribers' receive rate summed over all the stalls
+// divided by their rate summed over all the baselines, when the broker
 // delivered to all of them: 1 means the stall cost only the stalled one,
-// near 0 means it held up everyone.
+// near 0 means it held up everyone. A stall a broker cuts within
+// milliseconds is thus measured over many episodes, and the baselines and
+// stalls alternate, so a change in the machine's load falls on both.
 type slowConsumer struct {
 	size       int           // payload bytes
 	healthy    int           // subscribers that keep up
-	period     time.Duration // baseline and stall period, each, at full scale
+	period     time.Duration // an episode's baseline, and its longest stall, at full scale
 	maxPending int           // per-connection pending byte limit, on both brokers
 	// window is how many messages the publisher keeps ahead of the slowest
 	// healthy subscriber, so window×size must stay well below maxPending:
 	// a healthy subscriber is then never a slow consumer itself.
 	window int
+	// episodes is how many times a subscriber joins and stalls in one run:
+	// the rates are summed over all of them, so a stall of a few
+	// milliseconds is measured over many.
+	episodes int
 }
 
 const (
@@ -93,7 +99,9 @@ func (w slowConsumer) run(ctx context.Context, env *Env) (Result, error) {
 	return r, withExits(err, []*Broker{b})
 }
 
-// measure runs the baseline and the stall against b.
+// measure runs the episodes against b: the healthy subscribers and the
+// publisher stay up throughout, and each episode adds a subscriber that
+// reads through a baseline and then stalls.
 func (w slowConsumer) measure(ctx context.Context, env *Env, b *Broker, mon *varzClient) (Result, error) {
 	const subject = "bench.slow"
 	period := max(time.Duration(float64(w.period)*env.Scale), 300*time.Millisecond)
@@ -105,8 +113,7 @@ func (w slowConsumer) measure(ctx context.Context, env *Env, b *Broker, mon *var
 		return Result{}, err
 	}
 
-	counts := make([]counter, w.healthy)
-	progress := make(chan struct{}, 1)
+	h := &healthySubs{counts: make([]counter, w.healthy), progress: make(chan struct{}, 1)}
 	subConns := make([]*nats.Conn, w.healthy)
 	for i := range subConns {
 		nc, err := connect(b.URL, asyncErr)
@@ -115,67 +122,33 @@ func (w slowConsumer) measure(ctx context.Context, env *Env, b *Broker, mon *var
 		}
 		defer nc.Close()
 		subConns[i] = nc
-		c := &counts[i]
-		sub, err := nc.Subscribe(subject, func(*nats.Msg) {
-			if c.n.Add(1)%int64(max(w.window/4, 1)) == 0 {
-				select {
-				case progress <- struct{}{}:
-				default:
-				}
-			}
-		})
-		if err != nil {
-			return Result{}, fmt.Errorf("subscribe %s: %w", subject, err)
-		}
-		if err := sub.SetPendingLimits(-1, -1); err != nil {
+		if err := h.subscribe(nc, subject, i, max(w.window/4, 1)); err != nil {
 			return Result{}, err
 		}
-		if err := nc.Flush(); err != nil {
-			return Result{}, fmt.Errorf("flush after subscribe: %w", err)
-		}
-	}
-	slowest := func() int64 {
-		m := counts[0].n.Load()
-		for i := range counts[1:] {
-			m = min(m, counts[i+1].n.Load())
-		}
-		return m
-	}
-	total := func() int64 {
-		var s int64
-		for i := range counts {
-			s += counts[i].n.Load()
-		}
-		return s
 	}
 
 	pub, err := connect(b.URL, asyncErr)
 	if err != nil {
 		return Result{}, err
 	}
-	var stalled net.Conn
 	var stopped atomic.Bool
 	pubDone := make(chan error, 1)
-	// Whatever happens, the publisher stops and the stalled socket is closed
-	// (unblocking a broker stuck on it) before the publisher's connection, so
-	// a Publish blocked on a stuck broker returns and the goroutine ends.
+	var stalled net.Conn // the current episode's, closed before the publisher
 	defer func() {
 		stopped.Store(true)
 		if stalled != nil {
-			stalled.Close()
+			stalled.Close() // unblocks a broker stuck on it, so a blocked Publish returns
 		}
 		pub.Close()
 		<-pubDone
 	}()
-
 	payload := make([]byte, w.size)
 	for i := range payload {
 		payload[i] = byte('a' + i%26)
 	}
 	go func() {
-		pubDone <- w.publish(pub, subject, payload, &stopped, slowest, progress)
+		pubDone <- w.publish(pub, subject, payload, &stopped, h.slowest, h.progress)
 	}()
-
 	pubFailed := func() error {
 		select {
 		case err := <-pubDone:
@@ -188,70 +161,51 @@ func (w slowConsumer) measure(ctx context.Context, env *Env, b *Broker, mon *var
 			return nil
 		}
 	}
-	// Fill the window once, then measure the baseline.
+	// Fill the window once before anything is measured.
 	deadline := time.Now().Add(firstDelivery)
-	for slowest() < int64(w.window) {
+	for h.slowest() < int64(w.window) {
 		if err := pubFailed(); err != nil {
 			return Result{}, err
 		}
 		if time.Now().After(deadline) {
 			return Result{}, fmt.Errorf("healthy subscribers got %d messages in %v (async error: %v)",
-				total(), firstDelivery, asyncErr.get())
+				h.total(), firstDelivery, asyncErr.get())
 		}
 		if err := sleepCtx(ctx, time.Millisecond); err != nil {
 			return Result{}, err
 		}
 	}
 
-	// The subscriber that will stall joins now and reads until told to stop.
-	stalled, err = dialStalled(ctx, b.Addr, subject)
-	if err != nil {
-		return Result{}, fmt.Errorf("stalled subscriber: %w", err)
-	}
-	var stopReading atomic.Bool
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		readUntil(stalled, &stopReading)
-	}()
-	stopReader := func() {
-		if !stopReading.Swap(true) {
-			_ = stalled.SetReadDeadline(time.Unix(1, 0)) // ends a blocked Read
+	var r Result
+	var baseN, stallN int64
+	var baseD, stallD time.Duration
+	var cuts []string
+	v := v0
+	for ep := range max(w.episodes, 1) {
+		e := episode{w: w, subject: subject, period: period, mon: mon, h: h}
+		res, err := e.run(ctx, b, v, &stalled)
+		if err == nil {
+			err = pubFailed()
 		}
-		<-readerDone
+		if err != nil {
+			return Result{}, fmt.Errorf("episode %d: %w", ep+1, err)
+		}
+		v = res.after
+		baseN, baseD = baseN+res.baseN, baseD+res.baseD
+		stallN, stallD = stallN+res.stallN, stallD+res.stallD
+		cuts = append(cuts, res.cut)
+		if res.baseCut {
+			r.Note = joinNotes(r.Note, fmt.Sprintf("episode %d: slow_consumers rose to %d in the baseline, before the stall", ep+1, res.after.SlowConsumers))
+		}
 	}
-	defer stopReader()
-	// Let its join settle before the baseline starts.
-	if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
-		return Result{}, err
-	}
-
-	t0, c0 := time.Now(), total()
-	// The baseline watch learns the connection count (publisher and healthy
-	// subscribers) and flags a slow consumer among them.
-	v1, baseCut, err := mon.watch(ctx, varz{SlowConsumers: v0.SlowConsumers, Connections: -1}, t0.Add(period))
-	if err != nil {
-		return Result{}, err
-	}
-	t1, c1 := time.Now(), total()
-	if err := pubFailed(); err != nil {
-		return Result{}, err
-	}
-	before := perSubRate(c1-c0, t1.Sub(t0), w.healthy)
+	before := perSubRate(baseN, baseD, w.healthy)
 	if before <= 0 {
-		return Result{}, fmt.Errorf("no deliveries in the baseline (async error: %v)", asyncErr.get())
+		return Result{}, fmt.Errorf("no deliveries in the baselines (async error: %v)", asyncErr.get())
 	}
-
-	stopReader()
-	tJoin, cJoin := time.Now(), total()
-	// Cut off is a slow consumer counted, or a connection gone (a broker
-	// might close the stalled one without calling it a slow consumer).
-	v2, cutAt, err := mon.watch(ctx, v1, tJoin.Add(period))
-	if err != nil {
-		return Result{}, err
-	}
-	tEnd, cEnd := time.Now(), total()
-	during := perSubRate(cEnd-cJoin, tEnd.Sub(tJoin), w.healthy)
+	during := perSubRate(stallN, stallD, w.healthy)
+	r.Value = during / before
+	r.Info = fmt.Sprintf("%d episodes, stalled sub %s; per sub %s msgs/s before, %s during (%v stalled in all)",
+		len(cuts), strings.Join(cuts, ", "), formatValue(before, "msgs/s"), formatValue(during, "msgs/s"), stallD.Round(time.Millisecond))
 
 	stopped.Store(true)
 	select {
@@ -260,30 +214,8 @@ func (w slowConsumer) measure(ctx context.Context, env *Env, b *Broker, mon *var
 	case <-time.After(5 * time.Second):
 		// Publish is stuck on the broker; the deferred cleanup unblocks it.
 	}
-	closed, drained := drainClosed(stalled, drainTimeout)
-	stalled.Close()
-	v3, err := mon.read(ctx)
-	if err != nil {
-		v3 = v2
-	}
-
-	r := Result{Value: during / before}
-	socket := "its socket still open at the end"
-	if closed {
-		socket = fmt.Sprintf("its socket closed (%d KiB left to drain)", drained>>10)
-	}
-	if !cutAt.IsZero() {
-		r.Info = fmt.Sprintf("stalled sub cut off %v after it stopped reading (slow_consumers %d → %d), %s",
-			cutAt.Sub(tJoin).Round(time.Millisecond), v0.SlowConsumers, v2.SlowConsumers, socket)
-	} else {
-		r.Info = fmt.Sprintf("stalled sub not cut off within %v, %s", period, socket)
-	}
-	r.Info += fmt.Sprintf("; per sub %s msgs/s before, %s during", formatValue(before, "msgs/s"), formatValue(during, "msgs/s"))
-	if !baseCut.IsZero() {
-		r.Note = joinNotes(r.Note, fmt.Sprintf("slow_consumers rose to %d in the baseline, before the stall", v1.SlowConsumers))
-	}
-	if n := v3.SlowConsumers - v0.SlowConsumers; n > 1 {
-		r.Note = joinNotes(r.Note, fmt.Sprintf("%d slow consumers, want at most the stalled one", n))
+	if n := v.SlowConsumers - v0.SlowConsumers; n > int64(len(cuts)) {
+		r.Note = joinNotes(r.Note, fmt.Sprintf("%d slow consumers in %d episodes, want at most the stalled ones", n, len(cuts)))
 	}
 	for i, nc := range subConns {
 		if nc.IsClosed() {
@@ -294,6 +226,148 @@ func (w slowConsumer) measure(ctx context.Context, env *Env, b *Broker, mon *var
 		r.Note = joinNotes(r.Note, "publisher: "+err.Error())
 	}
 	return r, nil
+}
+
+// healthySubs counts what the subscribers that keep up receive.
+type healthySubs struct {
+	counts   []counter
+	progress chan struct{} // lossy: wakes the publisher as they catch up
+}
+
+func (h *healthySubs) subscribe(nc *nats.Conn, subject string, i int, every int) error {
+	c := &h.counts[i]
+	sub, err := nc.Subscribe(subject, func(*nats.Msg) {
+		if c.n.Add(1)%int64(every) == 0 {
+			select {
+			case h.progress <- struct{}{}:
+			default:
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("subscribe %s: %w", subject, err)
+	}
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		return err
+	}
+	if err := nc.Flush(); err != nil {
+		return fmt.Errorf("flush after subscribe: %w", err)
+	}
+	return nil
+}
+
+func (h *healthySubs) slowest() int64 {
+	m := h.counts[0].n.Load()
+	for i := range h.counts[1:] {
+		m = min(m, h.counts[i+1].n.Load())
+	}
+	return m
+}
+
+func (h *healthySubs) total() int64 {
+	var s int64
+	for i := range h.counts {
+		s += h.counts[i].n.Load()
+	}
+	return s
+}
+
+// episode is one baseline and one stall: a subscriber joins, reads
+// everything for a period, then stops reading until the broker cuts it
+// off or the period ends.
+type episode struct {
+	w       slowConsumer
+	subject string
+	period  time.Duration
+	mon     *varzClient
+	h       *healthySubs
+}
+
+type episodeResult struct {
+	baseN, stallN int64 // healthy deliveries, summed over the subscribers
+	baseD, stallD time.Duration
+	baseCut       bool   // a slow consumer showed in the baseline
+	cut           string // when the stalled one was cut off, for Info
+	after         varz   // /varz once the episode's subscriber is gone
+}
+
+// run plays the episode; *stalled holds its subscriber's socket while it
+// is open, so the caller's cleanup can close it.
+func (e episode) run(ctx context.Context, b *Broker, v0 varz, stalled *net.Conn) (episodeResult, error) {
+	var res episodeResult
+	c, err := dialStalled(ctx, b.Addr, e.subject)
+	if err != nil {
+		return res, fmt.Errorf("stalled subscriber: %w", err)
+	}
+	*stalled = c
+	defer func() {
+		c.Close()
+		*stalled = nil
+	}()
+	var stopReading atomic.Bool
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		readUntil(c, &stopReading)
+	}()
+	stopReader := func() {
+		if !stopReading.Swap(true) {
+			_ = c.SetReadDeadline(time.Unix(1, 0)) // ends a blocked Read
+		}
+		<-readerDone
+	}
+	defer stopReader()
+	// Let its join settle before the baseline starts.
+	if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+		return res, err
+	}
+
+	t0, c0 := time.Now(), e.h.total()
+	// The baseline watch learns the connection count (publisher, healthy
+	// subscribers and this one) and flags a slow consumer among them.
+	v1, baseCut, err := e.mon.watch(ctx, varz{SlowConsumers: v0.SlowConsumers, Connections: -1}, t0.Add(e.period))
+	if err != nil {
+		return res, err
+	}
+	t1, c1 := time.Now(), e.h.total()
+	res.baseN, res.baseD, res.baseCut = c1-c0, t1.Sub(t0), !baseCut.IsZero()
+
+	stopReader()
+	tJoin, cJoin := time.Now(), e.h.total()
+	// Cut off is a slow consumer counted, or a connection gone (a broker
+	// might close the stalled one without calling it a slow consumer).
+	_, cutAt, err := e.mon.watch(ctx, v1, tJoin.Add(e.period))
+	if err != nil {
+		return res, err
+	}
+	tEnd, cEnd := time.Now(), e.h.total()
+	res.stallN, res.stallD = cEnd-cJoin, tEnd.Sub(tJoin)
+
+	closed, drained := drainClosed(c, drainTimeout)
+	c.Close()
+	switch {
+	case cutAt.IsZero():
+		res.cut = fmt.Sprintf("not cut within %v", e.period)
+	case closed:
+		res.cut = fmt.Sprintf("cut at %v (%d KiB left)", cutAt.Sub(tJoin).Round(time.Millisecond), drained>>10)
+	default:
+		res.cut = fmt.Sprintf("counted at %v but its socket still open", cutAt.Sub(tJoin).Round(time.Millisecond))
+	}
+	// Wait for the broker to drop it, so the next episode's count is right.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		v, err := e.mon.read(ctx)
+		if err == nil && v.Connections < v1.Connections {
+			res.after = v
+			return res, nil
+		}
+		if time.Now().After(deadline) {
+			return res, fmt.Errorf("the stalled subscriber's connection still counted %v after closing it", 5*time.Second)
+		}
+		if err := sleepCtx(ctx, varzEvery); err != nil {
+			return res, err
+		}
+	}
 }
 
 // errStopped is what the publisher returns when asked to stop.
@@ -397,100 +471,5 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	case <-t.C:
 		return nil
-	}
-}
-
-// varz is what the workload reads from /varz; both brokers name the
-// fields alike.
-type varz struct {
-	SlowConsumers int64 `json:"slow_consumers"`
-	Connections   int   `json:"connections"`
-}
-
-// varzClient reads a broker's /varz.
-type varzClient struct {
-	url string
-	tr  *http.Transport
-	hc  *http.Client
-}
-
-func newVarzClient(port int) *varzClient {
-	tr := &http.Transport{MaxIdleConnsPerHost: 1}
-	return &varzClient{
-		url: "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) + "/varz",
-		tr:  tr,
-		hc:  &http.Client{Transport: tr, Timeout: time.Second},
-	}
-}
-
-// close drops the kept-alive connection and its goroutines.
-func (v *varzClient) close() { v.tr.CloseIdleConnections() }
-
-func (v *varzClient) read(ctx context.Context) (varz, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.url, nil)
-	if err != nil {
-		return varz{}, err
-	}
-	resp, err := v.hc.Do(req)
-	if err != nil {
-		return varz{}, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return varz{}, fmt.Errorf("GET %s: %s", v.url, resp.Status)
-	}
-	var doc struct {
-		SlowConsumers *int64 `json:"slow_consumers"`
-		Connections   *int   `json:"connections"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
-		return varz{}, fmt.Errorf("GET %s: %w", v.url, err)
-	}
-	if doc.SlowConsumers == nil || doc.Connections == nil {
-		return varz{}, fmt.Errorf("GET %s: no slow_consumers or connections field", v.url)
-	}
-	return varz{SlowConsumers: *doc.SlowConsumers, Connections: *doc.Connections}, nil
-}
-
-// readWithin retries read until it answers or timeout passes.
-func (v *varzClient) readWithin(ctx context.Context, timeout time.Duration) (varz, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		d, err := v.read(ctx)
-		if err == nil || time.Now().After(deadline) {
-			return d, err
-		}
-		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
-			return varz{}, err
-		}
-	}
-}
-
-// watch polls /varz every varzEvery until slow_consumers rises above base's
-// or connections falls below base's (-1 watches only slow_consumers), or end
-// passes. It returns the last document (base if no poll answered) and when
-// the change showed, zero if it did not. A failed poll (a busy broker may
-// miss the 1 s limit) is skipped; only ctx ends the watch early.
-func (v *varzClient) watch(ctx context.Context, base varz, end time.Time) (varz, time.Time, error) {
-	tick := time.NewTicker(varzEvery)
-	defer tick.Stop()
-	last := base
-	for {
-		if d, err := v.read(ctx); err == nil {
-			last = d
-			if d.SlowConsumers > base.SlowConsumers || d.Connections < base.Connections {
-				return d, time.Now(), nil
-			}
-		} else if ctx.Err() != nil {
-			return last, time.Time{}, ctx.Err()
-		}
-		if !time.Now().Before(end) {
-			return last, time.Time{}, nil
-		}
-		select {
-		case <-ctx.Done():
-			return last, time.Time{}, ctx.Err()
-		case <-tick.C:
-		}
 	}
 }

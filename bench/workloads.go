@@ -222,10 +222,10 @@ func workloads() []Workload {
 			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 128, count: 1_000_000, fanout: 1,
 		}, ackedDirect{count: 300_000, size: 128})},
 		{Name: "slow-consumer isolation, max_pending 1 MiB: 1 pub → 3 subs, 1 stops reading, 1 KB (per-sub rate of the others, stalled ÷ before)", Unit: "share", Run: slowConsumer{
-			size: 1 << 10, healthy: 2, period: 2 * time.Second, maxPending: 1 << 20, window: 512,
+			size: 1 << 10, healthy: 2, period: 500 * time.Millisecond, maxPending: 1 << 20, window: 512, episodes: 8,
 		}.run},
 		{Name: "slow-consumer isolation, max_pending 64 MiB (default): same", Unit: "share", Run: slowConsumer{
-			size: 1 << 10, healthy: 2, period: 2 * time.Second, maxPending: 64 << 20, window: 512,
+			size: 1 << 10, healthy: 2, period: time.Second, maxPending: 64 << 20, window: 512, episodes: 4,
 		}.run},
 		{Name: "stream import A → B, 1 pub → 1 sub, 128 B", Unit: msgs, Run: streamImportFlow(flow{
 			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 128, count: 2_000_000, fanout: 1,

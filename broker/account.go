@@ -38,6 +38,9 @@ type account struct {
 	// expiry closes its clients when its account JWT expires (nil: none).
 	expiryMu sync.Mutex
 	expiry   *time.Timer
+	// subjects samples its clients' publish subjects (subjects.go); nil
+	// until the first sample.
+	subjects atomic.Pointer[subjectSampler]
 }
 
 // accountTotals are an account's running totals of its client

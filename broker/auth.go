@@ -127,6 +127,16 @@ func (st *authState) checkLocal(o *connectOpts, nonce []byte) (*userEntry, bool)
 	if st.anonymous && noCreds {
 		return nil, true
 	}
+	if o.certIDs != nil {
+		// verify_and_map: the certificate names the user; CONNECT's
+		// user and password are not consulted.
+		for _, id := range o.certIDs {
+			if u := st.users[id]; u != nil {
+				return u, true
+			}
+		}
+		return nil, false
+	}
 	// A token alone decides, unless users exist too (a listener's token
 	// override beside the server's users): then a client that sends a
 	// token is checked against it, and one that sends none as a user.

@@ -218,6 +218,11 @@ type TLSOptions struct {
 	HandshakeFirst bool
 	// Timeout bounds the handshake; 0 means 2 s.
 	Timeout time.Duration
+	// Map logs a client in as the user its verified certificate names
+	// (nats-server's verify_and_map): an email or DNS name of the
+	// certificate, or its subject ("CN=alice,O=Acme"), is the user name,
+	// and no password is asked. Config must verify client certificates.
+	Map bool
 }
 
 // LameDuckOptions tune lame-duck mode (see Server.LameDuck).

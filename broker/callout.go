@@ -214,7 +214,7 @@ func (s *Server) callout(c *client, o *connectOpts, cfg *AuthCallout, timeout ti
 	req.Audience = calloutAudience
 	req.UserNkey = userPub
 	req.Expires = time.Now().Add(timeout).Unix()
-	req.Server = jwt.ServerID{Name: s.Name(), Host: s.opts.Host, ID: s.id, Version: Version}
+	req.Server = jwt.ServerID{Name: s.Name(), Host: s.opts.Host, ID: s.id, Version: ServerVersion}
 	if s.opts.Cluster != nil {
 		req.Server.Cluster = s.opts.Cluster.Name
 	}

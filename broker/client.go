@@ -3,6 +3,7 @@ package broker
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -36,6 +37,9 @@ type connectOpts struct {
 	JWT          string `json:"jwt,omitempty"`
 	Nkey         string `json:"nkey,omitempty"`
 	Sig          string `json:"sig,omitempty"`
+	// certIDs are the identities of the client's TLS certificate when the
+	// listener maps certificates to users (verify_and_map); not sent.
+	certIDs []string
 }
 
 // client is one client connection: the connection core (conn) speaking
@@ -47,8 +51,10 @@ type client struct {
 
 	// Reader-owned.
 	parser                    proto.Parser
-	verbose, pedantic, noResp bool // from CONNECT
-	connectInfoDue            bool // send the connect_info INFO after the next PONG
+	verbose, pedantic, noResp bool   // from CONNECT
+	connectInfoDue            bool   // send the connect_info INFO after the next PONG
+	interestChanged           bool   // a SUB or UNSUB since the last PING (the interest barrier)
+	sampleTick                uint32 // publishes counted for subject sampling (subjects.go)
 
 	opts connectOpts // guarded by mu
 
@@ -63,6 +69,9 @@ type client struct {
 	accBase  clientCounts
 	admitted bool
 	nonce    []byte // sent in INFO for nkey users to sign (nil: none)
+	// certIDs name the user when the listener maps certificates to
+	// users (TLSOptions.Map); set by the TLS handshake, before CONNECT.
+	certIDs []string
 	// announced: a connect event went out (reader-owned; read by closed,
 	// after the reader stopped), so the disconnect event follows.
 	announced bool
@@ -97,7 +106,9 @@ type client struct {
 }
 
 func newClient(s *Server, cid uint64, nc net.Conn, ln *listener) *client {
-	c := &client{ln: ln, subs: make(map[string]*mux.Sub)}
+	// A random start, so connections that publish fewer than
+	// SubjectSampleEvery messages are still sampled in proportion.
+	c := &client{ln: ln, subs: make(map[string]*mux.Sub), sampleTick: rand.Uint32()}
 	c.init(s, cid, nc, ln.transport, c)
 	c.acc.Store(s.gacc)
 	if s.authFor(ln).wantsNonce() {
@@ -166,6 +177,9 @@ func (c *client) Expired(sub *mux.Sub) {
 // proto.Handler implementation: the reader calls these.
 
 func (c *client) Connect(arg []byte) error {
+	if c.trace {
+		c.traceIn("CONNECT", redactSecrets(arg))
+	}
 	opts := connectOpts{Verbose: true, Pedantic: true, Echo: true}
 	if err := json.Unmarshal(arg, &opts); err != nil {
 		c.log.Info("malformed CONNECT", zap.Error(err))
@@ -179,6 +193,7 @@ func (c *client) Connect(arg []byte) error {
 	}
 	acc := c.acc.Load()
 	c.fillFromCookies(&opts)
+	opts.certIDs = c.certIDs
 	if st := c.srv.authFor(c.ln); st != nil {
 		// The credentials are here: however long checking them takes (a
 		// bcrypt hash on a busy machine), the auth timer no longer applies.
@@ -235,7 +250,6 @@ func (c *client) Connect(arg []byte) error {
 	c.connectInfoDue = opts.Protocol >= 1
 	c.noEcho.Store(!opts.Echo)
 	c.headers.Store(opts.Headers)
-	c.srv.traceOp(c, "CONNECT", nil)
 	if opts.Verbose {
 		c.enqueue(okLine)
 	}
@@ -251,8 +265,8 @@ func truncate(b []byte) string {
 
 func (c *client) Pub(subject, reply []byte, hdrLen int, msg []byte) error {
 	c.countIn(len(msg))
-	if c.srv.o().Trace {
-		c.srv.traceOp(c, "PUB", subject)
+	if c.trace {
+		c.tracePub(subject, reply, hdrLen, msg)
 	}
 	if !c.canPublish(subject) {
 		c.log.Info("publish permission violation", zap.ByteString("subject", subject))
@@ -267,6 +281,7 @@ func (c *client) Pub(subject, reply []byte, hdrLen int, msg []byte) error {
 		c.enqueue(okLine)
 	}
 	acc := c.acc.Load()
+	c.sampleSubject(acc, subject)
 	m := &c.msg
 	m.Subject, m.Reply, m.Account = subject, reply, acc.name
 	if hdrLen >= 0 {
@@ -294,7 +309,9 @@ func (c *client) noResponders(subject, reply []byte) {
 }
 
 func (c *client) Sub(subject, queue, sid []byte) error {
-	c.srv.traceOp(c, "SUB", subject)
+	if c.trace {
+		c.traceIn("SUB", joinArgs(subject, queue, sid))
+	}
 	c.subsMu.Lock()
 	if _, dup := c.subs[string(sid)]; dup {
 		// nats-server ignores a SUB that reuses a live sid.
@@ -332,12 +349,19 @@ func (c *client) Sub(subject, queue, sid []byte) error {
 	c.subs[string(s.SID)] = s
 	c.subsMu.Unlock()
 	c.srv.localInterest(acc, s, +1)
+	c.interestChanged = true
 	c.okIfVerbose()
 	return nil
 }
 
 func (c *client) Unsub(sid []byte, max int) error {
-	c.srv.traceOp(c, "UNSUB", sid)
+	if c.trace {
+		var n []byte
+		if max > 0 {
+			n = strconv.AppendInt(nil, int64(max), 10)
+		}
+		c.traceIn("UNSUB", joinArgs(sid, n))
+	}
 	c.subsMu.Lock()
 	s := c.subs[string(sid)]
 	remove := s != nil && (max <= 0 || !s.SetMax(max))
@@ -348,6 +372,7 @@ func (c *client) Unsub(sid []byte, max int) error {
 	c.subsMu.Unlock()
 	if acc := c.acc.Load(); remove && acc.mux.Unsubscribe(s) {
 		c.srv.localInterest(acc, s, -1)
+		c.interestChanged = true
 	}
 	c.okIfVerbose()
 	return nil
@@ -360,7 +385,14 @@ func (c *client) okIfVerbose() {
 }
 
 func (c *client) Ping() error {
-	c.srv.traceOp(c, "PING", nil)
+	if c.trace {
+		c.traceIn("PING", nil)
+	}
+	if c.interestChanged {
+		// Every route learns the new interest before the PONG (barrier.go).
+		c.interestChanged = false
+		c.srv.awaitRoutes()
+	}
 	c.enqueue(pongLine)
 	if c.authed.Load() {
 		// From now on async INFOs (connect_urls, ldm) may be sent: a client
@@ -375,7 +407,9 @@ func (c *client) Ping() error {
 }
 
 func (c *client) Pong() error {
-	c.srv.traceOp(c, "PONG", nil)
+	if c.trace {
+		c.traceIn("PONG", nil)
+	}
 	c.pong()
 	return nil
 }

@@ -10,8 +10,9 @@ import (
 	"github.com/murmurmq/murmur/internal/proto"
 )
 
-// defaultTLSTimeout bounds a client's TLS handshake (nats-server's 2 s).
-const defaultTLSTimeout = 2 * time.Second
+// DefaultTLSTimeout bounds a client's TLS handshake when TLSOptions.Timeout
+// is unset (nats-server's 2 s).
+const DefaultTLSTimeout = 2 * time.Second
 
 var errAuthFailed = errors.New("authorization violation")
 
@@ -62,7 +63,7 @@ func (c *client) handshake() error {
 func (c *client) startTLS(o *TLSOptions) error {
 	timeout := o.Timeout
 	if timeout <= 0 {
-		timeout = defaultTLSTimeout
+		timeout = DefaultTLSTimeout
 	}
 	tc := tls.Server(c.nc, o.Config)
 	_ = tc.SetDeadline(time.Now().Add(timeout))
@@ -72,6 +73,9 @@ func (c *client) startTLS(o *TLSOptions) error {
 	}
 	_ = tc.SetDeadline(time.Time{})
 	c.nc = tc
+	if o.Map {
+		c.certIDs = certIdentities(tc.ConnectionState())
+	}
 	return nil
 }
 
@@ -104,4 +108,22 @@ func (c *client) markAuthed() {
 		c.authTimer.Stop()
 	}
 	c.mu.Unlock()
+}
+
+// certIdentities are the names a verified client certificate offers as
+// a user, in nats-server's order: its email addresses, DNS names and URIs,
+// then its subject as an RFC 2253 string ("CN=alice,O=Acme"). The result
+// is never nil, so an unnamed certificate maps to no user.
+func certIdentities(cs tls.ConnectionState) []string {
+	ids := []string{}
+	if len(cs.PeerCertificates) == 0 {
+		return ids
+	}
+	cert := cs.PeerCertificates[0]
+	ids = append(ids, cert.EmailAddresses...)
+	ids = append(ids, cert.DNSNames...)
+	for _, u := range cert.URIs {
+		ids = append(ids, u.String())
+	}
+	return append(ids, cert.Subject.String())
 }

@@ -41,7 +41,11 @@ func (c *client) Deliver(sub *mux.Sub, m *mux.Msg) (needFlush, ok bool) {
 		o.write(m.Payload)
 		o.write(crlf)
 	}
-	return c.appendedLocked(size), true
+	needFlush = c.appendedLocked(size)
+	if c.trace {
+		c.traceDeliver(sub, m, hdr)
+	}
+	return needFlush, true
 }
 
 // appendMsgLine writes the control line `MSG <subject> <sid> [reply]
@@ -76,6 +80,10 @@ func (c *client) enqueueNoResponders(sub *mux.Sub, subject, reply []byte) {
 	hdr = append(hdr, subject...)
 	hdr = append(hdr, "\r\n\r\n"...)
 	line := appendMsgLine(nil, sub.SID, reply, nil, len(hdr), len(hdr), true)
+	if c.trace {
+		c.traceOutLine(line)
+		c.tracePayload("->>", hdr, len(hdr))
+	}
 	c.mu.Lock()
 	if c.admitLocked(len(line) + len(hdr) + len(crlf)) {
 		c.out.write(line)

@@ -38,6 +38,7 @@ type conn struct {
 	remote    net.Addr
 	transport string
 	log       *zap.Logger
+	trace     bool // Options.Trace when accepted: log every op in and out (trace.go)
 	start     time.Time
 	proto     protocol // the connection type on top of this core
 
@@ -58,11 +59,18 @@ type conn struct {
 	closingNow  atomic.Bool // out.closing, for the reader without the lock
 
 	pingsOut  atomic.Int32
-	pingAt    atomic.Int64 // unix nanos of the outstanding server PING (0: none)
-	pingHold  atomic.Bool  // no server PING now (a client's credentials are being checked)
-	rtt       atomic.Int64 // last measured round trip, nanos (0: unknown)
-	lastIn    atomic.Int64 // unix nanos of the last inbound data
-	pingTimer *time.Timer  // guarded by mu
+	pingAt    atomic.Int64  // unix nanos of the outstanding server PING (0: none)
+	pingAtSeq atomic.Uint64 // its number among the PINGs sent (pingSeq)
+	// pingSeq counts the PINGs queued to the peer and pongSeq its PONGs,
+	// which come in order; pongCh is closed at the next PONG (nextPong).
+	// The interest barrier (barrier.go) waits on them.
+	pingSeq, pongSeq atomic.Uint64
+	pongMu           sync.Mutex
+	pongCh           chan struct{}
+	pingHold         atomic.Bool  // no server PING now (a client's credentials are being checked)
+	rtt              atomic.Int64 // last measured round trip, nanos (0: unknown)
+	lastIn           atomic.Int64 // unix nanos of the last inbound data
+	pingTimer        *time.Timer  // guarded by mu
 
 	// inMsgs/inBytes: what the peer sent; outMsgs/outBytes: what was
 	// queued to it; fanMsgs/fanBytes: the deliveries its messages made
@@ -94,6 +102,9 @@ func (c *conn) init(s *Server, cid uint64, nc net.Conn, transport string, p prot
 	c.readerDone = make(chan struct{})
 	c.log = s.log.With(zap.Uint64("cid", cid), zap.Stringer("remote", nc.RemoteAddr()))
 	o := s.o()
+	if _, client := p.(*client); client {
+		c.trace = o.Trace // routes are not traced (yet)
+	}
 	c.gen = s.gen.Load()
 	c.out.init(o.MaxPending)
 	c.lastIn.Store(c.start.UnixNano())
@@ -246,7 +257,11 @@ func (c *conn) authFailed(why string) {
 
 // pong records the answer to the server's PING.
 func (c *conn) pong() {
+	n := c.ponged()
 	c.pingsOut.Store(0)
+	if n < c.pingAtSeq.Load() {
+		return // the answer to an earlier PING (an interest barrier's)
+	}
 	if at := c.pingAt.Swap(0); at != 0 {
 		c.rtt.Store(max(time.Now().UnixNano()-at, 1))
 	}
@@ -283,6 +298,9 @@ func (c *conn) onPingTimer() {
 	if c.pingsOut.Load()+1 > int32(c.srv.o().PingMax) {
 		c.log.Info("stale connection, closing")
 		c.srv.stats.stale.Add(1)
+		if _, ok := c.proto.(*route); ok {
+			c.srv.stats.staleRoutes.Add(1)
+		}
 		c.sendErr(proto.ErrTextStale)
 		c.close(StaleConnection)
 		return
@@ -291,7 +309,10 @@ func (c *conn) onPingTimer() {
 	// PING once to learn the round-trip time.
 	if !c.pingHold.Load() && (time.Since(time.Unix(0, c.lastIn.Load())) >= interval || c.rtt.Load() == 0) {
 		c.pingsOut.Add(1)
-		c.pingAt.CompareAndSwap(0, time.Now().UnixNano())
+		seq := c.pingSeq.Add(1)
+		if c.pingAt.CompareAndSwap(0, time.Now().UnixNano()) {
+			c.pingAtSeq.Store(seq)
+		}
 		c.enqueue(pingLine)
 	}
 	c.mu.Lock()

@@ -158,6 +158,9 @@ func (c *conn) Flush() {
 // that sends PINGs and never reads is closed as a slow consumer at the
 // limit; a route queues them regardless.
 func (c *conn) enqueue(b []byte) {
+	if c.trace {
+		c.traceOutLine(b)
+	}
 	c.mu.Lock()
 	if c.out.closing || c.capProto && !c.admitLocked(len(b)) {
 		c.mu.Unlock()
@@ -175,6 +178,9 @@ func (c *conn) sendErr(text string) { c.enqueue(errLine(text)) }
 // the writer cannot send the line and fail on the peer's reset (a
 // WriteError) before the reason is recorded.
 func (c *conn) closeWithErr(text string, reason CloseReason) {
+	if c.trace {
+		c.traceOut("-ERR", []byte(text))
+	}
 	c.mu.Lock()
 	if !c.out.closing {
 		c.out.write(errLine(text))
@@ -237,6 +243,7 @@ func (c *conn) waitForPeer() {
 		c.mu.Unlock()
 		return // looks stalled: not waited for until then
 	}
+	c.srv.stats.stalls.Add(1) // a producer held back (nats-server's stalled_clients)
 	if now.Sub(o.behindAt) > stallForget {
 		o.stallFor = 0 // long caught up: what it earned as a slow reader lapses
 	}
@@ -301,8 +308,11 @@ func (c *conn) slowConsumer(reason CloseReason) {
 // a client, in its account's (routes are in no account's).
 func (c *conn) countSlowConsumer() {
 	c.srv.stats.slowConsumers.Add(1)
-	if cl, ok := c.proto.(*client); ok {
-		cl.acc.Load().totals.slowConsumers.Add(1)
+	switch p := c.proto.(type) {
+	case *client:
+		p.acc.Load().totals.slowConsumers.Add(1)
+	case *route:
+		c.srv.stats.slowRoutes.Add(1)
 	}
 }
 

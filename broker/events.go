@@ -143,7 +143,7 @@ func (s *Server) publishEvent(sys *account, subject string, v interface {
 
 func (e *ConnectEvent) stamp(s *Server) {
 	e.ID, e.Time = nuid.Next(), time.Now().UTC()
-	e.Server = ServerInfo{Name: s.opts.Name, Host: s.opts.Host, ID: s.id, Version: Version, Seq: s.eventSeq.Add(1), Time: e.Time}
+	e.Server = ServerInfo{Name: s.opts.Name, Host: s.opts.Host, ID: s.id, Version: ServerVersion, Tags: s.opts.Tags, Metadata: s.opts.Metadata, Seq: s.eventSeq.Add(1), Time: e.Time}
 	if s.opts.Cluster != nil {
 		e.Server.Cluster = s.opts.Cluster.Name
 	}

@@ -12,8 +12,9 @@ import (
 type Info struct {
 	ID           string   `json:"server_id"`
 	Name         string   `json:"server_name"`
-	Version      string   `json:"version"`
+	Version      string   `json:"version"` // ServerVersion: the nats-server level
 	Proto        int      `json:"proto"`
+	GitCommit    string   `json:"git_commit,omitempty"`
 	Go           string   `json:"go"`
 	Host         string   `json:"host"`
 	Port         int      `json:"port"`
@@ -31,6 +32,8 @@ type Info struct {
 	// Sent once, after the first PONG to a protocol-1 client (as nats-server).
 	ConnectInfo   bool   `json:"connect_info,omitempty"`
 	RemoteAccount string `json:"remote_account,omitempty"`
+	// MurmurVersion is Murmur's own release (Version). Murmur only.
+	MurmurVersion string `json:"murmur_version"`
 }
 
 // infoFor builds the INFO line for a client accepted on ln; nonce, for
@@ -59,6 +62,9 @@ func (s *Server) fillListenerInfoLocked(info *Info, ln *listener) {
 		info.ConnectURLs = s.wsConnectURLs
 		info.TLSRequired = ln.scheme == "wss"
 		info.TLSAvailable = info.TLSRequired
+	}
+	if cl := s.o().Cluster; cl != nil && cl.NoAdvertise {
+		info.ConnectURLs = nil // clients know only the URL they dialed
 	}
 	if ln.spec.Auth.overrides() {
 		info.AuthRequired = true
@@ -89,13 +95,15 @@ func (s *Server) connectInfoLine(c *client) []byte {
 
 func baseInfo(id, name string, maxPayload int) Info {
 	return Info{
-		ID:         id,
-		Name:       name,
-		Version:    Version,
-		Proto:      1,
-		Go:         runtime.Version(),
-		Headers:    true,
-		MaxPayload: maxPayload,
+		ID:            id,
+		Name:          name,
+		Version:       ServerVersion,
+		Proto:         1,
+		GitCommit:     GitCommit(),
+		Go:            runtime.Version(),
+		Headers:       true,
+		MaxPayload:    maxPayload,
+		MurmurVersion: Version,
 	}
 }
 

@@ -9,9 +9,6 @@ import (
 	"github.com/murmurmq/murmur/transport"
 )
 
-// Version is the broker's version, reported in INFO and monitoring.
-const Version = "0.1.0"
-
 // Defaults, as nats-server's.
 const (
 	DefaultPort           = 4222
@@ -23,6 +20,9 @@ const (
 	DefaultPingInterval   = 2 * time.Minute
 	DefaultPingMax        = 2
 	DefaultWriteDeadline  = 10 * time.Second
+	// DefaultMaxClosedClients is how many closed connections are kept for
+	// monitoring (nats-server's DEFAULT_MAX_CLOSED_CLIENTS).
+	DefaultMaxClosedClients = 10000
 )
 
 // Listener is one place the broker accepts clients: a transport and the
@@ -50,6 +50,11 @@ type Options struct {
 	Port int
 	// Listeners, when set, replace Host/Port: one accept loop per entry.
 	Listeners []Listener
+	// ClientAdvertise is the "host:port" (or "host", with the bound port)
+	// clients are told to reach the TCP listener at, for a listener whose
+	// own Advertise is empty: nats-server's client_advertise, for brokers
+	// behind NAT or a load balancer.
+	ClientAdvertise string
 
 	MaxPayload     int
 	MaxControlLine int
@@ -71,11 +76,38 @@ type Options struct {
 	TLS *TLSOptions
 	// LameDuck tunes lame-duck mode.
 	LameDuck LameDuckOptions
+	// MaxClosedClients bounds the history of closed connections that
+	// /connz?state=closed reports; 0 means DefaultMaxClosedClients, a
+	// negative value keeps none.
+	MaxClosedClients int
+	// Tags (nats-server's server_tags) and Metadata (server_metadata) are
+	// reported in the "server" block of $SYS events and system responses.
+	Tags     []string
+	Metadata map[string]string
+
+	// ConfigDigest identifies the configuration in force, "sha256:<hex>"
+	// of the config file (empty without one), reported in /varz.
+	ConfigDigest string
 
 	// Logger receives the broker's logs; nil means no logging.
 	Logger *zap.Logger
-	// Trace logs every protocol op at debug level (-V).
+	// Trace logs every protocol op a client sends and is sent, as
+	// nats-server's -V does ("<<- [PUB foo 5]", "->> [MSG foo 1 5]"), at
+	// TraceLevel: the Logger must enable that level (below debug) to
+	// show them. Connections read it when they are accepted.
 	Trace bool
+	// TraceVerbose also traces the broker's internal system traffic
+	// (nats-server's trace_verbose, -VV).
+	TraceVerbose bool
+	// TraceHeaders traces only the headers of messages, not payloads
+	// (nats-server's trace_headers).
+	TraceHeaders bool
+	// MaxTracedMsgLen cuts a traced payload to this many bytes, marked
+	// "..." (0: whole payloads), as nats-server's max_traced_msg_len.
+	MaxTracedMsgLen int
+	// NoSubjectSampling turns off the top-subjects sampler (subjects.go),
+	// which counts one in SubjectSampleEvery published messages.
+	NoSubjectSampling bool
 }
 
 // DefaultOptions returns nats-server's defaults.
@@ -160,6 +192,10 @@ type ClusterOptions struct {
 	Credential string
 	// Compression offers S2 compression on routes; used when both ends offer it.
 	Compression bool
+	// NoAdvertise keeps this broker's client URLs out of what it tells
+	// the cluster, so other brokers' clients are not sent here
+	// (nats-server's cluster.no_advertise).
+	NoAdvertise bool
 }
 
 func (c *ClusterOptions) validate() error {

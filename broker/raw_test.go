@@ -244,16 +244,17 @@ func TestRawInfo(t *testing.T) {
 	info, line := r.readInfo()
 
 	want := map[string]any{
-		"server_id":   srv.ID(),
-		"server_name": "raw-info",
-		"version":     broker.Version,
-		"proto":       float64(1),
-		"go":          runtime.Version(),
-		"host":        "127.0.0.1",
-		"port":        float64(addr.Port),
-		"headers":     true,
-		"max_payload": float64(512 << 10),
-		"client_ip":   "127.0.0.1",
+		"server_id":      srv.ID(),
+		"server_name":    "raw-info",
+		"version":        broker.ServerVersion,
+		"murmur_version": broker.Version,
+		"proto":          float64(1),
+		"go":             runtime.Version(),
+		"host":           "127.0.0.1",
+		"port":           float64(addr.Port),
+		"headers":        true,
+		"max_payload":    float64(512 << 10),
+		"client_ip":      "127.0.0.1",
 	}
 	for k, v := range want {
 		if info[k] != v {

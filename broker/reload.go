@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -50,6 +51,7 @@ func (s *Server) Reload(n Options) error {
 		s.addAccountsLocked(st.accounts)
 	}
 	s.live.Store(&n)
+	s.configTime.Store(time.Now().UnixNano())
 	s.auth.Store(st)
 	s.gen.Add(1)
 	s.info.MaxPayload = n.MaxPayload

@@ -23,6 +23,7 @@ type route struct {
 	peer       *routeInfo // the remote broker
 	solicited  bool       // we dialed
 	compressed bool       // S2 on the wire
+	peerURL    string     // where the peer can be dialed ("" if it did not say)
 
 	// Reader-owned.
 	parser      proto.RouteParser
@@ -34,7 +35,7 @@ type route struct {
 }
 
 func newRoute(s *Server, cid uint64, nc net.Conn, peer *routeInfo, solicited bool) *route {
-	r := &route{peer: peer, solicited: solicited, subs: make(map[string]remoteSub)}
+	r := &route{peer: peer, solicited: solicited, subs: make(map[string]remoteSub), peerURL: peerRouteURL(peer, nc)}
 	r.init(s, cid, nc, s.opts.Cluster.Listen.Transport.Name(), r)
 	_, r.compressed = nc.(*s2Conn)
 	r.log = s.log.With(zap.String("route", peer.Name), zap.Stringer("remote", nc.RemoteAddr()))
@@ -117,6 +118,7 @@ func (s *Server) startRoute(nc net.Conn, peer *routeInfo, solicited bool) bool {
 	go c.writeLoop()
 	go c.readLoop()
 	s.notifyRoute(peer.ID, true)
+	s.announceRoute(c)
 	return true
 }
 

@@ -13,8 +13,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// routeHandshakeTimeout bounds the whole route handshake.
-const routeHandshakeTimeout = 5 * time.Second
+// RouteHandshakeTimeout bounds the whole route handshake, authentication included.
+const RouteHandshakeTimeout = 5 * time.Second
 
 // compressionS2 is the only route compression Murmur speaks.
 const compressionS2 = "s2"
@@ -29,6 +29,7 @@ type routeInfo struct {
 	Compression string   `json:"compression,omitempty"`
 	Credential  string   `json:"credential,omitempty"`
 	ConnectURLs []string `json:"connect_urls,omitempty"`
+	RouteURL    string   `json:"route_url,omitempty"` // where peers dial this broker (implicit routes)
 }
 
 // Route handshake errors, sent to the peer as -ERR before closing.
@@ -41,7 +42,7 @@ var (
 )
 
 func (s *Server) localRouteInfo() routeInfo {
-	ri := routeInfo{ID: s.id, Name: s.opts.Name, Version: Version, Cluster: s.opts.Cluster.Name}
+	ri := routeInfo{ID: s.id, Name: s.opts.Name, Version: Version, Cluster: s.opts.Cluster.Name, RouteURL: s.localRouteURL()}
 	if s.o().Cluster.Compression {
 		ri.Compression = compressionS2
 	}
@@ -52,7 +53,7 @@ func (s *Server) localRouteInfo() routeInfo {
 // CONNECT, check cluster name and credential, answer +OK.
 func (s *Server) acceptRoute(conn net.Conn) {
 	defer s.wg.Done()
-	_ = conn.SetDeadline(time.Now().Add(routeHandshakeTimeout))
+	_ = conn.SetDeadline(time.Now().Add(RouteHandshakeTimeout))
 	info := s.localRouteInfo()
 	if err := writeJSONLine(conn, "INFO", &info); err != nil {
 		conn.Close()
@@ -99,7 +100,7 @@ func (s *Server) DialRoute(ctx context.Context, addr string) (string, error) {
 		// our client URLs, only to see it close at once.
 		return "", fmt.Errorf("dial route %s: %w", addr, ErrShuttingDown)
 	}
-	ctx, cancel := context.WithTimeout(ctx, routeHandshakeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, RouteHandshakeTimeout)
 	defer cancel()
 	conn, err := s.opts.Cluster.Listen.Transport.Dial(ctx, addr)
 	if err != nil {

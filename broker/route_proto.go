@@ -10,7 +10,6 @@ import (
 
 // Route protocol handlers (proto.RouteHandler), run on the route's reader.
 
-func (c *route) RouteInfo([]byte) error    { return nil }
 func (c *route) RouteConnect([]byte) error { return nil }
 func (c *route) OK() error                 { return nil }
 func (c *route) Err(arg []byte) error      { return c.peerErr(arg) }

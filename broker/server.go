@@ -65,17 +65,21 @@ type Server struct {
 	// routeEvents and routeAdmission are the RouteObserver's methods
 	// (nil: none), set together by SetRouteObserver.
 	routeEvents    func(peerID string, up bool)
+	routeLearner   func(id, url string) // implicit routes (SetRouteLearner)
 	routeAdmission func(peerID string) bool
 	closed         []ClosedConn // ring of recently closed connections
 	closedNext     int
 	started        bool
 	shutdown       bool
 
-	start  time.Time
-	nextID atomic.Uint64
-	stats  serverStats
-	auth   atomic.Pointer[authState] // nil: no authentication required
-	gen    atomic.Uint64             // bumped by Reload; readers refresh their limits
+	start time.Time
+	// configTime is when the options in force were loaded (UnixNano): New,
+	// Start (as nats-server, the start time), then each successful Reload.
+	configTime atomic.Int64
+	nextID     atomic.Uint64
+	stats      serverStats
+	auth       atomic.Pointer[authState] // nil: no authentication required
+	gen        atomic.Uint64             // bumped by Reload; readers refresh their limits
 	// sys is the running system responder (nil: none).
 	sys atomic.Pointer[System]
 }
@@ -87,6 +91,13 @@ type serverStats struct {
 	matches, hits                      atomic.Int64
 	totalConns, slowConsumers, stale   atomic.Int64
 	authFailures, tlsFailures          atomic.Int64
+	barrierTimeouts                    atomic.Int64 // interest barriers a route did not answer in time
+	// The part of the message totals that closed client connections
+	// carried (nats-server's in_client_msgs and kin), and the slow and
+	// stale ones among the totals that were routes.
+	clientInMsgs, clientInBytes, clientOutMsgs, clientOutBytes atomic.Int64
+	slowRoutes, staleRoutes                                    atomic.Int64
+	stalls                                                     atomic.Int64
 }
 
 type listener struct {
@@ -121,9 +132,6 @@ func schemeOf(t transport.Transport) string {
 	return t.Name()
 }
 
-// maxClosed bounds the closed-connection history, as nats-server's default.
-const maxClosed = 10000
-
 // New checks opts and returns a server that is not yet listening.
 func New(opts Options) (*Server, error) {
 	if err := opts.Validate(); err != nil {
@@ -131,24 +139,30 @@ func New(opts Options) (*Server, error) {
 	}
 	key := newServerKey()
 	id, _ := key.PublicKey()
-	if opts.Name == "" {
-		opts.Name = id
-	}
 	log := opts.Logger
 	if log == nil {
 		log = zap.NewNop()
+	}
+	if opts.Name != "" {
+		// A named server's lines carry its name; an unnamed one's would
+		// carry the 56-character id on every line (it is logged once, at
+		// start).
+		log = log.With(zap.String("server", opts.Name))
+	} else {
+		opts.Name = id
 	}
 	s := &Server{
 		opts:    opts,
 		key:     key,
 		id:      id,
-		log:     log.With(zap.String("server", opts.Name)),
+		log:     log,
 		clients: make(map[uint64]*client),
 		routes:  make(map[string]*route),
 	}
 	if opts.Cluster != nil {
 		s.interest = newInterest()
 	}
+	s.configTime.Store(time.Now().UnixNano())
 	s.info = baseInfo(id, opts.Name, opts.MaxPayload)
 	s.info.AuthRequired = opts.Auth.Required()
 	s.info.TLSRequired = opts.TLS != nil
@@ -232,6 +246,7 @@ func (s *Server) Start() error {
 	}
 	s.started = true
 	s.start = time.Now()
+	s.configTime.Store(s.start.UnixNano())
 	if s.routeLn != nil {
 		s.log.Info("listening for routes", zap.String("transport", s.routeLn.transport), zap.Stringer("addr", s.routeLn.ln.Addr()))
 		s.wg.Add(1)
@@ -252,7 +267,18 @@ func (o *Options) clientListeners() []Listener {
 		return o.Listeners
 	}
 	port := max(o.Port, 0) // -1: random
-	return []Listener{{Transport: tcp.New(), Addr: net.JoinHostPort(o.Host, strconv.Itoa(port))}}
+	return []Listener{{Transport: tcp.New(), Addr: net.JoinHostPort(o.Host, strconv.Itoa(port)), Advertise: o.ClientAdvertise}}
+}
+
+// maxClosed is how many closed connections the server remembers.
+func (o *Options) maxClosed() int {
+	switch {
+	case o.MaxClosedClients == 0:
+		return DefaultMaxClosedClients
+	case o.MaxClosedClients < 0:
+		return 0
+	}
+	return o.MaxClosedClients
 }
 
 // openListeners binds every spec; on error it closes what it opened.
@@ -298,6 +324,14 @@ func (s *Server) ClientURL() string {
 
 // StartTime is when Start succeeded.
 func (s *Server) StartTime() time.Time { return s.start }
+
+// SystemAccount is the name of the system account ($SYS unless
+// configured; an account public key in operator mode).
+func (s *Server) SystemAccount() string { return s.sysacc.name }
+
+// ConfigLoadTime is when the options in force were loaded: the start
+// time, then the time of each successful Reload (/varz config_load_time).
+func (s *Server) ConfigLoadTime() time.Time { return time.Unix(0, s.configTime.Load()) }
 
 func (s *Server) acceptLoop(l *listener) {
 	defer s.wg.Done()
@@ -370,11 +404,13 @@ func (s *Server) removeClient(c *client) {
 		s.retireLocked(&c.conn)
 		s.leaveAccountLocked(c)
 	}
-	if len(s.closed) < maxClosed {
+	switch keep := s.opts.maxClosed(); {
+	case keep == 0:
+	case len(s.closed) < keep:
 		s.closed = append(s.closed, info)
-	} else {
+	default:
 		s.closed[s.closedNext] = info
-		s.closedNext = (s.closedNext + 1) % maxClosed
+		s.closedNext = (s.closedNext + 1) % keep
 	}
 	s.mu.Unlock()
 }
@@ -451,13 +487,20 @@ func (s *Server) sendAsyncInfo(clients []*client) {
 
 // ClientURLs are the URLs clients reach this broker at, one per listener;
 // an unspecified listen host (0.0.0.0, ::) is replaced by advertiseHost.
+// With cluster no_advertise there are none: the cluster is not told.
 func (s *Server) ClientURLs(advertiseHost string) []string {
+	if cl := s.o().Cluster; cl != nil && cl.NoAdvertise {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var urls []string
 	for _, l := range s.listeners {
-		if l.spec.Advertise != "" {
-			urls = append(urls, l.scheme+"://"+l.spec.Advertise)
+		if a := l.spec.Advertise; a != "" {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				a = net.JoinHostPort(a, strconv.Itoa(l.port)) // "host": the bound port
+			}
+			urls = append(urls, l.scheme+"://"+a)
 			continue
 		}
 		host := l.host

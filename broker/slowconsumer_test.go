@@ -269,8 +269,11 @@ func TestBurstPacedToReader(t *testing.T) {
 	// cut, so passing one of three still catches a regression.
 	const attempts = 3
 	for i := range attempts {
-		got, sc := pacedBurst(t)
+		got, sc, stalls := pacedBurst(t)
 		if got == burstMsgs && sc == 0 {
+			if stalls == 0 { // the publisher was held back: /varz stalled_clients counts it
+				t.Errorf("paced, yet no stall counted")
+			}
 			return
 		}
 		t.Logf("attempt %d: subscriber got %d of %d; slow consumers %d", i+1, got, burstMsgs, sc)
@@ -281,14 +284,15 @@ func TestBurstPacedToReader(t *testing.T) {
 const burstMsgs = 40000 // 40 MB of 1 KB messages: ten times max_pending
 
 // pacedBurst floods one subscriber on a fresh broker and reports what it
-// got and how many slow consumers the broker cut.
-func pacedBurst(t *testing.T) (int64, int64) {
+// got, how many slow consumers the broker cut and how often it held the
+// publisher back.
+func pacedBurst(t *testing.T) (got, slow, stalls int64) {
 	o := testOptions()
 	o.MaxPayload = 64 << 10
 	o.MaxPending = 4 << 20
 	srv := startServer(t, o, nil)
 	defer srv.Close()
-	got := countingSub(t, srv, "feed")
+	n := countingSub(t, srv, "feed")
 	pub := connect(t, srv, &transportCases[0])
 	payload := make([]byte, 1024)
 	for range burstMsgs {
@@ -298,9 +302,10 @@ func pacedBurst(t *testing.T) (int64, int64) {
 		t.Fatal(err)
 	}
 	eventually(t, 20*time.Second, "every message delivered", func() bool {
-		return got.Load() == burstMsgs || srv.Stats().SlowConsumers > 0
+		return n.Load() == burstMsgs || srv.Stats().SlowConsumers > 0
 	})
-	return got.Load(), srv.Stats().SlowConsumers
+	st := srv.Stats()
+	return n.Load(), st.SlowConsumers, st.Stalls
 }
 
 // TestSlowConsumerCountedInAccount: a client closed as a slow consumer is

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"sort"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 // ConnInfo is a snapshot of one client connection, for monitoring.
@@ -75,7 +73,7 @@ func (s *Server) Connections(withSubs bool) []ConnInfo {
 }
 
 // ClosedConnections returns the most recent closed connections (up to
-// 10,000), oldest first.
+// Options.MaxClosedClients, 10,000 by default), oldest first.
 func (s *Server) ClosedConnections() []ClosedConn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -86,10 +84,22 @@ func (s *Server) ClosedConnections() []ClosedConn {
 
 // Stats are the server's running totals.
 type Stats struct {
-	InMsgs, InBytes, OutMsgs, OutBytes int64
-	TotalConnections                   int64
-	SlowConsumers, StaleConnections    int64
-	Connections, Subscriptions         int
+	// InMsgs and the rest count every connection (clients and routes) and
+	// the system responder; the Client totals only client connections.
+	InMsgs, InBytes, OutMsgs, OutBytes                         int64
+	ClientInMsgs, ClientInBytes, ClientOutMsgs, ClientOutBytes int64
+	TotalConnections                                           int64
+	// SlowConsumers and StaleConnections count both kinds; the Route
+	// counts are the routes among them.
+	SlowConsumers, StaleConnections int64
+	SlowRoutes, StaleRoutes         int64
+	// Stalls counts the times a producer was held back because a
+	// receiver's output was far behind (back-pressure, conn_out.go).
+	Stalls int64
+	// InterestBarrierTimeouts counts client PONGs sent before every route
+	// had answered the interest barrier (barrier.go).
+	InterestBarrierTimeouts    int64
+	Connections, Subscriptions int
 }
 
 // Stats returns a snapshot of the totals. The message counters are kept
@@ -101,8 +111,15 @@ func (s *Server) Stats() Stats {
 		inMsgs: s.stats.inMsgs.Load(), inBytes: s.stats.inBytes.Load(),
 		outMsgs: s.stats.outMsgs.Load(), outBytes: s.stats.outBytes.Load(),
 	}
+	// The client totals count what clients sent and what was queued to
+	// them (the server totals count deliveries on the producer's side).
+	ct := msgTotals{
+		inMsgs: s.stats.clientInMsgs.Load(), inBytes: s.stats.clientInBytes.Load(),
+		outMsgs: s.stats.clientOutMsgs.Load(), outBytes: s.stats.clientOutBytes.Load(),
+	}
 	for _, c := range s.clients {
 		t.add(&c.conn)
+		ct.addClient(&c.conn)
 	}
 	for _, r := range s.routes {
 		t.add(&r.conn)
@@ -110,15 +127,23 @@ func (s *Server) Stats() Stats {
 	conns := len(s.clients)
 	s.mu.Unlock()
 	return Stats{
-		InMsgs:           t.inMsgs,
-		InBytes:          t.inBytes,
-		OutMsgs:          t.outMsgs,
-		OutBytes:         t.outBytes,
-		TotalConnections: s.stats.totalConns.Load(),
-		SlowConsumers:    s.stats.slowConsumers.Load(),
-		StaleConnections: s.stats.stale.Load(),
-		Connections:      conns,
-		Subscriptions:    s.numSubs(),
+		InMsgs:                  t.inMsgs,
+		InBytes:                 t.inBytes,
+		OutMsgs:                 t.outMsgs,
+		OutBytes:                t.outBytes,
+		ClientInMsgs:            ct.inMsgs,
+		ClientInBytes:           ct.inBytes,
+		ClientOutMsgs:           ct.outMsgs,
+		ClientOutBytes:          ct.outBytes,
+		TotalConnections:        s.stats.totalConns.Load(),
+		SlowConsumers:           s.stats.slowConsumers.Load(),
+		StaleConnections:        s.stats.stale.Load(),
+		SlowRoutes:              s.stats.slowRoutes.Load(),
+		StaleRoutes:             s.stats.staleRoutes.Load(),
+		Stalls:                  s.stats.stalls.Load(),
+		InterestBarrierTimeouts: s.stats.barrierTimeouts.Load(),
+		Connections:             conns,
+		Subscriptions:           s.numSubs(),
 	}
 }
 
@@ -141,6 +166,14 @@ func (t *msgTotals) add(c *conn) {
 	t.outBytes += c.fanBytes.Load()
 	t.matches += c.matches.Load()
 	t.hits += c.hits.Load()
+}
+
+// addClient adds what client connection c sent and was sent.
+func (t *msgTotals) addClient(c *conn) {
+	t.inMsgs += c.inMsgs.Load()
+	t.inBytes += c.inBytes.Load()
+	t.outMsgs += c.outMsgs.Load()
+	t.outBytes += c.outBytes.Load()
 }
 
 // lookupTotals sums the index lookups of live and closed connections.
@@ -169,6 +202,14 @@ func (s *Server) retireLocked(c *conn) {
 	s.stats.outBytes.Add(t.outBytes)
 	s.stats.matches.Add(t.matches)
 	s.stats.hits.Add(t.hits)
+	if _, ok := c.proto.(*client); ok {
+		var ct msgTotals
+		ct.addClient(c)
+		s.stats.clientInMsgs.Add(ct.inMsgs)
+		s.stats.clientInBytes.Add(ct.inBytes)
+		s.stats.clientOutMsgs.Add(ct.outMsgs)
+		s.stats.clientOutBytes.Add(ct.outBytes)
+	}
 }
 
 // AuthFailures counts clients refused for bad or missing credentials.
@@ -176,10 +217,3 @@ func (s *Server) AuthFailures() int64 { return s.stats.authFailures.Load() }
 
 // TLSFailures counts failed client TLS handshakes.
 func (s *Server) TLSFailures() int64 { return s.stats.tlsFailures.Load() }
-
-// traceOp logs one inbound op at debug level when tracing (-V) is on.
-func (s *Server) traceOp(c *client, op string, arg []byte) {
-	if s.o().Trace {
-		c.log.Debug("<<- "+op, zap.ByteString("arg", arg))
-	}
-}

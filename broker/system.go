@@ -95,15 +95,17 @@ type SystemOptions struct {
 // ServerInfo is the "server" block of every system response (nats-server
 // events.go ServerInfo).
 type ServerInfo struct {
-	Name      string    `json:"name"`
-	Host      string    `json:"host"`
-	ID        string    `json:"id"`
-	Cluster   string    `json:"cluster,omitempty"`
-	Version   string    `json:"ver"`
-	JetStream bool      `json:"jetstream"`
-	Flags     uint64    `json:"flags"`
-	Seq       uint64    `json:"seq"`
-	Time      time.Time `json:"time"`
+	Name      string            `json:"name"`
+	Host      string            `json:"host"`
+	ID        string            `json:"id"`
+	Cluster   string            `json:"cluster,omitempty"`
+	Version   string            `json:"ver"`
+	JetStream bool              `json:"jetstream"`
+	Tags      []string          `json:"tags,omitempty"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+	Flags     uint64            `json:"flags"`
+	Seq       uint64            `json:"seq"`
+	Time      time.Time         `json:"time"`
 }
 
 // APIError is the "error" of a failed system request.
@@ -151,10 +153,11 @@ type Statsz struct {
 
 // eventFilter is nats-server's EventFilterOptions.
 type eventFilter struct {
-	Name       string `json:"server_name,omitempty"`
-	Cluster    string `json:"cluster,omitempty"`
-	Host       string `json:"host,omitempty"`
-	ExactMatch bool   `json:"exact_match,omitempty"`
+	Name       string   `json:"server_name,omitempty"`
+	Cluster    string   `json:"cluster,omitempty"`
+	Host       string   `json:"host,omitempty"`
+	Tags       []string `json:"tags,omitempty"`
+	ExactMatch bool     `json:"exact_match,omitempty"`
 }
 
 // System is a running system responder. Close stops it.
@@ -332,6 +335,7 @@ func (sys *System) run() {
 		case <-sys.done:
 			return
 		case r := <-sys.reqs:
+			sys.traceSystem("->> [", "MSG", r.in.name, r.subject, r.reply, len(r.body))
 			if isConnsEvent(r.subject) {
 				sys.srv.remoteConnsEvent(r.subject, r.body)
 				continue
@@ -366,6 +370,7 @@ const sysStatszFmt = "$SYS.SERVER.%s.STATSZ"
 
 // publish sends body on subject in acc.
 func (sys *System) publish(acc *account, subject string, body []byte, b *mux.Batch) {
+	sys.traceSystem("<<- [", "PUB", acc.name, subject, "", len(body))
 	m := mux.Msg{Subject: []byte(subject), Payload: body, Account: acc.name}
 	acc.mux.Publish(nil, &m, b)
 	b.Flush()

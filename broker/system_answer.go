@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -134,13 +135,15 @@ func (sys *System) call(t sysTarget, body []byte, info *ServerInfo) (any, error)
 func (sys *System) serverInfo() *ServerInfo {
 	host := sys.srv.opts.Host
 	return &ServerInfo{
-		Name:    sys.srv.Name(),
-		Host:    host,
-		ID:      sys.srv.id,
-		Cluster: sys.opts.ClusterName,
-		Version: Version,
-		Seq:     sys.seq.Add(1),
-		Time:    time.Now().UTC(),
+		Name:     sys.srv.Name(),
+		Host:     host,
+		ID:       sys.srv.id,
+		Cluster:  sys.opts.ClusterName,
+		Version:  ServerVersion,
+		Tags:     sys.srv.opts.Tags,
+		Metadata: sys.srv.opts.Metadata,
+		Seq:      sys.seq.Add(1),
+		Time:     time.Now().UTC(),
 	}
 }
 
@@ -155,6 +158,11 @@ func (sys *System) filtered(f *eventFilter, info *ServerInfo) bool {
 			return want != have
 		}
 		return !strings.Contains(have, want)
+	}
+	for _, t := range f.Tags { // every tag asked for (server_tags), case-blind
+		if !slices.ContainsFunc(info.Tags, func(have string) bool { return strings.EqualFold(have, t) }) {
+			return true
+		}
 	}
 	return differs(f.Name, info.Name) || differs(f.Host, info.Host) || differs(f.Cluster, info.Cluster)
 }

@@ -120,14 +120,17 @@ func Start(srv *broker.Server, cfg gossip.Config) (*Cluster, error) {
 			_, port, _ := net.SplitHostPort(routeAddr.String())
 			adv = net.JoinHostPort(host, port)
 		}
-		return gossip.Meta{
-			ID:         srv.ID(),
-			Name:       srv.Name(),
-			Version:    broker.Version,
-			Cluster:    co.Name,
-			RouteURL:   co.Listen.Transport.Name() + "://" + adv,
-			ClientURLs: srv.ClientURLs(host),
+		m := gossip.Meta{
+			ID:       srv.ID(),
+			Name:     srv.Name(),
+			Version:  broker.Version,
+			Cluster:  co.Name,
+			RouteURL: co.Listen.Transport.Name() + "://" + adv,
 		}
+		if !co.NoAdvertise { // else other brokers do not advertise this one to their clients
+			m.ClientURLs = srv.ClientURLs(host)
+		}
+		return m
 	}
 	host, known := advertiseHost(cfg)
 	cfg.Meta = meta(host)

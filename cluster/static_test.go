@@ -4,7 +4,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/murmurmq/murmur/broker"
 	"github.com/murmurmq/murmur/cluster"
+	"github.com/murmurmq/murmur/transport/tcp"
 )
 
 // TestStaticRoutes: brokers given each other's route addresses (as
@@ -56,4 +58,79 @@ func TestStaticRoutes(t *testing.T) {
 	if sa.Pinned(a.srv.ID()) {
 		t.Error("a route to itself was kept")
 	}
+}
+
+// startBare starts a clustered broker with no gossip, as a cluster built of
+// configured routes alone runs, and keeps routes to routes (with implicit
+// routes learned, as cmd/broker wires them).
+func startBare(t *testing.T, name string, routes ...string) (*node, *cluster.Static) {
+	t.Helper()
+	bo := broker.DefaultOptions()
+	bo.Host, bo.Port, bo.Name = "127.0.0.1", -1, name
+	bo.Cluster = &broker.ClusterOptions{
+		Name:   "test",
+		Listen: broker.Listener{Transport: tcp.New(), Addr: "127.0.0.1:0"},
+	}
+	srv, err := broker.New(bo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	st := cluster.StartStatic(srv, routes, nil)
+	srv.SetRouteLearner(st.Learn)
+	t.Cleanup(func() {
+		st.Close()
+		srv.Close()
+	})
+	return &node{srv: srv}, st
+}
+
+// TestImplicitRoutes: brokers that were each given only the seed's route
+// address (nats-server's usual cluster.routes layout) learn of each other
+// from the seed and form the full mesh, so a message crosses between two
+// that were never told of each other, exactly once; a broker that joins
+// later is meshed too, and one that goes away is forgotten.
+func TestImplicitRoutes(t *testing.T) {
+	seed, _ := startBare(t, "seed")
+	seedAddr := seed.srv.RouteAddr().String()
+	a, _ := startBare(t, "a", seedAddr)
+	b, _ := startBare(t, "b", seedAddr)
+	nodes := []*node{seed, a, b}
+	waitMesh(t, nodes, 10*time.Second)
+
+	sub := connect(t, b.srv)
+	s, err := sub.SubscribeSync("implicit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	waitInterest(t, []*node{a}, "implicit", 1)
+	pub := connect(t, a.srv)
+	if err := pub.Publish("implicit", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.NextMsg(5 * time.Second); err != nil {
+		t.Fatalf("a message from a to b (routes only through the seed's INFO): %v", err)
+	}
+	if m, err := s.NextMsg(200 * time.Millisecond); err == nil {
+		t.Fatalf("delivered twice: %q", m.Data)
+	}
+
+	c, _ := startBare(t, "c", a.srv.RouteAddr().String()) // told only of a
+	nodes = append(nodes, c)
+	waitMesh(t, nodes, 10*time.Second)
+
+	c.srv.Close()
+	eventually(t, 10*time.Second, "c's routes gone", func() bool {
+		for _, n := range nodes[:3] {
+			if n.srv.NumRoutes() != 2 {
+				return false
+			}
+		}
+		return true
+	})
 }

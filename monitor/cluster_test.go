@@ -58,7 +58,7 @@ func TestRoutezFromBroker(t *testing.T) {
 	var v monitor.Varz
 	getJSON(t, c, m, "/varz", &v)
 	_, port, _ := net.SplitHostPort(a.RouteAddr().String())
-	if v.Routes != 1 || v.Remotes != 1 || v.Cluster == nil || v.Cluster.Name != "east" || strconv.Itoa(v.Cluster.Port) != port {
+	if v.Routes != 1 || v.Remotes != 1 || v.Cluster.Name != "east" || strconv.Itoa(v.Cluster.Port) != port {
 		t.Errorf("varz: routes %d remotes %d cluster %+v (route port %s)", v.Routes, v.Remotes, v.Cluster, port)
 	}
 
@@ -96,6 +96,21 @@ func TestRoutezFromBroker(t *testing.T) {
 	if v.OutBytes != 1000 || rz.Routes[0].OutBytes < 1000 {
 		t.Errorf("out bytes: varz %d, routez %d; want 1000", v.OutBytes, rz.Routes[0].OutBytes)
 	}
+	// The client totals leave the route out: a's client sent 100 and
+	// received none; b's route brought 100 its client received.
+	if v.InClientMsgs != 100 || v.InClientBytes != 1000 || v.OutClientMsgs != 0 || v.OutClientBytes != 0 {
+		t.Errorf("a's client totals: in %d/%d out %d/%d", v.InClientMsgs, v.InClientBytes, v.OutClientMsgs, v.OutClientBytes)
+	}
+	eventually(t, 5*time.Second, "b's client totals", func() bool {
+		st := b.Stats()
+		return st.InMsgs == 100 && st.ClientInMsgs == 0 && st.ClientOutMsgs == 100 && st.ClientOutBytes == 1000
+	})
+	// A closed client's counts stay in the client totals.
+	pub.Close()
+	eventually(t, 5*time.Second, "a to retire the publisher", func() bool { return a.Stats().Connections == 0 })
+	if st := a.Stats(); st.ClientInMsgs != 100 || st.InMsgs != 100 {
+		t.Errorf("after close: in %d, client in %d; want 100 and 100", st.InMsgs, st.ClientInMsgs)
+	}
 }
 
 // TestSystemPingAnsweredByEveryBroker: a PING sent to one broker is
@@ -118,18 +133,19 @@ func TestSystemPingAnsweredByEveryBroker(t *testing.T) {
 	// The per-server subject of B, asked through A.
 	r := request(t, nc, "$SYS.REQ.SERVER."+b.ID()+".VARZ", "")
 	var v monitor.Varz
-	if err := json.Unmarshal(r.Data, &v); err != nil || v.Name != "node-b" || v.Cluster == nil || v.Cluster.Name != "east" {
+	if err := json.Unmarshal(r.Data, &v); err != nil || v.Name != "node-b" || v.Cluster.Name != "east" {
 		t.Errorf("b's VARZ through a: %v %+v", err, v)
 	}
 	// And the real CLI sees the whole cluster through one broker.
-	if run := natsCLI(t, a); run != nil {
+	t.Run("nats CLI", func(t *testing.T) {
+		run := natsCLI(t, a)
 		if out := run("server", "ping", "2"); !strings.Contains(out, "node-a") || !strings.Contains(out, "node-b") || strings.Contains(out, "Missing") {
 			t.Errorf("nats server ping 2:\n%s", out)
 		}
 		if out := run("server", "list", "2"); !strings.Contains(out, "node-a") || !strings.Contains(out, "node-b") {
 			t.Errorf("nats server list 2:\n%s", out)
 		}
-	}
+	})
 }
 
 // pingAll sends $SYS.REQ.SERVER.PING and collects the answering servers'

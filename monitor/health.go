@@ -39,9 +39,24 @@ func (m *Server) Health() (*Healthz, int) {
 }
 
 // DownMembers returns the members that are suspect or dead and not
-// replaced by an alive member with the same server name (Meta "name", or
-// the member name) or the same gossip address, ordered by name.
+// replaced (see markReplaced), ordered by server name.
 func DownMembers(members []Member) []Member {
+	members = markReplaced(members)
+	var down []Member
+	for _, mb := range members {
+		if (mb.State == StateSuspect || mb.State == StateDead) && !mb.Replaced {
+			down = append(down, mb)
+		}
+	}
+	sort.Slice(down, func(i, j int) bool { return serverName(down[i]) < serverName(down[j]) })
+	return down
+}
+
+// markReplaced returns a copy of members with Replaced set on every
+// member that is not alive (and did not leave) while an alive member
+// carries its server name (Meta "name", else the member name) or its
+// gossip address: the broker restarted, and its successor is alive.
+func markReplaced(members []Member) []Member {
 	aliveNames, aliveAddrs := map[string]bool{}, map[string]bool{}
 	for _, mb := range members {
 		if mb.State == StateAlive {
@@ -49,18 +64,15 @@ func DownMembers(members []Member) []Member {
 			aliveAddrs[mb.Address] = true
 		}
 	}
-	var down []Member
-	for _, mb := range members {
-		if mb.State != StateSuspect && mb.State != StateDead {
-			continue
+	out := make([]Member, len(members))
+	for i, mb := range members {
+		if mb.State != StateAlive && mb.State != StateLeft &&
+			(aliveNames[serverName(mb)] || (mb.Address != "" && aliveAddrs[mb.Address])) {
+			mb.Replaced = true
 		}
-		if aliveNames[serverName(mb)] || (mb.Address != "" && aliveAddrs[mb.Address]) {
-			continue // restarted: its successor is alive
-		}
-		down = append(down, mb)
+		out[i] = mb
 	}
-	sort.Slice(down, func(i, j int) bool { return serverName(down[i]) < serverName(down[j]) })
-	return down
+	return out
 }
 
 // serverName is the broker's server name as gossiped, else the member

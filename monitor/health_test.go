@@ -52,3 +52,38 @@ func TestHealthzWarnings(t *testing.T) {
 		t.Fatalf("/healthz %+v, want ok without warnings", h)
 	}
 }
+
+// TestGossipzMarksReplaced: /gossipz flags the dead entry of a broker that
+// came back (same server name, or same gossip address), and only that,
+// so the live page reads the same verdict as /healthz.
+func TestGossipzMarksReplaced(t *testing.T) {
+	srv := startBroker(t, "replaced")
+	members := monitor.GossipFunc(func() []monitor.Member {
+		return []monitor.Member{
+			{Name: "a", Address: "10.0.0.1:4248", State: monitor.StateAlive, Local: true},
+			{Name: "NOLD", Address: "10.0.0.2:4248", State: monitor.StateDead, Meta: map[string]string{"name": "b"}},
+			{Name: "NNEW", Address: "10.0.0.9:4248", State: monitor.StateAlive, Meta: map[string]string{"name": "b"}},
+			{Name: "c", Address: "10.0.0.3:4248", State: monitor.StateDead},
+			{Name: "c2", Address: "10.0.0.3:4248", State: monitor.StateAlive},
+			{Name: "d", Address: "10.0.0.4:4248", State: monitor.StateDead},
+		}
+	})
+	m := startMonitor(t, srv, monitor.Config{Gossip: members})
+	c := client(t)
+	var gz monitor.Gossipz
+	getJSON(t, c, m, "/gossipz", &gz)
+	var replaced []string
+	for _, mb := range gz.Members {
+		if mb.Replaced {
+			replaced = append(replaced, mb.Name)
+		}
+	}
+	if strings.Join(replaced, ",") != "NOLD,c" {
+		t.Fatalf("replaced %v, want NOLD,c", replaced)
+	}
+	var h monitor.Healthz
+	getJSON(t, c, m, "/healthz", &h)
+	if len(h.Warnings) != 1 || h.Warnings[0] != "1 cluster member down: d (dead)" {
+		t.Fatalf("/healthz warnings %q", h.Warnings)
+	}
+}

@@ -33,7 +33,7 @@ type reqCounters struct {
 
 func (r *reqCounters) init() {
 	r.m = make(map[string]*atomic.Uint64)
-	for _, p := range []string{pathRoot, pathVarz, pathConnz, pathSubsz, pathRoutez, pathGossipz, pathHealthz, pathMetrics, pathGatewz, pathLeafz, pathAccz, pathAccStz, pathStacksz} {
+	for _, p := range []string{pathRoot, pathVarz, pathConnz, pathSubsz, pathRoutez, pathGossipz, pathHealthz, pathMetrics, pathGatewz, pathLeafz, pathAccz, pathAccStz, pathSubjz, pathStacksz} {
 		r.m[p] = new(atomic.Uint64)
 	}
 }
@@ -108,6 +108,8 @@ func (m *Server) handle(ctx *fasthttp.RequestCtx) {
 		m.writeJSON(ctx, 200, m.Routez(subs))
 	case pathGossipz:
 		m.writeJSON(ctx, 200, m.Gossipz())
+	case pathSubjz:
+		m.serveSubjz(ctx)
 	case pathHealthz:
 		bad, err := healthzQuery(args)
 		if err != nil {

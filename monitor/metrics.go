@@ -14,16 +14,18 @@ import (
 )
 
 // Metrics returns the Prometheus text exposition (format 0.0.4) of the
-// server's counters and gauges, per server, per transport, per route and
-// per gossip state. Every sample carries a server label (the server name)
-// so one query can aggregate a cluster.
+// server's counters and gauges, per server, per transport, per account,
+// per route and per gossip state, followed by the standard go_* and
+// process_* families (runtime_metrics.go). Every murmur_* sample carries a
+// server label (the server name) so one query can aggregate a cluster.
+// docs/metrics.md lists every family; a test holds the two equal.
 func (m *Server) Metrics() []byte {
 	w := &promWriter{server: m.b.Name()}
 	v := m.Varz()
 	st := m.b.IndexStats()
 
 	w.family("murmur_info", "gauge", "Server identity; always 1.")
-	w.sample("murmur_info", 1, "server_id", v.ID, "version", v.Version, "go", v.GoVersion)
+	w.sample("murmur_info", 1, "server_id", v.ID, "version", v.MurmurVersion, "nats_version", v.Version, "git_commit", v.GitCommit, "go", v.GoVersion)
 	w.gauge("murmur_start_time_seconds", "When the server started, in Unix seconds.", float64(v.Start.UnixNano())/1e9)
 	w.gauge("murmur_uptime_seconds", "Seconds since the server started.", time.Since(m.b.StartTime()).Seconds())
 	w.gauge("murmur_connections", "Open client connections.", float64(v.Connections))
@@ -109,6 +111,7 @@ func (m *Server) Metrics() []byte {
 	for _, p := range slices.Sorted(maps.Keys(reqs)) {
 		w.sample("murmur_http_requests_total", float64(reqs[p]), "path", p)
 	}
+	writeRuntimeMetrics(&w.buf)
 	return w.buf.Bytes()
 }
 

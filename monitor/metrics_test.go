@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/murmurmq/murmur/broker"
 	"github.com/murmurmq/murmur/monitor"
 )
 
@@ -85,7 +86,7 @@ func TestMetricsParse(t *testing.T) {
 		{"murmur_route_in_msgs_total", map[string]string{"remote_name": "b"}, 5},
 		{"murmur_gossip_members", map[string]string{"state": "alive"}, 2},
 		{"murmur_gossip_members", map[string]string{"state": "suspect"}, 1},
-		{"murmur_info", map[string]string{"server_id": srv.ID()}, 1},
+		{"murmur_info", map[string]string{"server_id": srv.ID(), "version": broker.Version, "nats_version": broker.ServerVersion}, 1},
 	}
 	for _, ck := range checks {
 		if got := value(ck.name, ck.labels); got != ck.want {

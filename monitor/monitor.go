@@ -86,6 +86,9 @@ type Config struct {
 	// Auth, when set, requires credentials on every path but /healthz
 	// (auth.go).
 	Auth *Auth
+	// RouteURLs are the configured routes (--routes, cluster.routes), the
+	// varz cluster block's urls.
+	RouteURLs []string
 }
 
 // DefaultHost is the monitor's default listen address: loopback only.

@@ -72,7 +72,7 @@ func TestVarzAndConnzCountExactly(t *testing.T) {
 			t.Errorf("varz %s = %d, want %d", k, have[k], w)
 		}
 	}
-	if v.Name != "exact" || v.ID != srv.ID() || v.Version != broker.Version || v.Proto != 1 {
+	if v.Name != "exact" || v.ID != srv.ID() || v.Version != broker.ServerVersion || v.Proto != 1 {
 		t.Errorf("varz identity: %+v", v)
 	}
 	if v.PingInterval != broker.DefaultPingInterval || v.WriteDeadline != broker.DefaultWriteDeadline || v.MaxPayload != broker.DefaultMaxPayload {
@@ -226,7 +226,7 @@ func TestClusterProviders(t *testing.T) {
 	}
 	var v monitor.Varz
 	getJSON(t, c, m, "/varz", &v)
-	if v.Routes != 1 || v.Remotes != 1 || v.Members != 2 || v.Cluster != nil {
+	if v.Routes != 1 || v.Remotes != 1 || v.Members != 2 || v.Cluster.Name != "" {
 		t.Errorf("varz cluster: routes %d remotes %d members %d cluster %+v", v.Routes, v.Remotes, v.Members, v.Cluster)
 	}
 }

@@ -7,9 +7,13 @@ import (
 )
 
 // indexHTML is the live page: plain HTML and JavaScript, no build step. It
-// polls /varz each second and draws message and byte rates on a canvas,
-// and polls /gossipz and /routez for the cluster view. The charts carry
-// data-points (points drawn) for tests and scripts.
+// polls /varz each second (message and byte rates on canvases,
+// connections and subscriptions as sparklines, the last 120 polls kept in
+// the browser), /murmur/subjz for the top subjects, and /healthz,
+// /gossipz, /routez and /leafz for the cluster view. It shows server names,
+// never ids. One pair of functions in it (memberConcern, assessHealth)
+// decides what is an alarm. The charts carry data-points, the body
+// data-level and its measured width, for tests and scripts.
 //
 //go:embed page/index.html
 var indexHTML []byte

@@ -107,9 +107,6 @@ func TestAccountRequests(t *testing.T) {
 func TestNatsCLIAccounts(t *testing.T) {
 	srv := accountsBroker(t)
 	admin := natsCLIAs(t, srv, "admin", "s")
-	if admin == nil {
-		t.Skip("nats CLI not installed")
-	}
 	if out := admin("server", "report", "connections"); !strings.Contains(out, "a-app") || !strings.Contains(out, "b-app") {
 		t.Errorf("report connections as the system user:\n%s", out)
 	}

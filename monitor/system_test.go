@@ -70,7 +70,7 @@ func TestSystemRequests(t *testing.T) {
 	nc := connectSys(t, srv)
 
 	ping := request(t, nc, "$SYS.REQ.SERVER.PING", "")
-	if ping.Server.ID != srv.ID() || ping.Server.Name != "sys-a" || ping.Server.Cluster != "east" || ping.Server.Version != broker.Version || ping.Statsz == nil {
+	if ping.Server.ID != srv.ID() || ping.Server.Name != "sys-a" || ping.Server.Cluster != "east" || ping.Server.Version != broker.ServerVersion || ping.Statsz == nil {
 		t.Fatalf("PING: %+v", ping)
 	}
 	if ping.Statsz.Connections != 1 || ping.Statsz.ActiveServers != 1 || ping.Statsz.NumSubs < 4 {
@@ -147,13 +147,7 @@ func natsCLI(t *testing.T, srv *broker.Server) func(args ...string) string {
 // natsCLIAs is natsCLI logged in as user.
 func natsCLIAs(t *testing.T, srv *broker.Server, user, pass string) func(args ...string) string {
 	t.Helper()
-	bin := testutil.LookTool("nats")
-	if bin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("the nats CLI is missing (.ci/install-nats.sh installs it)")
-		}
-		return nil
-	}
+	bin := testutil.Tool(t, "nats", testutil.InstallNatsCLI)
 	url := "nats://" + srv.Addrs()["tcp"].String()
 	cfgDir := t.TempDir()
 	return func(args ...string) string {
@@ -179,9 +173,6 @@ func natsCLIAs(t *testing.T, srv *broker.Server, user, pass string) func(args ..
 func TestNatsCLI(t *testing.T) {
 	srv := startBroker(t, "cli-server")
 	run := natsCLI(t, srv)
-	if run == nil {
-		t.Skip("nats CLI not installed")
-	}
 	m := startMonitor(t, srv, monitor.Config{})
 	startSystem(t, srv, m)
 	if out := run("server", "ping", "1"); !strings.Contains(out, "cli-server") || strings.Contains(out, "Missing") {
@@ -190,7 +181,7 @@ func TestNatsCLI(t *testing.T) {
 	if out := run("server", "list", "1"); !strings.Contains(out, "cli-server") || !strings.Contains(out, "east") {
 		t.Errorf("nats server list:\n%s", out)
 	}
-	if out := run("server", "info", "cli-server"); !strings.Contains(out, srv.ID()) || !strings.Contains(out, broker.Version) {
+	if out := run("server", "info", "cli-server"); !strings.Contains(out, srv.ID()) || !strings.Contains(out, broker.ServerVersion) {
 		t.Errorf("nats server info <name>:\n%s", out)
 	}
 	if out := run("server", "info", srv.ID()); !strings.Contains(out, "cli-server") {

@@ -77,6 +77,10 @@ type Config struct {
 	// Broadcast block until a slot frees or their context ends (then they
 	// return ErrTooManyUnconfirmed).
 	MaxUnconfirmed int
+	// RequirePeer makes every Direct and Broadcast behave as with the
+	// RequirePeer option: fail at once, with an error wrapping ErrNoPeer,
+	// when no live peer could ack it.
+	RequirePeer bool
 	// DedupWindow bounds the (sender, seq) pairs remembered per sender for
 	// dropping duplicates.
 	DedupWindow int

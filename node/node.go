@@ -63,6 +63,7 @@ type Node struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
+	abandoned atomic.Int64 // Data given up by Close
 }
 
 // Connect connects to the brokers, subscribes to this node's subjects,
@@ -227,31 +228,56 @@ func (n *Node) Session() string { return n.session }
 // pending limits, are dropped and later redelivered).
 func (n *Node) Messages() <-chan *Message { return n.msgs }
 
-// Errors reports Data that will not be confirmed, with their seqs. It is
-// closed by Close.
+// Errors reports Data that will not be confirmed, with their seqs, except
+// those sent with a Receipt (DirectReceipt, DirectWait, ...), which report
+// there. It is closed by Close.
 func (n *Node) Errors() <-chan *SendError { return n.errs }
 
 // Direct sends payload to the node to and returns its seq. It returns once
 // the Data is published (not confirmed); the SDK redelivers it until to
 // acks it, or reports it on Errors. When MaxUnconfirmed Data are already
 // unconfirmed it blocks until one settles or ctx ends. payload is copied.
-func (n *Node) Direct(ctx context.Context, to string, payload []byte) (uint64, error) {
+// DirectWait and DirectReceipt also tell when it is confirmed; RequirePeer
+// fails it at once when to is not a live peer.
+//
+// Ordering: none is promised. Data sent one after the other to the same
+// node usually arrive in send order, but a redelivered one (its first copy
+// or its ack was lost) or one sent across a reconnect arrives after Data
+// sent later, and Data sent from several goroutines at once go out in any
+// order. Each Data is handed over once; the receiver sees From and Seq
+// (increasing in send order per sender session) and can reorder. For
+// delivery in send order, wait for each Data (DirectWait) before sending
+// the next.
+func (n *Node) Direct(ctx context.Context, to string, payload []byte, opts ...SendOption) (uint64, error) {
 	if !validToken(to) {
 		return 0, fmt.Errorf("node: direct to %q: %w", to, ErrInvalidID)
 	}
-	return n.send(ctx, KindDirect, to, payload)
+	return n.send(ctx, KindDirect, to, payload, n.sendOptions(opts), nil)
 }
 
 // Broadcast sends payload to every node of the namespace and returns its
 // seq. It is confirmed when every peer live now (see Peers) has acked it;
-// peers that leave meanwhile stop counting. Blocking as Direct.
-func (n *Node) Broadcast(ctx context.Context, payload []byte) (uint64, error) {
-	return n.send(ctx, KindBroadcast, "", payload)
+// peers that leave meanwhile stop counting, and nodes that join later do
+// not receive it. Blocking as Direct; BroadcastWait and BroadcastReceipt
+// tell when it is confirmed.
+//
+// Ordering: none is promised, as for Direct: a peer that missed a
+// broadcast gets it redelivered alone, after broadcasts sent later, and
+// broadcasts and directs from one sender are not ordered with each other.
+func (n *Node) Broadcast(ctx context.Context, payload []byte, opts ...SendOption) (uint64, error) {
+	return n.send(ctx, KindBroadcast, "", payload, n.sendOptions(opts), nil)
 }
 
-func (n *Node) send(ctx context.Context, kind Kind, to string, payload []byte) (uint64, error) {
+// send queues one Data; r, when not nil, is settled with its outcome.
+func (n *Node) send(ctx context.Context, kind Kind, to string, payload []byte, o sendOptions, r *Receipt) (uint64, error) {
 	if n.closing.Load() {
 		return 0, ErrClosed
+	}
+	if o.requirePeer {
+		// Checked before waiting for a slot: the point is to fail fast.
+		if err := n.checkPeer(kind, to); err != nil {
+			return 0, err
+		}
 	}
 	select {
 	case n.slots <- struct{}{}:
@@ -265,7 +291,7 @@ func (n *Node) send(ctx context.Context, kind Kind, to string, payload []byte) (
 		}
 	}
 	now := time.Now()
-	p := &pending{kind: kind, to: to, payload: append([]byte(nil), payload...), sent: now, deadline: now.Add(n.cfg.AckTimeout)}
+	p := &pending{kind: kind, to: to, payload: append([]byte(nil), payload...), sent: now, deadline: now.Add(n.cfg.AckTimeout), receipt: r}
 	n.mu.Lock()
 	if n.closing.Load() {
 		n.mu.Unlock()
@@ -273,6 +299,9 @@ func (n *Node) send(ctx context.Context, kind Kind, to string, payload []byte) (
 		return 0, ErrClosed
 	}
 	p.seq = n.tr.assign()
+	if r != nil {
+		r.Seq = p.seq
+	}
 	if kind == KindBroadcast {
 		p.waiting = n.peers.ids()
 	}
@@ -325,15 +354,32 @@ func (n *Node) dataMsg(subject string, p *pending, floor uint64) *nats.Msg {
 	}
 }
 
-// settled frees the slots of Data that left the unconfirmed set; left is
-// the set's size after. acked says whether they were confirmed (latency is
-// observed) rather than failed.
+// checkPeer is RequirePeer's test: someone live can ack the Data.
+func (n *Node) checkPeer(kind Kind, to string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case kind == KindDirect && to != n.cfg.ID && n.peers.peers[to] == nil:
+		return fmt.Errorf("node: direct to %q (RequirePeer): %w", to, ErrNoPeer)
+	case kind == KindBroadcast && len(n.peers.peers) == 0:
+		return fmt.Errorf("node: broadcast (RequirePeer): %w", ErrNoPeer)
+	}
+	return nil
+}
+
+// settled frees the slots of Data that left the unconfirmed set and
+// settles their receipts; left is the set's size after. acked says whether
+// they were confirmed (latency is observed) rather than failed (fail ran
+// first and recorded why).
 func (n *Node) settled(ps []*pending, left int, acked bool) {
 	now := time.Now()
 	for _, p := range ps {
 		<-n.slots
 		if acked {
 			n.stats.m.Observe("ack_latency", now.Sub(p.sent))
+		}
+		if p.receipt != nil {
+			p.receipt.settle(p.failed)
 		}
 	}
 	n.stats.m.Gauge("unconfirmed", int64(left))
@@ -412,78 +458,8 @@ func (n *Node) Stats() Stats {
 	}
 }
 
-// Close stops the node: new sends fail with ErrClosed; unconfirmed Data are
-// waited for up to DrainTimeout (not at all with AbandonOnClose), the rest
-// reported on Errors as ErrAbandoned; peers are told it leaves; every
-// goroutine is stopped before it returns; Messages and Errors are closed.
-// It returns an error wrapping ErrAbandoned if any Data was given up.
-func (n *Node) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.DrainTimeout)
-	defer cancel()
-	return n.Shutdown(ctx)
-}
-
-// Shutdown is Close with ctx bounding the drain instead of DrainTimeout.
-func (n *Node) Shutdown(ctx context.Context) error {
-	n.closeOnce.Do(func() { n.closeErr = n.shutdown(ctx) })
-	return n.closeErr
-}
-
-func (n *Node) shutdown(ctx context.Context) error {
-	n.mu.Lock()
-	n.closing.Store(true)
-	n.mu.Unlock()
-	if !n.cfg.AbandonOnClose {
-		n.drain(ctx)
-	}
-	n.mu.Lock()
-	rest := n.tr.all()
-	for _, p := range rest {
-		n.tr.remove(p)
-	}
-	n.mu.Unlock()
-	for _, p := range rest {
-		n.fail(p, ErrAbandoned)
-	}
-	n.settled(rest, 0, false)
-
-	n.announce(true)
-	close(n.done)
-	n.wg.Wait()
-	// Callbacks still running finish first (one blocked handing a message
-	// over gives up on done), so the acks for every message already handed
-	// to the application are published before the last flush.
-	n.cbMu.Lock()
-	n.cbClosed = true
-	n.cbMu.Unlock()
-	_ = n.nc.FlushTimeout(time.Second)
-	n.nc.Close()
-	close(n.msgs)
-	close(n.errs)
-	if len(rest) > 0 {
-		return fmt.Errorf("node %s: closed with %d unconfirmed: %w", n.cfg.ID, len(rest), ErrAbandoned)
-	}
-	return nil
-}
-
-// drain waits until the unconfirmed set is empty or ctx ends.
-func (n *Node) drain(ctx context.Context) {
-	for {
-		n.mu.Lock()
-		left := n.tr.len()
-		n.mu.Unlock()
-		if left == 0 {
-			return
-		}
-		select {
-		case <-n.idle:
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// fail reports p as given up (its slot is freed by settled).
+// fail reports p as given up, on its receipt or on Errors (its slot is
+// freed, and its receipt settled, by settled).
 func (n *Node) fail(p *pending, err error) {
 	n.stats.add(&n.stats.failed, "failed", 1)
 	se := &SendError{Seq: p.seq, Kind: p.kind, To: p.to, Attempts: p.attempts + 1, Err: err}
@@ -491,6 +467,10 @@ func (n *Node) fail(p *pending, err error) {
 		se.Missing = append(se.Missing, id)
 	}
 	slices.Sort(se.Missing)
+	if p.receipt != nil {
+		p.failed = se
+		return
+	}
 	select {
 	case n.errs <- se:
 	default:

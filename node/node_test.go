@@ -173,7 +173,8 @@ func TestGoneReceiverBoundsUnconfirmed(t *testing.T) {
 	if s := a.Stats(); s.Failed != 8 || s.Redelivered != 16 {
 		t.Fatalf("stats %+v", s)
 	}
-	// Close abandons what is left once the drain times out.
+	// Close gives up what is left: "nobody" never announced itself, so no
+	// drain could see it acked (TestCloseFailsUndeliverablePromptly).
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
 	defer cancel()
 	if err := a.Shutdown(sctx); !errors.Is(err, node.ErrAbandoned) {

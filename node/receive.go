@@ -256,6 +256,10 @@ func (n *Node) peerLeftLocked(id string) {
 		return
 	}
 	n.emitLocked(PeerEvent{Peer: peer, Left: true})
+	if n.closing.Load() {
+		// Closing: a direct to it can no longer be acked in time.
+		n.abandonLocked(n.tr.directsTo(func(to string) bool { return to == id }), errNoPeerAtClose)
+	}
 	done := n.tr.peerGone(id)
 	left, count := n.tr.len(), len(n.peers.peers)
 	n.mu.Unlock()

@@ -17,6 +17,11 @@ var (
 	ErrNotAcked = errors.New("node: not acknowledged")
 	// ErrAbandoned: Close gave up a Data before it was confirmed.
 	ErrAbandoned = errors.New("node: abandoned unconfirmed")
+	// ErrNoPeer: no live peer could ack the Data: with RequirePeer, the
+	// target of a Direct is not a live peer, or a Broadcast has none; at
+	// Close, a direct's target is gone or was never heard (with
+	// ErrAbandoned).
+	ErrNoPeer = errors.New("node: no live peer to ack it")
 	// ErrInvalidID: a node ID is not one subject token.
 	ErrInvalidID = errors.New("node: invalid node id")
 )
@@ -31,7 +36,8 @@ type SendError struct {
 	Missing []string
 	// Attempts is how many times it was sent (first send included).
 	Attempts int
-	// Err is ErrNotAcked or ErrAbandoned.
+	// Err is ErrNotAcked or ErrAbandoned (with ErrNoPeer when Close gave up
+	// a direct whose target is not a live peer).
 	Err error
 }
 

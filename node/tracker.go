@@ -41,6 +41,10 @@ type pending struct {
 	index    int   // in due, or -1
 	inFIFO   bool  // still waiting in fifo
 	settled  bool  // removed from the set
+	// receipt, when the sender asked for one, is settled with the outcome;
+	// failed is the *SendError fail recorded for it.
+	receipt *Receipt
+	failed  error
 }
 
 func newTracker() *tracker {
@@ -130,6 +134,18 @@ func (t *tracker) peerGone(id string) []*pending {
 		t.remove(p)
 	}
 	return done
+}
+
+// directsTo returns the directs whose target satisfies match (they stay
+// tracked; the caller removes them).
+func (t *tracker) directsTo(match func(to string) bool) []*pending {
+	var out []*pending
+	for _, p := range t.items {
+		if p.kind == KindDirect && match(p.to) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // remove settles p (acked, failed or abandoned).

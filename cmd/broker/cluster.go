@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +25,15 @@ type clusterFlags struct {
 	compression bool
 	routes      []string // configured routes, "host:port" (cluster.routes, --routes)
 	routesFlag  string
+	noAdvertise bool
+	tls         *tls.Config // cluster.tls: routes accept and dial with it
+	// connectRetries bounds implicit route dials (cluster.Static.Retries);
+	// poolSize is nats-server's, accepted (see clusterKeys).
+	connectRetries, poolSize int
+	// gossipWanted: a gossip block or a --gossip_* flag was given. With
+	// configured routes and neither, the cluster is one of routes alone,
+	// as nats-server's: no gossip (routes tell of further brokers).
+	gossipWanted bool
 
 	gossipAddr      string
 	gossipPort      int
@@ -46,7 +56,11 @@ const lanGossipInterval = 100 * time.Millisecond
 
 func (cf *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&cf.routesFlag, "routes", "", "comma-separated route `urls` to dial (nats-route://host:port), beside gossip")
-	fs.StringVar(&cf.listen, "cluster", "", "route listen `host:port` (e.g. 0.0.0.0:6222); turns clustering on")
+	for _, n := range []string{"cluster", "cluster_listen"} {
+		fs.StringVar(&cf.listen, n, "", "route listen `host:port` or nats://host:port (e.g. 0.0.0.0:6222); turns clustering on")
+	}
+	fs.BoolVar(&cf.noAdvertise, "no_advertise", false, "give clients no cluster connect_urls and gossip no client URLs of this broker")
+	fs.IntVar(&cf.connectRetries, "connect_retries", 0, "further dials of an implicit route (a broker learned from a route) after a failed one, as nats-server's")
 	fs.StringVar(&cf.name, "cluster_name", "murmur", "cluster `name`; brokers of one cluster must agree")
 	fs.StringVar(&cf.advertise, "cluster_advertise", "", "route `host:port` other brokers dial (default: the listen address)")
 	fs.StringVar(&cf.credential, "route_credential", "", "shared `secret` every route must present")
@@ -85,16 +99,33 @@ func (cf *clusterFlags) apply(o *broker.Options) (*gossip.Config, error) {
 		}
 		return nil, nil
 	}
+	if strings.Contains(cf.listen, "://") { // nats-server's --cluster nats://host:port
+		u, err := url.Parse(cf.listen)
+		switch {
+		case err != nil || u.Port() == "":
+			return nil, fmt.Errorf("--cluster %q: want host:port or nats://host:port", cf.listen)
+		case u.User != nil:
+			return nil, fmt.Errorf("--cluster %q: credentials in the URL are not supported (use --route_credential)", cf.listen)
+		}
+		cf.listen = u.Host
+	}
+	if cf.connectRetries < 0 {
+		return nil, fmt.Errorf("--connect_retries %d is negative", cf.connectRetries)
+	}
 	host, _, err := net.SplitHostPort(cf.listen)
 	if err != nil {
 		return nil, fmt.Errorf("--cluster %q: %v", cf.listen, err)
 	}
 	o.Cluster = &broker.ClusterOptions{
 		Name:        cf.name,
-		Listen:      broker.Listener{Transport: tcp.New(), Addr: cf.listen},
+		Listen:      broker.Listener{Transport: &tcp.Transport{TLS: cf.tls}, Addr: cf.listen},
 		Advertise:   cf.advertise,
 		Credential:  cf.credential,
 		Compression: cf.compression,
+		NoAdvertise: cf.noAdvertise,
+	}
+	if len(cf.routes) > 0 && !cf.gossipWanted {
+		return nil, nil
 	}
 	g := gossip.DefaultConfig()
 	g.Cluster = cf.name
@@ -137,22 +168,14 @@ func (cf *clusterFlags) apply(o *broker.Options) (*gossip.Config, error) {
 }
 
 // routeURL turns a route URL as nats-server takes it (nats-route://,
-// nats://, or a bare host:port) into "host:port". Credentials in the URL
-// are refused: routes authenticate with cluster.credential.
+// nats://, or a bare host:port) into "host:port", for --routes.
+// Credentials in the URL are refused here: routes authenticate with
+// cluster.credential (the file's cluster.routes accept URL credentials
+// equal to cluster.authorization, see clusterKeys).
 func routeURL(s string) (string, error) {
-	if !strings.Contains(s, "://") {
-		s = "nats-route://" + s
+	a, user, err := routeURLUser(s)
+	if err == nil && user != nil {
+		return "", fmt.Errorf("%q: credentials in a route URL are not supported here (routes present cluster.credential, or cluster.authorization's user and password)", s)
 	}
-	u, err := url.Parse(s)
-	switch {
-	case err != nil:
-		return "", fmt.Errorf("%q: %v", s, err)
-	case u.Scheme != "nats-route" && u.Scheme != "nats" && u.Scheme != "route":
-		return "", fmt.Errorf("%q: want nats-route://host:port", s)
-	case u.User != nil:
-		return "", fmt.Errorf("%q: credentials in a route URL are not supported (routes present cluster.credential)", s)
-	case u.Port() == "":
-		return "", fmt.Errorf("%q: no port", s)
-	}
-	return u.Host, nil
+	return a, err
 }

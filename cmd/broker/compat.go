@@ -4,9 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"runtime"
-	"runtime/debug"
 	"strconv"
 
 	"github.com/murmurmq/murmur/broker"
@@ -28,6 +25,18 @@ type natsFlags struct {
 	logtimeUTC       bool
 }
 
+// refusedFlags are the nats-server flags Murmur refuses: why, and the
+// argument nats-server takes ("" for a switch). The logging ones are being
+// implemented beside this (issue 19).
+var refusedFlags = map[string]struct{ why, arg string }{
+	"ms":         {"no HTTPS monitoring; put a TLS proxy in front of --http_port", "port"},
+	"https_port": {"no HTTPS monitoring; put a TLS proxy in front of --http_port", "port"},
+	"js":         {"JetStream", ""},
+	"jetstream":  {"JetStream", ""},
+	"sd":         {"JetStream", "dir"},
+	"store_dir":  {"JetStream", "dir"},
+}
+
 // errVersion and errTested end the command successfully after -v or -t.
 var (
 	errVersion = errors.New("version printed")
@@ -43,7 +52,7 @@ func (nf *natsFlags) register(fs *flag.FlagSet) {
 	}
 	fs.BoolVar(&nf.test, "t", false, "test the configuration and exit")
 	fs.BoolVar(&nf.dv, "DV", false, "debug and trace logging")
-	fs.BoolVar(&nf.vv, "VV", false, "verbose trace (as -V)")
+	fs.BoolVar(&nf.vv, "VV", false, "verbose trace (-V, and the broker's internal system traffic)")
 	fs.BoolVar(&nf.dvv, "DVV", false, "debug and verbose trace")
 	fs.BoolVar(&nf.tls, "tls", false, "enable TLS (needs --tlscert and --tlskey)")
 	fs.StringVar(&nf.tlsCert, "tlscert", "", "server certificate `file`")
@@ -54,32 +63,19 @@ func (nf *natsFlags) register(fs *flag.FlagSet) {
 		fs.BoolVar(&nf.logtime, n, true, "timestamp log entries")
 	}
 	fs.BoolVar(&nf.logtimeUTC, "logtime_utc", false, "log timestamps in UTC")
-	for name, why := range map[string]string{
-		"cluster_listen":  "use --cluster",
-		"connect_retries": "routes are redialed by the gossip layer", "no_advertise": "", "client_advertise": "",
-		"ports_file_dir": "", "ms": "HTTPS monitoring", "https_port": "HTTPS monitoring",
-		"s": "syslog", "syslog": "syslog", "r": "remote syslog", "remote_syslog": "remote syslog",
-		"log_size_limit": "log rotation", "max_traced_msg_len": "", "js": "JetStream", "jetstream": "JetStream",
-		"sd": "JetStream", "store_dir": "JetStream",
-	} {
-		fs.Var(refusedFlag{name: name, why: why, boolean: isBoolRefused(name)}, name, "not supported by Murmur yet")
+	for name, r := range refusedFlags {
+		usage := "not supported by Murmur yet"
+		if r.why != "" {
+			usage += " (" + r.why + ")"
+		}
+		fs.Var(refusedFlag{name: name, why: r.why, arg: r.arg}, name, usage)
 	}
-}
-
-// isBoolRefused tells the refused flags that take no value.
-func isBoolRefused(name string) bool {
-	switch name {
-	case "no_advertise", "s", "syslog", "js", "jetstream":
-		return true
-	}
-	return false
 }
 
 // refusedFlag is a nats-server flag Murmur does not implement: using it
 // is one clear error, not "flag provided but not defined" and the usage.
 type refusedFlag struct {
-	name, why string
-	boolean   bool
+	name, why, arg string // arg "": a switch
 }
 
 func (f refusedFlag) String() string { return "" }
@@ -89,15 +85,15 @@ func (f refusedFlag) Set(string) error {
 	}
 	return errors.New("not supported by Murmur yet")
 }
-func (f refusedFlag) IsBoolFlag() bool { return f.boolean }
+func (f refusedFlag) IsBoolFlag() bool { return f.arg == "" }
 
 // apply puts the credential, log and TLS flags over what the file set.
 func (nf *natsFlags) apply(cfg *config) error {
 	if nf.dv || nf.dvv {
-		cfg.debug, cfg.trace = true, true
+		cfg.log.debug, cfg.log.trace = true, true
 	}
-	if nf.vv {
-		cfg.trace = true
+	if nf.vv || nf.dvv {
+		cfg.log.trace, cfg.log.traceVerbose = true, true
 	}
 	o := &cfg.opts
 	if nf.user != "" || nf.auth != "" {
@@ -137,33 +133,6 @@ func (nf *natsFlags) apply(cfg *config) error {
 		o.TLS = &t
 	}
 	return nil
-}
-
-// buildCommit, when set at build time (-ldflags "-X main.buildCommit=<sha>"),
-// names the commit; otherwise the Go build's VCS stamp does.
-var buildCommit string
-
-// printVersion writes the Murmur version, the commit it was built from
-// (when the build recorded one) and the Go version.
-func printVersion(w io.Writer) {
-	commit, modified := "unknown", false
-	if buildCommit != "" {
-		commit = buildCommit
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				commit = s.Value
-			case "vcs.modified":
-				modified, _ = strconv.ParseBool(s.Value)
-			}
-		}
-	}
-	if modified {
-		commit += " (modified)"
-	}
-	fmt.Fprintf(w, "murmur version %s, commit %s, %s\n", broker.Version, commit, runtime.Version())
 }
 
 // sizeFlag is an integer flag that takes nats-server's size suffixes

@@ -36,7 +36,7 @@ func (cf *cliFlags) register(fs *flag.FlagSet) {
 		fs.StringVar(&cf.configFile, n, "", "configuration `file` (nats-server format); flags given on the command line override it")
 	}
 	for _, n := range []string{"sl", "signal"} {
-		fs.StringVar(&cf.signal, n, "", "send `signal` to a running broker and exit: reload, ldm, stop, quit or term, as signal=<pid or pid file>")
+		fs.StringVar(&cf.signal, n, "", "send `signal` to a running broker and exit: reload, reopen, ldm, stop, quit or term, as signal=<pid or pid file>")
 	}
 	for _, n := range []string{"P", "pid"} {
 		fs.StringVar(&cf.pidFile, n, "", "write the process id to `file` (for --signal)")
@@ -197,6 +197,7 @@ func applyFile(cfg *config, path string) error {
 		accts.systemAccount = v
 		return nil
 	}
+	ks["system"] = ks["system_account"]
 	ops := operatorKeys{dir: filepath.Dir(path)}
 	ops.register(ks)
 	if err := decode(m, ks); err != nil {
@@ -258,13 +259,15 @@ func fileKeys(c *config) keys {
 		"ping_interval":     duration(&o.PingInterval),
 		"ping_max":          integer(&o.PingMax, 1, maxInt),
 		"write_deadline":    duration(&o.WriteDeadline),
-		"logfile":           str(&c.logFile),
-		"debug":             boolean(&c.debug),
-		"trace":             boolean(&c.trace),
 		"pid_file":          str(&c.cli.pidFile),
 		"stats_interval":    duration(&mon.statsInterval),
 		"prof_port":         integer(&mon.profPort, -1, 65535),
 		"http_auth":         mon.httpAuthKeys(), // Murmur's own (profile.go)
+		"subject_sampling": func(v *conf.Value) error {
+			on, err := v.AsBool()
+			o.NoSubjectSampling = !on
+			return err
+		},
 
 		"lame_duck_duration":     duration(&o.LameDuck.Duration),
 		"lame_duck_grace_period": duration(&o.LameDuck.GracePeriod),
@@ -285,33 +288,8 @@ func fileKeys(c *config) keys {
 			"key_file":  str(&q.key),
 		}),
 		"websocket": c.wsFlags.keys(),
-		"cluster": block(keys{
-			"listen":      addr(&cl.listen),
-			"name":        name,
-			"advertise":   addr(&cl.advertise),
-			"credential":  str(&cl.credential),
-			"compression": boolean(&cl.compression),
-			"routes": func(v *conf.Value) error {
-				list, err := v.AsArray()
-				if err != nil {
-					return err
-				}
-				cl.routes = nil
-				for _, e := range list {
-					s, err := e.AsString()
-					if err != nil {
-						return err
-					}
-					a, err := routeURL(s)
-					if err != nil {
-						return e.Errorf("%v", err)
-					}
-					cl.routes = append(cl.routes, a)
-				}
-				return nil
-			},
-		}),
-		"gossip": block(keys{
+		"cluster":   clusterKeys(c, name),
+		"gossip": wantGossip(&cl.gossipWanted, keys{
 			"listen":         hostPort(&cl.gossipAddr, &cl.gossipPort),
 			"advertise":      gossipAdvertise(&cl.gossipAdvertise, &c.cli.gossipAdvertisePort),
 			"seeds":          strList(&cl.seeds),
@@ -323,13 +301,25 @@ func fileKeys(c *config) keys {
 		}),
 	}
 	for alias, key := range map[string]string{
-		"net": "host", "monitor_port": "http_port", "log_file": "logfile",
+		"net": "host", "monitor_port": "http_port",
 		"max_conn": "max_connections", "max_subs": "max_subscriptions",
 		"ws": "websocket",
 	} {
 		ks[alias] = ks[key]
 	}
-	return ks
+	serverKeys(c, ks)
+	c.log.addKeys(ks, &c.nats)
+	return refuse(ks, refusedTop)
+}
+
+// wantGossip decodes the gossip block, whose presence turns gossip on
+// beside configured routes.
+func wantGossip(wanted *bool, ks keys) setter {
+	set := block(ks)
+	return func(v *conf.Value) error {
+		*wanted = true
+		return set(v)
+	}
 }
 
 // gossipAdvertise takes "ip" or "ip:port".

@@ -1,18 +1,15 @@
 package main
 
 import (
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
+
+	"github.com/nats-io/nkeys"
 
 	"github.com/murmurmq/murmur/broker"
 	conf "github.com/murmurmq/murmur/config"
 	"github.com/murmurmq/murmur/pubsub"
-	"github.com/nats-io/nkeys"
 )
 
 // decodeAuth reads an authorization block: a token, one user and
@@ -20,25 +17,42 @@ import (
 func decodeAuth(v *conf.Value, callout **conf.Value) (*broker.AuthOptions, error) {
 	a := &broker.AuthOptions{}
 	var user, pass *conf.Value
-	err := block(keys{
-		"auth_callout": func(v *conf.Value) (err error) {
-			a.Callout, err = decodeCallout(v)
-			*callout = v
-			return err
-		},
-		"token":    str(&a.Token),
-		"user":     keep(&user),
-		"username": keep(&user),
-		"password": keep(&pass),
-		"pass":     keep(&pass),
-		"timeout":  duration(&a.Timeout),
+	var defaults *broker.Permissions
+	defaultPerms := func(v *conf.Value) (err error) {
+		defaults, err = decodePermissions(v)
+		return err
+	}
+	callouts := func(v *conf.Value) (err error) {
+		a.Callout, err = decodeCallout(v)
+		*callout = v
+		return err
+	}
+	err := block(refuse(keys{
+		"auth_callout":        callouts,
+		"auth_hook":           callouts,
+		"default_permissions": defaultPerms,
+		"default_permission":  defaultPerms,
+		"permissions":         defaultPerms,
+		"token":               str(&a.Token),
+		"user":                keep(&user),
+		"username":            keep(&user),
+		"password":            keep(&pass),
+		"pass":                keep(&pass),
+		"timeout":             duration(&a.Timeout),
 		"users": func(v *conf.Value) (err error) {
 			a.Users, err = decodeUsers(v)
 			return err
 		},
-	})(v)
+	}, refusedAuth))(v)
 	if err != nil {
 		return nil, err
+	}
+	// default_permissions hold for the users that have none of their own
+	// (nats-server applyDefaultPermissions).
+	for i := range a.Users {
+		if a.Users[i].Permissions == nil && defaults != nil {
+			a.Users[i].Permissions = defaults
+		}
 	}
 	switch {
 	case pass != nil && user == nil:
@@ -69,17 +83,20 @@ func decodeUsers(v *conf.Value) ([]broker.User, error) {
 	for _, e := range list {
 		var u broker.User
 		var name, nkey *conf.Value
-		err := block(keys{
-			"user":     keep(&name),
-			"username": keep(&name),
-			"password": str(&u.Password),
-			"pass":     str(&u.Password),
-			"nkey":     keep(&nkey),
-			"permissions": func(v *conf.Value) (err error) {
-				u.Permissions, err = decodePermissions(v)
-				return err
-			},
-		})(e)
+		perms := func(v *conf.Value) (err error) {
+			u.Permissions, err = decodePermissions(v)
+			return err
+		}
+		err := block(refuse(keys{
+			"user":          keep(&name),
+			"username":      keep(&name),
+			"password":      str(&u.Password),
+			"pass":          str(&u.Password),
+			"nkey":          keep(&nkey),
+			"permissions":   perms,
+			"permission":    perms,
+			"authorization": perms,
+		}, refusedUser))(e)
 		if err != nil {
 			return nil, err
 		}
@@ -119,6 +136,10 @@ func decodePermissions(v *conf.Value) (*broker.Permissions, error) {
 		"sub":             rules(&p.Subscribe, true),
 		"allow_responses": responses(&p.Response),
 		"allow_response":  responses(&p.Response),
+		// nats-server's older names
+		"import":                  rules(&p.Publish, false),
+		"export":                  rules(&p.Subscribe, true),
+		"publish_allow_responses": responses(&p.Response),
 	})(v)
 	return p, err
 }
@@ -201,73 +222,6 @@ func keep(dst **conf.Value) setter {
 		*dst = v
 		return nil
 	}
-}
-
-// decodeTLS reads a tls block and loads its files. Files are read now, so
-// a reload picks up a rotated certificate.
-func decodeTLS(v *conf.Value) (*broker.TLSOptions, error) {
-	t := &broker.TLSOptions{}
-	var certFile, keyFile, caFile *conf.Value
-	var verify bool
-	err := block(keys{
-		"cert_file":       keep(&certFile),
-		"key_file":        keep(&keyFile),
-		"ca_file":         keep(&caFile),
-		"verify":          boolean(&verify),
-		"handshake_first": boolean(&t.HandshakeFirst),
-		"timeout":         duration(&t.Timeout),
-	})(v)
-	if err != nil {
-		return nil, err
-	}
-	if certFile == nil || keyFile == nil {
-		return nil, v.Errorf("cert_file and key_file are required")
-	}
-	ca := ""
-	if caFile != nil {
-		ca = caFile.Str
-	}
-	cfg, err := serverTLS(certFile.Str, keyFile.Str, ca, verify)
-	if err != nil {
-		var ce *caError
-		if errors.As(err, &ce) {
-			return nil, caFile.Errorf("%v", ce.err)
-		}
-		return nil, certFile.Errorf("%v", err)
-	}
-	t.Config = cfg
-	return t, nil
-}
-
-// caError is a problem with the CA file (not the key pair).
-type caError struct{ err error }
-
-func (e *caError) Error() string { return e.err.Error() }
-
-// serverTLS is a server TLS configuration from PEM files: the key pair,
-// and with ca the client CAs (verify: clients must present a certificate
-// they signed).
-func serverTLS(certFile, keyFile, ca string, verify bool) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("loading the key pair: %v", err)
-	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if ca != "" {
-		pem, err := os.ReadFile(ca)
-		if err != nil {
-			return nil, &caError{err}
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, &caError{fmt.Errorf("no PEM certificates in %s", ca)}
-		}
-		cfg.ClientCAs = pool
-	}
-	if verify {
-		cfg.ClientAuth = tls.RequireAndVerifyClientCert
-	}
-	return cfg, nil
 }
 
 // accountKeys are the top-level keys that add to authorization: the

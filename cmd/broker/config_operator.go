@@ -43,8 +43,11 @@ func (k *operatorKeys) register(ks keys) {
 		k.opValue = v
 		return nil
 	}
-	ks["trusted_operators"] = ks["operator"]
+	for _, alias := range []string{"trusted_operators", "operators", "roots", "root", "root_operators", "root_operator"} {
+		ks[alias] = ks["operator"] // nats-server's names for it
+	}
 	ks["resolver"] = func(v *conf.Value) error { k.resolver = v; return nil }
+	ks["account_resolver"], ks["accounts_resolver"] = ks["resolver"], ks["resolver"]
 	ks["resolver_preload"] = func(v *conf.Value) error {
 		if _, err := v.AsMap(); err != nil {
 			return err

@@ -79,6 +79,7 @@ debug: true
 trace: on
 pid_file: "DIR/broker.pid"
 stats_interval: "1m"
+subject_sampling: false
 lame_duck_duration: "30s"
 lame_duck_grace_period: 2
 authorization {
@@ -134,10 +135,11 @@ system_account { user: sys, password: pw }
 	check("ping_interval", o.PingInterval, 30*time.Second)
 	check("ping_max", o.PingMax, 3)
 	check("write_deadline", o.WriteDeadline, 5*time.Second)
-	check("logfile", cfg.logFile, filepath.Join(dir, "broker.log"))
-	check("debug/trace", [2]bool{cfg.debug, cfg.trace}, [2]bool{true, true})
+	check("logfile", cfg.log.file, filepath.Join(dir, "broker.log"))
+	check("debug/trace", [2]bool{cfg.log.debug, cfg.log.trace}, [2]bool{true, true})
 	check("pid_file", cfg.cli.pidFile, filepath.Join(dir, "broker.pid"))
 	check("stats_interval", cfg.monitor.statsInterval, time.Minute)
+	check("subject_sampling", o.NoSubjectSampling, true)
 	check("lame_duck", o.LameDuck, broker.LameDuckOptions{Duration: 30 * time.Second, GracePeriod: 2 * time.Second})
 	check("system_account", cfg.monitor.sysUser+"/"+cfg.monitor.sysPassword, "sys/pw")
 
@@ -201,7 +203,7 @@ func TestConfigAliasesAndForms(t *testing.T) {
 		{"monitor_port: 9000", func(c *config) bool { return c.monitor.httpPort == 9000 }},
 		{"http_port: 0", func(c *config) bool { return c.monitor.httpPort == 0 }},
 		{"http: 9001", func(c *config) bool { return c.monitor.httpPort == 9001 && c.monitor.httpAddr == "127.0.0.1" }},
-		{"log_file: /tmp/x.log", func(c *config) bool { return c.logFile == "/tmp/x.log" }},
+		{"log_file: /tmp/x.log", func(c *config) bool { return c.log.file == "/tmp/x.log" }},
 		{"max_conn: 5\nmax_subs: 6", func(c *config) bool { return c.opts.MaxConnections == 5 && c.opts.MaxSubscriptions == 6 }},
 		{"MAX_PAYLOAD: 2KB", func(c *config) bool { return c.opts.MaxPayload == 2048 }},
 		{"ping_interval: 2m", func(c *config) bool { return c.opts.PingInterval == 2*time.Minute }},
@@ -388,7 +390,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 	if _, err := parseFlags([]string{"--help"}, &out); err == nil {
 		t.Fatal("--help did not stop")
 	}
-	for _, f := range []string{"-c ", "-config", "-signal", "-sl", "-P ", "-pid", "-p ", "-max_payload", "-gossip_seeds", "-quic_port", "-http_port", "-system_user"} {
+	for _, f := range []string{"-c,", "-config", "-signal", "-sl", "-P,", "-pid", "-p,", "-max_payload", "-gossip_seeds", "-quic_port", "-http_port", "-system_user"} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("--help does not list %s", f)
 		}

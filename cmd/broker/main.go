@@ -11,10 +11,9 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
-	"time"
+	"strings"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/murmurmq/murmur/broker"
 	"github.com/murmurmq/murmur/cluster"
@@ -26,13 +25,13 @@ import (
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		switch {
-		case errors.Is(err, flag.ErrHelp), errors.Is(err, errSignalSent):
+		case errors.Is(err, flag.ErrHelp), errors.Is(err, errSignalSent), errors.Is(err, errHealthy):
 			return
 		case errors.Is(err, errVersion):
 			printVersion(os.Stdout)
 			return
 		case errors.Is(err, errTested):
-			fmt.Println("broker:", err) // nats-server's "configuration file <f> test is successful"
+			fmt.Println("broker:", err) // as nats-server: "configuration file <f> is valid (sha256:...)"
 			return
 		}
 		fmt.Fprintln(os.Stderr, "broker:", err)
@@ -43,9 +42,8 @@ func main() {
 // config is what the command line sets.
 type config struct {
 	opts       broker.Options
-	logFile    string
-	debug      bool
-	trace      bool
+	log        logFlags // -l, -D, -V, syslog, rotation (logging.go)
+	sink       *logSink // the running log, set by run
 	cpuProfile string
 	cluster    clusterFlags
 	monitor    monitorFlags
@@ -54,8 +52,10 @@ type config struct {
 	quic       *quic.Transport // nil without QUIC
 	gossip     *gossip.Config  // nil without clustering
 	cli        cliFlags        // -c, --signal, -P; the command line, for reloads
+	server     serverFile      // ports_file_dir and keys accepted for compatibility
 	nats       natsFlags       // nats-server's flags: --user, -v, -t, -DV, --tls, ...
 	callout    *conf.Value     // where authorization.auth_callout was written
+	healthURL  string          // --healthcheck: probe a running broker and exit
 }
 
 // parseFlags fills a config from args with nats-server style flags: each
@@ -63,60 +63,34 @@ type config struct {
 // for -c and --signal; the second applies the config file and then parses
 // the command line again over it, so only the flags given explicitly
 // override the file. A reload runs the second pass again.
-func parseFlags(args []string, stderr io.Writer) (*config, error) {
-	pre, err := parseArgs(args, stderr, nil)
+func parseFlags(args []string, stdout io.Writer) (*config, error) {
+	pre, err := parseArgs(args, stdout, nil)
 	if err != nil {
 		return nil, err
 	}
 	if pre.cli.signal != "" {
 		return nil, sendSignal(pre.cli.signal)
 	}
-	return parseArgs(args, stderr, &pre.cli.configFile)
+	if pre.healthURL != "" {
+		return nil, probeHealth(pre.healthURL)
+	}
+	return parseArgs(args, stdout, &pre.cli.configFile)
 }
 
 // parseArgs is one pass of parseFlags; with file nil it only parses args.
-func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
+func parseArgs(args []string, stdout io.Writer, file *string) (*config, error) {
 	cfg := &config{opts: broker.DefaultOptions(), cli: cliFlags{args: args}}
 	o := &cfg.opts
-	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
-	// A bad flag is one line (returned); --help lists every flag.
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {} // the flag package calls it on every error
-	both := func(short, long string, f func(name string)) {
-		f(short)
-		f(long)
-	}
-	both("a", "addr", func(n string) { fs.StringVar(&o.Host, n, o.Host, "client listen `host`") })
-	both("p", "port", func(n string) { fs.IntVar(&o.Port, n, o.Port, "client `port` (-1 for random)") })
-	both("n", "name", func(n string) { fs.StringVar(&o.Name, n, o.Name, "server `name` (default: the server id)") })
-	both("l", "log", func(n string) { fs.StringVar(&cfg.logFile, n, "", "log `file` (default: stderr)") })
-	both("D", "debug", func(n string) { fs.BoolVar(&cfg.debug, n, false, "debug logging") })
-	both("V", "trace", func(n string) { fs.BoolVar(&cfg.trace, n, false, "trace every protocol op (implies debug)") })
-	fs.Var(sizeFlag{&o.MaxPayload}, "max_payload", "maximum message payload in `bytes` (suffixes: 2MB, 64k)")
-	fs.Var(sizeFlag{&o.MaxControlLine}, "max_control_line", "maximum control line in `bytes`")
-	fs.Var(sizeFlag{&o.MaxPending}, "max_pending", "maximum pending outbound `bytes` per connection")
-	fs.IntVar(&o.MaxConnections, "max_connections", o.MaxConnections, "maximum client `connections`")
-	fs.IntVar(&o.MaxSubscriptions, "max_subscriptions", o.MaxSubscriptions, "maximum subscriptions per connection (0 = unlimited)")
-	fs.DurationVar(&o.PingInterval, "ping_interval", o.PingInterval, "server PING `interval`")
-	fs.IntVar(&o.PingMax, "ping_max", o.PingMax, "unanswered PINGs before a connection is stale")
-	fs.DurationVar(&o.WriteDeadline, "write_deadline", o.WriteDeadline, "write `deadline` before a client is a slow consumer")
-	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until shutdown")
-	cfg.cluster.register(fs)
-	cfg.monitor.register(fs)
-	cfg.quicFlags.register(fs)
-	cfg.wsFlags.register(fs)
-	cfg.cli.register(fs)
-	cfg.nats.register(fs)
+	fs := registerFlags(cfg)
 	if file != nil && *file != "" {
 		if err := applyFile(cfg, *file); err != nil {
 			return nil, err
 		}
+		o.ConfigDigest = configDigest(*file)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, "Usage: broker [options]")
-			fs.SetOutput(stderr)
-			fs.PrintDefaults()
+			printHelp(stdout, fs)
 			return nil, err
 		}
 		return nil, fmt.Errorf("%v (see --help)", err)
@@ -126,6 +100,9 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 	}
 	if cfg.cluster.keygen {
 		return nil, errGossipKeygen
+	}
+	if cfg.nats.test && cfg.cli.configFile == "" {
+		return nil, errors.New("-t: must specify -c/--config, the file to check")
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -140,6 +117,9 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 	if err := cfg.nats.apply(cfg); err != nil {
 		return nil, err
 	}
+	if err := cfg.log.validate(); err != nil {
+		return nil, err
+	}
 	var err error
 	if err = o.Validate(); err != nil {
 		return nil, err
@@ -149,6 +129,11 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 	}
 	if _, err = cfg.wsFlags.apply(o); err != nil {
 		return nil, err
+	}
+	for _, n := range cfg.cli.overrides {
+		if strings.HasPrefix(n, "gossip_") {
+			cfg.cluster.gossipWanted = true
+		}
 	}
 	g, err := cfg.cluster.apply(o)
 	if err != nil {
@@ -163,36 +148,50 @@ func parseArgs(args []string, stderr io.Writer, file *string) (*config, error) {
 		return nil, err
 	}
 	if cfg.nats.test {
-		return nil, fmt.Errorf("configuration file %s test is successful%w", *file, errTested)
+		return nil, fmt.Errorf("configuration file %s is valid (%s)%w", *file, o.ConfigDigest, errTested)
 	}
 	return cfg, nil
 }
 
-func newLogger(cfg *config, stderr io.Writer) (*zap.Logger, func(), error) {
-	level := zapcore.InfoLevel
-	if cfg.debug || cfg.trace {
-		level = zapcore.DebugLevel
+// registerFlags makes the command line's flag set, every flag writing
+// into cfg.
+func registerFlags(cfg *config) *flag.FlagSet {
+	o := &cfg.opts
+	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
+	// A bad flag is one line (returned); --help lists every flag.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {} // the flag package calls it on every error
+	both := func(short, long string, f func(name string)) {
+		f(short)
+		f(long)
 	}
-	var w zapcore.WriteSyncer = zapcore.AddSync(stderr)
-	closeFn := func() {}
-	if cfg.logFile != "" {
-		f, err := os.OpenFile(cfg.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return nil, nil, fmt.Errorf("log: %w", err)
-		}
-		w = zapcore.AddSync(f)
-		closeFn = func() { f.Close() }
+	for _, n := range []string{"a", "addr", "net"} {
+		fs.StringVar(&o.Host, n, o.Host, "client listen `host`")
 	}
-	enc := zap.NewProductionEncoderConfig()
-	enc.EncodeTime = zapcore.ISO8601TimeEncoder
-	switch {
-	case !cfg.nats.logtime:
-		enc.TimeKey = "" // -T=false: no timestamps (a supervisor adds its own)
-	case cfg.nats.logtimeUTC:
-		enc.EncodeTime = func(t time.Time, pe zapcore.PrimitiveArrayEncoder) { zapcore.ISO8601TimeEncoder(t.UTC(), pe) }
+	both("p", "port", func(n string) { fs.IntVar(&o.Port, n, o.Port, "client `port` (-1 for random)") })
+	for _, n := range []string{"n", "name", "server_name"} {
+		fs.StringVar(&o.Name, n, o.Name, "server `name` (default: the server id)")
 	}
-	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), w, level)
-	return zap.New(core), closeFn, nil
+	fs.StringVar(&o.ClientAdvertise, "client_advertise", o.ClientAdvertise, "client `url` other brokers advertise for this one")
+	fs.StringVar(&cfg.server.portsFileDir, "ports_file_dir", cfg.server.portsFileDir, "write a ports file (<executable>_<pid>.ports) in `dir`")
+	fs.Var(sizeFlag{&o.MaxPayload}, "max_payload", "maximum message payload in `bytes` (suffixes: 2MB, 64k)")
+	fs.Var(sizeFlag{&o.MaxControlLine}, "max_control_line", "maximum control line in `bytes`")
+	fs.Var(sizeFlag{&o.MaxPending}, "max_pending", "maximum pending outbound `bytes` per connection")
+	fs.IntVar(&o.MaxConnections, "max_connections", o.MaxConnections, "maximum client `connections`")
+	fs.IntVar(&o.MaxSubscriptions, "max_subscriptions", o.MaxSubscriptions, "maximum subscriptions per connection (0 = unlimited)")
+	fs.DurationVar(&o.PingInterval, "ping_interval", o.PingInterval, "server PING `interval`")
+	fs.IntVar(&o.PingMax, "ping_max", o.PingMax, "unanswered PINGs before a connection is stale")
+	fs.DurationVar(&o.WriteDeadline, "write_deadline", o.WriteDeadline, "write `deadline` before a client is a slow consumer")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until shutdown")
+	cfg.log.register(fs)
+	cfg.cluster.register(fs)
+	cfg.monitor.register(fs)
+	cfg.quicFlags.register(fs)
+	cfg.wsFlags.register(fs)
+	cfg.cli.register(fs)
+	cfg.nats.register(fs)
+	registerHealthcheck(fs, &cfg.healthURL)
+	return fs
 }
 
 // run is the command: --help goes to stdout, logs to stderr.
@@ -204,14 +203,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log, closeLog, err := newLogger(cfg, stderr)
+	sink, err := openLog(cfg, stderr)
 	if err != nil {
 		return err
 	}
-	defer closeLog()
-	defer log.Sync() //nolint:errcheck // nothing useful to do on failure
+	defer sink.close()
+	log := sink.log
+	cfg.sink = sink
 	cfg.opts.Logger = log
-	cfg.opts.Trace = cfg.trace
+	cfg.log.applyTo(&cfg.opts)
 
 	if cfg.cpuProfile != "" {
 		f, err := os.Create(cfg.cpuProfile)
@@ -242,15 +242,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if len(cfg.cluster.routes) > 0 {
+	if len(cfg.cluster.routes) > 0 || cl == nil && cfg.cluster.listen != "" {
 		// Configured routes (nats-server's cluster.routes), beside gossip.
+		// Without gossip, routes also tell of further brokers (implicit
+		// routes), so a broker given none still joins the mesh.
 		static := cluster.StartStatic(srv, cfg.cluster.routes, log)
+		static.Retries = max(cfg.cluster.connectRetries, 0)
 		defer static.Close()
 		if cl != nil {
 			cl.PinRoutes(static.Pinned)
+		} else {
+			srv.SetRouteLearner(static.Learn)
+			defer srv.SetRouteLearner(nil)
 		}
 	}
-	stopMonitor, err := startMonitor(&cfg.monitor, srv, cl, log)
+	stopMonitor, monAddr, err := startMonitor(&cfg.monitor, cfg.cluster.routes, srv, cl, log)
 	if err != nil {
 		if cl != nil {
 			cl.Close()
@@ -259,6 +265,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopMonitor()
+	if dir := cfg.server.portsFileDir; dir != "" {
+		remove, err := writePortsFile(dir, &cfg.opts, srv, monAddr)
+		if err != nil {
+			if cl != nil {
+				cl.Close()
+			}
+			return errors.Join(err, srv.Close())
+		}
+		defer remove()
+	}
 	log.Info("murmur broker ready", zap.String("version", broker.Version), zap.String("id", srv.ID()))
 	return serve(cfg, srv, cl, log)
 }

@@ -88,8 +88,8 @@ func TestNatsServerFlags(t *testing.T) {
 	if a := cfg.opts.Auth; a == nil || len(a.Users) != 1 || a.Users[0].Name != "u" || a.Users[0].Password != "p" {
 		t.Fatalf("--user/--pass: %+v", cfg.opts.Auth)
 	}
-	if !cfg.debug || !cfg.trace || cfg.opts.MaxPayload != 2<<20 || cfg.opts.TLS == nil {
-		t.Fatalf("-DV %v %v, max_payload %d, tls %v", cfg.debug, cfg.trace, cfg.opts.MaxPayload, cfg.opts.TLS)
+	if !cfg.log.debug || !cfg.log.trace || cfg.opts.MaxPayload != 2<<20 || cfg.opts.TLS == nil {
+		t.Fatalf("-DV %v %v, max_payload %d, tls %v", cfg.log.debug, cfg.log.trace, cfg.opts.MaxPayload, cfg.opts.TLS)
 	}
 	if cfg, err = parseFlags([]string{"--auth", "tok"}, io.Discard); err != nil || cfg.opts.Auth.Token != "tok" {
 		t.Fatalf("--auth: %v", err)
@@ -98,7 +98,7 @@ func TestNatsServerFlags(t *testing.T) {
 		t.Fatalf("-v: %v", err)
 	}
 	path := writeConf(t, dir, "port: 4333\n")
-	if _, err := parseFlags([]string{"-t", "-c", path}, io.Discard); !errors.Is(err, errTested) || !strings.Contains(err.Error(), path+" test is successful") {
+	if _, err := parseFlags([]string{"-t", "-c", path}, io.Discard); !errors.Is(err, errTested) || !strings.Contains(err.Error(), path+" is valid (sha256:") {
 		t.Fatalf("-t: %v", err)
 	}
 	for _, tc := range []struct {

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net"
 	"time"
 
 	"go.uber.org/zap"
@@ -24,6 +25,10 @@ type monitorFlags struct {
 	httpPassword  string
 	httpToken     string
 	profPort      int
+	// noSystem (no_system_account) runs no $SYS responder: no system
+	// requests are answered and no events published, as nats-server
+	// without a system account.
+	noSystem bool
 }
 
 func (mf *monitorFlags) register(fs *flag.FlagSet) {
@@ -65,8 +70,9 @@ func (mf *monitorFlags) applySystemUser(o *broker.Options) {
 }
 
 // startMonitor starts the HTTP endpoint, stats log and system responder as
-// configured. The returned stop closes them.
-func startMonitor(mf *monitorFlags, srv *broker.Server, cl *cluster.Cluster, log *zap.Logger) (stop func(), err error) {
+// configured. The returned stop closes them; addr is the bound HTTP
+// address (nil when off).
+func startMonitor(mf *monitorFlags, routes []string, srv *broker.Server, cl *cluster.Cluster, log *zap.Logger) (stop func(), addr net.Addr, err error) {
 	cfg := monitor.Config{
 		Broker:        srv,
 		Host:          mf.httpAddr,
@@ -74,41 +80,45 @@ func startMonitor(mf *monitorFlags, srv *broker.Server, cl *cluster.Cluster, log
 		StatsInterval: mf.statsInterval,
 		Logger:        log,
 		Auth:          mf.auth(),
+		RouteURLs:     routes,
 	}
 	if cl != nil {
 		cfg.Gossip = gossipView(cl)
 	}
 	mon, err := monitor.New(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := mon.Start(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var prof *profiler
 	if mf.profPort != 0 {
 		if prof, err = startProfiler(mf.httpAddr, mf.profPort, mf.auth(), log); err != nil {
 			mon.Close()
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	// The system responder always runs, as nats-server's: in the system
-	// account, which only its users (if any) can reach.
-	sys, err := srv.StartSystem(broker.SystemOptions{Endpoints: mon.SystemEndpoints(), AccountEndpoints: mon.AccountEndpoints()})
-	if err != nil {
+	stopMon := func() {
 		if prof != nil {
 			prof.Close()
 		}
 		mon.Close()
-		return nil, err
+	}
+	if mf.noSystem {
+		return stopMon, mon.Addr(), nil
+	}
+	// The system responder runs unless no_system_account, as nats-server's:
+	// in the system account, which only its users (if any) can reach.
+	sys, err := srv.StartSystem(broker.SystemOptions{Endpoints: mon.SystemEndpoints(), AccountEndpoints: mon.AccountEndpoints()})
+	if err != nil {
+		stopMon()
+		return nil, nil, err
 	}
 	return func() {
 		sys.Close()
-		if prof != nil {
-			prof.Close()
-		}
-		mon.Close()
-	}, nil
+		stopMon()
+	}, mon.Addr(), nil
 }
 
 // gossipView adapts the cluster's members to the monitor's /gossipz shape.

@@ -61,7 +61,7 @@ func (qf *quicFlags) apply(o *broker.Options) (*quic.Transport, error) {
 	port := max(qf.port, 0)
 	tcpPort := max(o.Port, 0)
 	o.Listeners = []broker.Listener{
-		{Transport: tcp.New(), Addr: net.JoinHostPort(o.Host, strconv.Itoa(tcpPort))},
+		{Transport: tcp.New(), Addr: net.JoinHostPort(o.Host, strconv.Itoa(tcpPort)), Advertise: o.ClientAdvertise},
 		{Transport: qt, Addr: net.JoinHostPort(host, strconv.Itoa(port))},
 	}
 	return qt, nil

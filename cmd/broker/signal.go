@@ -24,7 +24,7 @@ import (
 var errSignalSent = errors.New("signal sent")
 
 // serve runs the started broker until a signal ends it: SIGHUP reloads
-// the config file, SIGUSR2 enters lame-duck mode and exits when it is
+// the config file, SIGUSR1 reopens the log file, SIGUSR2 enters lame-duck mode and exits when it is
 // over, SIGINT and SIGTERM shut down at once (after a graceful gossip
 // leave, so peers drop this broker without waiting for failure detection).
 func serve(cfg *config, srv *broker.Server, cl *cluster.Cluster, log *zap.Logger) error {
@@ -35,12 +35,14 @@ func serve(cfg *config, srv *broker.Server, cl *cluster.Cluster, log *zap.Logger
 		defer os.Remove(f)
 	}
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, append([]os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}, ldmSignals...)...)
+	signal.Notify(sigs, append(append([]os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}, ldmSignals...), reopenSignals...)...)
 	defer signal.Stop(sigs)
 	for sig := range sigs {
 		switch {
 		case sig == syscall.SIGHUP:
 			cfg = reload(cfg, srv, cl, log)
+		case len(reopenSignals) > 0 && sig == reopenSignals[0]:
+			cfg.sink.reopen()
 		case len(ldmSignals) > 0 && sig == ldmSignals[0]:
 			return lameDuck(srv, cl, log, sigs)
 		default:
@@ -120,7 +122,8 @@ func reload(cur *config, srv *broker.Server, cl *cluster.Cluster, log *zap.Logge
 // address did not change; reload swaps its certificate when the files
 // changed), and the settings that need a restart, which are logged.
 func keepRunning(cur, next *config, log *zap.Logger) {
-	next.opts.Logger, next.opts.Trace = cur.opts.Logger, cur.opts.Trace
+	next.opts.Logger, next.sink = cur.opts.Logger, cur.sink
+	cur.log.applyTo(&next.opts)
 	if next.quic != nil && cur.quic != nil {
 		for i, l := range next.opts.Listeners {
 			if l.Transport.Name() == next.quic.Name() {
@@ -136,9 +139,9 @@ func keepRunning(cur, next *config, log *zap.Logger) {
 		next.gossip.Logger = cur.gossip.Logger
 	}
 	var restart []string
-	if next.logFile != cur.logFile || next.debug != cur.debug || next.trace != cur.trace {
-		restart = append(restart, "logfile/debug/trace")
-		next.logFile, next.debug, next.trace = cur.logFile, cur.debug, cur.trace
+	if next.log != cur.log || next.nats.logtime != cur.nats.logtime || next.nats.logtimeUTC != cur.nats.logtimeUTC {
+		restart = append(restart, "logging (log_file, debug, trace, syslog, ...)")
+		next.log, next.nats.logtime, next.nats.logtimeUTC = cur.log, cur.nats.logtime, cur.nats.logtimeUTC
 	}
 	if next.monitor != cur.monitor {
 		restart = append(restart, "http/http_auth/prof_port/stats_interval/system_account")

@@ -50,7 +50,7 @@ type proc struct {
 	url  string
 }
 
-var clientAddr = regexp.MustCompile(`listening for clients.*"addr": "([^"]+)"`)
+var clientAddr = regexp.MustCompile(`listening for clients.* addr=(\S+)`)
 
 func startBroker(t *testing.T, args ...string) *proc {
 	t.Helper()

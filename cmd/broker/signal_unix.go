@@ -13,11 +13,15 @@ import (
 // ldmSignals is the lame-duck signal, as nats-server's.
 var ldmSignals = []os.Signal{syscall.SIGUSR2}
 
+// reopenSignals reopens the log file, as nats-server's SIGUSR1.
+var reopenSignals = []os.Signal{syscall.SIGUSR1}
+
 // signalNames are --signal's commands. nats-server's "stop" is SIGKILL;
 // ours is SIGTERM, a graceful stop that leaves the gossip cluster first.
 var signalNames = map[string]syscall.Signal{
 	"reload": syscall.SIGHUP,
 	"ldm":    syscall.SIGUSR2,
+	"reopen": syscall.SIGUSR1,
 	"stop":   syscall.SIGTERM,
 	"term":   syscall.SIGTERM,
 	"quit":   syscall.SIGINT,
@@ -28,7 +32,7 @@ func sendSignal(spec string) error {
 	name, target, _ := strings.Cut(spec, "=")
 	sig, ok := signalNames[strings.ToLower(name)]
 	if !ok {
-		return fmt.Errorf("signal: unknown %q: want reload, ldm, stop, quit or term", name)
+		return fmt.Errorf("signal: unknown %q: want reload, reopen, ldm, stop, quit or term", name)
 	}
 	if target == "" {
 		return fmt.Errorf("signal: %s needs =<pid or pid file>", name)

@@ -137,7 +137,7 @@ func (wf *wsFlags) apply(o *broker.Options) (*ws.Transport, error) {
 		host = o.Host
 	}
 	if len(o.Listeners) == 0 {
-		o.Listeners = []broker.Listener{{Transport: tcp.New(), Addr: net.JoinHostPort(o.Host, strconv.Itoa(max(o.Port, 0)))}}
+		o.Listeners = []broker.Listener{{Transport: tcp.New(), Addr: net.JoinHostPort(o.Host, strconv.Itoa(max(o.Port, 0))), Advertise: o.ClientAdvertise}}
 	}
 	if wf.jwtCookie != nil && (o.Auth == nil || o.Auth.Operator == nil) {
 		return nil, wf.jwtCookie.Errorf("trusted operators or trusted keys configuration is required for JWT authentication via cookie %q", wf.auth.JWTCookie)

@@ -101,8 +101,10 @@ func run(ctx context.Context, out io.Writer, servers, ids []string) error {
 		if _, err := n.Broadcast(ctx, []byte("hello everyone, "+n.ID()+" here")); err != nil {
 			return err
 		}
+		// DirectWait returns once next has the message (or says why it
+		// never will); RequirePeer refuses at once a node nobody has seen.
 		next := ids[(i+1)%len(ids)]
-		if _, err := n.Direct(ctx, next, []byte("psst "+next+", just you")); err != nil {
+		if _, err := n.DirectWait(ctx, next, []byte("psst "+next+", just you"), node.RequirePeer()); err != nil {
 			return err
 		}
 	}

@@ -8,7 +8,7 @@ import (
 // The route protocol runs between brokers of one cluster (see docs/routes.md).
 // Its ops, all upper case:
 //
-//	INFO {json} / CONNECT {json}          handshake
+//	INFO {json} / CONNECT {json}          handshake; INFO {"routes":[...]} after it (implicit routes)
 //	RS+ <acc> <subject> [<queue> <weight>]      interest added (or queue weight changed)
 //	RS- <acc> <subject> [<queue>]               interest removed
 //	RMSG <acc> <subject> [reply] <size>         a message, plain interest only

@@ -155,7 +155,7 @@ func (p *Proc) QUICURL() string { return fmt.Sprintf("nats://127.0.0.1:%d", p.QU
 
 // fingerprintRE matches the line a broker logs for a self-signed QUIC
 // certificate (cmd/broker logQUIC).
-var fingerprintRE = regexp.MustCompile(`"sha256_fingerprint": "([0-9a-f]{64})"`)
+var fingerprintRE = regexp.MustCompile(`sha256_fingerprint=([0-9a-f]{64})`)
 
 // Fingerprint is the SHA-256 fingerprint of the self-signed QUIC
 // certificate the process logged, or "" if it has logged none.

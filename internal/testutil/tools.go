@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,17 +33,30 @@ func LookTool(name string) string {
 	return ""
 }
 
-// Tool is LookTool for a test that needs the program: missing, the test
-// is skipped, or fails when CI is set (CI installs it; install says how).
+// How to install the tools the tests use, for Tool's skip and failure
+// messages. .ci/run installs all of them.
+const (
+	InstallNatsCLI    = "go install github.com/nats-io/natscli/nats@v0.5.0, or sh .ci/install-nats.sh"
+	InstallNatsServer = "go install github.com/nats-io/nats-server/v2@v2.15.2, or sh .ci/install-nats.sh"
+	InstallChromium   = "apt-get install chromium, or sh monitor/testdata/install-chromium.sh"
+	InstallNode       = "apt-get install nodejs (Node 20 or later)"
+	InstallOpenSSL    = "apt-get install openssl"
+)
+
+// Tool is LookTool for a test that needs the program. Missing, the test is
+// skipped with a message naming the program and install (how to install
+// it); with the CI environment variable set it fails instead, so a CI run
+// cannot pass by skipping what it was meant to check.
 func Tool(t testing.TB, name, install string) string {
 	t.Helper()
 	if p := LookTool(name); p != "" {
 		return p
 	}
+	msg := fmt.Sprintf("needs %s, not found on PATH, in $GOPATH/bin or in ~/go/bin; install: %s", name, install)
 	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is not installed (%s)", name, install)
+		t.Fatalf("%s (CI is set: a missing tool fails the test instead of skipping it)", msg)
 	}
-	t.Skipf("%s is not installed (%s)", name, install)
+	t.Skip(msg)
 	return ""
 }
 
@@ -53,7 +67,7 @@ func NatsServer(t testing.TB) string {
 	if p := os.Getenv("NATS_SERVER"); p != "" {
 		return p
 	}
-	return Tool(t, "nats-server", ".ci/install-nats.sh")
+	return Tool(t, "nats-server", InstallNatsServer)
 }
 
 // SyncBuffer collects a process's output while the test reads it.

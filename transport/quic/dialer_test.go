@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/murmurmq/murmur/internal/testutil"
 )
 
 // dialWith dials ln with cfg and reports the error, closing any conn.
@@ -260,9 +262,8 @@ done
 // openssl commands of docs/quic.md, are all trusted by a client holding only
 // the CA (no per-broker pin); a broker outside the CA is refused.
 func TestSharedCA(t *testing.T) {
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed")
-	}
+	// The script runs openssl from PATH.
+	testutil.Tool(t, "openssl", testutil.InstallOpenSSL)
 	dir := t.TempDir()
 	cmd := exec.Command("sh", "-c", sharedCAScript)
 	cmd.Dir = dir

@@ -27,7 +27,7 @@ const jsDir = "testdata/js"
 // needJS skips (or, under CI, fails) when the npm packages are missing.
 func needJS(t *testing.T) {
 	t.Helper()
-	testutil.Tool(t, "node", "Node 20 from the machine's packages")
+	testutil.Tool(t, "node", testutil.InstallNode)
 	if _, err := os.Stat(filepath.Join(jsDir, "node_modules", "nats.ws")); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal("JavaScript clients missing; run transport/ws/testdata/js/install.sh")
@@ -160,5 +160,5 @@ func TestBrowserPage(t *testing.T) {
 
 func chromiumBin(t *testing.T) string {
 	t.Helper()
-	return testutil.Tool(t, "chromium", "monitor/testdata/install-chromium.sh")
+	return testutil.Tool(t, "chromium", testutil.InstallChromium)
 }
