@@ -21,8 +21,8 @@ import (
 )
 
 var (
-	monitorAddrRE = regexp.MustCompile(`monitoring on http.*"addr": "([^"]+)"`)
-	profURLRE     = regexp.MustCompile(`profiling on http.*"url": "([^"]+)"`)
+	monitorAddrRE = regexp.MustCompile(`monitoring on http.* addr=(\S+)`)
+	profURLRE     = regexp.MustCompile(`profiling on http.* url=(\S+)`)
 )
 
 // httpGet fetches url, with basic auth when user is set, and returns the
