@@ -81,6 +81,12 @@ type Cluster struct {
 	metaHost string
 }
 
+// reclaimDeadName is how long a member must have been dead before a
+// broker of the same name at another address may take its place (a pod
+// rescheduled to a new IP). A live member's name is never taken: two
+// brokers with one name conflict and the newcomer is ignored (logged).
+const reclaimDeadName = time.Millisecond
+
 // Start joins srv (already started, with broker.Options.Cluster set) to the
 // cluster described by cfg. The gossip metadata (id, route URL, client
 // URLs) is filled in from srv; cfg.Cluster is set to the broker's cluster
@@ -96,6 +102,15 @@ func Start(srv *broker.Server, cfg gossip.Config) (*Cluster, error) {
 		return nil, errors.New("cluster: the broker is not started")
 	}
 	cfg.Cluster = co.Name
+	if cfg.Name == "" {
+		// The server name (the server id when none is configured) is the
+		// member's name, so a broker restarted under the same name takes
+		// over its former entry instead of leaving a dead one behind.
+		cfg.Name = srv.Name()
+	}
+	if cfg.Timing.DeadNodeReclaimTime == 0 {
+		cfg.Timing.DeadNodeReclaimTime = reclaimDeadName
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = srv.Logger()
 	}

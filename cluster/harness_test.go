@@ -43,6 +43,8 @@ type nodeOpts struct {
 	// log is the broker's logger, which gossip and the cluster layer
 	// share (default: none, or MURMUR_TEST_LOG's).
 	log *zap.Logger
+	// gossipPort is the gossip port (default: a free one the kernel picks).
+	gossipPort int
 }
 
 // fastGossip is testutil.FastGossip: LAN with quick probes.
@@ -84,6 +86,7 @@ func startNode(t *testing.T, name string, o nodeOpts) *node {
 	g := fastGossip()
 	g.Seeds = o.seeds
 	g.SecretKey = o.key
+	g.BindPort = o.gossipPort
 	g.Faults = gossip.NewFaults()
 	cl, err := cluster.Start(srv, g)
 	if err != nil {

@@ -83,6 +83,13 @@ func (r *reconciler) apply(ev gossip.Event, now time.Time) {
 	case gossip.EventJoin, gossip.EventUpdate:
 		delete(r.gone, id)
 		delete(r.unknown, id)
+		if old := r.replacedLocked(id, ev.Member.Name, now); old != "" {
+			r.mu.Unlock()
+			r.log.Info("member restarted under a new server id, pruning the old one's route",
+				zap.String("member", ev.Member.Name), zap.String("old_id", old), zap.String("id", id))
+			r.b.CloseRoute(old)
+			r.mu.Lock()
+		}
 		p := r.peers[id]
 		if p == nil {
 			p = &peer{since: now}
@@ -99,6 +106,21 @@ func (r *reconciler) apply(ev gossip.Event, now time.Time) {
 		return
 	}
 	r.mu.Unlock()
+}
+
+// replacedLocked forgets the peer that carried member name under another
+// broker id: the broker restarted (a new server id) and took over its
+// gossip entry, possibly before the old process was declared dead, so no
+// Dead event will come for the old id. It returns that id, or "".
+func (r *reconciler) replacedLocked(id, name string, now time.Time) string {
+	for oid, p := range r.peers {
+		if oid != id && p.member.Name == name {
+			delete(r.peers, oid)
+			r.gone[oid] = now
+			return oid
+		}
+	}
+	return ""
 }
 
 // reconcile closes routes to brokers that are not live members (at once

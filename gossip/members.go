@@ -75,10 +75,23 @@ func newMemberTable() *memberTable {
 }
 
 // set stores m and returns the previous entry (zero if none). Since is
-// kept when the state did not change.
+// kept when the state did not change. An alive member replaces the dead
+// or departed entries of other names at its gossip address: a node
+// restarted there under a new name (a broker without a configured server
+// name gets a new id each start), whose former self would otherwise stay
+// listed as dead for DeadRetention. (Under the same name, m replaces its
+// entry in place.)
 func (t *memberTable) set(m Member) (prev Member, existed bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if m.State == StateAlive {
+		addr := m.GossipAddr()
+		for name, e := range t.members {
+			if name != m.Name && e.State != StateAlive && e.GossipAddr() == addr {
+				delete(t.members, name)
+			}
+		}
+	}
 	if p, ok := t.members[m.Name]; ok {
 		prev, existed = *p, true
 		if p.State == m.State {

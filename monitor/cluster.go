@@ -83,6 +83,10 @@ type Member struct {
 	Local bool `json:"local,omitempty"`
 	// Since is when this broker last saw State change.
 	Since time.Time `json:"since,omitzero"`
+	// Replaced marks a suspect or dead member whose broker is back: an
+	// alive member has its server name or gossip address (health.go). It
+	// is no alarm; the monitor sets it.
+	Replaced bool `json:"replaced,omitempty"`
 }
 
 // Gossipz is the /gossipz document (Murmur only).
@@ -144,7 +148,7 @@ func (m *Server) Gossipz() *Gossipz {
 	if m.gossip == nil {
 		return gz
 	}
-	gz.Members = append(gz.Members, m.gossip.Members()...)
+	gz.Members = append(gz.Members, markReplaced(m.gossip.Members())...)
 	for _, mb := range gz.Members {
 		if mb.State == StateAlive {
 			gz.Alive++

@@ -33,7 +33,7 @@ type reqCounters struct {
 
 func (r *reqCounters) init() {
 	r.m = make(map[string]*atomic.Uint64)
-	for _, p := range []string{pathRoot, pathVarz, pathConnz, pathSubsz, pathRoutez, pathGossipz, pathHealthz, pathMetrics, pathGatewz, pathLeafz, pathAccz, pathAccStz, pathSubjz} {
+	for _, p := range []string{pathRoot, pathVarz, pathConnz, pathSubsz, pathRoutez, pathGossipz, pathHealthz, pathMetrics, pathGatewz, pathLeafz, pathAccz, pathAccStz, pathSubjz, pathStacksz} {
 		r.m[p] = new(atomic.Uint64)
 	}
 }
@@ -62,6 +62,11 @@ func (m *Server) handle(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.Set("Access-Control-Allow-Origin", "*")
 	if !ctx.IsGet() && !ctx.IsHead() {
 		writeText(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+	if a := m.cfg.Auth; !openPath(path) && !a.Allow(string(ctx.Request.Header.Peek("Authorization"))) {
+		ctx.Response.Header.Set("WWW-Authenticate", a.Challenge())
+		writeText(ctx, fasthttp.StatusUnauthorized, "unauthorized")
 		return
 	}
 	args := ctx.QueryArgs()
@@ -131,6 +136,8 @@ func (m *Server) handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		m.writeJSON(ctx, 200, m.AccountStatz(opts))
+	case pathStacksz:
+		m.serveStacks(ctx)
 	case pathMetrics:
 		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
 		ctx.SetBody(m.Metrics())

@@ -68,7 +68,8 @@ var _ Broker = (*broker.Server)(nil)
 type Config struct {
 	// Broker is the server to report on.
 	Broker Broker
-	// Host is the HTTP listen address (--http_addr); default "0.0.0.0".
+	// Host is the HTTP listen address (--http_addr); default "127.0.0.1",
+	// so exposing the monitor beyond the host is an explicit choice.
 	Host string
 	// Port is the HTTP port (-m/--http_port): 0 serves no HTTP (stats log
 	// and system endpoints still work), -1 picks a free port.
@@ -82,10 +83,16 @@ type Config struct {
 	// uses Broker if it implements the interface, else reports empty lists.
 	Routes RouteProvider
 	Gossip GossipProvider
+	// Auth, when set, requires credentials on every path but /healthz
+	// (auth.go).
+	Auth *Auth
 	// RouteURLs are the configured routes (--routes, cluster.routes), the
 	// varz cluster block's urls.
 	RouteURLs []string
 }
+
+// DefaultHost is the monitor's default listen address: loopback only.
+const DefaultHost = "127.0.0.1"
 
 // Server is a running monitor. Create it with New, then Start; Close stops
 // the HTTP server and the stats logger and waits for their goroutines.
@@ -119,7 +126,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("stats_interval: must not be negative, got %v", cfg.StatsInterval)
 	}
 	if cfg.Host == "" {
-		cfg.Host = "0.0.0.0"
+		cfg.Host = DefaultHost
+	}
+	if err := cfg.Auth.validate(); err != nil {
+		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
@@ -210,13 +220,17 @@ func (m *Server) Close() error {
 	}
 	close(m.stop)
 	m.mu.Lock()
-	srv := m.http
+	srv, ln := m.http, m.ln
 	m.mu.Unlock()
 	var err error
 	if srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err = srv.ShutdownWithContext(ctx)
 		cancel()
+		// Shutdown closes only the listeners Serve has registered: right
+		// after Start, Serve may not have begun, and would then serve
+		// forever. Closing the listener ends it either way.
+		_ = ln.Close()
 	}
 	m.wg.Wait()
 	return err
@@ -231,6 +245,9 @@ type Healthz struct {
 	// Errors carries a bad request's reason instead of Error when the
 	// request asked for details (as nats-server).
 	Errors []HealthzError `json:"errors,omitempty"`
+	// Warnings (Murmur only) name cluster members that are down and not
+	// replaced; they do not make the broker unhealthy (health.go).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // HealthzError is one entry of Healthz.Errors.
@@ -271,18 +288,6 @@ func healthzQuery(args *fasthttp.Args) (*Healthz, error) {
 		return &Healthz{Status: "error", Errors: []HealthzError{{Type: HealthzBadRequest, Error: reason}}}, nil
 	}
 	return &Healthz{Status: "error", Error: reason}, nil
-}
-
-// Health returns the /healthz document and its HTTP status.
-func (m *Server) Health() (*Healthz, int) {
-	err := m.b.Health()
-	if err == nil && m.closing.Load() {
-		err = broker.ErrShuttingDown
-	}
-	if err != nil {
-		return &Healthz{Status: "unavailable", StatusCode: 503, Error: err.Error()}, 503
-	}
-	return &Healthz{Status: "ok"}, 200
 }
 
 // uptime formats d as nats-server does: "1m2s", "3h4m5s", "1d2h3m4s".

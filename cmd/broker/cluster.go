@@ -42,6 +42,7 @@ type clusterFlags struct {
 	key             string
 	profile         string
 	probeInterval   time.Duration
+	keygen          bool // --gossip_keygen: print a new key and exit
 }
 
 // lanProbeInterval is the broker's probe interval for the LAN profile:
@@ -78,6 +79,7 @@ func (cf *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&cf.gossipAdvertise, "gossip_advertise", "", "gossip `ip` other brokers reach this one at")
 	fs.StringVar(&cf.seeds, "gossip_seeds", "", "comma-separated gossip `host:port` list of brokers to join")
 	fs.StringVar(&cf.key, "gossip_key", "", "gossip encryption `key`, base64 of 16, 24 or 32 bytes")
+	fs.BoolVar(&cf.keygen, "gossip_keygen", false, "print a new random gossip key (for --gossip_key) and exit")
 	fs.StringVar(&cf.profile, "gossip_profile", gossip.ProfileLAN, "memberlist timing `profile`: lan, wan or local")
 	fs.DurationVar(&cf.probeInterval, "gossip_probe_interval", 0, "failure-detector probe `interval` (default: 500ms for lan, the profile's for wan and local)")
 }

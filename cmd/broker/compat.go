@@ -35,7 +35,6 @@ var refusedFlags = map[string]struct{ why, arg string }{
 	"jetstream":  {"JetStream", ""},
 	"sd":         {"JetStream", "dir"},
 	"store_dir":  {"JetStream", "dir"},
-	"profile":    {"use --cpuprofile or the monitor's pprof", "port"},
 }
 
 // errVersion and errTested end the command successfully after -v or -t.

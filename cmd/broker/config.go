@@ -262,6 +262,8 @@ func fileKeys(c *config) keys {
 		"write_deadline":    duration(&o.WriteDeadline),
 		"pid_file":          str(&c.cli.pidFile),
 		"stats_interval":    duration(&mon.statsInterval),
+		"prof_port":         integer(&mon.profPort, -1, 65535),
+		"http_auth":         mon.httpAuthKeys(), // Murmur's own (profile.go)
 		"subject_sampling": func(v *conf.Value) error {
 			on, err := v.AsBool()
 			o.NoSubjectSampling = !on

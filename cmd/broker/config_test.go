@@ -202,7 +202,7 @@ func TestConfigAliasesAndForms(t *testing.T) {
 		{"listen: 4555", func(c *config) bool { return c.opts.Host == "0.0.0.0" && c.opts.Port == 4555 }},
 		{"monitor_port: 9000", func(c *config) bool { return c.monitor.httpPort == 9000 }},
 		{"http_port: 0", func(c *config) bool { return c.monitor.httpPort == 0 }},
-		{"http: 9001", func(c *config) bool { return c.monitor.httpPort == 9001 && c.monitor.httpAddr == "0.0.0.0" }},
+		{"http: 9001", func(c *config) bool { return c.monitor.httpPort == 9001 && c.monitor.httpAddr == "127.0.0.1" }},
 		{"log_file: /tmp/x.log", func(c *config) bool { return c.log.file == "/tmp/x.log" }},
 		{"max_conn: 5\nmax_subs: 6", func(c *config) bool { return c.opts.MaxConnections == 5 && c.opts.MaxSubscriptions == 6 }},
 		{"MAX_PAYLOAD: 2KB", func(c *config) bool { return c.opts.MaxPayload == 2048 }},

@@ -89,7 +89,7 @@ func TestFlagsSideBySide(t *testing.T) {
 			args: func(p flagPorts) []string { return []string{"-js", "-sd", p.dir} },
 		},
 		{
-			name: "--profile", want: listening, murmur: refusedRun, why: "no profiling port yet; --cpuprofile",
+			name: "--profile", want: listening, why: "pprof on its own port, as nats-server",
 			args: func(p flagPorts) []string { return []string{"--profile", fmt.Sprint(p.other)} },
 		},
 	}

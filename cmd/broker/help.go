@@ -37,13 +37,14 @@ var helpGroups = []struct {
 	}},
 	{"Gossip", [][]string{
 		{"--gossip_addr"}, {"--gossip_port"}, {"--gossip_advertise"}, {"--gossip_seeds"},
-		{"--gossip_key"}, {"--gossip_profile"}, {"--gossip_probe_interval"},
+		{"--gossip_key"}, {"--gossip_keygen"}, {"--gossip_profile"}, {"--gossip_probe_interval"},
 	}},
 	{"QUIC", [][]string{{"--quic_port"}, {"--quic_addr"}, {"--quic_cert"}, {"--quic_key"}}},
 	{"WebSocket", [][]string{{"--websocket_port"}, {"--websocket_host"}}},
 	{"Monitoring", [][]string{
 		{"-m", "--http_port"}, {"-ms", "--https_port"}, {"--http_addr"}, {"--stats_interval"}, {"--healthcheck"},
-		{"--profile"}, {"--cpuprofile"},
+		{"--http_user"}, {"--http_password"}, {"--http_token"},
+		{"--profile", "--prof_port"}, {"--cpuprofile"},
 	}},
 	{"Common", [][]string{{"-h", "--help"}, {"-v", "--version"}}},
 }

@@ -98,6 +98,9 @@ func parseArgs(args []string, stdout io.Writer, file *string) (*config, error) {
 	if cfg.nats.version {
 		return nil, errVersion
 	}
+	if cfg.cluster.keygen {
+		return nil, errGossipKeygen
+	}
 	if cfg.nats.test && cfg.cli.configFile == "" {
 		return nil, errors.New("-t: must specify -c/--config, the file to check")
 	}
@@ -194,6 +197,9 @@ func registerFlags(cfg *config) *flag.FlagSet {
 // run is the command: --help goes to stdout, logs to stderr.
 func run(args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseFlags(args, stdout)
+	if errors.Is(err, errGossipKeygen) {
+		return printGossipKey(stdout)
+	}
 	if err != nil {
 		return err
 	}
@@ -226,9 +232,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := srv.Start(); err != nil {
 		return err
 	}
-	logQUIC(log, cfg.quic)
+	logQUIC(log, cfg.quic, &cfg.quicFlags)
 	var cl *cluster.Cluster
 	if cfg.gossip != nil {
+		warnPlainGossip(cfg.gossip, log)
 		cfg.gossip.Logger = log
 		if cl, err = cluster.Start(srv, *cfg.gossip); err != nil {
 			srv.Close()

@@ -21,6 +21,10 @@ type monitorFlags struct {
 	statsInterval time.Duration
 	sysUser       string
 	sysPassword   string
+	httpUser      string // monitor credentials (profile.go)
+	httpPassword  string
+	httpToken     string
+	profPort      int
 	// noSystem (no_system_account) runs no $SYS responder: no system
 	// requests are answered and no events published, as nats-server
 	// without a system account.
@@ -31,10 +35,11 @@ func (mf *monitorFlags) register(fs *flag.FlagSet) {
 	for _, n := range []string{"m", "http_port"} {
 		fs.IntVar(&mf.httpPort, n, 8222, "monitoring HTTP `port` (0 = off, -1 = random)")
 	}
-	fs.StringVar(&mf.httpAddr, "http_addr", "0.0.0.0", "monitoring HTTP listen `host`")
+	fs.StringVar(&mf.httpAddr, "http_addr", monitor.DefaultHost, "monitoring HTTP listen `host` (0.0.0.0 exposes it to the network)")
 	fs.DurationVar(&mf.statsInterval, "stats_interval", 0, "log a one-line stats summary every `interval` (0 = off)")
 	fs.StringVar(&mf.sysUser, "system_user", "", "`user` logging into the system account, which answers $SYS.REQ.* (nats server ping/list/report); without other credentials, clients sending none still connect")
 	fs.StringVar(&mf.sysPassword, "system_password", "", "`password` of the system user")
+	mf.registerOps(fs)
 }
 
 func (mf *monitorFlags) validate() error {
@@ -46,7 +51,7 @@ func (mf *monitorFlags) validate() error {
 	case mf.sysPassword != "" && mf.sysUser == "":
 		return fmt.Errorf("system_password: set without system_user")
 	}
-	return nil
+	return mf.validateOps()
 }
 
 // applySystemUser makes the system user a login into the system account
@@ -74,6 +79,7 @@ func startMonitor(mf *monitorFlags, routes []string, srv *broker.Server, cl *clu
 		Port:          mf.httpPort,
 		StatsInterval: mf.statsInterval,
 		Logger:        log,
+		Auth:          mf.auth(),
 		RouteURLs:     routes,
 	}
 	if cl != nil {
@@ -86,19 +92,32 @@ func startMonitor(mf *monitorFlags, routes []string, srv *broker.Server, cl *clu
 	if err := mon.Start(); err != nil {
 		return nil, nil, err
 	}
+	var prof *profiler
+	if mf.profPort != 0 {
+		if prof, err = startProfiler(mf.httpAddr, mf.profPort, mf.auth(), log); err != nil {
+			mon.Close()
+			return nil, nil, err
+		}
+	}
+	stopMon := func() {
+		if prof != nil {
+			prof.Close()
+		}
+		mon.Close()
+	}
 	if mf.noSystem {
-		return func() { mon.Close() }, mon.Addr(), nil
+		return stopMon, mon.Addr(), nil
 	}
 	// The system responder runs unless no_system_account, as nats-server's:
 	// in the system account, which only its users (if any) can reach.
 	sys, err := srv.StartSystem(broker.SystemOptions{Endpoints: mon.SystemEndpoints(), AccountEndpoints: mon.AccountEndpoints()})
 	if err != nil {
-		mon.Close()
+		stopMon()
 		return nil, nil, err
 	}
 	return func() {
 		sys.Close()
-		mon.Close()
+		stopMon()
 	}, mon.Addr(), nil
 }
 

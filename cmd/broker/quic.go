@@ -24,8 +24,8 @@ type quicFlags struct {
 func (qf *quicFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&qf.port, "quic_port", 0, "QUIC client `port` on UDP (0 = off; 4224 is suggested, -1 = random)")
 	fs.StringVar(&qf.addr, "quic_addr", "", "QUIC listen `host` (default: --addr)")
-	fs.StringVar(&qf.cert, "quic_cert", "", "QUIC TLS certificate `file` (PEM; default: a self-signed one, fingerprint logged)")
-	fs.StringVar(&qf.key, "quic_key", "", "QUIC TLS private key `file` (PEM)")
+	fs.StringVar(&qf.cert, "quic_cert", "", "QUIC TLS certificate `file` (PEM; generated self-signed when it and --quic_key are missing; default: a new self-signed one each start, fingerprint logged)")
+	fs.StringVar(&qf.key, "quic_key", "", "QUIC TLS private key `file` (PEM; written 0600 when generated)")
 }
 
 // apply adds a TCP and a QUIC listener to o when --quic_port is set. The
@@ -45,6 +45,9 @@ func (qf *quicFlags) apply(o *broker.Options) (*quic.Transport, error) {
 	}
 	qc := quic.DefaultConfig()
 	qc.CertFile, qc.KeyFile = qf.cert, qf.key
+	// Certificate files that do not exist yet are generated (self-signed)
+	// and kept, so the fingerprint clients pin survives restarts.
+	qc.CreateCert = true
 	qc.IdleTimeout = o.PingInterval
 	qc.KeepAlivePeriod = min(qc.KeepAlivePeriod, o.PingInterval/3)
 	qt, err := quic.New(qc)
@@ -64,8 +67,15 @@ func (qf *quicFlags) apply(o *broker.Options) (*quic.Transport, error) {
 	return qt, nil
 }
 
-func logQUIC(log *zap.Logger, qt *quic.Transport) {
-	if qt != nil && qt.SelfSigned() {
+func logQUIC(log *zap.Logger, qt *quic.Transport, qf *quicFlags) {
+	if qt == nil {
+		return
+	}
+	if qt.CertWritten() {
+		log.Info("quic: generated a self-signed certificate and saved it; it is reused on restart",
+			zap.String("cert_file", qf.cert), zap.String("key_file", qf.key))
+	}
+	if qt.SelfSigned() {
 		log.Info("quic: using a self-signed certificate; pin it in clients",
 			zap.String("sha256_fingerprint", qt.Fingerprint()))
 	}

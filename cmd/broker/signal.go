@@ -87,7 +87,7 @@ func reload(cur *config, srv *broker.Server, cl *cluster.Cluster, log *zap.Logge
 	next.opts = srv.Options() // listeners as running
 	switch {
 	case next.quic != cur.quic:
-		logQUIC(log, next.quic) // QUIC turned on
+		logQUIC(log, next.quic, &next.quicFlags) // QUIC turned on
 	case next.quic != nil && (next.quicFlags.cert != "" || next.quicFlags.cert != cur.quicFlags.cert || next.quicFlags.key != cur.quicFlags.key):
 		// Files are re-read on every reload: renewal tools overwrite them
 		// in place.
@@ -97,7 +97,7 @@ func reload(cur *config, srv *broker.Server, cl *cluster.Cluster, log *zap.Logge
 			next.quicFlags.cert, next.quicFlags.key = cur.quicFlags.cert, cur.quicFlags.key
 		} else if next.quic.Fingerprint() != before {
 			log.Info("reload: QUIC certificate replaced for new connections", zap.String("sha256_fingerprint", next.quic.Fingerprint()))
-			logQUIC(log, next.quic)
+			logQUIC(log, next.quic, &next.quicFlags)
 		}
 	}
 	if cl != nil {
@@ -144,7 +144,7 @@ func keepRunning(cur, next *config, log *zap.Logger) {
 		next.log, next.nats.logtime, next.nats.logtimeUTC = cur.log, cur.nats.logtime, cur.nats.logtimeUTC
 	}
 	if next.monitor != cur.monitor {
-		restart = append(restart, "http/stats_interval/system_account")
+		restart = append(restart, "http/http_auth/prof_port/stats_interval/system_account")
 		next.monitor = cur.monitor
 	}
 	if (next.gossip == nil) != (cur.gossip == nil) {

@@ -23,12 +23,16 @@ type tlsIdentity struct {
 	config      *tls.Config
 	fingerprint string // "" when the certificate is chosen per handshake
 	selfSigned  bool
+	written     bool // generated and written to CertFile/KeyFile (CreateCert)
 }
 
 // selfSignedValidity is long because a self-signed certificate is only ever
 // trusted by fingerprint, and fingerprint pinning ignores validity dates; the
 // dates matter only to tools that display them.
 const selfSignedValidity = 365 * 24 * time.Hour
+
+// selfSignedCN is the subject of the certificates Murmur generates.
+const selfSignedCN = "murmur self-signed"
 
 // loadIdentity picks the certificate source in the order TLS, files,
 // generated, and applies what QUIC requires of every one of them.
@@ -41,11 +45,13 @@ func loadIdentity(cfg Config) (*tlsIdentity, error) {
 			return nil, fmt.Errorf("quic: Config.TLS has no certificate")
 		}
 	case cfg.CertFile != "":
-		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+		cert, written, err := loadCertFiles(cfg.CertFile, cfg.KeyFile, cfg.CreateCert)
 		if err != nil {
-			return nil, fmt.Errorf("quic: load certificate %s / %s: %w", cfg.CertFile, cfg.KeyFile, err)
+			return nil, err
 		}
 		id.config = &tls.Config{Certificates: []tls.Certificate{cert}}
+		id.written = written
+		id.selfSigned = written || (cfg.CreateCert && len(cert.Certificate) > 0 && generatedHere(cert.Certificate[0]))
 	default:
 		cert, err := selfSignedCert()
 		if err != nil {
@@ -81,7 +87,7 @@ func selfSignedCert() (tls.Certificate, error) {
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "murmur self-signed"},
+		Subject:               pkix.Name{CommonName: selfSignedCN},
 		NotBefore:             now.Add(-time.Hour), // tolerate clock skew
 		NotAfter:              now.Add(selfSignedValidity),
 		KeyUsage:              x509.KeyUsageDigitalSignature,

@@ -21,6 +21,11 @@ type Config struct {
 	// CertFile and KeyFile are a PEM certificate chain and key, used when TLS is
 	// nil. Both or neither must be set.
 	CertFile, KeyFile string
+	// CreateCert, with CertFile and KeyFile set and neither file present,
+	// generates a self-signed certificate and writes the pair there (mode
+	// 0600), so it and its fingerprint survive restarts. One file present
+	// without the other is an error.
+	CreateCert bool
 	// With neither TLS nor CertFile, a self-signed ECDSA P-256 certificate is
 	// generated at start-up; clients pin it via Transport.Fingerprint.
 

@@ -78,7 +78,11 @@ type Dialer struct {
 	linger  time.Duration
 }
 
-// NewDialer validates cfg and returns a Dialer.
+// errNilDialer is what a nil *Dialer's Dial returns.
+var errNilDialer = errors.New("quic: nil Dialer (NewDialer returned an error that was not checked)")
+
+// NewDialer validates cfg and returns a Dialer; a malformed fingerprint,
+// or conflicting trust options, is an error and a nil Dialer.
 func NewDialer(cfg DialConfig) (*Dialer, error) {
 	tc, err := cfg.clientTLS()
 	if err == nil {
@@ -186,6 +190,11 @@ func (d *Dialer) SkipTLSHandshake() bool { return true }
 // DialContext connects to address ("host:port", UDP), opens the stream and
 // sends the Preface, so the returned Conn is ready for the server's INFO.
 func (d *Dialer) DialContext(ctx context.Context, address string) (*Conn, error) {
+	if d == nil {
+		// The Dialer of a NewDialer call whose error was ignored, as
+		// nats.SetCustomDialer(d) would use it: an error, not a panic.
+		return nil, errNilDialer
+	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	qc, err := d.dialQUIC(ctx, address)

@@ -129,9 +129,16 @@ func (t *Transport) Name() string { return "quic" }
 // the certificate is chosen per handshake by a caller-supplied tls.Config.
 func (t *Transport) Fingerprint() string { return t.serverTLS.Load().fingerprint }
 
-// SelfSigned reports whether the certificate was generated at start-up because
-// no certificate was configured; the broker should then log Fingerprint.
+// SelfSigned reports whether the certificate is one Murmur generated: at
+// start-up because none was configured, or into CertFile/KeyFile
+// (CreateCert set) on this or an earlier start. Clients can then trust it only
+// by fingerprint, so the broker logs Fingerprint.
 func (t *Transport) SelfSigned() bool { return t.serverTLS.Load().selfSigned }
+
+// CertWritten reports whether the certificate in force was generated and
+// written to Config.CertFile and KeyFile (Config.CreateCert) because
+// neither file existed.
+func (t *Transport) CertWritten() bool { return t.serverTLS.Load().written }
 
 // Listen implements transport.Transport. addr is a UDP "host:port".
 func (t *Transport) Listen(addr string) (transport.Listener, error) {
