@@ -108,7 +108,7 @@ func brokerTest(t *testing.T, dir string, env []string, args ...string) {
 	c := exec.Command(testutil.BrokerBinary(t), append([]string{"-t"}, args...)...)
 	c.Dir = dir
 	c.Env = append(os.Environ(), env...)
-	if out, err := c.CombinedOutput(); err != nil || !strings.Contains(string(out), "test is successful") {
+	if out, err := c.CombinedOutput(); err != nil || !strings.Contains(string(out), "is valid") {
 		t.Errorf("murmur -t %s: %v: %s", strings.Join(args, " "), err, out)
 	}
 }

@@ -28,8 +28,7 @@ var natsServerKeys = map[string][]string{
 		"proxies", "trace_verbose", "trace_headers", "logtime", "logtime_utc", "logfile_size_limit",
 		"log_size_limit", "logfile_max_num", "log_max_num", "syslog", "remote_syslog", "max_traced_msg_len",
 		"debug", "trace",
-		"mappings", "maps",
-		// prof_port is issue 19's other part.
+		"mappings", "maps", "prof_port",
 	},
 	"cluster": {"name", "listen", "port", "host", "net", "authorization", "routes", "tls",
 		"cluster_advertise", "advertise", "no_advertise", "connect_retries", "connect_backoff",
