@@ -306,6 +306,7 @@ func fileKeys(c *config) keys {
 		ks[alias] = ks[key]
 	}
 	serverKeys(c, ks)
+	c.js.keys(ks)
 	c.log.addKeys(ks, &c.nats)
 	return refuse(ks, refusedTop)
 }
