@@ -15,11 +15,11 @@ import (
 
 // node is a broker with JetStream in $G, restartable on the same store.
 type node struct {
-	t     *testing.T
-	dir   string
-	srv   *broker.Server
-	eng   *jetstream.Engine
-	ic    *broker.InternalClient
+	t   *testing.T
+	dir string
+	srv *broker.Server
+	eng *jetstream.Engine
+	ic  *broker.InternalClient
 }
 
 func startNode(t *testing.T, dir string) *node {
