@@ -101,15 +101,18 @@ func (e *Engine) createConsumer(streamName, name, filter string, durableAPI bool
 	if req.Stream != "" && req.Stream != streamName {
 		return errStreamMismatch
 	}
-	if req.Config == nil {
-		return errConsumerConfigNeeded
+	var cfg ConsumerConfig // nats-server takes a missing config as empty
+	if req.Config != nil {
+		cfg = *req.Config
 	}
-	cfg := *req.Config
 	if durableAPI {
 		if cfg.Durable != name {
 			return errConsumerDurableSubj
 		}
 	} else if name != "" {
+		if cfg.Durable != "" && cfg.Durable != name {
+			return errConsumerDurableSubj
+		}
 		if cfg.Name == "" {
 			cfg.Name = cfg.Durable
 		}

@@ -59,7 +59,6 @@ var (
 	errConsumerAlreadyExists     = apiErr(400, 10148, "consumer already exists")
 	errConsumerDoesNotExist      = apiErr(400, 10149, "consumer does not exist")
 	errConsumerCreate            = apiErr(500, 10012, "{err}")
-	errConsumerConfigNeeded      = apiErr(400, 10078, "consumer config required")
 	errConsumerNameSep           = apiErr(400, 10127, "Consumer name can not contain path separators")
 	errConsumerBadDurable        = apiErr(400, 10103, "durable name can not contain '.', '*', '>'")
 	errConsumerNameMismatch      = apiErr(400, 10132, "Consumer Durable and Name have to be equal if both are provided")
