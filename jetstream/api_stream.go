@@ -354,6 +354,7 @@ type streamListResponse struct {
 }
 
 func page[T any](all []T, offset, limit int) []T {
+	offset = max(offset, 0)
 	if offset > len(all) {
 		offset = len(all)
 	}
