@@ -91,6 +91,11 @@ type Msg struct {
 	// Hops counts the forwards (imports) this message went through, so a
 	// cycle of imports ends (see MaxHops).
 	Hops int
+	// Match, when set, is the subject subscriptions are matched on in
+	// place of Subject, which is still what subscribers see: JetStream
+	// delivers a stored message to a consumer's inbox under the
+	// message's own subject. Such a message is not sent over routes.
+	Match []byte
 }
 
 // MaxHops bounds how many forwards one message may go through.
@@ -195,7 +200,11 @@ func (b *Batch) Flush() {
 // echo, and, when from is a client, once to each route with interest. It
 // returns the number of deliveries made.
 func (m *Mux) Publish(from Conn, msg *Msg, b *Batch) int {
-	r := m.subs.MatchCounted(msg.Subject, &b.Lookups)
+	key := msg.Subject
+	if msg.Match != nil {
+		key = msg.Match
+	}
+	r := m.subs.MatchCounted(key, &b.Lookups)
 	if r.Empty() {
 		return 0
 	}
@@ -209,7 +218,7 @@ func (m *Mux) Publish(from Conn, msg *Msg, b *Batch) int {
 			continue
 		}
 		if o.Kind() == Route {
-			if !fromRoute {
+			if !fromRoute && msg.Match == nil {
 				b.routeTarget(o)
 			}
 			continue

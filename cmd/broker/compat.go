@@ -31,10 +31,6 @@ type natsFlags struct {
 var refusedFlags = map[string]struct{ why, arg string }{
 	"ms":         {"no HTTPS monitoring; put a TLS proxy in front of --http_port", "port"},
 	"https_port": {"no HTTPS monitoring; put a TLS proxy in front of --http_port", "port"},
-	"js":         {"JetStream", ""},
-	"jetstream":  {"JetStream", ""},
-	"sd":         {"JetStream", "dir"},
-	"store_dir":  {"JetStream", "dir"},
 }
 
 // errVersion and errTested end the command successfully after -v or -t.

@@ -309,6 +309,7 @@ func fileKeys(c *config) keys {
 		ks[alias] = ks[key]
 	}
 	serverKeys(c, ks)
+	c.js.keys(ks)
 	c.log.addKeys(ks, &c.nats)
 	return refuse(ks, refusedTop)
 }

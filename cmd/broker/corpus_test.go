@@ -276,7 +276,7 @@ func TestCorpusRefused(t *testing.T) {
 	cases := map[string]string{
 		"docs_gateway.conf": ":4: gateway: not supported by Murmur (gateways between clusters are not built)",
 		"server_gwa.conf":   ":2: gateway: not supported by Murmur (gateways between clusters are not built)",
-		"docs_mqtt.conf":    ":4: jetstream: not supported by Murmur (JetStream is not built yet)",
+		"docs_mqtt.conf":    ":7: mqtt: not supported by Murmur (MQTT is not built)",
 	}
 	for f, want := range cases {
 		path := filepath.Join(corpusDir, f)

@@ -85,7 +85,7 @@ func TestFlagsSideBySide(t *testing.T) {
 			args: func(p flagPorts) []string { return []string{"--cluster", fmt.Sprintf("127.0.0.1:%d", p.route)} },
 		},
 		{
-			name: "-js", want: listening, murmur: refusedRun, why: "no JetStream yet (issue 17)",
+			name: "-js", want: listening,
 			args: func(p flagPorts) []string { return []string{"-js", "-sd", p.dir} },
 		},
 		{

@@ -56,6 +56,7 @@ type config struct {
 	nats       natsFlags       // nats-server's flags: --user, -v, -t, -DV, --tls, ...
 	callout    *conf.Value     // where authorization.auth_callout was written
 	healthURL  string          // --healthcheck: probe a running broker and exit
+	js         jsFlags         // jetstream block, store_dir, -js, -sd (config_jetstream.go)
 }
 
 // parseFlags fills a config from args with nats-server style flags: each
@@ -190,6 +191,7 @@ func registerFlags(cfg *config) *flag.FlagSet {
 	cfg.wsFlags.register(fs)
 	cfg.cli.register(fs)
 	cfg.nats.register(fs)
+	cfg.js.register(fs)
 	registerHealthcheck(fs, &cfg.healthURL)
 	return fs
 }
@@ -265,6 +267,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopMonitor()
+	stopJS, err := startJetStream(&cfg.js, srv, cfg.opts.Name, log)
+	if err != nil {
+		if cl != nil {
+			cl.Close()
+		}
+		return errors.Join(err, srv.Close())
+	}
+	defer stopJS()
 	if dir := cfg.server.portsFileDir; dir != "" {
 		remove, err := writePortsFile(dir, &cfg.opts, srv, monAddr)
 		if err != nil {

@@ -107,7 +107,6 @@ func TestNatsServerFlags(t *testing.T) {
 	}{
 		{[]string{"--routes", "nats://127.0.0.1:6222"}, "routes need a route listener"},
 		{[]string{"--cluster", "127.0.0.1:0", "--routes", "nats://u:p@127.0.0.1:6222"}, "credentials in a route URL are not supported"},
-		{[]string{"-js"}, "js: not supported by Murmur yet (JetStream)"},
 		{[]string{"--bogus"}, "flag provided but not defined: -bogus (see --help)"},
 		{[]string{"--max_payload", "lots"}, `"lots" is not a size`},
 		{[]string{"--pass", "p"}, "--pass: set without --user"},

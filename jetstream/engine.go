@@ -1,0 +1,296 @@
+// Package jetstream is Murmur's JetStream: streams and pull consumers
+// behind nats-server's $JS.API, for one account of one broker.
+//
+// An Engine owns one goroutine. Messages reach it through Handle (called
+// on publishers' goroutines, which only queue them); the goroutine applies
+// each to the stream and consumer state machines, flushes the stores, and
+// only then publishes what they produced (PubAcks, deliveries, API
+// replies), so a PubAck is never sent for a message not yet handed to the
+// operating system.
+package jetstream
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Conn is the engine's connection into its account: the broker's internal
+// client. Subscribe's id comes back with each message to Handle.
+type Conn interface {
+	Subscribe(subject string) (int, error)
+	Unsubscribe(id int)
+	// Publish sends a message; deliverTo, when set, is the subject
+	// subscriptions are matched on while they see subject.
+	Publish(subject, deliverTo, reply string, hdr, data []byte)
+}
+
+// Config is the JetStream configuration (nats-server's jetstream block).
+type Config struct {
+	StoreDir     string        // where file streams live
+	MaxMemory    int64         // bytes of memory streams (<= 0: no limit)
+	MaxStore     int64         // bytes of file streams (<= 0: no limit)
+	SyncInterval time.Duration // fsync period of file stores (0: 2 min)
+	SyncAlways   bool          // fsync after every batch
+	ServerName   string        // reported as the streams' leader
+	TickInterval time.Duration // timer resolution (0: 50 ms)
+}
+
+type inMsg struct {
+	sub            int
+	subject, reply string
+	hdr, data      []byte
+}
+
+// Engine is JetStream for one account.
+type Engine struct {
+	cfg     Config
+	account string
+	log     *zap.Logger
+	conn    Conn
+
+	mu     sync.Mutex
+	queue  []inMsg
+	wake   chan struct{}
+	done   chan struct{}
+	wg     sync.WaitGroup
+	closed bool
+
+	// Owned by the run goroutine (and by Start before it runs).
+	streams map[string]*stream
+	bySub   map[int]*stream
+	usage   accountUsage
+	api     APIStats
+	out     []output
+}
+
+// New returns an engine for account; Start it with its connection.
+func New(cfg Config, account string, log *zap.Logger) *Engine {
+	if cfg.SyncInterval <= 0 {
+		cfg.SyncInterval = 2 * time.Minute
+	}
+	if cfg.TickInterval <= 0 {
+		cfg.TickInterval = 50 * time.Millisecond
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Engine{
+		cfg: cfg, account: account, log: log.With(zap.String("component", "jetstream"), zap.String("account", account)),
+		wake: make(chan struct{}, 1), done: make(chan struct{}),
+		streams: map[string]*stream{}, bySub: map[int]*stream{},
+		usage: accountUsage{maxMem: cfg.MaxMemory, maxStore: cfg.MaxStore},
+		api:   APIStats{Level: apiLevel},
+	}
+}
+
+// Handle queues one message of subscription sub. It copies the slices
+// and never blocks; it may be called from any goroutine.
+func (e *Engine) Handle(sub int, subject, reply string, hdr, data []byte) {
+	m := inMsg{sub: sub, subject: subject, reply: reply}
+	if len(hdr) > 0 {
+		m.hdr = append([]byte(nil), hdr...)
+	}
+	if len(data) > 0 {
+		m.data = append([]byte(nil), data...)
+	}
+	e.mu.Lock()
+	if !e.closed {
+		e.queue = append(e.queue, m)
+	}
+	e.mu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// The engine's own subscriptions.
+const (
+	subAPI = -1
+	subAck = -2
+)
+
+// Start recovers the stored streams, subscribes and starts the goroutine.
+func (e *Engine) Start(conn Conn) error {
+	e.conn = conn
+	if err := e.recoverStreams(); err != nil {
+		return err
+	}
+	api, err := conn.Subscribe("$JS.API.>")
+	if err != nil {
+		return err
+	}
+	ack, err := conn.Subscribe("$JS.ACK.>")
+	if err != nil {
+		return err
+	}
+	e.wg.Add(1)
+	go e.run(api, ack)
+	e.log.Info("JetStream ready", zap.Int("streams", len(e.streams)))
+	return nil
+}
+
+// Close stops the goroutine, saves consumer state and closes the stores.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return
+	}
+	e.closed = true
+	e.mu.Unlock()
+	close(e.done)
+	e.wg.Wait()
+}
+
+func (e *Engine) run(apiSub, ackSub int) {
+	defer e.wg.Done()
+	tick := time.NewTicker(e.cfg.TickInterval)
+	defer tick.Stop()
+	sync := time.NewTicker(e.cfg.SyncInterval)
+	defer sync.Stop()
+	save := time.NewTicker(time.Second)
+	defer save.Stop()
+	defer e.shutdown()
+	for {
+		select {
+		case <-e.done:
+			return
+		case <-e.wake:
+			e.mu.Lock()
+			q := e.queue
+			e.queue = nil
+			e.mu.Unlock()
+			now := time.Now()
+			for i := range q {
+				m := &q[i]
+				switch m.sub {
+				case apiSub:
+					e.handleAPI(m, now)
+				case ackSub:
+					e.handleAck(m, now)
+				default:
+					if s := e.bySub[m.sub]; s != nil {
+						e.handlePublish(s, m, now)
+					}
+				}
+			}
+		case now := <-tick.C:
+			for _, s := range e.streams {
+				s.expire(now, &e.usage)
+				for _, c := range s.consumers {
+					e.out = c.tick(now, e.out)
+				}
+				e.expireConsumers(s, now)
+			}
+		case <-sync.C:
+			for _, s := range e.streams {
+				if err := s.st.Sync(); err != nil {
+					e.log.Error("sync", zap.String("stream", s.cfg.Name), zap.Error(err))
+				}
+			}
+		case <-save.C:
+			e.saveConsumers(false)
+		}
+		e.emit()
+	}
+}
+
+// emit flushes the stores, then publishes what the batch produced.
+func (e *Engine) emit() {
+	if len(e.out) == 0 {
+		return
+	}
+	for _, s := range e.streams {
+		var err error
+		if e.cfg.SyncAlways {
+			err = s.st.Sync()
+		} else {
+			err = s.st.Flush()
+		}
+		if err != nil {
+			e.log.Error("flush", zap.String("stream", s.cfg.Name), zap.Error(err))
+		}
+	}
+	for _, o := range e.out {
+		e.conn.Publish(o.subject, o.deliverTo, o.reply, o.hdr, o.data)
+	}
+	clear(e.out)
+	e.out = e.out[:0]
+}
+
+func (e *Engine) shutdown() {
+	e.emit()
+	e.saveConsumers(true)
+	for _, s := range e.streams {
+		if err := s.st.Close(); err != nil {
+			e.log.Error("close", zap.String("stream", s.cfg.Name), zap.Error(err))
+		}
+	}
+}
+
+func (e *Engine) handlePublish(s *stream, m *inMsg, now time.Time) {
+	ack := s.store(m.subject, m.hdr, m.data, now, &e.usage)
+	if m.reply != "" && !s.cfg.NoAck {
+		e.reply(m.reply, ack)
+	}
+	if ack.Error == nil && !ack.Duplicate {
+		for _, c := range s.consumers {
+			e.out = c.deliver(now, e.out)
+		}
+	}
+}
+
+// handleAck applies $JS.ACK.<stream>.<consumer>.<count>.<sseq>.<cseq>.<ts>.<pending>.
+func (e *Engine) handleAck(m *inMsg, now time.Time) {
+	t := strings.Split(m.subject, ".")
+	if len(t) < 9 {
+		return
+	}
+	if len(t) >= 12 { // v2: $JS.ACK.<domain>.<hash>.<stream>.<consumer>...
+		t = append(t[:2], t[4:]...)
+	}
+	s := e.streams[t[2]]
+	if s == nil {
+		return
+	}
+	c := s.consumers[t[3]]
+	if c == nil {
+		return
+	}
+	seq := parseUint(t[5])
+	body := strings.TrimSpace(string(m.data))
+	kind, arg, _ := strings.Cut(body, " ")
+	if kind == "" {
+		kind = "+ACK"
+	}
+	var delay time.Duration
+	if kind == "-NAK" && arg != "" {
+		var d struct {
+			Delay time.Duration `json:"delay"`
+		}
+		if decode([]byte(arg), &d) == nil {
+			delay = d.Delay
+		}
+	}
+	c.ack(seq, kind, delay, now)
+	if m.reply != "" {
+		e.out = append(e.out, output{subject: m.reply})
+	}
+	if kind == "+NXT" && m.reply != "" {
+		e.out = c.pull(m.reply, pullRequest{Batch: 1}, now, e.out)
+	}
+	e.out = c.deliver(now, e.out)
+}
+
+// expireConsumers deletes ephemeral consumers idle past their threshold.
+func (e *Engine) expireConsumers(s *stream, now time.Time) {
+	for name, c := range s.consumers {
+		if c.cfg.Durable == "" && c.cfg.InactiveThreshold > 0 && len(c.waiting) == 0 && now.Sub(c.active) > c.cfg.InactiveThreshold {
+			e.deleteConsumer(s, name)
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package store
+
+// Memory is a store that keeps everything in memory (storage: memory).
+type Memory struct{ x *index }
+
+// NewMemory returns an empty memory store.
+func NewMemory() *Memory { return &Memory{x: newIndex()} }
+
+var _ Store = (*Memory)(nil)
+
+// Append implements Store.
+func (m *Memory) Append(subject string, hdr, data []byte, ts int64) (uint64, error) {
+	seq := m.x.last + 1
+	m.x.add(seq, &entry{subj: subject, ts: ts, size: Size(subject, hdr, data), hdr: clone(hdr), data: clone(data)})
+	return seq, nil
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+func (m *Memory) msg(seq uint64) (*Msg, error) {
+	e := m.x.get(seq)
+	if e == nil {
+		return nil, ErrNotFound
+	}
+	return &Msg{Subject: e.subj, Hdr: e.hdr, Data: e.data, Seq: seq, Time: e.ts}, nil
+}
+
+// Load implements Store.
+func (m *Memory) Load(seq uint64) (*Msg, error) { return m.msg(seq) }
+
+// Next implements Store.
+func (m *Memory) Next(seq uint64, filter string) (*Msg, error) { return m.msg(m.x.next(seq, filter)) }
+
+// Last implements Store.
+func (m *Memory) Last(filter string) (*Msg, error) { return m.msg(m.x.lastMatch(filter)) }
+
+// Remove implements Store.
+func (m *Memory) Remove(seq uint64) (bool, error) { return m.x.remove(seq) != nil, nil }
+
+// Purge implements Store.
+func (m *Memory) Purge(subject string, upto, keep uint64) (uint64, error) {
+	seqs := m.x.purgeList(subject, upto, keep)
+	for _, s := range seqs {
+		m.x.remove(s)
+	}
+	if matchAll(subject) && keep == 0 && upto > 0 {
+		m.x.setFirst(upto)
+	}
+	return uint64(len(seqs)), nil
+}
+
+// SubjectCount implements Store.
+func (m *Memory) SubjectCount(subject string) uint64 {
+	if ss := m.x.subj[subject]; ss != nil {
+		return ss.n
+	}
+	return 0
+}
+
+// FirstFor implements Store.
+func (m *Memory) FirstFor(subject string) (uint64, bool) {
+	if ss := m.x.subj[subject]; ss != nil {
+		return ss.first, true
+	}
+	return 0, false
+}
+
+// Subjects implements Store.
+func (m *Memory) Subjects(filter string) map[string]uint64 { return m.x.subjects(filter) }
+
+// State implements Store.
+func (m *Memory) State() State { return m.x.state() }
+
+// Flush implements Store.
+func (m *Memory) Flush() error { return nil }
+
+// Sync implements Store.
+func (m *Memory) Sync() error { return nil }
+
+// Close implements Store.
+func (m *Memory) Close() error { return nil }
+
+// Delete implements Store.
+func (m *Memory) Delete() error { m.x = newIndex(); return nil }
