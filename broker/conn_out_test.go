@@ -335,3 +335,28 @@ func TestCutOffAtMaxPending(t *testing.T) {
 		t.Fatal("a closed connection admitted a message")
 	}
 }
+
+// TestStallCounted: a producer that finds a connection past the stall mark
+// is held back (waitForPeer) and counted in Stats.Stalls, nats-server's
+// stalled_clients; once the peer looks stalled it is skipped, uncounted.
+func TestStallCounted(t *testing.T) {
+	f := newFakeNetConn(0)
+	c, _ := startFakeConn(t, f, func(o *Options) { o.MaxPending, o.MaxPayload = 100000, 10000 })
+	msg := pattern(10000, 3)
+	for range 8 { // 80,000 bytes: past the stall mark of 75,000
+		if !c.queueForTest(msg) {
+			t.Fatal("cut off below max_pending")
+		}
+		c.wakeWriter()
+	}
+	n := c.srv.Stats().Stalls
+	if n == 0 {
+		t.Fatal("a producer past the stall mark was not counted as held back")
+	}
+	if !c.queueForTest(msg) {
+		t.Fatal("cut off below max_pending")
+	}
+	if got := c.srv.Stats().Stalls; got != n {
+		t.Fatalf("stalls %d → %d: a peer that looks stalled is skipped, not waited for", n, got)
+	}
+}
