@@ -58,15 +58,44 @@ func (s *Server) awaitRoutes() {
 			select {
 			case <-next:
 			case <-r.readerDone:
-				want[i] = 0 // closed: its interest is gone anyway
+				// Closed. A route that replaced it (crossed dials) carries
+				// the interest now: ping that one; with none, the interest
+				// went with the peer.
+				want[i] = 0
+				if nr := s.routeTo(r.peer.ID); nr != nil && nr != r {
+					r, want[i] = nr, nr.sendPing()
+				}
 			case <-timeout:
-				s.stats.barrierTimeouts.Add(1)
-				s.log.Warn("a route did not answer within the interest barrier's timeout; PONG sent without it",
-					zap.String("peer", r.peer.Name), zap.Duration("timeout", interestBarrierTimeout))
+				s.barrierTimedOut(r)
 				return
 			}
 		}
 	}
+}
+
+// barrierTimedOut counts a barrier a route did not answer in time and
+// logs it, at most once per barrierLogEvery.
+func (s *Server) barrierTimedOut(r *route) {
+	s.stats.barrierTimeouts.Add(1)
+	now := time.Now().UnixNano()
+	last := s.barrierLogAt.Load()
+	if now-last < int64(barrierLogEvery) || !s.barrierLogAt.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.Warn("a route did not answer within the interest barrier's timeout; PONGs sent without it",
+		zap.String("peer", r.peer.Name), zap.Duration("timeout", interestBarrierTimeout),
+		zap.Int64("timeouts", s.stats.barrierTimeouts.Load()))
+}
+
+// barrierLogEvery spaces the barrier timeout warnings: a frozen route
+// times out every client's Flush after a SUB, one line says it.
+const barrierLogEvery = 10 * time.Second
+
+// routeTo returns the live route to the broker with id, or nil.
+func (s *Server) routeTo(id string) *route {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.routes[id]
 }
 
 // sendPing queues a PING and returns its number among the PINGs queued on

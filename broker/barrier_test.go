@@ -202,3 +202,73 @@ func startFrozenRoute(t *testing.T) (*broker.Server, net.Conn) {
 	eventually(t, 5*time.Second, "the frozen route up", func() bool { return a.NumRoutes() == 1 })
 	return a, c
 }
+
+// TestBarrierDoesNotHoldLocalDelivery: a client whose one read holds a
+// PUB, a SUB and a PING (nats.go coalesces them) waits in the barrier for
+// a frozen route, but what that read delivered to a local subscriber goes
+// out at once, and so does another client's message to the same
+// subscriber. (The barrier once blocked before the read's deliveries were
+// flushed: both waited the 2 s.)
+func TestBarrierDoesNotHoldLocalDelivery(t *testing.T) {
+	a, peer := startFrozenRoute(t)
+	defer peer.Close()
+	sub := connectTCP(t, a)
+	s, err := sub.SubscribeSync("d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.FlushTimeout(5 * time.Second); err != nil { // pays the frozen route's 2 s once
+		t.Fatal(err)
+	}
+	other := connectTCP(t, a)
+	raw, r := rawClient(t, a)
+
+	start := time.Now()
+	if _, err := raw.Write([]byte("PUB d 1\r\nx\r\nSUB other 1\r\nPING\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Publish("d", []byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := s.NextMsg(5 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("local deliveries waited %v for another client's interest barrier", took)
+	}
+	for { // the server's own first PING may come before
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("the barrier's PONG: %v", err)
+		}
+		if line == "PONG\r\n" {
+			return
+		}
+		if line != "PING\r\n" {
+			t.Fatalf("the barrier's PONG: got %q", line)
+		}
+	}
+}
+
+// rawClient connects to srv over a raw socket and completes CONNECT/PING.
+func rawClient(t *testing.T, srv *broker.Server) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(srv.ClientURL(), "nats://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	r := bufio.NewReader(c)
+	if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "INFO") {
+		t.Fatalf("INFO: %q %v", line, err)
+	}
+	if _, err := c.Write([]byte("CONNECT {\"verbose\":false}\r\nPING\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := r.ReadString('\n'); err != nil || line != "PONG\r\n" {
+		t.Fatalf("PONG: %q %v", line, err)
+	}
+	return c, r
+}

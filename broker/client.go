@@ -400,7 +400,10 @@ func (c *client) Ping() error {
 	}
 	if c.interestChanged {
 		// Every route learns the new interest before the PONG (barrier.go).
+		// What this read delivered goes out first: the wait must not hold
+		// up other connections' output.
 		c.interestChanged = false
+		c.batch.Flush()
 		c.srv.awaitRoutes()
 	}
 	c.enqueue(pongLine)

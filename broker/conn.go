@@ -310,8 +310,11 @@ func (c *conn) onPingTimer() {
 	if !c.pingHold.Load() && (time.Since(time.Unix(0, c.lastIn.Load())) >= interval || c.rtt.Load() == 0) {
 		c.pingsOut.Add(1)
 		seq := c.pingSeq.Add(1)
-		if c.pingAt.CompareAndSwap(0, time.Now().UnixNano()) {
+		if c.pingAt.Load() == 0 {
+			// The number first: a PONG in between must not take this
+			// PING's send time (only this timer sets pingAt).
 			c.pingAtSeq.Store(seq)
+			c.pingAt.Store(time.Now().UnixNano())
 		}
 		c.enqueue(pingLine)
 	}

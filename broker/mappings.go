@@ -127,8 +127,8 @@ func (s *Server) installClaimMappings(acc *account) {
 // traceMapping logs a mapped publish as nats-server's trace does
 // ("MAPPING orig -> mapped").
 func (s *Server) traceMapping(c *client, from, to []byte) {
-	if s.o().Trace {
-		c.log.Debug("<<- MAPPING", zap.String("arg", string(from)+" -> "+string(to)))
+	if c.trace {
+		c.traceIn("MAPPING", joinArgs(from, []byte("->"), to))
 	}
 }
 

@@ -97,9 +97,13 @@ type RouteInfo struct {
 // reports false (and closes conn) when a route to that peer already exists.
 func (s *Server) startRoute(nc net.Conn, peer *routeInfo, solicited bool) bool {
 	c := newRoute(s, s.nextID.Add(1), nc, peer, solicited)
+	// The interest dump is queued before the route is visible in
+	// s.routes, so an interest barrier's PING (barrier.go) always follows it.
+	s.interest.addRoute(c)
 	s.mu.Lock()
 	if s.shutdown || !s.routeWantedLocked(peer.ID, solicited) {
 		s.mu.Unlock()
+		s.interest.removeRoute(c)
 		nc.Close()
 		return false
 	}
@@ -111,7 +115,6 @@ func (s *Server) startRoute(nc net.Conn, peer *routeInfo, solicited bool) bool {
 		// dialed and close the other.
 		old.close(DuplicateRoute)
 	}
-	s.interest.addRoute(c)
 	s.log.Info("route up", zap.String("peer", peer.Name), zap.String("peer_id", peer.ID),
 		zap.Bool("solicited", solicited), zap.Bool("compressed", c.compressed))
 	s.wg.Add(2)

@@ -66,6 +66,7 @@ type Server struct {
 	// (nil: none), set together by SetRouteObserver.
 	routeEvents    func(peerID string, up bool)
 	routeLearner   func(id, url string) // implicit routes (SetRouteLearner)
+	barrierLogAt   atomic.Int64         // unix nanos of the last barrier timeout warning
 	routeAdmission func(peerID string) bool
 	closed         []ClosedConn // ring of recently closed connections
 	closedNext     int

@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"bytes"
+	"encoding/json"
 	"regexp"
 	"strconv"
 
@@ -141,14 +143,20 @@ func joinArgs(args ...[]byte) []byte {
 
 // secretField matches a CONNECT field whose value must not reach a log:
 // any key starting with "pass" or "auth_token", and exactly "sig",
-// "proxy_sig" or "nkey" (the keys nats-server redacts). Group 2 is the
-// value, a JSON string or a bare token.
-var secretField = regexp.MustCompile(`"(pass[^"]*|auth_token[^"]*|sig|proxy_sig|nkey)"\s*:\s*("(?:[^"\\]|\\.)*"?|[^,}\s]*)`)
+// "proxy_sig" or "nkey" (the keys nats-server redacts), in any case, as
+// the CONNECT decoder matches keys. Group 2 is the value, a JSON string or
+// a bare token.
+var secretField = regexp.MustCompile(`(?i)"(pass[^"]*|auth_token[^"]*|sig|proxy_sig|nkey)"\s*:\s*("(?:[^"\\]|\\.)*"?|[^,}\s]*)`)
 
 // redactSecrets returns the CONNECT argument with the secret fields'
 // values replaced by "[REDACTED]"; it copies only when there is one.
 func redactSecrets(arg []byte) []byte {
 	m := secretField.FindAllSubmatchIndex(arg, -1)
+	if bytes.IndexByte(arg, '\\') >= 0 && !redactedAll(arg, len(m)) {
+		// A key spelled with escapes ("p\u0061ss") decodes to a secret
+		// the pattern cannot see: trace none of it.
+		return []byte(`{"[REDACTED]":"a secret key spelled with escapes"}`)
+	}
 	if m == nil {
 		return arg
 	}
@@ -160,6 +168,23 @@ func redactSecrets(arg []byte) []byte {
 		last = sm[5]
 	}
 	return append(out, arg[last:]...)
+}
+
+// redactedAll reports whether the pattern found every secret key the
+// CONNECT decoder would see (matched of them); what does not decode as an
+// object has none.
+func redactedAll(arg []byte, matched int) bool {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(arg, &fields) != nil {
+		return true
+	}
+	n := 0
+	for k := range fields {
+		if secretField.MatchString(`"` + k + `":""`) {
+			n++
+		}
+	}
+	return n <= matched
 }
 
 // traceSystem logs the broker's internal system traffic when

@@ -14,6 +14,8 @@ func TestRedactSecrets(t *testing.T) {
 		{`{"design":"kept","jwt":"eyJ.kept","user":"kept"}`, `{"design":"kept","jwt":"eyJ.kept","user":"kept"}`},
 		{`{"verbose":false}`, `{"verbose":false}`},
 		{`{"pass":"unterminated`, `{"pass":"[REDACTED]"`},
+		{`{"PASS":"s3cret","Auth_Token":"t"}`, `{"PASS":"[REDACTED]","Auth_Token":"[REDACTED]"}`},
+		{`{"p\u0061ss":"s3cret","user":"u"}`, `{"[REDACTED]":"a secret key spelled with escapes"}`},
 	} {
 		if got := string(redactSecrets([]byte(c.in))); got != c.want {
 			t.Errorf("%s:\n got %s\nwant %s", c.in, got, c.want)

@@ -27,7 +27,7 @@ if [ -z "${VERSION:-}" ]; then
   if tag=$(git describe --tags --exact-match --match 'v[0-9]*' 2>/dev/null); then
     VERSION=${tag#v}
   else
-    VERSION=$(sed -n 's/^var Version = "\(.*\)"$/\1/p' broker/options.go)-dev
+    VERSION=$(sed -n 's/^\(var\|const\) Version = "\(.*\)"$/\2/p' broker/version.go)-dev
   fi
 fi
 case $VERSION in

@@ -112,6 +112,10 @@ func TestReleaseRefusesBadInput(t *testing.T) {
 	}{
 		{[]string{"plan9/mips"}, "VERSION=1.0.0", `unknown target "plan9/mips"`},
 		{[]string{"linux/amd64"}, "VERSION=1.0 beta", `bad VERSION "1.0 beta"`},
+		// No VERSION and no tag: broker.Version with -dev, so the script
+		// gets as far as the targets (it once read a stale file and
+		// refused "-dev", which broke the documented image build).
+		{[]string{"plan9/mips"}, "VERSION=", `unknown target "plan9/mips"`},
 	} {
 		cmd := exec.Command("sh", append([]string{"release.sh"}, c.args...)...)
 		cmd.Env = append(os.Environ(), "OUT="+t.TempDir(), c.env)

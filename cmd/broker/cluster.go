@@ -118,9 +118,8 @@ func (cf *clusterFlags) apply(o *broker.Options) (*gossip.Config, error) {
 		}
 		cf.listen = u.Host
 	}
-	if cf.connectRetries < 0 {
-		return nil, fmt.Errorf("--connect_retries %d is negative", cf.connectRetries)
-	}
+	// A negative connect_retries means none, as nats-server reads it.
+	cf.connectRetries = max(cf.connectRetries, 0)
 	host, _, err := net.SplitHostPort(cf.listen)
 	if err != nil {
 		return nil, fmt.Errorf("--cluster %q: %v", cf.listen, err)
