@@ -25,6 +25,9 @@ type Workload struct {
 	Unit string
 	// LowerIsBetter marks costs (memory, latency) as opposed to rates.
 	LowerIsBetter bool
+	// Failures marks a count of failures (messages lost, requests
+	// failed), where 0 is a real result and the best one.
+	Failures bool
 	// Latency marks workloads whose results carry p50 and p99.
 	Latency bool
 	// Sink also runs the workload against the byte sink, as a ceiling.
@@ -179,10 +182,10 @@ func workloads() []Workload {
 		{Name: "cluster A→B, 128 B (pub on A, sub on B)", Unit: msgs, Run: clusterFlow(flow{
 			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 128, count: 2_000_000, fanout: 1,
 		})},
-		{Name: "sub then publish across 2 brokers: lost of 1,000 rounds (sub + Flush on B, publish on A at once)", Unit: "lost", LowerIsBetter: true, Run: subThenPublish{
+		{Name: "sub then publish across 2 brokers: lost of 1,000 rounds (sub + Flush on B, publish on A at once)", Unit: "lost", LowerIsBetter: true, Failures: true, Run: subThenPublish{
 			rounds: 1000,
 		}.run},
-		{Name: "respond then request across 2 brokers: failed of 1,000 rounds (responder sub + Flush on B, request on A at once)", Unit: "failed", LowerIsBetter: true, Run: respondThenRequest{
+		{Name: "respond then request across 2 brokers: failed of 1,000 rounds (responder sub + Flush on B, request on A at once)", Unit: "failed", LowerIsBetter: true, Failures: true, Run: respondThenRequest{
 			rounds: 1000,
 		}.run},
 		{Name: "Flush after SUB, 3-broker cluster (Subscribe + Flush, 1,000 sequential)", Unit: "µs", LowerIsBetter: true, Latency: true, Run: flushAfterSub{
