@@ -86,6 +86,7 @@ type client struct {
 
 	// infoReady: the handshake PONG went out, async INFOs are safe.
 	infoReady atomic.Bool
+	infoGen   uint64 // Server.infoGen when the client's INFO was made
 
 	// Authentication and permissions.
 	authed      atomic.Bool
@@ -109,7 +110,7 @@ type client struct {
 func newClient(s *Server, cid uint64, nc net.Conn, ln *listener) *client {
 	// A random start, so connections that publish fewer than
 	// SubjectSampleEvery messages are still sampled in proportion.
-	c := &client{ln: ln, subs: make(map[string]*mux.Sub), sampleTick: rand.Uint32()}
+	c := &client{ln: ln, subs: make(map[string]*mux.Sub), sampleTick: rand.Uint32(), infoGen: s.infoGen.Load()}
 	c.init(s, cid, nc, ln.transport, c)
 	c.acc.Store(s.gacc)
 	if s.authFor(ln).wantsNonce() {
@@ -407,10 +408,16 @@ func (c *client) Ping() error {
 		c.srv.awaitRoutes()
 	}
 	c.enqueue(pongLine)
-	if c.authed.Load() {
+	if c.authed.Load() && !c.infoReady.Load() {
 		// From now on async INFOs (connect_urls, ldm) may be sent: a client
-		// still in its CONNECT/PING handshake expects PONG first.
+		// still in its CONNECT/PING handshake expects PONG first. One sent
+		// to every client since this one's INFO may have found it not
+		// ready: it gets a fresh INFO now (either the sender sees it
+		// ready, or it sees the sender's generation).
 		c.infoReady.Store(true)
+		if c.srv.infoGen.Load() != c.infoGen && !c.connectInfoDue { // that INFO, below, is fresh too
+			c.enqueue(c.srv.infoFor(c.ln, c.cid, c.remote, nil))
+		}
 	}
 	if c.connectInfoDue {
 		c.connectInfoDue = false

@@ -67,6 +67,7 @@ type Server struct {
 	routeEvents    func(peerID string, up bool)
 	routeLearner   func(id, url string) // implicit routes (SetRouteLearner)
 	barrierLogAt   atomic.Int64         // unix nanos of the last barrier timeout warning
+	infoGen        atomic.Uint64        // async INFOs sent to all clients (sendAsyncInfo)
 	routeAdmission func(peerID string) bool
 	closed         []ClosedConn // ring of recently closed connections
 	closedNext     int
@@ -480,6 +481,7 @@ func (s *Server) ConnectURLs() []string {
 // still in their CONNECT/PING handshake are skipped: the INFO after their
 // first PONG (connectInfoLine) carries the same state.
 func (s *Server) sendAsyncInfo(clients []*client) {
+	s.infoGen.Add(1) // before looking at infoReady (see client.Ping)
 	for _, c := range clients {
 		if c.infoReady.Load() {
 			c.enqueue(s.infoFor(c.ln, c.cid, c.remote, nil))
