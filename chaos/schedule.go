@@ -40,7 +40,7 @@ type fault struct {
 // detectors (gossip suspicion, the clients' 3 missed pings of 1 s), so
 // members are declared dead, clients fail over and nodes see peers leave.
 var holdRange = map[faultKind][3]time.Duration{
-	faultKill:      {200 * time.Millisecond, 800 * time.Millisecond, 4 * time.Second},
+	faultKill:      {150 * time.Millisecond, 500 * time.Millisecond, 4 * time.Second},
 	faultFreeze:    {200 * time.Millisecond, 800 * time.Millisecond, 5 * time.Second},
 	faultPartition: {300 * time.Millisecond, 900 * time.Millisecond, 8 * time.Second},
 	faultDegrade:   {300 * time.Millisecond, 900 * time.Millisecond, 8 * time.Second},
@@ -49,7 +49,7 @@ var holdRange = map[faultKind][3]time.Duration{
 }
 
 // longOdds: one fault in longOdds is held long.
-const longOdds = 8
+const longOdds = 10
 
 // Quiet times after convergence: short after most faults, long after
 // every longEvery-th, so the run has stretches where the quiet-span
@@ -57,12 +57,12 @@ const longOdds = 8
 // timeout inside the span) have room; a span starts at convergence and
 // ends guard before the next fault, so a short quiet time adds none.
 var (
-	quietShort = [2]time.Duration{100 * time.Millisecond, 400 * time.Millisecond}
+	quietShort = [2]time.Duration{50 * time.Millisecond, 250 * time.Millisecond}
 	quietLong  = [2]time.Duration{4 * time.Second, 5 * time.Second}
 )
 
-// longEvery: every other round of six ends with a long quiet time.
-const longEvery = 2 * 6
+// longEvery: every third round of six ends with a long quiet time.
+const longEvery = 3 * 6
 
 // schedule is the seeded fault sequence: each kind comes once in every
 // round of len(allFaults) faults, in a shuffled order, so a short run sees
