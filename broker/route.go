@@ -93,6 +93,10 @@ type RouteInfo struct {
 	RTT        time.Duration
 }
 
+// routeRegistered, when set by a test, is called once a new route is
+// visible to other goroutines (in s.routes), before its goroutines start.
+var routeRegistered func(*Server, *route)
+
 // startRoute registers a handshaken route and starts its goroutines. It
 // reports false (and closes conn) when a route to that peer already exists.
 func (s *Server) startRoute(nc net.Conn, peer *routeInfo, solicited bool) bool {
@@ -104,14 +108,22 @@ func (s *Server) startRoute(nc net.Conn, peer *routeInfo, solicited bool) bool {
 		return false
 	}
 	old := s.routes[peer.ID]
+	// The route's full interest is queued before the route is visible in
+	// s.routes, in one hold of s.mu (then interest.mu; nothing takes them
+	// the other way): a client's interest barrier that finds the route
+	// there queues its PING after the interest, so the peer's PONG proves
+	// it knows every subscription, the one just made included.
+	s.interest.addRoute(c)
 	s.routes[peer.ID] = c
 	s.mu.Unlock()
+	if routeRegistered != nil {
+		routeRegistered(s, c)
+	}
 	if old != nil {
 		// Both ends dialed at once: both keep the connection the lower id
 		// dialed and close the other.
 		old.close(DuplicateRoute)
 	}
-	s.interest.addRoute(c)
 	s.log.Info("route up", zap.String("peer", peer.Name), zap.String("peer_id", peer.ID),
 		zap.Bool("solicited", solicited), zap.Bool("compressed", c.compressed))
 	s.wg.Add(2)
