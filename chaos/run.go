@@ -113,6 +113,7 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 	r.quiet = append(r.quiet, span{From: r.since()})
 
 	sched := newSchedule(cfg.Seed, cfg.Brokers)
+	r.logf("keeper: %s (never killed or lame-ducked)", r.cluster.brokers[sched.keeper].name)
 	for r.since() < cfg.Duration && ctx.Err() == nil {
 		f := sched.next()
 		if err := r.fault(ctx, f); err != nil {

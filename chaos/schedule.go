@@ -67,16 +67,28 @@ const longEvery = 3 * 6
 // schedule is the seeded fault sequence: each kind comes once in every
 // round of len(allFaults) faults, in a shuffled order, so a short run sees
 // every kind. The same seed gives the same sequence.
+//
+// One broker, the keeper (drawn from the seed), is frozen, cut off,
+// degraded and reloaded like the others but never killed or lame-ducked:
+// its one process lives through the whole run, so the resource check has
+// a series as long as the run (at a fault every ~2 s every other broker
+// restarts every half minute or so).
 type schedule struct {
-	rng   *rand.Rand
-	n     int
-	bag   []faultKind
-	drawn int
+	rng    *rand.Rand
+	n      int
+	keeper int
+	bag    []faultKind
+	drawn  int
 }
 
 func newSchedule(seed uint64, brokers int) *schedule {
-	return &schedule{rng: rand.New(rand.NewPCG(seed, 0x6368616f73)), n: brokers}
+	s := &schedule{rng: rand.New(rand.NewPCG(seed, 0x6368616f73)), n: brokers}
+	s.keeper = s.rng.IntN(brokers)
+	return s
 }
+
+// restarts reports whether a fault of kind k ends the broker's process.
+func restarts(k faultKind) bool { return k == faultKill || k == faultLameDuck }
 
 // between draws uniformly from [lo, hi).
 func (s *schedule) between(lo, hi time.Duration) time.Duration {
@@ -103,9 +115,13 @@ func (s *schedule) next() fault {
 	if s.drawn%longEvery == 0 {
 		q = quietLong
 	}
+	b := s.rng.IntN(s.n)
+	if restarts(k) && b == s.keeper && s.n > 1 {
+		b = (b + 1 + s.rng.IntN(s.n-1)) % s.n
+	}
 	return fault{
 		Kind:   k,
-		Broker: s.rng.IntN(s.n),
+		Broker: b,
 		Hold:   hold.Round(time.Millisecond),
 		Quiet:  s.between(q[0], q[1]).Round(time.Millisecond),
 	}
