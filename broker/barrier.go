@@ -1,8 +1,6 @@
 package broker
 
 import (
-	"maps"
-	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -22,7 +20,10 @@ import (
 // Pings are counted per connection (conn.pingSeq, conn.pongSeq), so a
 // keep-alive PING sent meanwhile is counted too: the peer answers in
 // order, and a PONG count of n proves the n-th PING queued, or one after
-// it, was answered. A route that closes is not waited for, and the wait
+// it, was answered. A route that closes is not waited for; one that
+// comes up during the wait is (it got the full interest, the new
+// subscription included, as it was registered, and is live when the PONG
+// goes out). The wait
 // is bounded by interestBarrierTimeout: a route that does not answer in
 // time does not hold a client longer (the PONG goes out and the timeout
 // is counted, Stats.InterestBarrierTimeouts). Clients that changed no
@@ -31,43 +32,56 @@ import (
 const interestBarrierTimeout = 2 * time.Second
 
 // awaitRoutes is the barrier: it returns once every route has answered a
-// PING queued now, or closed, or the timeout passed.
+// PING queued now, or closed, or the timeout passed. A route that comes
+// up while it waits (a replacement for one that closed, a peer that
+// joined) got the full interest, the new subscription included, when it
+// was registered; it is live when the client's PONG goes out, so it is
+// waited for too: the routes are taken again after each wait until none
+// is new.
 func (s *Server) awaitRoutes() {
-	s.mu.Lock()
-	routes := slices.Collect(maps.Values(s.routes))
-	s.mu.Unlock()
-	if len(routes) == 0 {
-		return
-	}
-	want := make([]uint64, len(routes))
-	for i, r := range routes {
-		want[i] = r.sendPing()
-	}
-	var timeout <-chan time.Time
-	for i, r := range routes {
-		for r.pongSeq.Load() < want[i] {
-			next := r.nextPong()
-			if r.pongSeq.Load() >= want[i] {
-				break
+	var (
+		waited  map[*route]bool
+		timeout <-chan time.Time
+	)
+	for {
+		s.mu.Lock()
+		var routes []*route
+		for _, r := range s.routes {
+			if !waited[r] {
+				routes = append(routes, r)
 			}
-			if timeout == nil {
-				t := time.NewTimer(interestBarrierTimeout)
-				defer t.Stop()
-				timeout = t.C
-			}
-			select {
-			case <-next:
-			case <-r.readerDone:
-				// Closed. A route that replaced it (crossed dials) carries
-				// the interest now: ping that one; with none, the interest
-				// went with the peer.
-				want[i] = 0
-				if nr := s.routeTo(r.peer.ID); nr != nil && nr != r {
-					r, want[i] = nr, nr.sendPing()
+		}
+		s.mu.Unlock()
+		if len(routes) == 0 {
+			return
+		}
+		if waited == nil {
+			waited = make(map[*route]bool, len(routes))
+		}
+		want := make([]uint64, len(routes))
+		for i, r := range routes {
+			want[i] = r.sendPing()
+			waited[r] = true
+		}
+		for i, r := range routes {
+			for r.pongSeq.Load() < want[i] {
+				next := r.nextPong()
+				if r.pongSeq.Load() >= want[i] {
+					break
 				}
-			case <-timeout:
-				s.barrierTimedOut(r)
-				return
+				if timeout == nil {
+					t := time.NewTimer(interestBarrierTimeout)
+					defer t.Stop()
+					timeout = t.C
+				}
+				select {
+				case <-next:
+				case <-r.readerDone:
+					want[i] = 0 // closed: its interest is gone anyway
+				case <-timeout:
+					s.barrierTimedOut(r)
+					return
+				}
 			}
 		}
 	}
@@ -90,13 +104,6 @@ func (s *Server) barrierTimedOut(r *route) {
 // barrierLogEvery spaces the barrier timeout warnings: a frozen route
 // times out every client's Flush after a SUB, one line says it.
 const barrierLogEvery = 10 * time.Second
-
-// routeTo returns the live route to the broker with id, or nil.
-func (s *Server) routeTo(id string) *route {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.routes[id]
-}
 
 // sendPing queues a PING and returns its number among the PINGs queued on
 // this connection.

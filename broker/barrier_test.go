@@ -203,6 +203,81 @@ func startFrozenRoute(t *testing.T) (*broker.Server, net.Conn) {
 	return a, c
 }
 
+// TestFlushBarrierWaitsForRouteUpMeanwhile: a route that comes up while a
+// client's barrier waits (here: while the only other route holds its
+// PONG) got the new subscription in its full interest, and is live when
+// the client's PONG goes out, so the barrier waits for it too. The new
+// peer never answers, so the Flush returns only at the barrier's timeout,
+// counted; a barrier that looked at its first snapshot of the routes only
+// returned at once, with nothing counted.
+func TestFlushBarrierWaitsForRouteUpMeanwhile(t *testing.T) {
+	o := testOptions()
+	clusterOptions(&o, 0)
+	a := startServer(t, o, nil)
+	p1, r1 := rawRoutePeer(t, a, "NPEER1", "peer1")
+	eventually(t, 5*time.Second, "the first route up", func() bool { return a.NumRoutes() == 1 })
+	nc := connectTCP(t, a)
+	if _, err := nc.SubscribeSync("meanwhile"); err != nil {
+		t.Fatal(err)
+	}
+	flushed := make(chan error, 1)
+	go func() { flushed <- nc.FlushTimeout(10 * time.Second) }()
+	// The barrier's PING on the first route, after the RS+.
+	for {
+		line, err := r1.ReadString('\n')
+		if err != nil {
+			t.Fatalf("first route: %v", err)
+		}
+		if line == "PING\r\n" {
+			break
+		}
+	}
+	_, r2 := rawRoutePeer(t, a, "NPEER2", "peer2")
+	eventually(t, 5*time.Second, "the second route up", func() bool { return a.NumRoutes() == 2 })
+	// The new route learns the subscription from its full interest.
+	for {
+		line, err := r2.ReadString('\n')
+		if err != nil {
+			t.Fatalf("second route: %v", err)
+		}
+		if strings.HasPrefix(line, "RS+ ") && strings.Contains(line, " meanwhile") {
+			break
+		}
+	}
+	if _, err := p1.Write([]byte("PONG\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := <-flushed; err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if n := a.Stats().InterestBarrierTimeouts; n != 1 {
+		t.Fatalf("barrier timeouts %d after %v, want 1: the barrier did not wait for the route that came up meanwhile", n, time.Since(start))
+	}
+}
+
+// rawRoutePeer passes the route handshake with a by hand over a raw
+// socket, as broker id/name, and returns the connection and its reader.
+func rawRoutePeer(t *testing.T, a *broker.Server, id, name string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", a.RouteAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	r := bufio.NewReader(c)
+	if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "INFO ") {
+		t.Fatalf("route INFO: %q %v", line, err)
+	}
+	if _, err := fmt.Fprintf(c, "CONNECT {\"server_id\":%q,\"server_name\":%q,\"cluster\":\"test\",\"credential\":\"secret\"}\r\n", id, name); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := r.ReadString('\n'); err != nil || line != "+OK\r\n" {
+		t.Fatalf("route +OK: %q %v", line, err)
+	}
+	return c, r
+}
+
 // TestBarrierDoesNotHoldLocalDelivery: a client whose one read holds a
 // PUB, a SUB and a PING (nats.go coalesces them) waits in the barrier for
 // a frozen route, but what that read delivered to a local subscriber goes

@@ -93,12 +93,19 @@ type RouteInfo struct {
 	RTT        time.Duration
 }
 
+// routeRegistered, when set by a test, is called once a new route is
+// visible to other goroutines (in s.routes), before its goroutines start.
+var routeRegistered func(*Server, *route)
+
 // startRoute registers a handshaken route and starts its goroutines. It
 // reports false (and closes conn) when a route to that peer already exists.
 func (s *Server) startRoute(nc net.Conn, peer *routeInfo, solicited bool) bool {
 	c := newRoute(s, s.nextID.Add(1), nc, peer, solicited)
-	// The interest dump is queued before the route is visible in
-	// s.routes, so an interest barrier's PING (barrier.go) always follows it.
+	// The route's full interest is queued before the route is visible in
+	// s.routes: a client's interest barrier that finds the route there
+	// queues its PING after the interest, so the peer's PONG proves it
+	// knows every subscription, the one just made included. (A change
+	// made meanwhile reaches it through interest.changed, also before.)
 	s.interest.addRoute(c)
 	s.mu.Lock()
 	if s.shutdown || !s.routeWantedLocked(peer.ID, solicited) {
@@ -110,6 +117,9 @@ func (s *Server) startRoute(nc net.Conn, peer *routeInfo, solicited bool) bool {
 	old := s.routes[peer.ID]
 	s.routes[peer.ID] = c
 	s.mu.Unlock()
+	if routeRegistered != nil {
+		routeRegistered(s, c)
+	}
 	if old != nil {
 		// Both ends dialed at once: both keep the connection the lower id
 		// dialed and close the other.

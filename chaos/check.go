@@ -25,6 +25,8 @@ type report struct {
 		P99   time.Duration `json:"p99"`
 		Max   time.Duration `json:"max"`
 		Over5 int           `json:"over_5s"`
+		// ByKind is the same per fault kind.
+		ByKind map[faultKind]convStats `json:"by_kind"`
 	} `json:"convergence"`
 	Node       nodeCounts    `json:"node"`
 	Plain      plainCounts   `json:"plain"`
@@ -35,8 +37,19 @@ type report struct {
 		Sent int `json:"sent"`
 		Lost int `json:"lost"`
 	} `json:"final_round"`
-	RSS        [][2]int64 `json:"rss_start_end"`
-	Violations []string   `json:"violations"`
+	// Resources is the growth check of every broker incarnation with at
+	// least two samples; Incarnations has the samples themselves.
+	Resources    []resourceVerdict `json:"resources"`
+	Incarnations []*incarnation    `json:"incarnations"`
+	Violations   []string          `json:"violations"`
+}
+
+// convStats summarises convergence times after heals of one fault kind.
+type convStats struct {
+	N     int           `json:"n"`
+	P50   time.Duration `json:"p50"`
+	Max   time.Duration `json:"max"`
+	Over5 int           `json:"over_5s"`
 }
 
 type nodeCounts struct {
@@ -97,9 +110,22 @@ func (r *runner) check() *report {
 		}
 	}
 	var conv []time.Duration
+	byKind := map[faultKind][]time.Duration{}
 	for _, w := range r.windows {
 		rep.Faults[w.Kind]++
 		conv = append(conv, w.Converged-w.Healed)
+		byKind[w.Kind] = append(byKind[w.Kind], w.Converged-w.Healed)
+	}
+	rep.Convergence.ByKind = map[faultKind]convStats{}
+	for k, ds := range byKind {
+		slices.Sort(ds)
+		cs := convStats{N: len(ds), P50: ds[len(ds)/2], Max: ds[len(ds)-1]}
+		for _, d := range ds {
+			if d > 5*time.Second {
+				cs.Over5++
+			}
+		}
+		rep.Convergence.ByKind[k] = cs
 	}
 	slices.Sort(conv)
 	if n := len(conv); n > 0 {
@@ -113,10 +139,18 @@ func (r *runner) check() *report {
 		}
 	}
 	rep.FinalRound.Sent, rep.FinalRound.Lost = r.finalRound.sent, r.finalRound.lost
-	for i := range r.rssStart {
-		rep.RSS = append(rep.RSS, [2]int64{r.rssStart[i], r.rssEnd[i]})
-	}
 	v := &violations{rep: rep}
+	rep.Incarnations = r.incarnations
+	for _, inc := range r.incarnations {
+		if len(inc.Samples) < 2 {
+			continue
+		}
+		rv := inc.verdict()
+		rep.Resources = append(rep.Resources, rv)
+		if rv.Grew != "" {
+			v.add("broker resources grew", "%s (start %d, %d samples over %v): %s", rv.Broker, rv.Start, rv.Samples, rv.Lived.Round(time.Second), rv.Grew)
+		}
+	}
 	r.checkPlain(rep, v)
 	r.checkRequests(rep, v)
 	r.checkNodes(rep, v)

@@ -99,8 +99,8 @@ max_payload: %d
 ping_interval: "1s"
 ping_max: 3
 write_deadline: "2s"
-lame_duck_duration: "2s"
-lame_duck_grace_period: "500ms"
+lame_duck_duration: "500ms"
+lame_duck_grace_period: "100ms"
 `, b.gen, maxPayload(b.gen))
 	return os.WriteFile(b.conf, []byte(conf), 0o644)
 }
@@ -276,8 +276,28 @@ func (c *cluster) monitor(i int, path string, v any) error {
 
 type routez struct {
 	Routes []struct {
-		RemoteName string `json:"remote_name"`
+		Rid        uint64    `json:"rid"`
+		RemoteName string    `json:"remote_name"`
+		Start      time.Time `json:"start"`
 	} `json:"routes"`
+}
+
+// routeIDs lists every broker's routes as "broker->peer#rid", sorted: two
+// snapshots that differ show a route replaced between them.
+func (c *cluster) routeIDs() []string {
+	var out []string
+	for i, b := range c.brokers {
+		var rz routez
+		if err := c.monitor(i, "/routez", &rz); err != nil {
+			out = append(out, fmt.Sprintf("%s: %v", b.name, err))
+			continue
+		}
+		for _, r := range rz.Routes {
+			out = append(out, fmt.Sprintf("%s->%s#%d", b.name, r.RemoteName, r.Rid))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 type gossipz struct {
@@ -289,8 +309,8 @@ type gossipz struct {
 }
 
 type varz struct {
-	MaxPayload int   `json:"max_payload"`
-	Mem        int64 `json:"mem"`
+	MaxPayload  int `json:"max_payload"`
+	Connections int `json:"connections"`
 }
 
 // meshProblem says what keeps the cluster from a full mesh with every
@@ -361,16 +381,4 @@ func (c *cluster) waitMaxPayload(ctx context.Context, i, want int, d time.Durati
 		}
 	}
 	return fmt.Errorf("%s: max_payload %d after reload, want %d", c.brokers[i].name, last.MaxPayload, want)
-}
-
-// rss samples every broker's resident memory (/varz mem).
-func (c *cluster) rss() []int64 {
-	out := make([]int64, len(c.brokers))
-	for i := range c.brokers {
-		var v varz
-		if err := c.monitor(i, "/varz", &v); err == nil {
-			out[i] = v.Mem
-		}
-	}
-	return out
 }

@@ -39,7 +39,7 @@ func cli(args []string) int {
 	duration := fs.Duration("duration", 2*time.Minute, "how long to inject faults")
 	seed := fs.Uint64("seed", 0, "fault schedule seed (0: pick one and print it)")
 	rate := fs.Float64("rate", 1, "traffic rate multiplier (1: 50 publishes/s, 10 requests/s, 20 directs/s and 2 broadcasts/s per broker)")
-	bound := fs.Duration("converge", 15*time.Second, "longest convergence after a heal that is not a violation")
+	bound := fs.Duration("converge", 5*time.Second, "longest convergence after a heal that is not a violation")
 	jsonOut := fs.String("json", "", "also write the report as JSON to `file`")
 	dir := fs.String("dir", "", "directory for configs and broker logs (default: a new temp dir)")
 	if err := fs.Parse(args); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 )
@@ -33,11 +34,13 @@ func (rep *report) print(w io.Writer) {
 	p("requests: %d sent (%d send errors); answered %d, answered twice %d, no responders %d, timed out %d; failed outside faults %d",
 		rq.Sent, rq.SendErrors, rq.Answered, rq.AnsweredTwice, rq.NoResponders, rq.TimedOut, rq.QuietFailed)
 	p("interest: final round %d sent, %d lost; probe rounds that lost messages with the mesh up: %d", rep.FinalRound.Sent, rep.FinalRound.Lost, rep.ProbeMiss)
-	var rss []string
-	for i, r := range rep.RSS {
-		rss = append(rss, fmt.Sprintf("b%d %d→%d MiB", i, r[0]>>20, r[1]>>20))
+	p("faults and convergence after heal, per kind:")
+	p("  %-10s %6s %9s %9s %7s", "kind", "faults", "conv p50", "conv max", "over 5s")
+	for _, k := range allFaults {
+		cs := c.ByKind[k]
+		p("  %-10s %6d %9s %9s %7d", k, rep.Faults[k], ms(cs.P50), ms(cs.Max), cs.Over5)
 	}
-	p("rss (start → end, brokers restart): %s", strings.Join(rss, ", "))
+	rep.printResources(p)
 	if len(rep.Violations) == 0 {
 		p("PASS: no invariant violated (replay with -seed %d)", rep.Seed)
 		return
@@ -45,5 +48,35 @@ func (rep *report) print(w io.Writer) {
 	p("FAIL: %d violations (replay with -seed %d):", len(rep.Violations), rep.Seed)
 	for _, v := range rep.Violations {
 		p("  %s", v)
+	}
+}
+
+// printResources writes the resource growth check: how many incarnations
+// were checked, and per broker its longest-lived one's numbers.
+func (rep *report) printResources(p func(string, ...any)) {
+	grew := 0
+	longest := map[string]resourceVerdict{}
+	var names []string
+	for _, v := range rep.Resources {
+		if v.Grew != "" {
+			grew++
+		}
+		l, ok := longest[v.Broker]
+		if !ok {
+			names = append(names, v.Broker)
+		}
+		if !ok || v.Lived > l.Lived {
+			longest[v.Broker] = v
+		}
+	}
+	sort.Strings(names)
+	p("resources: %d broker incarnations checked (sampled at every convergence), %d grew; the longest-lived of each broker:", len(rep.Resources), grew)
+	p("  %-6s %5s %7s %8s %-15s %-19s %s", "broker", "start", "samples", "lived", "goroutines", "rss MiB", "heap in use MiB")
+	for _, n := range names {
+		v := longest[n]
+		p("  %-6s %5d %7d %8s %-15s %-19s %s", v.Broker, v.Start, v.Samples, v.Lived.Round(time.Second),
+			fmt.Sprintf("%d→%d (≤%d)", v.GoroutinesFrom, v.GoroutinesTo, v.GoroutineBound),
+			fmt.Sprintf("%.0f→%.0f (≤%.0f)", float64(v.RSSFrom)/(1<<20), float64(v.RSSTo)/(1<<20), float64(v.RSSBound)/(1<<20)),
+			fmt.Sprintf("%.1f→%.1f", float64(v.HeapFrom)/(1<<20), float64(v.HeapTo)/(1<<20)))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -45,8 +46,9 @@ type runner struct {
 	problems    []string // violations the run itself saw
 	probeMisses int      // probe rounds that lost messages although mesh, clients and nodes looked converged
 	finalRound  probeResult
-	rssStart    []int64
-	rssEnd      []int64
+	// incarnations holds every broker process's resource samples, one
+	// series per start, taken at each convergence point.
+	incarnations []*incarnation
 }
 
 func (r *runner) logf(format string, args ...any) { r.cfg.Logf(format, args...) }
@@ -107,10 +109,11 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 	if _, p := r.converge(ctx, 30*time.Second); p != "" {
 		return nil, fmt.Errorf("the cluster did not settle before the first fault: %s", p)
 	}
-	r.rssStart = r.cluster.rss()
+	r.sampleResources()
 	r.quiet = append(r.quiet, span{From: r.since()})
 
 	sched := newSchedule(cfg.Seed, cfg.Brokers)
+	r.logf("keeper: %s (never killed or lame-ducked)", r.cluster.brokers[sched.keeper].name)
 	for r.since() < cfg.Duration && ctx.Err() == nil {
 		f := sched.next()
 		if err := r.fault(ctx, f); err != nil {
@@ -152,6 +155,9 @@ func (r *runner) fault(ctx context.Context, f fault) error {
 	}
 	if w.Problem != "" {
 		r.problems = append(r.problems, fmt.Sprintf("fault %d (%s %s at %v): %s", len(r.windows)+1, f.Kind, r.cluster.brokers[f.Broker].name, w.Start.Round(time.Millisecond), w.Problem))
+	}
+	if p == "" {
+		r.sampleResources()
 	}
 	r.logf("  healed, converged in %v", took.Round(time.Millisecond))
 	r.windows = append(r.windows, w)
@@ -196,6 +202,7 @@ func (r *runner) converge(ctx context.Context, d time.Duration) (time.Duration, 
 			}
 		}
 		if problem == "" {
+			before := r.cluster.routeIDs()
 			res := r.probe(fmt.Sprintf("c%d.%d", len(r.windows), round), 1)
 			if res.lost == 0 && res.err == "" {
 				return time.Since(t0), ""
@@ -204,6 +211,7 @@ func (r *runner) converge(ctx context.Context, d time.Duration) (time.Duration, 
 			if res.err == "" {
 				r.probeMisses++
 				r.logf("  mesh, clients and nodes converged, but %s; retrying", problem)
+				r.logProbeMiss(before)
 			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -211,6 +219,42 @@ func (r *runner) converge(ctx context.Context, d time.Duration) (time.Duration, 
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// logProbeMiss logs what may explain a probe round that lost messages
+// with the mesh up: routes replaced since the mesh check (a route that
+// came up after the probe's subscriptions were flushed learns their
+// interest from the new route's full interest exchange, not through the
+// barrier), and each broker's interest-barrier timeouts (a PONG sent
+// before every route confirmed).
+func (r *runner) logProbeMiss(before []string) {
+	after := r.cluster.routeIDs()
+	if gone, came := diff(before, after), diff(after, before); len(gone)+len(came) > 0 {
+		r.logf("  routes replaced since the mesh check: gone [%s], new [%s]", strings.Join(gone, " "), strings.Join(came, " "))
+	} else {
+		r.logf("  no route replaced since the mesh check")
+	}
+	for _, b := range r.cluster.brokers {
+		data, err := os.ReadFile(filepath.Join(r.cluster.dir, b.name+".log"))
+		if n := strings.Count(string(data), "interest barrier's timeout"); err == nil && n > 0 {
+			r.logf("  %s: %d interest barrier timeouts logged so far", b.name, n)
+		}
+	}
+}
+
+// diff lists what is in a and not in b.
+func diff(a, b []string) []string {
+	in := map[string]bool{}
+	for _, s := range b {
+		in[s] = true
+	}
+	var out []string
+	for _, s := range a {
+		if !in[s] {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // probeResult is one probe round: per (subscriber broker, publisher
@@ -315,7 +359,7 @@ func (r *runner) finish(ctx context.Context) (*report, error) {
 	if left := r.nodes.settle(90 * time.Second); left != "" {
 		r.problems = append(r.problems, "node messages still unconfirmed 90 s after the last fault: "+left)
 	}
-	r.rssEnd = r.cluster.rss()
+	r.sampleResources() // the end: quiet, everything delivered, clients still connected
 	r.nodes.close()
 	return r.check(), nil
 }
