@@ -55,6 +55,9 @@ func (r *route) closed() {
 	r.subsMu.Unlock()
 	for _, rs := range subs {
 		rs.acc.mux.Unsubscribe(rs.sub)
+		if li := r.srv.leafs.interest; li != nil {
+			li.remote(rs.acc.name, rs.sub.Subject, rs.sub.Queue, r, 0)
+		}
 	}
 	r.srv.routeDown(r)
 }

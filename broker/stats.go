@@ -124,6 +124,9 @@ func (s *Server) Stats() Stats {
 	for _, r := range s.routes {
 		t.add(&r.conn)
 	}
+	for _, l := range s.leafs.conns {
+		t.add(&l.conn)
+	}
 	conns := len(s.clients)
 	s.mu.Unlock()
 	return Stats{

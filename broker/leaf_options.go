@@ -1,0 +1,153 @@
+package broker
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/murmurmq/murmur/pubsub"
+)
+
+// Leaf node defaults, as nats-server's.
+const (
+	// DefaultLeafNodePort is where a remote URL without a port points
+	// (nats-server's DEFAULT_LEAFNODE_PORT).
+	DefaultLeafNodePort = 7422
+	// DefaultLeafReconnect caps the redial backoff of a remote
+	// (nats-server's DEFAULT_LEAF_NODE_RECONNECT).
+	DefaultLeafReconnect = time.Second
+	// leafLoopReconnectDelay is the wait before redialing a hub that
+	// reported a loop (nats-server's leafNodeReconnectDelayAfterLoopDetected).
+	leafLoopReconnectDelay = 30 * time.Second
+)
+
+// LeafNodeOptions turn on leaf node connections (docs/leafnodes.md): a
+// listener where leaf brokers connect (this broker is their hub) and
+// remotes this broker dials (it is their leaf). Both may be set.
+type LeafNodeOptions struct {
+	// Addr is the leaf node listener, "host:port" (port 0: a free one);
+	// empty: no listener.
+	Addr string
+	// Advertise is the "host:port" leaves are told to reach this broker
+	// at (INFO leafnode_urls); default the bound address.
+	Advertise string
+	// NoAdvertise leaves the cluster's other leafnode URLs out of INFO.
+	NoAdvertise bool
+	// User and Password, when set, are the one credential accepted
+	// leaves present; they bind to Account ($G when empty). Users is the
+	// list form. With neither, accepted leaves authenticate as clients do
+	// (the server's users and accounts), as nats-server.
+	User, Password, Account string
+	Users                   []LeafUser
+	// AuthTimeout bounds the leaf handshake (0: DefaultAuthTimeout).
+	AuthTimeout time.Duration
+	// Remotes are the hubs this broker dials.
+	Remotes []RemoteLeaf
+	// Reconnect caps the backoff between dials of a remote (0:
+	// DefaultLeafReconnect).
+	Reconnect time.Duration
+}
+
+// LeafUser is one credential accepted leaves may present.
+type LeafUser struct {
+	Name, Password string
+	// Account the leaf binds to ($G when empty).
+	Account string
+}
+
+// RemoteLeaf is one hub this broker connects to as a leaf.
+type RemoteLeaf struct {
+	// URLs of the hub's leaf node listeners, "nats://[user:pass@]host[:port]"
+	// (also "tls://"... is refused until TLS is built); tried in turn.
+	URLs []string
+	// Account is the local account the connection binds ($G when empty):
+	// its interest crosses, and what arrives is published in it.
+	Account string
+	// Credentials is a .creds file (user JWT and nkey seed) for a hub in
+	// operator mode.
+	Credentials string
+	// DenyImports are subjects not taken from the hub (no interest sent,
+	// messages dropped); DenyExports subjects not sent to it.
+	DenyImports, DenyExports []string
+}
+
+func (o *LeafNodeOptions) validate() error {
+	if o.Addr != "" {
+		if _, _, err := net.SplitHostPort(o.Addr); err != nil {
+			return fmt.Errorf("leafnodes.listen: %w", err)
+		}
+	}
+	if o.User != "" && len(o.Users) > 0 {
+		return fmt.Errorf("leafnodes.authorization: user and users cannot both be set")
+	}
+	if o.AuthTimeout < 0 || o.Reconnect < 0 {
+		return fmt.Errorf("leafnodes: timeout and reconnect must not be negative")
+	}
+	for i, r := range o.Remotes {
+		if len(r.URLs) == 0 {
+			return fmt.Errorf("leafnodes.remotes[%d]: no url", i)
+		}
+		for _, u := range r.URLs {
+			if _, err := remoteLeafAddr(u); err != nil {
+				return fmt.Errorf("leafnodes.remotes[%d]: %w", i, err)
+			}
+		}
+		for _, list := range [][]string{r.DenyImports, r.DenyExports} {
+			for _, s := range list {
+				if !pubsub.ValidSubject(s) {
+					return fmt.Errorf("leafnodes.remotes[%d]: deny subject %q is not valid", i, s)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// remoteLeafAddr parses a remote URL into the address to dial and the
+// credentials it carries.
+func remoteLeafAddr(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("url %q: %w", raw, err)
+	}
+	switch u.Scheme {
+	case "nats", "nats-leaf":
+	case "":
+		return nil, fmt.Errorf("url %q: no scheme (nats://host:port)", raw)
+	default:
+		return nil, fmt.Errorf("url %q: scheme %q is not supported yet (nats:// only; TLS, WebSocket and QUIC leaf connections are not built)", raw, u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("url %q: no host", raw)
+	}
+	if u.Port() == "" {
+		u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(DefaultLeafNodePort))
+	}
+	return u, nil
+}
+
+// denyList is a remote's deny_imports or deny_exports.
+type denyList []string
+
+// blocks reports whether a message on subject is denied.
+func (d denyList) blocks(subject string) bool {
+	for _, p := range d {
+		if pubsub.SubjectMatches(p, subject) {
+			return true
+		}
+	}
+	return false
+}
+
+// covers reports whether every subject of sub (a subscription, maybe
+// with wildcards) is denied, so interest in it need not cross.
+func (d denyList) covers(sub string) bool {
+	for _, p := range d {
+		if pubsub.SubjectIsSubset(sub, p) {
+			return true
+		}
+	}
+	return false
+}
