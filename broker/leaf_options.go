@@ -105,6 +105,13 @@ func (o *LeafNodeOptions) validate() error {
 	return nil
 }
 
+// CheckRemoteLeafURL reports what is wrong with a remote's URL, if
+// anything (for the config file's errors).
+func CheckRemoteLeafURL(raw string) error {
+	_, err := remoteLeafAddr(raw)
+	return err
+}
+
 // remoteLeafAddr parses a remote URL into the address to dial and the
 // credentials it carries.
 func remoteLeafAddr(raw string) (*url.URL, error) {

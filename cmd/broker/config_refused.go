@@ -16,8 +16,6 @@ import (
 // refusedTop are the top-level keys (nats-server's processConfigFileLine).
 var refusedTop = map[string]string{
 	"gateway":                  "gateways between clusters are not built",
-	"leaf":                     "leaf nodes are not built yet",
-	"leafnodes":                "leaf nodes are not built yet",
 	"jetstream":                "JetStream is not built yet",
 	"store_dir":                "JetStream is not built yet",
 	"storedir":                 "JetStream is not built yet",
