@@ -187,4 +187,3 @@ func leafRemote(v *conf.Value) (broker.RemoteLeaf, error) {
 	}
 	return r, nil
 }
-

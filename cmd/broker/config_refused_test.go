@@ -46,7 +46,7 @@ var natsServerKeys = map[string][]string{
 		"min_version", "minimum_version", "compression", "isolate_leafnode_interest", "isolate",
 		"write_deadline", "write_timeout"},
 	"leafnodes.authorization": {"user", "username", "pass", "password", "nkey", "timeout", "users", "account", "proxy_required"},
-	"cluster.tls": {"insecure", "verify", "pinned_certs", "timeout", "certs", "ocsp_peer"},
+	"cluster.tls":             {"insecure", "verify", "pinned_certs", "timeout", "certs", "ocsp_peer"},
 	"authorization": {"user", "username", "pass", "password", "token", "timeout", "users",
 		"default_permission", "default_permissions", "permissions", "auth_callout", "auth_hook", "proxy_required"},
 }
