@@ -1,0 +1,133 @@
+package broker_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/murmurmq/murmur/broker"
+)
+
+// A leaf attached to one broker of a hub cluster reaches subscribers on
+// every broker of it and back, one hop inside the cluster, exactly once;
+// a queue group with members only on the far broker and the leaf gets
+// each message once.
+func TestLeafHubCluster(t *testing.T) {
+	hubs := startMeshWith(t, 2, func(o *broker.Options) {
+		o.LeafNode = &broker.LeafNodeOptions{Addr: "127.0.0.1:0"}
+	})
+	leaf := startLeafOf(t, leafURL(hubs[0]), nil)
+	waitLeafs(t, hubs[0], 1)
+	far, lc := connectTCP(t, hubs[1]), connectTCP(t, leaf)
+
+	fs, _ := far.SubscribeSync("far.>")
+	far.Flush()
+	ls, _ := lc.SubscribeSync("edge.>")
+	lc.Flush()
+	ourInterest(t, leaf)("the far broker's interest reaches the leaf", []string{"far.>"}, nil)
+	waitInterest(t, hubs[1:], "edge.x", 1)
+
+	lc.Publish("far.1", []byte("up"))
+	if m := leafRecv(t, fs); string(m.Data) != "up" {
+		t.Fatalf("got %q", m.Data)
+	}
+	far.Publish("edge.x", []byte("down"))
+	if m := leafRecv(t, ls); string(m.Data) != "down" {
+		t.Fatalf("got %q", m.Data)
+	}
+	if r, err := far.Request("none.here", nil, time.Second); err == nil {
+		t.Fatalf("reply from nowhere: %v", r)
+	}
+	lc.Subscribe("svc.edge", func(m *nats.Msg) { m.Respond([]byte("from the edge")) })
+	lc.Flush()
+	waitInterest(t, hubs[1:], "svc.edge", 1)
+	if r, err := far.Request("svc.edge", nil, 5*time.Second); err != nil || string(r.Data) != "from the edge" {
+		t.Fatalf("request across cluster and leaf: %v %v", r, err)
+	}
+	leafNoMsg(t, fs)
+	leafNoMsg(t, ls)
+
+	// Queue members on the far broker and on the leaf, published from the
+	// hub broker in between: exactly once in total.
+	fq, _ := far.QueueSubscribeSync("jobs", "w")
+	far.Flush()
+	lq, _ := lc.QueueSubscribeSync("jobs", "w")
+	lc.Flush()
+	waitInterest(t, hubs[:1], "jobs", 2)
+	hc := connectTCP(t, hubs[0])
+	const n = 40
+	for i := range n {
+		hc.Publish("jobs", []byte(fmt.Sprint(i)))
+	}
+	hc.Flush()
+	got := map[string]int{}
+	deadline := time.Now().Add(10 * time.Second)
+	for total := 0; total < n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d of %d: %v", total, n, got)
+		}
+		for _, sub := range []*nats.Subscription{fq, lq} {
+			if m, err := sub.NextMsg(10 * time.Millisecond); err == nil {
+				got[string(m.Data)]++
+				total++
+			}
+		}
+	}
+	for k, c := range got {
+		if c != 1 {
+			t.Fatalf("message %s delivered %d times", k, c)
+		}
+	}
+	leafNoMsg(t, fq)
+	leafNoMsg(t, lq)
+}
+
+// The remote's account binds one local account to the hub account the
+// leaf's credentials log into; other accounts of either side see nothing.
+func TestLeafAccountBinding(t *testing.T) {
+	ho := testOptions()
+	ho.Auth = accountsAuth()
+	ho.LeafNode = &broker.LeafNodeOptions{Addr: "127.0.0.1:0", User: "leaf", Password: "pw", Account: "B"}
+	hub := startServer(t, ho, nil)
+	lo := testOptions()
+	lo.Auth = accountsAuth()
+	lo.LeafNode = &broker.LeafNodeOptions{Remotes: []broker.RemoteLeaf{{
+		URLs: []string{"nats://leaf:pw@" + hub.LeafAddr().String()}, Account: "A",
+	}}}
+	leaf := startServer(t, lo, nil)
+	waitLeafs(t, hub, 1)
+	waitLeafs(t, leaf, 1)
+	if ls := hub.Leafs(false); ls[0].Account != "B" || ls[0].Remote != "A" {
+		t.Fatalf("hub side: %+v", ls[0])
+	}
+	if ls := leaf.Leafs(false); ls[0].Account != "A" || ls[0].Remote != "B" || !ls[0].ToHub {
+		t.Fatalf("leaf side: %+v", ls[0])
+	}
+	hubB, hubA := login(t, hub, "bob", "b"), login(t, hub, "alice", "a")
+	leafA, leafB := login(t, leaf, "alice", "a"), login(t, leaf, "bob", "b")
+	inB, _ := hubB.SubscribeSync("x")
+	inA, _ := hubA.SubscribeSync("x")
+	hubB.Flush()
+	hubA.Flush()
+	ourInterest(t, leaf)("hub B's interest on the leaf", []string{"x"}, nil)
+	leafB.Publish("x", []byte("from leaf B"))
+	leafA.Publish("x", []byte("from leaf A"))
+	leafA.Flush()
+	leafB.Flush()
+	if m := leafRecv(t, inB); string(m.Data) != "from leaf A" {
+		t.Fatalf("hub B got %q", m.Data)
+	}
+	leafNoMsg(t, inB)
+	leafNoMsg(t, inA)
+	// A wrong password is refused; the leaf keeps redialing, so the hub
+	// counts the failures.
+	bad := testOptions()
+	bad.LeafNode = &broker.LeafNodeOptions{Remotes: []broker.RemoteLeaf{{URLs: []string{"nats://leaf:nope@" + hub.LeafAddr().String()}}}}
+	startServer(t, bad, nil)
+	eventually(t, 5*time.Second, "refused logins counted", func() bool { return hub.AuthFailures() >= 2 })
+	if hub.NumLeafs() != 1 {
+		t.Fatalf("%d leaf connections, want 1", hub.NumLeafs())
+	}
+}
