@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -129,5 +130,29 @@ func TestLeafAccountBinding(t *testing.T) {
 	eventually(t, 5*time.Second, "refused logins counted", func() bool { return hub.AuthFailures() >= 2 })
 	if hub.NumLeafs() != 1 {
 		t.Fatalf("%d leaf connections, want 1", hub.NumLeafs())
+	}
+}
+
+// Leaf connections announce themselves in the system account.
+func TestLeafEvents(t *testing.T) {
+	o := testOptions()
+	o.Auth = &broker.AuthOptions{System: &broker.User{Name: "sys", Password: "s"}}
+	o.LeafNode = &broker.LeafNodeOptions{Addr: "127.0.0.1:0"}
+	hub := startServer(t, o, nil)
+	sys := login(t, hub, "sys", "s")
+	events, _ := sys.SubscribeSync("$SYS.ACCOUNT.*.LEAFNODE.>")
+	sys.Flush()
+	leaf := startLeafOf(t, leafURL(hub), nil)
+	waitLeafs(t, hub, 1)
+	var ev broker.LeafNodeEvent
+	m := leafRecv(t, events)
+	if json.Unmarshal(m.Data, &ev) != nil || m.Subject != "$SYS.ACCOUNT.$G.LEAFNODE.CONNECT" || ev.Account != "$G" ||
+		ev.Server.ID != hub.ID() || ev.Peer != leaf.Name() || ev.Spoke {
+		t.Fatalf("connect event on %s: %s", m.Subject, m.Data)
+	}
+	leaf.Close()
+	m = leafRecv(t, events)
+	if json.Unmarshal(m.Data, &ev) != nil || m.Subject != "$SYS.ACCOUNT.$G.LEAFNODE.DISCONNECT" || ev.Reason == "" {
+		t.Fatalf("disconnect event on %s: %s", m.Subject, m.Data)
 	}
 }

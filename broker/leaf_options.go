@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -101,6 +102,15 @@ func (o *LeafNodeOptions) validate() error {
 				}
 			}
 		}
+	}
+	return nil
+}
+
+// leafReloadable refuses a reload that changes the leafnodes block: the
+// listener, the remotes and their bindings are set up at Start.
+func leafReloadable(cur, n *LeafNodeOptions) error {
+	if !reflect.DeepEqual(cur, n) {
+		return fmt.Errorf("leafnodes: changes need a restart")
 	}
 	return nil
 }

@@ -135,6 +135,7 @@ func (s *Server) startLeaf(l *leaf) bool {
 	s.wg.Add(2)
 	go l.writeLoop()
 	go l.readLoop()
+	s.leafEvent(l, "")
 	return true
 }
 
@@ -146,7 +147,12 @@ func (s *Server) leafDown(l *leaf) {
 	}
 	s.retireLocked(&l.conn)
 	s.mu.Unlock()
-	s.log.Info("leaf node connection down", zap.String("peer", l.peer.Name), zap.String("reason", l.closeReason().String()))
+	reason := l.closeReason().String()
+	if reason == "" {
+		reason = ClientClosed.String()
+	}
+	s.log.Info("leaf node connection down", zap.String("peer", l.peer.Name), zap.String("reason", reason))
+	s.leafEvent(l, reason)
 	close(l.done)
 }
 

@@ -238,3 +238,16 @@ func TestLeafReconnectsAfterHubRestart(t *testing.T) {
 		t.Fatalf("got %q", m.Data)
 	}
 }
+
+// A reload may not change the leafnodes block; an unchanged one reloads.
+func TestLeafReloadRefused(t *testing.T) {
+	hub := startHub(t, nil)
+	o := hub.Options()
+	if err := hub.Reload(o); err != nil {
+		t.Fatalf("unchanged: %v", err)
+	}
+	o.LeafNode = &broker.LeafNodeOptions{Addr: "127.0.0.1:0", User: "x", Password: "y"}
+	if err := hub.Reload(o); err == nil || err.Error() != "leafnodes: changes need a restart" {
+		t.Fatalf("changed: %v", err)
+	}
+}
