@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"net"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -99,4 +100,63 @@ func (m *Server) leafMetrics(w *promWriter) {
 				"account", l.Account, "spoke", strconv.FormatBool(l.IsSpoke))
 		}
 	}
+}
+
+// LeafNodeVarz is the /varz "leaf" block, nats-server's LeafNodeOptsVarz
+// (empty without leaf nodes, as nats-server's).
+type LeafNodeVarz struct {
+	Host        string           `json:"host,omitempty"`
+	Port        int              `json:"port,omitempty"`
+	AuthTimeout float64          `json:"auth_timeout,omitempty"`
+	Remotes     []RemoteLeafVarz `json:"remotes,omitempty"`
+}
+
+// RemoteLeafVarz is one configured remote (nats-server's
+// RemoteLeafOptsVarz): the local account it binds, its hosts, its denies.
+type RemoteLeafVarz struct {
+	LocalAccount string     `json:"local_account,omitempty"`
+	URLs         []string   `json:"urls,omitempty"`
+	Deny         *DenyRules `json:"deny,omitempty"`
+}
+
+// DenyRules are a remote's deny_exports and deny_imports.
+type DenyRules struct {
+	Exports []string `json:"exports,omitempty"`
+	Imports []string `json:"imports,omitempty"`
+}
+
+// leafVarz fills the "leaf" block from the options and the bound leaf
+// node listener.
+func (m *Server) leafVarz(o broker.Options) LeafNodeVarz {
+	ln := o.LeafNode
+	if ln == nil {
+		return LeafNodeVarz{}
+	}
+	var v LeafNodeVarz
+	if b, ok := m.b.(interface{ LeafAddr() net.Addr }); ok && b.LeafAddr() != nil {
+		h, p, _ := net.SplitHostPort(b.LeafAddr().String())
+		v.Host = h
+		v.Port, _ = strconv.Atoi(p)
+		at := ln.AuthTimeout
+		if at <= 0 {
+			at = broker.DefaultAuthTimeout
+		}
+		v.AuthTimeout = at.Seconds()
+	}
+	for _, r := range ln.Remotes {
+		rv := RemoteLeafVarz{LocalAccount: r.Account}
+		if rv.LocalAccount == "" {
+			rv.LocalAccount = broker.GlobalAccount
+		}
+		for _, raw := range r.URLs {
+			if u, err := url.Parse(raw); err == nil {
+				rv.URLs = append(rv.URLs, u.Host) // as nats-server: no credentials
+			}
+		}
+		if len(r.DenyImports) > 0 || len(r.DenyExports) > 0 {
+			rv.Deny = &DenyRules{Exports: r.DenyExports, Imports: r.DenyImports}
+		}
+		v.Remotes = append(v.Remotes, rv)
+	}
+	return v
 }

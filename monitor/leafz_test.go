@@ -54,10 +54,19 @@ func TestLeafz(t *testing.T) {
 	}
 	_, body = get(t, c, m, "/varz")
 	var v struct {
-		Leafs int `json:"leafnodes"`
+		Leafs int                  `json:"leafnodes"`
+		Leaf  monitor.LeafNodeVarz `json:"leaf"`
 	}
-	if json.Unmarshal(body, &v) != nil || v.Leafs != 1 {
+	if json.Unmarshal(body, &v) != nil || v.Leafs != 1 || v.Leaf.Host != "127.0.0.1" || v.Leaf.Port == 0 || v.Leaf.AuthTimeout != 2 {
 		t.Fatalf("varz leafnodes: %s", body)
+	}
+	// The leaf's /varz lists its remote, without credentials.
+	lm := startMonitor(t, leaf, monitor.Config{})
+	_, body = get(t, c, lm, "/varz")
+	v.Leaf = monitor.LeafNodeVarz{}
+	if json.Unmarshal(body, &v) != nil || len(v.Leaf.Remotes) != 1 || v.Leaf.Remotes[0].LocalAccount != "$G" ||
+		v.Leaf.Remotes[0].URLs[0] != hub.LeafAddr().String() || v.Leaf.Port != 0 {
+		t.Fatalf("leaf varz: %+v", v.Leaf)
 	}
 }
 

@@ -225,6 +225,7 @@ func (m *Server) Varz() *Varz {
 		v.Remotes = len(seen)
 	}
 	v.Leafs = len(m.leafs(false))
+	v.LeafNode = m.leafVarz(o)
 	// The lists clients get in INFO connect_urls, as nats-server reports them.
 	if b, ok := m.b.(connectURLser); ok {
 		v.ConnectURLs = b.ConnectURLs()
