@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -38,6 +39,8 @@ type leafInfo struct {
 	Headers         bool     `json:"headers"`
 	AuthRequired    bool     `json:"auth_required,omitempty"`
 	MaxPayload      int      `json:"max_payload"`
+	TLSRequired     bool     `json:"tls_required,omitempty"`
+	TLSVerify       bool     `json:"tls_verify,omitempty"`
 	CID             uint64   `json:"client_id,omitempty"`
 	Nonce           string   `json:"nonce,omitempty"`
 	Cluster         string   `json:"cluster,omitempty"`
@@ -97,6 +100,10 @@ func (s *Server) leafInfoFor(cid uint64, nonce []byte) leafInfo {
 	if s.opts.Cluster != nil {
 		li.Cluster = s.opts.Cluster.Name
 	}
+	if t := o.LeafNode.TLS; t != nil {
+		li.TLSRequired = true
+		li.TLSVerify = t.Config.ClientAuth == tls.RequireAndVerifyClientCert
+	}
 	return li
 }
 
@@ -117,6 +124,18 @@ func (s *Server) acceptLeaf(nc net.Conn) {
 	if err := writeJSONLine(nc, "INFO", &info); err != nil {
 		nc.Close()
 		return
+	}
+	if t := o.TLS; t != nil {
+		// After INFO, as nats-server's createLeafNode: the leaf reads
+		// tls_required and starts the handshake.
+		tc := tls.Server(nc, t.Config)
+		if err := tc.Handshake(); err != nil {
+			s.stats.tlsFailures.Add(1)
+			s.log.Info("leaf node TLS handshake failed", zap.Stringer("remote", nc.RemoteAddr()), zap.Error(err))
+			nc.Close()
+			return
+		}
+		nc = tc
 	}
 	refuse := func(text, why string) {
 		s.log.Info("leaf node refused", zap.Stringer("remote", nc.RemoteAddr()), zap.String("why", why))
@@ -227,6 +246,24 @@ func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf
 	}
 	if hub.CID == 0 || hub.LeafNodeURLs == nil {
 		return fail(errors.New("not a leaf node port (INFO has no client_id or leafnode_urls)"))
+	}
+	if hub.TLSRequired || r.opts.TLS != nil || u.Scheme == "tls" {
+		if !hub.TLSRequired {
+			return fail(errors.New("TLS is configured for this remote, but the hub does not offer it"))
+		}
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if r.opts.TLS != nil {
+			cfg = r.opts.TLS.Clone()
+		}
+		if cfg.ServerName == "" {
+			cfg.ServerName = u.Hostname()
+		}
+		tc := tls.Client(nc, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			s.stats.tlsFailures.Add(1)
+			return fail(fmt.Errorf("TLS: %w", err))
+		}
+		nc = tc
 	}
 	lc := leafConnect{
 		Version: Version, ID: s.id, Name: s.opts.Name, Headers: true,

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/url"
@@ -44,6 +45,10 @@ type LeafNodeOptions struct {
 	Users                   []LeafUser
 	// AuthTimeout bounds the leaf handshake (0: DefaultAuthTimeout).
 	AuthTimeout time.Duration
+	// TLS, when set, makes the leaf node listener require TLS: INFO says
+	// tls_required and the handshake follows it (as nats-server's, not
+	// TLS-first).
+	TLS *TLSOptions
 	// Remotes are the hubs this broker dials.
 	Remotes []RemoteLeaf
 	// Reconnect caps the backoff between dials of a remote (0:
@@ -72,6 +77,10 @@ type RemoteLeaf struct {
 	// DenyImports are subjects not taken from the hub (no interest sent,
 	// messages dropped); DenyExports subjects not sent to it.
 	DenyImports, DenyExports []string
+	// TLS is the client TLS configuration (CAs, a client certificate).
+	// TLS is used when it is set, when a URL is tls://, or when the hub's
+	// INFO requires it (then with the system roots if TLS is nil).
+	TLS *tls.Config
 }
 
 func (o *LeafNodeOptions) validate() error {
@@ -79,6 +88,9 @@ func (o *LeafNodeOptions) validate() error {
 		if _, _, err := net.SplitHostPort(o.Addr); err != nil {
 			return fmt.Errorf("leafnodes.listen: %w", err)
 		}
+	}
+	if o.TLS != nil && (o.TLS.Config == nil || len(o.TLS.Config.Certificates) == 0 && o.TLS.Config.GetCertificate == nil) {
+		return fmt.Errorf("leafnodes.tls: no certificate")
 	}
 	if o.User != "" && len(o.Users) > 0 {
 		return fmt.Errorf("leafnodes.authorization: user and users cannot both be set")
@@ -130,11 +142,11 @@ func remoteLeafAddr(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("url %q: %w", raw, err)
 	}
 	switch u.Scheme {
-	case "nats", "nats-leaf":
+	case "nats", "nats-leaf", "tls":
 	case "":
 		return nil, fmt.Errorf("url %q: no scheme (nats://host:port)", raw)
 	default:
-		return nil, fmt.Errorf("url %q: scheme %q is not supported yet (nats:// only; TLS, WebSocket and QUIC leaf connections are not built)", raw, u.Scheme)
+		return nil, fmt.Errorf("url %q: scheme %q is not supported yet (nats:// or tls://; WebSocket and QUIC leaf connections are not built)", raw, u.Scheme)
 	}
 	if u.Hostname() == "" {
 		return nil, fmt.Errorf("url %q: no host", raw)

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"net"
+	"os"
 	"strconv"
 
 	"github.com/murmurmq/murmur/broker"
@@ -11,7 +14,6 @@ import (
 // refusedLeaf are keys of the leafnodes block (nats-server parseLeafNodes)
 // Murmur does not implement.
 var refusedLeaf = map[string]string{
-	"tls":                       "TLS on leaf node connections is not built yet",
 	"compression":               "leaf node connections are not compressed",
 	"min_version":               "leaf connections of every version are accepted",
 	"minimum_version":           "leaf connections of every version are accepted",
@@ -30,7 +32,6 @@ var refusedLeafAuth = map[string]string{
 
 // refusedLeafRemote are keys of a leafnodes.remotes entry not implemented.
 var refusedLeafRemote = map[string]string{
-	"tls":                       "TLS on leaf node connections is not built yet",
 	"hub":                       "a remote is always this broker's hub",
 	"nkey":                      "remotes authenticate with URL credentials or a credentials file",
 	"seed":                      "remotes authenticate with URL credentials or a credentials file",
@@ -112,6 +113,13 @@ func leafKeys(o *broker.Options) setter {
 			"reconnect_delay":    duration(&ln.Reconnect),
 			"reconnect_interval": duration(&ln.Reconnect),
 			"authorization":      block(refuse(auth, refusedLeafAuth)),
+			"tls": func(v *conf.Value) (err error) {
+				ln.TLS, err = decodeTLS(v)
+				if err == nil && ln.TLS.HandshakeFirst {
+					return v.Errorf("handshake_first: not supported by Murmur (leaf node TLS starts after INFO, as nats-server's)")
+				}
+				return err
+			},
 			"remotes": func(v *conf.Value) error {
 				list, err := v.AsArray()
 				if err != nil {
@@ -166,16 +174,20 @@ func leafRemote(v *conf.Value) (broker.RemoteLeaf, error) {
 		return nil
 	}
 	ks := keys{
-		"url":            urls,
-		"urls":           urls,
-		"account":        str(&r.Account),
-		"local":          str(&r.Account),
-		"credentials":    str(&r.Credentials),
-		"creds":          str(&r.Credentials),
-		"deny_imports":   stringSlice(&r.DenyImports),
-		"deny_import":    stringSlice(&r.DenyImports),
-		"deny_exports":   stringSlice(&r.DenyExports),
-		"deny_export":    stringSlice(&r.DenyExports),
+		"url":          urls,
+		"urls":         urls,
+		"account":      str(&r.Account),
+		"local":        str(&r.Account),
+		"credentials":  str(&r.Credentials),
+		"creds":        str(&r.Credentials),
+		"deny_imports": stringSlice(&r.DenyImports),
+		"deny_import":  stringSlice(&r.DenyImports),
+		"deny_exports": stringSlice(&r.DenyExports),
+		"deny_export":  stringSlice(&r.DenyExports),
+		"tls": func(v *conf.Value) (err error) {
+			r.TLS, err = remoteTLS(v)
+			return err
+		},
 		"no_randomize":   func(v *conf.Value) error { _, err := v.AsBool(); return err }, // URLs are tried in order
 		"dont_randomize": func(v *conf.Value) error { _, err := v.AsBool(); return err },
 	}
@@ -186,4 +198,47 @@ func leafRemote(v *conf.Value) (broker.RemoteLeaf, error) {
 		return r, v.Errorf("a remote needs url or urls")
 	}
 	return r, nil
+}
+
+// remoteTLS is a remote's tls block: the client side of a leaf
+// connection. ca_file is the CAs that sign the hub's certificate (default
+// the system roots), cert_file and key_file an optional client
+// certificate, insecure skips verifying the hub.
+func remoteTLS(v *conf.Value) (*tls.Config, error) {
+	var cert, key, ca *conf.Value
+	var insecure bool
+	ks := keys{
+		"cert_file": keep(&cert),
+		"key_file":  keep(&key),
+		"ca_file":   keep(&ca),
+		"insecure":  boolean(&insecure),
+		"timeout":   func(v *conf.Value) error { _, err := v.AsDuration(); return err }, // the handshake is bounded at 5 s
+		"verify":    func(v *conf.Value) error { _, err := v.AsBool(); return err },     // a dialer always verifies, unless insecure
+	}
+	if err := block(refuse(ks, refusedTLS))(v); err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure}
+	if (cert == nil) != (key == nil) {
+		return nil, v.Errorf("cert_file and key_file go together")
+	}
+	if cert != nil {
+		pair, err := tls.LoadX509KeyPair(cert.Str, key.Str)
+		if err != nil {
+			return nil, cert.Errorf("loading the key pair: %v", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	if ca != nil {
+		pem, err := os.ReadFile(ca.Str)
+		if err != nil {
+			return nil, ca.Errorf("%v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, ca.Errorf("no PEM certificates in %s", ca.Str)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,5 +98,33 @@ leafnodes { remotes: [ { url: "nats://leaf:wrong@127.0.0.1:%d" } ], reconnect: "
 		if string(m.Data) == "no" {
 			t.Fatal("a leaf with a wrong password reached the hub")
 		}
+	}
+}
+
+// TestConfigLeafTLS: leafnodes.tls is the hub's server TLS, a remote's
+// tls its client side (ca_file as the roots).
+func TestConfigLeafTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := selfSigned(t, dir)
+	path := writeConf(t, dir, fmt.Sprintf(`
+leafnodes {
+  port: 7422
+  tls { cert_file: %q, key_file: %q, verify: true }
+  remotes: [ { url: "tls://hub:7422", tls { ca_file: %q, cert_file: %q, key_file: %q } } ]
+}`, cert, key, cert, cert, key))
+	cfg, err := parseFlags([]string{"-c", path}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := cfg.opts.LeafNode
+	if ln.TLS == nil || len(ln.TLS.Config.Certificates) != 1 || ln.TLS.Config.ClientAuth.String() != "RequireAndVerifyClientCert" {
+		t.Fatalf("hub tls: %+v", ln.TLS)
+	}
+	if r := ln.Remotes[0].TLS; r == nil || r.RootCAs == nil || len(r.Certificates) != 1 {
+		t.Fatalf("remote tls: %+v", r)
+	}
+	bad := writeConf(t, t.TempDir(), `leafnodes { remotes: [ { url: "tls://hub", tls { cert_file: "/x" } } ] }`)
+	if _, err := parseFlags([]string{"-c", bad}, io.Discard); err == nil || !strings.Contains(err.Error(), "cert_file and key_file go together") {
+		t.Fatalf("cert without key: %v", err)
 	}
 }
