@@ -2,6 +2,7 @@ package broker
 
 import (
 	"net"
+	"net/url"
 	"sync"
 
 	"go.uber.org/zap"
@@ -29,6 +30,7 @@ type leaf struct {
 	// not taken from it (a remote's deny_imports).
 	denyOut, denyIn denyList
 	remote          *leafRemote // the remote this connection is for (toHub only)
+	via             *url.URL    // the URL it was dialed with (toHub only)
 
 	// Reader-owned.
 	parser proto.LeafParser
@@ -39,6 +41,7 @@ type leaf struct {
 	// smap is what the peer was told of this broker's interest; guarded
 	// by the server's leafInterest.mu.
 	smap map[string]int
+	lds  string // its loop detection subject (guarded as smap)
 
 	done chan struct{} // closed when the connection is gone (leafDown)
 }

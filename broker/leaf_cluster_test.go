@@ -156,3 +156,35 @@ func TestLeafEvents(t *testing.T) {
 		t.Fatalf("disconnect event on %s: %s", m.Subject, m.Data)
 	}
 }
+
+// A leaf configured with one broker of a hub cluster learns the others'
+// leaf URLs (also of a broker that joins later, from an INFO then) and
+// fails over to one when its broker goes.
+func TestLeafHubFailover(t *testing.T) {
+	var hubs []*broker.Server
+	for i := range 2 {
+		o := testOptions()
+		clusterOptions(&o, i)
+		o.LeafNode = &broker.LeafNodeOptions{Addr: "127.0.0.1:0"}
+		hubs = append(hubs, startServer(t, o, nil))
+		if i == 0 {
+			startLeafOf(t, leafURL(hubs[0]), nil)
+			waitLeafs(t, hubs[0], 1)
+		}
+	}
+	leaf := startLeafOf(t, leafURL(hubs[0]), nil)
+	meshUp(t, hubs)
+	waitLeafs(t, hubs[0], 2)
+	lc := connectTCP(t, leaf)
+	s, _ := lc.SubscribeSync("after.failover")
+	lc.Flush()
+	hubs[0].Close()
+	// Both leaves: the first learned hubs[1] from an INFO after the route
+	// came up, the second from its first INFO.
+	waitLeafs(t, hubs[1], 2)
+	ourInterest(t, hubs[1])("the surviving hub has the leaf's interest", []string{"after.failover"}, nil)
+	connectTCP(t, hubs[1]).Publish("after.failover", []byte("ok"))
+	if m := leafRecv(t, s); string(m.Data) != "ok" {
+		t.Fatalf("got %q", m.Data)
+	}
+}

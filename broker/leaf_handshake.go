@@ -12,7 +12,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,14 +88,10 @@ const leafHandshakeTimeout = 5 * time.Second
 func (s *Server) leafInfoFor(cid uint64, nonce []byte) leafInfo {
 	o := s.o()
 	host, port := splitHostPort(s.leafs.ln.Addr())
-	adv := net.JoinHostPort(host, strconv.Itoa(port))
-	if a := o.LeafNode.Advertise; a != "" {
-		adv = a
-	}
 	li := leafInfo{
 		ID: s.id, Name: s.opts.Name, Version: Version, Proto: 1, GoVersion: runtime.Version(),
 		Host: host, Port: port, Headers: true, AuthRequired: true, MaxPayload: o.MaxPayload,
-		CID: cid, Nonce: string(nonce), LeafNodeURLs: []string{adv}, InfoOnConnect: true,
+		CID: cid, Nonce: string(nonce), LeafNodeURLs: s.leafURLs(), InfoOnConnect: true,
 	}
 	if s.opts.Cluster != nil {
 		li.Cluster = s.opts.Cluster.Name
@@ -171,7 +167,11 @@ func (s *Server) acceptLeaf(nc net.Conn) {
 	info.ConnectInfo, info.RemoteAccount, info.IsSystemAccount = true, acc.name, acc == s.sysacc
 	b, _ := json.Marshal(&info)
 	l.enqueue(append(append([]byte("INFO "), b...), crlf...))
-	s.startLeaf(l)
+	if s.startLeaf(l) && !slices.Equal(info.LeafNodeURLs, s.leafURLs()) {
+		// A route came or went during the handshake, before this leaf
+		// was registered to hear of it.
+		s.sendLeafURLs(l, s.leafURLs())
+	}
 }
 
 // leafAuth checks a leaf's credentials: the leafnodes authorization when
@@ -247,6 +247,7 @@ func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf
 	if hub.CID == 0 || hub.LeafNodeURLs == nil {
 		return fail(errors.New("not a leaf node port (INFO has no client_id or leafnode_urls)"))
 	}
+	r.learn(hub.LeafNodeURLs, u)
 	if hub.TLSRequired || r.opts.TLS != nil || u.Scheme == "tls" {
 		if !hub.TLSRequired {
 			return fail(errors.New("TLS is configured for this remote, but the hub does not offer it"))
@@ -307,7 +308,7 @@ func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf
 	}
 	_ = nc.SetDeadline(time.Time{})
 	l := newLeaf(s, s.nextID.Add(1), nc, r.acc, true)
-	l.remote = r
+	l.remote, l.via = r, u
 	l.peer = leafPeer{ID: hub.ID, Name: hub.Name, Version: hub.Version, Cluster: hub.Cluster, Account: hub.RemoteAccount}
 	l.headers = hub.Headers
 	l.denyIn, l.denyOut = denyList(r.opts.DenyImports), denyList(r.opts.DenyExports)

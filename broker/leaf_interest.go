@@ -27,10 +27,14 @@ type leafInterest struct {
 	mu     sync.Mutex
 	keys   map[leafKey]*leafCounts
 	leaves map[string]map[*leaf]struct{} // by account name
-	// lds is each account's loop detection subject, $LDS.<random>: sent
-	// to every leaf connection as interest; seeing it come back over a
-	// leaf connection means the leaf topology has a loop.
-	lds map[string]string
+	// lds are the loop detection subjects of the live leaf connections,
+	// by account: each connection sends its own $LDS.<random> as
+	// interest; one coming back over any leaf connection of the account
+	// means the leaf topology has a loop. (nats-server keeps one subject
+	// per account; one per connection means a reconnect never mistakes
+	// its previous connection's subject, still known to a hub's cluster
+	// for a moment, for a loop.)
+	lds map[string]map[string]bool
 }
 
 type leafKey struct{ acc, subject, queue string }
@@ -42,24 +46,15 @@ type leafCounts struct {
 }
 
 func newLeafInterest() *leafInterest {
-	return &leafInterest{keys: map[leafKey]*leafCounts{}, leaves: map[string]map[*leaf]struct{}{}, lds: map[string]string{}}
+	return &leafInterest{keys: map[leafKey]*leafCounts{}, leaves: map[string]map[*leaf]struct{}{}, lds: map[string]map[string]bool{}}
 }
 
-// ldsSubjectLocked is acc's loop detection subject, made on first use.
-func (li *leafInterest) ldsSubjectLocked(acc string) string {
-	s := li.lds[acc]
-	if s == "" {
-		s = leafLDSPrefix + nuid.Next()
-		li.lds[acc] = s
-	}
-	return s
-}
-
-// isLDS reports whether subject is acc's own loop detection subject.
+// isLDS reports whether subject is the loop detection subject of one of
+// acc's live leaf connections.
 func (li *leafInterest) isLDS(acc, subject string) bool {
 	li.mu.Lock()
 	defer li.mu.Unlock()
-	return li.lds[acc] == subject
+	return li.lds[acc][subject]
 }
 
 const leafLDSPrefix = "$LDS."
@@ -152,14 +147,17 @@ func (li *leafInterest) add(l *leaf) {
 			b = appendLS(b, k.subject, k.queue, n)
 		}
 	}
-	b = appendLS(b, li.ldsSubjectLocked(acc), "", 1)
+	l.lds = leafLDSPrefix + nuid.Next()
+	b = appendLS(b, l.lds, "", 1)
 	l.enqueue(b)
 	set := li.leaves[acc]
 	if set == nil {
 		set = map[*leaf]struct{}{}
 		li.leaves[acc] = set
+		li.lds[acc] = map[string]bool{}
 	}
 	set[l] = struct{}{}
+	li.lds[acc][l.lds] = true
 }
 
 // removeLeaf unregisters l (its own interest is dropped by its closed).
@@ -167,6 +165,7 @@ func (li *leafInterest) removeLeaf(l *leaf) {
 	li.mu.Lock()
 	defer li.mu.Unlock()
 	delete(li.leaves[l.acc.name], l)
+	delete(li.lds[l.acc.name], l.lds)
 }
 
 // updateLocked records that l should now see n members of k and returns

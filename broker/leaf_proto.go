@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -12,9 +13,18 @@ import (
 // Leafnode protocol handlers (proto.LeafHandler), run on the connection's
 // reader after the handshake (leaf_handshake.go).
 
-// LeafInfo takes an INFO after the handshake (nats-server sends one when
-// its cluster's leafnode URLs change); the URLs are not used yet.
-func (l *leaf) LeafInfo([]byte) error { return nil }
+// LeafInfo takes an INFO after the handshake: a hub sends one when its
+// cluster's leaf URLs change, which a leaf adds to the URLs it dials.
+func (l *leaf) LeafInfo(arg []byte) error {
+	if l.remote == nil {
+		return nil
+	}
+	var info leafInfo
+	if err := json.Unmarshal(arg, &info); err == nil && len(info.LeafNodeURLs) > 0 {
+		l.remote.learn(info.LeafNodeURLs, l.via)
+	}
+	return nil
+}
 
 // LeafConnect after the handshake is a protocol violation.
 func (l *leaf) LeafConnect([]byte) error {

@@ -16,6 +16,8 @@ type leafRemote struct {
 	urls []*url.URL
 	acc  *account // the local account the connection binds
 
+	learned learnedURLs // from the hub's INFO leafnode_urls (leaf_urls.go)
+
 	mu    sync.Mutex
 	delay time.Duration // a wait the next dial must respect (a loop report)
 	cur   *leaf         // the live connection (nil: none)
@@ -53,7 +55,8 @@ func (s *Server) runRemote(ctx context.Context, r *leafRemote) {
 	backoff := leafMinBackoff
 	next := 0
 	for ctx.Err() == nil {
-		u := r.urls[next%len(r.urls)]
+		urls := r.candidates()
+		u := urls[next%len(urls)]
 		next++
 		l, err := s.dialLeaf(ctx, r, u)
 		if err != nil {

@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/internal/testutil"
 )
 
 // startHub starts a broker with a leaf node listener on a free port.
@@ -249,5 +251,36 @@ func TestLeafReloadRefused(t *testing.T) {
 	o.LeafNode = &broker.LeafNodeOptions{Addr: "127.0.0.1:0", User: "x", Password: "y"}
 	if err := hub.Reload(o); err == nil || err.Error() != "leafnodes: changes need a restart" {
 		t.Fatalf("changed: %v", err)
+	}
+}
+
+// Two brokers that are each other's hub form a loop: it is detected by
+// the loop detection subjects, and one direction is closed (its dialer
+// waits 30 s before it tries again).
+func TestLeafLoopDetected(t *testing.T) {
+	pa, pb := testutil.FreePort(t), testutil.FreePort(t)
+	start := func(listen, remote int) (*broker.Server, *nats.Subscription) {
+		o := testOptions()
+		o.Auth = &broker.AuthOptions{System: &broker.User{Name: "sys", Password: "s"}}
+		o.LeafNode = &broker.LeafNodeOptions{Addr: fmt.Sprintf("127.0.0.1:%d", listen), Reconnect: 100 * time.Millisecond,
+			Remotes: []broker.RemoteLeaf{{URLs: []string{fmt.Sprintf("nats://127.0.0.1:%d", remote)}}}}
+		s := startServer(t, o, nil)
+		events, _ := login(t, s, "sys", "s").SubscribeSync("$SYS.ACCOUNT.$G.LEAFNODE.DISCONNECT")
+		return s, events
+	}
+	a, ea := start(pa, pb)
+	b, eb := start(pb, pa)
+	var ev broker.LeafNodeEvent
+	eventually(t, 10*time.Second, "a connection closed for the loop", func() bool {
+		for _, e := range []*nats.Subscription{ea, eb} {
+			if m, err := e.NextMsg(10 * time.Millisecond); err == nil && json.Unmarshal(m.Data, &ev) == nil && ev.Reason == "Protocol Violation" {
+				return true
+			}
+		}
+		return false
+	})
+	eventually(t, 5*time.Second, "one connection left", func() bool { return a.NumLeafs() == 1 && b.NumLeafs() == 1 })
+	if la, lb := a.Leafs(false), b.Leafs(false); la[0].ToHub == lb[0].ToHub {
+		t.Fatalf("a: %+v, b: %+v", la[0], lb[0])
 	}
 }

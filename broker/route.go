@@ -122,6 +122,7 @@ func (s *Server) startRoute(nc net.Conn, peer *routeInfo, solicited bool) bool {
 	go c.readLoop()
 	s.notifyRoute(peer.ID, true)
 	s.announceRoute(c)
+	s.leafURLsChanged()
 	return true
 }
 
@@ -175,6 +176,7 @@ func (s *Server) routeDown(c *route) {
 	s.mu.Unlock()
 	s.log.Info("route down", zap.String("peer", c.peer.Name), zap.String("reason", c.closeReason().String()))
 	s.notifyRoute(c.peer.ID, false)
+	s.leafURLsChanged()
 }
 
 // CloseRoute closes the route to the broker with id, if any.
