@@ -56,7 +56,11 @@ type leafPeer struct {
 
 func newLeaf(s *Server, cid uint64, nc net.Conn, acc *account, toHub bool) *leaf {
 	l := &leaf{toHub: toHub, acc: acc, subs: map[string]*mux.Sub{}, smap: map[string]int{}}
-	l.init(s, cid, nc, "tcp", l)
+	tr := "tcp"
+	if isWebSocket(nc) {
+		tr = "websocket"
+	}
+	l.init(s, cid, nc, tr, l)
 	o := s.o()
 	l.parser.MaxControlLine, l.parser.MaxPayload = max(o.MaxControlLine, 4096), o.MaxPayload
 	return l

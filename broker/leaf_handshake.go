@@ -85,7 +85,7 @@ const (
 const leafHandshakeTimeout = 5 * time.Second
 
 // leafInfoFor is the hub's INFO for the leaf connection cid.
-func (s *Server) leafInfoFor(cid uint64, nonce []byte) leafInfo {
+func (s *Server) leafInfoFor(cid uint64, nonce []byte, overWS bool) leafInfo {
 	o := s.o()
 	host, port := splitHostPort(s.leafs.ln.Addr())
 	li := leafInfo{
@@ -96,7 +96,7 @@ func (s *Server) leafInfoFor(cid uint64, nonce []byte) leafInfo {
 	if s.opts.Cluster != nil {
 		li.Cluster = s.opts.Cluster.Name
 	}
-	if t := o.LeafNode.TLS; t != nil {
+	if t := o.LeafNode.TLS; t != nil && !overWS {
 		li.TLSRequired = true
 		li.TLSVerify = t.Config.ClientAuth == tls.RequireAndVerifyClientCert
 	}
@@ -116,12 +116,12 @@ func (s *Server) acceptLeaf(nc net.Conn) {
 	_ = nc.SetDeadline(time.Now().Add(timeout))
 	cid := s.nextID.Add(1)
 	nonce := newNonce()
-	info := s.leafInfoFor(cid, nonce)
+	info := s.leafInfoFor(cid, nonce, isWebSocket(nc))
 	if err := writeJSONLine(nc, "INFO", &info); err != nil {
 		nc.Close()
 		return
 	}
-	if t := o.TLS; t != nil {
+	if t := o.TLS; t != nil && !isWebSocket(nc) {
 		// After INFO, as nats-server's createLeafNode: the leaf reads
 		// tls_required and starts the handshake.
 		tc := tls.Server(nc, t.Config)
@@ -230,7 +230,7 @@ func compileLeafAuth(o *LeafNodeOptions) *authState {
 func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf, error) {
 	ctx, cancel := context.WithTimeout(ctx, leafHandshakeTimeout)
 	defer cancel()
-	nc, err := tcp.New().Dial(ctx, u.Host)
+	nc, err := dialLeafConn(ctx, u, r.opts.TLS)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +248,7 @@ func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf
 		return fail(errors.New("not a leaf node port (INFO has no client_id or leafnode_urls)"))
 	}
 	r.learn(hub.LeafNodeURLs, u)
-	if hub.TLSRequired || r.opts.TLS != nil || u.Scheme == "tls" {
+	if !isWebSocket(nc) && (hub.TLSRequired || r.opts.TLS != nil || u.Scheme == "tls") {
 		if !hub.TLSRequired {
 			return fail(errors.New("TLS is configured for this remote, but the hub does not offer it"))
 		}
@@ -350,3 +350,6 @@ func (l *leaf) leafErr(arg []byte) error {
 	}
 	return l.peerErr(arg)
 }
+
+// tcpDial dials a leaf node listener over plain TCP.
+func tcpDial(ctx context.Context, addr string) (net.Conn, error) { return tcp.New().Dial(ctx, addr) }

@@ -51,6 +51,21 @@ func startNats(t *testing.T, leafListen bool, leafBlock string) *natsProc {
 	return p
 }
 
+// startNatsConf runs nats-server with client and monitor listeners on
+// free ports plus extra config text.
+func startNatsConf(t *testing.T, extra string) *natsProc {
+	t.Helper()
+	p := &natsProc{t: t, port: testutil.FreePort(t), monitorPort: testutil.FreePort(t)}
+	conf := fmt.Sprintf("listen: 127.0.0.1:%d\nhttp: 127.0.0.1:%d\n%s\n", p.port, p.monitorPort, extra)
+	p.conf = filepath.Join(t.TempDir(), "nats.conf")
+	if err := os.WriteFile(p.conf, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.start()
+	t.Cleanup(p.kill)
+	return p
+}
+
 func (p *natsProc) start() {
 	p.t.Helper()
 	p.out = &testutil.SyncBuffer{}

@@ -142,17 +142,24 @@ func remoteLeafAddr(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("url %q: %w", raw, err)
 	}
 	switch u.Scheme {
-	case "nats", "nats-leaf", "tls":
+	case "nats", "nats-leaf", "tls", "ws", "wss":
 	case "":
 		return nil, fmt.Errorf("url %q: no scheme (nats://host:port)", raw)
 	default:
-		return nil, fmt.Errorf("url %q: scheme %q is not supported yet (nats:// or tls://; WebSocket and QUIC leaf connections are not built)", raw, u.Scheme)
+		return nil, fmt.Errorf("url %q: scheme %q is not supported (nats://, tls://, ws:// or wss://)", raw, u.Scheme)
 	}
 	if u.Hostname() == "" {
 		return nil, fmt.Errorf("url %q: no host", raw)
 	}
 	if u.Port() == "" {
-		u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(DefaultLeafNodePort))
+		port := DefaultLeafNodePort
+		switch u.Scheme {
+		case "ws":
+			port = 80
+		case "wss":
+			port = 443
+		}
+		u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(port))
 	}
 	return u, nil
 }

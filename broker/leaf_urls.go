@@ -67,7 +67,7 @@ func (s *Server) leafURLsChanged() {
 
 // sendLeafURLs sends leaf connection l an INFO with urls.
 func (s *Server) sendLeafURLs(l *leaf, urls []string) {
-	info := s.leafInfoFor(l.cid, nil)
+	info := s.leafInfoFor(l.cid, nil, isWebSocket(l.nc))
 	info.LeafNodeURLs, info.InfoOnConnect = urls, false
 	b, _ := json.Marshal(&info)
 	l.enqueue(append(append([]byte("INFO "), b...), crlf...))

@@ -376,6 +376,9 @@ func (s *Server) accept(l *listener, conn net.Conn) {
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
+	if s.leafOverWebSocket(conn) {
+		return
+	}
 	cid := s.nextID.Add(1)
 	c := newClient(s, cid, conn, l)
 	s.mu.Lock()
