@@ -25,6 +25,7 @@ type leaf struct {
 	acc     *account
 	peer    leafPeer
 	headers bool // the peer takes HMSG
+	plain   bool // over TCP (not WebSocket or QUIC): leafnodes.tls applies
 	// denyOut are subjects not sent to the peer (a remote's deny_exports,
 	// or, on the hub, the deny_pub the leaf asked for); denyIn subjects
 	// not taken from it (a remote's deny_imports).
@@ -56,11 +57,7 @@ type leafPeer struct {
 
 func newLeaf(s *Server, cid uint64, nc net.Conn, acc *account, toHub bool) *leaf {
 	l := &leaf{toHub: toHub, acc: acc, subs: map[string]*mux.Sub{}, smap: map[string]int{}}
-	tr := "tcp"
-	if isWebSocket(nc) {
-		tr = "websocket"
-	}
-	l.init(s, cid, nc, tr, l)
+	l.init(s, cid, nc, leafTransport(nc), l)
 	o := s.o()
 	l.parser.MaxControlLine, l.parser.MaxPayload = max(o.MaxControlLine, 4096), o.MaxPayload
 	return l

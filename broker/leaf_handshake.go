@@ -13,6 +13,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -84,19 +85,28 @@ const (
 // leafHandshakeTimeout bounds a dialer's handshake.
 const leafHandshakeTimeout = 5 * time.Second
 
-// leafInfoFor is the hub's INFO for the leaf connection cid.
-func (s *Server) leafInfoFor(cid uint64, nonce []byte, overWS bool) leafInfo {
+// leafInfoFor is the hub's INFO for the leaf connection cid; secured: it
+// came over a transport with TLS of its own or none to add (WebSocket,
+// QUIC), so INFO asks for no TLS handshake.
+func (s *Server) leafInfoFor(cid uint64, nonce []byte, secured bool) leafInfo {
 	o := s.o()
-	host, port := splitHostPort(s.leafs.ln.Addr())
+	var host string
+	var port int
+	if ln := s.leafs.ln; ln != nil {
+		host, port = splitHostPort(ln.Addr())
+	}
 	li := leafInfo{
 		ID: s.id, Name: s.opts.Name, Version: Version, Proto: 1, GoVersion: runtime.Version(),
 		Host: host, Port: port, Headers: true, AuthRequired: true, MaxPayload: o.MaxPayload,
 		CID: cid, Nonce: string(nonce), LeafNodeURLs: s.leafURLs(), InfoOnConnect: true,
 	}
+	if len(li.LeafNodeURLs) == 0 {
+		li.LeafNodeURLs = []string{net.JoinHostPort(host, strconv.Itoa(port))} // a leaf refuses an INFO without any
+	}
 	if s.opts.Cluster != nil {
 		li.Cluster = s.opts.Cluster.Name
 	}
-	if t := o.LeafNode.TLS; t != nil && !overWS {
+	if t := o.LeafNode.TLS; t != nil && !secured {
 		li.TLSRequired = true
 		li.TLSVerify = t.Config.ClientAuth == tls.RequireAndVerifyClientCert
 	}
@@ -104,9 +114,9 @@ func (s *Server) leafInfoFor(cid uint64, nonce []byte, overWS bool) leafInfo {
 }
 
 // acceptLeaf runs the hub's side of the handshake on an accepted
-// connection: INFO, the leaf's CONNECT, authentication, INFO with the
+// connection (plain: over TCP, where leafnodes.tls applies): INFO, the leaf's CONNECT, authentication, INFO with the
 // bound account; then the connection starts (leaf interest first).
-func (s *Server) acceptLeaf(nc net.Conn) {
+func (s *Server) acceptLeaf(nc net.Conn, plain bool) {
 	defer s.wg.Done()
 	o := s.o().LeafNode
 	timeout := o.AuthTimeout
@@ -116,12 +126,12 @@ func (s *Server) acceptLeaf(nc net.Conn) {
 	_ = nc.SetDeadline(time.Now().Add(timeout))
 	cid := s.nextID.Add(1)
 	nonce := newNonce()
-	info := s.leafInfoFor(cid, nonce, isWebSocket(nc))
+	info := s.leafInfoFor(cid, nonce, !plain)
 	if err := writeJSONLine(nc, "INFO", &info); err != nil {
 		nc.Close()
 		return
 	}
-	if t := o.TLS; t != nil && !isWebSocket(nc) {
+	if t := o.TLS; t != nil && plain {
 		// After INFO, as nats-server's createLeafNode: the leaf reads
 		// tls_required and starts the handshake.
 		tc := tls.Server(nc, t.Config)
@@ -160,6 +170,7 @@ func (s *Server) acceptLeaf(nc net.Conn) {
 	}
 	_ = nc.SetDeadline(time.Time{})
 	l := newLeaf(s, cid, nc, acc, false)
+	l.plain = plain
 	l.peer = leafPeer{ID: lc.ID, Name: lc.Name, Version: lc.Version, Cluster: lc.Cluster, Account: lc.RemoteAccount}
 	l.headers = lc.Headers
 	l.denyOut = denyList(lc.DenyPub)
@@ -230,7 +241,7 @@ func compileLeafAuth(o *LeafNodeOptions) *authState {
 func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf, error) {
 	ctx, cancel := context.WithTimeout(ctx, leafHandshakeTimeout)
 	defer cancel()
-	nc, err := dialLeafConn(ctx, u, r.opts.TLS)
+	nc, err := dialLeafConn(ctx, u, &r.opts)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +259,7 @@ func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf
 		return fail(errors.New("not a leaf node port (INFO has no client_id or leafnode_urls)"))
 	}
 	r.learn(hub.LeafNodeURLs, u)
-	if !isWebSocket(nc) && (hub.TLSRequired || r.opts.TLS != nil || u.Scheme == "tls") {
+	if (u.Scheme == "nats" || u.Scheme == "nats-leaf" || u.Scheme == "tls") && (hub.TLSRequired || r.opts.TLS != nil || u.Scheme == "tls") {
 		if !hub.TLSRequired {
 			return fail(errors.New("TLS is configured for this remote, but the hub does not offer it"))
 		}
@@ -308,6 +319,7 @@ func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf
 	}
 	_ = nc.SetDeadline(time.Time{})
 	l := newLeaf(s, s.nextID.Add(1), nc, r.acc, true)
+	l.plain = u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "quic"
 	l.remote, l.via = r, u
 	l.peer = leafPeer{ID: hub.ID, Name: hub.Name, Version: hub.Version, Cluster: hub.Cluster, Account: hub.RemoteAccount}
 	l.headers = hub.Headers

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/murmurmq/murmur/pubsub"
+	"github.com/murmurmq/murmur/transport"
 )
 
 // Leaf node defaults, as nats-server's.
@@ -49,6 +50,10 @@ type LeafNodeOptions struct {
 	// tls_required and the handshake follows it (as nats-server's, not
 	// TLS-first).
 	TLS *TLSOptions
+	// QUIC, when set, also takes leaf connections on another transport:
+	// QUIC between Murmur brokers (transport/quic), at QUIC.Addr. Its TLS
+	// is the transport's, so INFO never asks for a second handshake.
+	QUIC *Listener
 	// Remotes are the hubs this broker dials.
 	Remotes []RemoteLeaf
 	// Reconnect caps the backoff between dials of a remote (0:
@@ -81,6 +86,9 @@ type RemoteLeaf struct {
 	// TLS is used when it is set, when a URL is tls://, or when the hub's
 	// INFO requires it (then with the system roots if TLS is nil).
 	TLS *tls.Config
+	// QUIC dials the quic:// URLs (a transport/quic Transport, whose
+	// DialConfig says how the hub's certificate is trusted).
+	QUIC transport.Transport
 }
 
 func (o *LeafNodeOptions) validate() error {
@@ -92,6 +100,9 @@ func (o *LeafNodeOptions) validate() error {
 	if o.TLS != nil && (o.TLS.Config == nil || len(o.TLS.Config.Certificates) == 0 && o.TLS.Config.GetCertificate == nil) {
 		return fmt.Errorf("leafnodes.tls: no certificate")
 	}
+	if o.QUIC != nil && (o.QUIC.Transport == nil || o.QUIC.Addr == "") {
+		return fmt.Errorf("leafnodes.quic: needs a transport and an address")
+	}
 	if o.User != "" && len(o.Users) > 0 {
 		return fmt.Errorf("leafnodes.authorization: user and users cannot both be set")
 	}
@@ -102,9 +113,13 @@ func (o *LeafNodeOptions) validate() error {
 		if len(r.URLs) == 0 {
 			return fmt.Errorf("leafnodes.remotes[%d]: no url", i)
 		}
-		for _, u := range r.URLs {
-			if _, err := remoteLeafAddr(u); err != nil {
+		for _, raw := range r.URLs {
+			u, err := remoteLeafAddr(raw)
+			if err != nil {
 				return fmt.Errorf("leafnodes.remotes[%d]: %w", i, err)
+			}
+			if u.Scheme == "quic" && r.QUIC == nil {
+				return fmt.Errorf("leafnodes.remotes[%d]: %s needs a QUIC transport", i, u.Redacted())
 			}
 		}
 		for _, list := range [][]string{r.DenyImports, r.DenyExports} {
@@ -142,11 +157,11 @@ func remoteLeafAddr(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("url %q: %w", raw, err)
 	}
 	switch u.Scheme {
-	case "nats", "nats-leaf", "tls", "ws", "wss":
+	case "nats", "nats-leaf", "tls", "ws", "wss", "quic":
 	case "":
 		return nil, fmt.Errorf("url %q: no scheme (nats://host:port)", raw)
 	default:
-		return nil, fmt.Errorf("url %q: scheme %q is not supported (nats://, tls://, ws:// or wss://)", raw, u.Scheme)
+		return nil, fmt.Errorf("url %q: scheme %q is not supported (nats://, tls://, ws://, wss:// or quic://)", raw, u.Scheme)
 	}
 	if u.Hostname() == "" {
 		return nil, fmt.Errorf("url %q: no host", raw)
@@ -158,6 +173,8 @@ func remoteLeafAddr(raw string) (*url.URL, error) {
 			port = 80
 		case "wss":
 			port = 443
+		case "quic":
+			port = 4224 // Murmur's suggested QUIC port (README)
 		}
 		u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(port))
 	}

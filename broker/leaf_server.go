@@ -20,6 +20,7 @@ type leafState struct {
 	interest *leafInterest
 	auth     *authState // the leafnodes authorization (nil: the clients')
 	ln       transport.Listener
+	quicLn   transport.Listener // LeafNodeOptions.QUIC (nil: none)
 	conns    map[uint64]*leaf // guarded by Server.mu
 	remotes  []*leafRemote
 	cancel   context.CancelFunc // ends the remotes' dial loops
@@ -68,7 +69,24 @@ func (s *Server) startLeafNodes() error {
 		s.leafs.ln = ln
 		s.log.Info("listening for leaf nodes", zap.Stringer("addr", ln.Addr()))
 		s.wg.Add(1)
-		go s.leafAcceptLoop(ln)
+		go s.leafAcceptLoop(ln, true)
+	}
+	if q := o.QUIC; q != nil {
+		ln, err := q.Transport.Listen(q.Addr)
+		if err != nil {
+			if s.leafs.ln != nil {
+				s.leafs.ln.Close()
+			}
+			return fmt.Errorf("listen for leaf nodes on %s %s: %w", q.Transport.Name(), q.Addr, err)
+		}
+		s.leafs.quicLn = ln
+		fields := []zap.Field{zap.String("transport", q.Transport.Name()), zap.Stringer("addr", ln.Addr())}
+		if fp, ok := q.Transport.(interface{ Fingerprint() string }); ok {
+			fields = append(fields, zap.String("fingerprint", fp.Fingerprint())) // for leaves to pin
+		}
+		s.log.Info("listening for leaf nodes", fields...)
+		s.wg.Add(1)
+		go s.leafAcceptLoop(ln, false)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.leafs.cancel = cancel
@@ -89,6 +107,9 @@ func (s *Server) stopLeafNodesLocked() []*conn {
 	if s.leafs.ln != nil {
 		s.leafs.ln.Close()
 	}
+	if s.leafs.quicLn != nil {
+		s.leafs.quicLn.Close()
+	}
 	var out []*conn
 	for _, l := range s.leafs.conns {
 		out = append(out, &l.conn)
@@ -98,7 +119,7 @@ func (s *Server) stopLeafNodesLocked() []*conn {
 
 // leafAcceptLoop accepts leaf connections; each handshake runs on its own
 // goroutine.
-func (s *Server) leafAcceptLoop(ln transport.Listener) {
+func (s *Server) leafAcceptLoop(ln transport.Listener, plain bool) {
 	defer s.wg.Done()
 	for {
 		nc, err := ln.Accept()
@@ -111,7 +132,7 @@ func (s *Server) leafAcceptLoop(ln transport.Listener) {
 			continue
 		}
 		s.wg.Add(1)
-		go s.acceptLeaf(nc)
+		go s.acceptLeaf(nc, plain)
 	}
 }
 
@@ -154,6 +175,14 @@ func (s *Server) leafDown(l *leaf) {
 	s.log.Info("leaf node connection down", zap.String("peer", l.peer.Name), zap.String("reason", reason))
 	s.leafEvent(l, reason)
 	close(l.done)
+}
+
+// LeafQUICAddr is the bound QUIC leaf node listener address (nil: none).
+func (s *Server) LeafQUICAddr() net.Addr {
+	if s.leafs.quicLn == nil {
+		return nil
+	}
+	return s.leafs.quicLn.Addr()
 }
 
 // LeafAddr is the bound leaf node listener address (nil: none).

@@ -19,13 +19,19 @@ import (
 // ownLeafURL is where leaves reach this broker ("": no leaf listener):
 // leafnodes.advertise, else the bound address.
 func (s *Server) ownLeafURL() string {
-	if s.opts.LeafNode == nil || s.leafs.ln == nil {
+	if s.opts.LeafNode == nil {
 		return ""
 	}
 	if a := s.opts.LeafNode.Advertise; a != "" {
 		return a
 	}
-	host, port := splitHostPort(s.leafs.ln.Addr())
+	ln := s.leafs.ln
+	if ln == nil {
+		if ln = s.leafs.quicLn; ln == nil {
+			return ""
+		}
+	}
+	host, port := splitHostPort(ln.Addr())
 	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
@@ -48,7 +54,7 @@ func (s *Server) leafURLs() []string {
 // leafURLsChanged sends the leaves connected here an INFO with the
 // cluster's current leaf URLs (after a route came or went).
 func (s *Server) leafURLsChanged() {
-	if s.leafs.ln == nil {
+	if s.leafs.interest == nil {
 		return
 	}
 	urls := s.leafURLs()
@@ -67,7 +73,7 @@ func (s *Server) leafURLsChanged() {
 
 // sendLeafURLs sends leaf connection l an INFO with urls.
 func (s *Server) sendLeafURLs(l *leaf, urls []string) {
-	info := s.leafInfoFor(l.cid, nil, isWebSocket(l.nc))
+	info := s.leafInfoFor(l.cid, nil, !l.plain)
 	info.LeafNodeURLs, info.InfoOnConnect = urls, false
 	b, _ := json.Marshal(&info)
 	l.enqueue(append(append([]byte("INFO "), b...), crlf...))
@@ -82,6 +88,9 @@ type learnedURLs struct {
 // learn records the host:port list an INFO gave, with the scheme and
 // credentials of the URL the connection was dialed with.
 func (r *leafRemote) learn(hostports []string, via *url.URL) {
+	if via.Scheme != "nats" && via.Scheme != "nats-leaf" && via.Scheme != "tls" {
+		return // the URLs are of the TCP leaf listeners, not WebSocket or QUIC ones
+	}
 	var out []*url.URL
 	for _, hp := range hostports {
 		h, _, err := net.SplitHostPort(hp)

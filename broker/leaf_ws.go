@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/murmurmq/murmur/transport/quic"
 	"github.com/murmurmq/murmur/transport/ws"
 )
 
@@ -26,7 +27,7 @@ func (s *Server) leafOverWebSocket(conn net.Conn) bool {
 		return false
 	}
 	s.wg.Add(1)
-	go s.acceptLeaf(conn)
+	go s.acceptLeaf(conn, false)
 	return true
 }
 
@@ -36,10 +37,13 @@ func isWebSocket(nc net.Conn) bool {
 	return ok
 }
 
-// dialLeafConn opens the connection to a remote's URL: TCP, or a
-// WebSocket upgrade to /leafnode for ws:// and wss://.
-func dialLeafConn(ctx context.Context, u *url.URL, tlsCfg *tls.Config) (net.Conn, error) {
+// dialLeafConn opens the connection to a remote's URL: TCP, a WebSocket
+// upgrade to /leafnode for ws:// and wss://, QUIC for quic://.
+func dialLeafConn(ctx context.Context, u *url.URL, r *RemoteLeaf) (net.Conn, error) {
+	tlsCfg := r.TLS
 	switch u.Scheme {
+	case "quic":
+		return r.QUIC.Dial(ctx, u.Host)
 	case "ws", "wss":
 		cfg := ws.Config{Path: leafWSPath}
 		if u.Scheme == "wss" {
@@ -55,4 +59,15 @@ func dialLeafConn(ctx context.Context, u *url.URL, tlsCfg *tls.Config) (net.Conn
 		return t.Dial(ctx, u.Host)
 	}
 	return tcpDial(ctx, u.Host)
+}
+
+// leafTransport names nc's transport, for monitoring.
+func leafTransport(nc net.Conn) string {
+	switch nc.(type) {
+	case *ws.Conn:
+		return ws.Name
+	case *quic.Conn:
+		return "quic"
+	}
+	return "tcp"
 }

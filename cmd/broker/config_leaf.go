@@ -5,10 +5,13 @@ import (
 	"crypto/x509"
 	"net"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/murmurmq/murmur/broker"
 	conf "github.com/murmurmq/murmur/config"
+	"github.com/murmurmq/murmur/transport/quic"
 )
 
 // refusedLeaf are keys of the leafnodes block (nats-server parseLeafNodes)
@@ -113,6 +116,7 @@ func leafKeys(o *broker.Options) setter {
 			"reconnect_delay":    duration(&ln.Reconnect),
 			"reconnect_interval": duration(&ln.Reconnect),
 			"authorization":      block(refuse(auth, refusedLeafAuth)),
+			"quic":               leafQUICListener(ln),
 			"tls": func(v *conf.Value) (err error) {
 				ln.TLS, err = decodeTLS(v)
 				if err == nil && ln.TLS.HandshakeFirst {
@@ -149,8 +153,8 @@ func leafKeys(o *broker.Options) setter {
 		if ln.User != "" && len(ln.Users) > 0 {
 			return v.Errorf("authorization: set user or users, not both")
 		}
-		if ln.Addr == "" && len(ln.Remotes) == 0 {
-			return v.Errorf("neither a listener (port, listen) nor remotes")
+		if ln.Addr == "" && ln.QUIC == nil && len(ln.Remotes) == 0 {
+			return v.Errorf("neither a listener (port, listen, quic) nor remotes")
 		}
 		o.LeafNode = ln
 		return nil
@@ -188,6 +192,10 @@ func leafRemote(v *conf.Value) (broker.RemoteLeaf, error) {
 			r.TLS, err = remoteTLS(v)
 			return err
 		},
+		"quic": func(v *conf.Value) (err error) {
+			r.QUIC, err = remoteQUIC(v)
+			return err
+		},
 		"no_randomize":   func(v *conf.Value) error { _, err := v.AsBool(); return err }, // URLs are tried in order
 		"dont_randomize": func(v *conf.Value) error { _, err := v.AsBool(); return err },
 	}
@@ -196,6 +204,15 @@ func leafRemote(v *conf.Value) (broker.RemoteLeaf, error) {
 	}
 	if len(r.URLs) == 0 {
 		return r, v.Errorf("a remote needs url or urls")
+	}
+	if r.QUIC == nil && slices.ContainsFunc(r.URLs, func(u string) bool { return strings.HasPrefix(u, "quic://") }) {
+		// A quic:// URL with no quic block: verify the hub against the
+		// system roots.
+		t, err := quic.New(quic.DefaultConfig())
+		if err != nil {
+			return r, v.Errorf("quic: %v", err)
+		}
+		r.QUIC = t
 	}
 	return r, nil
 }
@@ -241,4 +258,89 @@ func remoteTLS(v *conf.Value) (*tls.Config, error) {
 		cfg.RootCAs = pool
 	}
 	return cfg, nil
+}
+
+// leafQUICListener is Murmur's leafnodes.quic block: a QUIC listener for
+// leaf connections between Murmur brokers (docs/leafnodes.md), with its
+// certificate (a self-signed one when none is given; its fingerprint is
+// logged, for the leaves to pin).
+func leafQUICListener(ln *broker.LeafNodeOptions) setter {
+	return func(v *conf.Value) error {
+		var host, cert, key string
+		var port int
+		portSet := false
+		if err := block(keys{
+			"listen": func(v *conf.Value) error {
+				portSet = true
+				return hostPort(&host, &port)(v)
+			},
+			"host": str(&host),
+			"port": func(v *conf.Value) error {
+				portSet = true
+				return integer(&port, -1, 65535)(v)
+			},
+			"cert_file": str(&cert),
+			"key_file":  str(&key),
+		})(v); err != nil {
+			return err
+		}
+		if !portSet {
+			return v.Errorf("needs a port (port or listen)")
+		}
+		qc := quic.DefaultConfig()
+		qc.CertFile, qc.KeyFile = cert, key
+		t, err := quic.New(qc)
+		if err != nil {
+			return v.Errorf("%v", err)
+		}
+		if host == "" {
+			host = "0.0.0.0"
+		}
+		ln.QUIC = &broker.Listener{Transport: t, Addr: net.JoinHostPort(host, strconv.Itoa(max(port, 0)))}
+		return nil
+	}
+}
+
+// remoteQUIC is a remote's quic block: how a quic:// hub is trusted, by
+// pinning its certificate (fingerprint, the hex SHA-256 the hub logs),
+// by CAs (ca_file), or not at all (insecure).
+func remoteQUIC(v *conf.Value) (*quic.Transport, error) {
+	var fingerprints []string
+	var ca *conf.Value
+	dc := quic.DefaultDialConfig()
+	if err := block(keys{
+		"fingerprint": func(v *conf.Value) error {
+			s, err := v.AsStrings()
+			fingerprints = append(fingerprints, s...)
+			return err
+		},
+		"fingerprints": func(v *conf.Value) error {
+			s, err := v.AsStrings()
+			fingerprints = append(fingerprints, s...)
+			return err
+		},
+		"ca_file":  keep(&ca),
+		"insecure": boolean(&dc.InsecureSkipVerify),
+	})(v); err != nil {
+		return nil, err
+	}
+	dc.Fingerprints = fingerprints
+	if ca != nil {
+		pem, err := os.ReadFile(ca.Str)
+		if err != nil {
+			return nil, ca.Errorf("%v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, ca.Errorf("no PEM certificates in %s", ca.Str)
+		}
+		dc.RootCAs = pool
+	}
+	qc := quic.DefaultConfig()
+	qc.Dial = dc
+	t, err := quic.New(qc)
+	if err != nil {
+		return nil, v.Errorf("%v", err)
+	}
+	return t, nil
 }

@@ -91,7 +91,7 @@ func TestConfigRefusals(t *testing.T) {
 		{"port: 4222\ngateway { name: A, port: 7222 }", ":2: gateway: not supported by Murmur (gateways between clusters are not built)"},
 		{"leafnodes { port: 7422, compression: s2_auto }", ":1: leafnodes.compression: not supported by Murmur (leaf node connections are not compressed)"},
 		{"leaf { remotes: [ { url: \"nats://h:7422\", hub: true } ] }", ":1: leaf.remotes[0].hub: not supported by Murmur (a remote is always this broker's hub)"},
-		{"leafnodes { remotes: [ { url: \"quic://h:443\" } ] }", `:1: leafnodes.remotes[0].url: url "quic://h:443": scheme "quic" is not supported (nats://, tls://, ws:// or wss://)`},
+		{"leafnodes { remotes: [ { url: \"mqtt://h:443\" } ] }", `:1: leafnodes.remotes[0].url: url "mqtt://h:443": scheme "mqtt" is not supported (nats://, tls://, ws://, wss:// or quic://)`},
 		{"jetstream: enabled", ":1: jetstream: not supported by Murmur (JetStream is not built yet)"},
 		{"jetstream { store_dir: /tmp/js }", ":1: jetstream: not supported by Murmur (JetStream is not built yet)"},
 		{"store_dir: /tmp/js", ":1: store_dir: not supported by Murmur (JetStream is not built yet)"},

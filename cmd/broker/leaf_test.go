@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -127,4 +128,41 @@ leafnodes {
 	if _, err := parseFlags([]string{"-c", bad}, io.Discard); err == nil || !strings.Contains(err.Error(), "cert_file and key_file go together") {
 		t.Fatalf("cert without key: %v", err)
 	}
+}
+
+// TestLeafNodeQUICBinaries: a hub with a QUIC leaf listener (self-signed,
+// its fingerprint logged) and a leaf pinning it over quic://.
+func TestLeafNodeQUICBinaries(t *testing.T) {
+	port := testutil.FreePort(t)
+	hub := startBroker(t, "-c", writeConf(t, t.TempDir(), fmt.Sprintf(`
+port: -1
+http_port: 0
+leafnodes { quic { listen: "127.0.0.1:%d" } }`, port)))
+	m := regexp.MustCompile(`listening for leaf nodes transport=quic .*fingerprint=([0-9a-f]+)`).FindStringSubmatch(hub.log.String())
+	if m == nil {
+		t.Fatalf("no fingerprint logged:\n%s", hub.log)
+	}
+	leaf := startBroker(t, "-c", writeConf(t, t.TempDir(), fmt.Sprintf(`
+port: -1
+http_port: 0
+leafnodes { remotes: [ { url: "quic://127.0.0.1:%d", quic { fingerprint: %q } } ], reconnect: "100ms" }`, port, m[1])))
+	leaf.waitLog(t, "leaf node connection up")
+	hc, err := nats.Connect(hub.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hc.Close()
+	lc, err := nats.Connect(leaf.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lc.Close()
+	sub, _ := lc.SubscribeSync("over.quic")
+	lc.Flush()
+	testutil.Eventually(t, 5*time.Second, "a message over the QUIC leaf connection", func() bool {
+		hc.Publish("over.quic", []byte("q"))
+		hc.Flush()
+		m, err := sub.NextMsg(50 * time.Millisecond)
+		return err == nil && string(m.Data) == "q"
+	})
 }
