@@ -21,7 +21,7 @@ type leafState struct {
 	auth     *authState // the leafnodes authorization (nil: the clients')
 	ln       transport.Listener
 	quicLn   transport.Listener // LeafNodeOptions.QUIC (nil: none)
-	conns    map[uint64]*leaf // guarded by Server.mu
+	conns    map[uint64]*leaf   // guarded by Server.mu
 	remotes  []*leafRemote
 	cancel   context.CancelFunc // ends the remotes' dial loops
 }
