@@ -95,9 +95,9 @@ func (p *natsProc) kill() {
 func (p *natsProc) url() string     { return fmt.Sprintf("nats://127.0.0.1:%d", p.port) }
 func (p *natsProc) leafURL() string { return fmt.Sprintf("nats://127.0.0.1:%d", p.leafPort) }
 
-func (p *natsProc) connect() *nats.Conn {
+func (p *natsProc) connect(opts ...nats.Option) *nats.Conn {
 	p.t.Helper()
-	nc, err := nats.Connect(p.url(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	nc, err := nats.Connect(p.url(), append([]nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(50 * time.Millisecond)}, opts...)...)
 	if err != nil {
 		p.t.Fatalf("connect to nats-server: %v", err)
 	}
