@@ -99,6 +99,7 @@ type serverStats struct {
 	// stale ones among the totals that were routes.
 	clientInMsgs, clientInBytes, clientOutMsgs, clientOutBytes atomic.Int64
 	slowRoutes, staleRoutes                                    atomic.Int64
+	slowLeafs, staleLeafs                                      atomic.Int64
 	stalls                                                     atomic.Int64
 }
 

@@ -176,10 +176,10 @@ func (m *Server) Varz() *Varz {
 		ConfigDigest:     o.ConfigDigest,
 		Tags:             o.Tags,
 		SlowConsumersStats: &KindCounts{
-			Clients: st.SlowConsumers - st.SlowRoutes, Routes: st.SlowRoutes,
+			Clients: st.SlowConsumers - st.SlowRoutes - st.SlowLeafs, Routes: st.SlowRoutes, Leafs: st.SlowLeafs,
 		},
 		StaleConnectionStats: &KindCounts{
-			Clients: st.StaleConnections - st.StaleRoutes, Routes: st.StaleRoutes,
+			Clients: st.StaleConnections - st.StaleRoutes - st.StaleLeafs, Routes: st.StaleRoutes, Leafs: st.StaleLeafs,
 		},
 		DiskIOWaitStats: &DiskIOWaitStats{},
 		MurmurVersion:   broker.Version,

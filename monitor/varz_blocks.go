@@ -62,8 +62,8 @@ type (
 )
 
 // KindCounts splits a counter by connection kind, as nats-server's
-// slow_consumer_stats and stale_connection_stats. Murmur has no gateways
-// or leaf nodes, so theirs are 0.
+// slow_consumer_stats and stale_connection_stats. Murmur has no gateways,
+// so theirs are 0.
 type KindCounts struct {
 	Clients  int64 `json:"clients"`
 	Routes   int64 `json:"routes"`
