@@ -188,3 +188,33 @@ func TestLeafHubFailover(t *testing.T) {
 		t.Fatalf("got %q", m.Data)
 	}
 }
+
+// A leaf bound to an account that imports a service and a stream on the
+// hub: a request from the leaf reaches the exporting account's responder
+// and the answer comes back; the imported stream reaches the leaf.
+func TestLeafImports(t *testing.T) {
+	o := testOptions()
+	o.Auth = &broker.AuthOptions{Accounts: []broker.Account{
+		{Name: "SVC", Users: []broker.User{{Name: "svc", Password: "s"}}, Exports: []broker.Export{{Service: "time.now"}, {Stream: "news.>"}}},
+		{Name: "EDGE", Users: []broker.User{{Name: "edge", Password: "e"}}, Imports: []broker.Import{{Account: "SVC", Service: "time.now"}, {Account: "SVC", Stream: "news.>"}}},
+	}}
+	o.LeafNode = &broker.LeafNodeOptions{Addr: "127.0.0.1:0", User: "leaf", Password: "l", Account: "EDGE"}
+	hub := startServer(t, o, nil)
+	leaf := startLeafOf(t, "nats://leaf:l@"+hub.LeafAddr().String(), nil)
+	waitLeafs(t, leaf, 1)
+	svc := login(t, hub, "svc", "s")
+	svc.Subscribe("time.now", func(m *nats.Msg) { m.Respond([]byte("noon")) })
+	svc.Flush()
+	lc := connectTCP(t, leaf)
+	ourInterest(t, leaf)("the import's interest reaches the leaf", []string{"time.now"}, nil)
+	if r, err := lc.Request("time.now", nil, 5*time.Second); err != nil || string(r.Data) != "noon" {
+		t.Fatalf("request from the leaf to an imported service: %v %v", r, err)
+	}
+	news, _ := lc.SubscribeSync("news.>")
+	lc.Flush()
+	ourInterest(t, hub)("the hub has the leaf's news.>", []string{"news.>"}, nil)
+	svc.Publish("news.today", []byte("sunny"))
+	if m := leafRecv(t, news); string(m.Data) != "sunny" {
+		t.Fatalf("got %q", m.Data)
+	}
+}

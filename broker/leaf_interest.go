@@ -59,6 +59,14 @@ func (li *leafInterest) isLDS(acc, subject string) bool {
 
 const leafLDSPrefix = "$LDS."
 
+// leafLocalInterest counts a subscription of acc as interest for its leaf
+// connections only (not the routes'): a service import's.
+func (s *Server) leafLocalInterest(acc *account, sub *mux.Sub, delta int) {
+	if li := s.leafs.interest; li != nil {
+		li.local(acc.name, sub.Subject, sub.Queue, delta)
+	}
+}
+
 // local applies a change of this broker's own subscriptions (delta +1/-1).
 func (li *leafInterest) local(acc, subject, queue string, delta int) {
 	li.mu.Lock()
