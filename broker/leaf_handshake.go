@@ -247,6 +247,10 @@ func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf
 	}
 	deadline, _ := ctx.Deadline()
 	_ = nc.SetDeadline(deadline)
+	// A shutdown ends the handshake at once, not at its deadline. (stop
+	// runs before cancel, so a finished handshake is left alone.)
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	fail := func(err error) (*leaf, error) {
 		nc.Close()
 		return nil, err
@@ -316,6 +320,9 @@ func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf
 			return fail(fmt.Errorf("bad INFO: %w", err))
 		}
 		hub.RemoteAccount = second.RemoteAccount
+	}
+	if !stop() {
+		return fail(fmt.Errorf("handshake: %w", ctx.Err()))
 	}
 	_ = nc.SetDeadline(time.Time{})
 	l := newLeaf(s, s.nextID.Add(1), nc, r.acc, true)
