@@ -218,3 +218,37 @@ func TestLeafImports(t *testing.T) {
 		t.Fatalf("got %q", m.Data)
 	}
 }
+
+// A leaf with remotes to two brokers of one hub cluster, in one account:
+// the second connection is a loop (its loop detection subject comes back
+// over the cluster) and is closed, so each message arrives once.
+func TestLeafTwoRemotesOneCluster(t *testing.T) {
+	hubs := startMeshWith(t, 2, func(o *broker.Options) {
+		o.LeafNode = &broker.LeafNodeOptions{Addr: "127.0.0.1:0"}
+	})
+	o := testOptions()
+	o.LeafNode = &broker.LeafNodeOptions{Reconnect: 100 * time.Millisecond, Remotes: []broker.RemoteLeaf{
+		{URLs: []string{leafURL(hubs[0])}}, {URLs: []string{leafURL(hubs[1])}},
+	}}
+	leaf := startServer(t, o, nil)
+	lc := connectTCP(t, leaf)
+	s, _ := lc.SubscribeSync("once")
+	lc.Flush()
+	// Both remotes connected once (two leaf connections and the client
+	// counted), one of them is left.
+	eventually(t, 10*time.Second, "one leaf connection into the cluster", func() bool {
+		return leaf.Stats().TotalConnections >= 3 && hubs[0].NumLeafs()+hubs[1].NumLeafs() == 1 && leaf.NumLeafs() == 1
+	})
+	waitInterest(t, hubs, "once", 1)
+	for _, h := range hubs {
+		connectTCP(t, h).Publish("once", []byte(h.Name()))
+	}
+	got := map[string]int{}
+	for range 2 {
+		got[string(leafRecv(t, s).Data)]++
+	}
+	leafNoMsg(t, s)
+	if got["b0"] != 1 || got["b1"] != 1 {
+		t.Fatalf("got %v", got)
+	}
+}

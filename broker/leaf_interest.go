@@ -34,7 +34,7 @@ type leafInterest struct {
 	// per account; one per connection means a reconnect never mistakes
 	// its previous connection's subject, still known to a hub's cluster
 	// for a moment, for a loop.)
-	lds map[string]map[string]bool
+	lds map[string]map[string]*leaf
 }
 
 type leafKey struct{ acc, subject, queue string }
@@ -46,12 +46,12 @@ type leafCounts struct {
 }
 
 func newLeafInterest() *leafInterest {
-	return &leafInterest{keys: map[leafKey]*leafCounts{}, leaves: map[string]map[*leaf]struct{}{}, lds: map[string]map[string]bool{}}
+	return &leafInterest{keys: map[leafKey]*leafCounts{}, leaves: map[string]map[*leaf]struct{}{}, lds: map[string]map[string]*leaf{}}
 }
 
-// isLDS reports whether subject is the loop detection subject of one of
-// acc's live leaf connections.
-func (li *leafInterest) isLDS(acc, subject string) bool {
+// ldsOwner is the live leaf connection of acc whose loop detection
+// subject is subject (nil: none).
+func (li *leafInterest) ldsOwner(acc, subject string) *leaf {
 	li.mu.Lock()
 	defer li.mu.Unlock()
 	return li.lds[acc][subject]
@@ -162,10 +162,10 @@ func (li *leafInterest) add(l *leaf) {
 	if set == nil {
 		set = map[*leaf]struct{}{}
 		li.leaves[acc] = set
-		li.lds[acc] = map[string]bool{}
+		li.lds[acc] = map[string]*leaf{}
 	}
 	set[l] = struct{}{}
-	li.lds[acc][l.lds] = true
+	li.lds[acc][l.lds] = l
 }
 
 // removeLeaf unregisters l (its own interest is dropped by its closed).

@@ -53,10 +53,16 @@ func errLeafLoop(acc string) string {
 // a queue group's again on every change of its weight).
 func (l *leaf) LeafSub(subject, queue []byte, weight int) error {
 	subj := string(subject)
-	if l.srv.leafs.interest.isLDS(l.acc.name, subj) {
+	if owner := l.srv.leafs.interest.ldsOwner(l.acc.name, subj); owner != nil {
 		// Our own loop detection subject came back: the leaf topology
 		// has a cycle. As nats-server, tell the peer and close; a
 		// dialing side waits before it redials.
+		if owner != l && l.toHub && owner.toHub && l.cid < owner.cid {
+			// Two of this broker's dials reach one hub cluster: the
+			// newer one closes (it sees this one's subject too), so one
+			// connection stays up. The subject goes no further.
+			return nil
+		}
 		l.log.Error("leaf node loop detected", zap.String("account", l.acc.name))
 		if l.remote != nil {
 			l.remote.delayNext(leafLoopReconnectDelay)
