@@ -52,6 +52,12 @@ func TestLeafz(t *testing.T) {
 	if json.Unmarshal(body, &lz) != nil || lz.NumLeafs != 0 {
 		t.Fatalf("acc filter: %s", body)
 	}
+	_, body = get(t, c, m, "/accstatz")
+	var az monitor.AccountStatz
+	if json.Unmarshal(body, &az) != nil || len(az.Accounts) != 1 || az.Accounts[0].Account != "$G" ||
+		az.Accounts[0].LeafNodes != 1 || az.Accounts[0].TotalConns != 1 {
+		t.Fatalf("accstatz: %s", body)
+	}
 	_, body = get(t, c, m, "/varz")
 	var v struct {
 		Leafs int                  `json:"leafnodes"`
