@@ -179,6 +179,12 @@ func workloads() []Workload {
 			subs:        []subSpec{{subject: "bench.*.x"}, {subject: "bench.>"}},
 			size:        128, count: 1_000_000, fanout: 2, perSub: true,
 		}.run)},
+		{Name: "leaf → hub, 1 pub → 1 sub, 128 B", Unit: msgs, Run: leafFlow(flow{
+			pubSubjects: [][]string{{"bench.leaf"}}, subs: repeatSub(1, "bench.leaf", ""), size: 128, count: 2_000_000, fanout: 1,
+		}, true)},
+		{Name: "hub → leaf, 1 pub → 1 sub, 128 B", Unit: msgs, Run: leafFlow(flow{
+			pubSubjects: [][]string{{"bench.leaf"}}, subs: repeatSub(1, "bench.leaf", ""), size: 128, count: 2_000_000, fanout: 1,
+		}, false)},
 		{Name: "cluster A→B, 128 B (pub on A, sub on B)", Unit: msgs, Run: clusterFlow(flow{
 			pubSubjects: [][]string{{"bench.s"}}, subs: repeatSub(1, "bench.s", ""), size: 128, count: 2_000_000, fanout: 1,
 		})},

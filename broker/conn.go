@@ -298,8 +298,11 @@ func (c *conn) onPingTimer() {
 	if c.pingsOut.Load()+1 > int32(c.srv.o().PingMax) {
 		c.log.Info("stale connection, closing")
 		c.srv.stats.stale.Add(1)
-		if _, ok := c.proto.(*route); ok {
+		switch c.proto.(type) {
+		case *route:
 			c.srv.stats.staleRoutes.Add(1)
+		case *leaf:
+			c.srv.stats.staleLeafs.Add(1)
 		}
 		c.sendErr(proto.ErrTextStale)
 		c.close(StaleConnection)

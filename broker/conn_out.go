@@ -313,6 +313,8 @@ func (c *conn) countSlowConsumer() {
 		p.acc.Load().totals.slowConsumers.Add(1)
 	case *route:
 		c.srv.stats.slowRoutes.Add(1)
+	case *leaf:
+		c.srv.stats.slowLeafs.Add(1)
 	}
 }
 

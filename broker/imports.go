@@ -52,6 +52,11 @@ type installedSub struct {
 	acc        *account
 	sub        *mux.Sub
 	advertised bool // counted as local interest, so routes know it
+	// toLeaves: counted as interest for the account's leaf connections
+	// only (a service import: the cluster's brokers each have their own,
+	// but a leaf must send its requests here, as nats-server's
+	// initLeafNodeSmapAndSendSubs sends acc.imports.services).
+	toLeaves bool
 }
 
 // importState is what the current configuration installed.
@@ -76,8 +81,13 @@ func (s *Server) setImports(a *AuthOptions) {
 	defer func() {
 		for _, ins := range old {
 			for _, in := range ins {
-				if in.acc.mux.Unsubscribe(in.sub) && in.advertised {
-					s.localInterest(in.acc, in.sub, -1)
+				if in.acc.mux.Unsubscribe(in.sub) {
+					switch {
+					case in.advertised:
+						s.localInterest(in.acc, in.sub, -1)
+					case in.toLeaves:
+						s.leafLocalInterest(in.acc, in.sub, -1)
+					}
 				}
 			}
 		}
@@ -90,7 +100,7 @@ func (s *Server) setImports(a *AuthOptions) {
 	for i := range a.Accounts {
 		exports[a.Accounts[i].Name] = &a.Accounts[i]
 	}
-	install := func(key string, acc *account, sub *mux.Sub, advertise bool) {
+	install := func(key string, acc *account, sub *mux.Sub, advertise, toLeaves bool) {
 		key = acc.name + "|" + key
 		if ins := old[key]; len(ins) > 0 {
 			next, old[key] = append(next, ins[0]), ins[1:]
@@ -101,10 +111,13 @@ func (s *Server) setImports(a *AuthOptions) {
 			s.log.Error("import not installed", zap.String("account", acc.name), zap.String("subject", sub.Subject), zap.Error(err))
 			return
 		}
-		if advertise {
+		switch {
+		case advertise:
 			s.localInterest(acc, sub, +1)
+		case toLeaves:
+			s.leafLocalInterest(acc, sub, +1)
 		}
-		next = append(next, installedSub{key, acc, sub, advertise})
+		next = append(next, installedSub{key, acc, sub, advertise, toLeaves})
 	}
 	for _, acc := range a.Accounts {
 		to := s.account(acc.Name)
@@ -117,7 +130,7 @@ func (s *Server) setImports(a *AuthOptions) {
 				subject, tr, _ := streamMapping(im) // validated
 				install(strings.Join([]string{"stream", im.Stream, to.name, im.Prefix, im.To}, "|"), from, &mux.Sub{Subject: im.Stream, Forward: &streamImport{
 					to: to, prefix: im.Prefix, subject: subject, tr: tr,
-				}}, false)
+				}}, false, false)
 				continue
 			}
 			local, tr, _ := serviceMapping(im) // validated
@@ -126,12 +139,12 @@ func (s *Server) setImports(a *AuthOptions) {
 				to, &mux.Sub{Subject: local, Forward: &serviceImport{
 					srv: s, exporter: from, importer: to, subject: im.Service, tr: tr,
 					mapped: tr == nil && local != im.Service, export: e,
-				}}, false)
+				}}, false, true)
 		}
 		for _, e := range acc.Exports {
 			if e.Service != "" {
 				exporter := s.account(acc.Name)
-				install("responses", exporter, &mux.Sub{Subject: s.responses.prefix + ">", Forward: (*responseRouter)(s)}, true)
+				install("responses", exporter, &mux.Sub{Subject: s.responses.prefix + ">", Forward: (*responseRouter)(s)}, true, false)
 				break
 			}
 		}

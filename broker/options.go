@@ -68,6 +68,9 @@ type Options struct {
 
 	// Cluster, when set, accepts and dials routes to other brokers.
 	Cluster *ClusterOptions
+	// LeafNode, when set, accepts leaf node connections and dials remote
+	// hubs (leaf_options.go).
+	LeafNode *LeafNodeOptions
 
 	// Mappings are the global account's subject mappings (nats-server's
 	// top-level `mappings`); an account's are in its Account.
@@ -157,6 +160,11 @@ func (o *Options) Validate() error {
 	}
 	if o.Cluster != nil {
 		if err := o.Cluster.validate(); err != nil {
+			return err
+		}
+	}
+	if o.LeafNode != nil {
+		if err := o.LeafNode.validate(); err != nil {
 			return err
 		}
 	}

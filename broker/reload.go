@@ -91,7 +91,7 @@ func reloadable(cur, n *Options) error {
 	if n.Cluster != nil && (n.Cluster.Name != cur.Cluster.Name || n.Cluster.Listen.Addr != cur.Cluster.Listen.Addr) {
 		return fmt.Errorf("cluster.name / cluster.listen: cannot be changed by reload")
 	}
-	return nil
+	return leafReloadable(cur.LeafNode, n.LeafNode)
 }
 
 // reloadListeners makes the client listeners those n asks for. A listener

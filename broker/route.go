@@ -55,6 +55,9 @@ func (r *route) closed() {
 	r.subsMu.Unlock()
 	for _, rs := range subs {
 		rs.acc.mux.Unsubscribe(rs.sub)
+		if li := r.srv.leafs.interest; li != nil {
+			li.remote(rs.acc.name, rs.sub.Subject, rs.sub.Queue, r, 0)
+		}
 	}
 	r.srv.routeDown(r)
 }
@@ -132,6 +135,7 @@ func (s *Server) startRoute(nc net.Conn, peer *routeInfo, solicited bool) bool {
 	go c.readLoop()
 	s.notifyRoute(peer.ID, true)
 	s.announceRoute(c)
+	s.leafURLsChanged()
 	return true
 }
 
@@ -185,6 +189,7 @@ func (s *Server) routeDown(c *route) {
 	s.mu.Unlock()
 	s.log.Info("route down", zap.String("peer", c.peer.Name), zap.String("reason", c.closeReason().String()))
 	s.notifyRoute(c.peer.ID, false)
+	s.leafURLsChanged()
 }
 
 // CloseRoute closes the route to the broker with id, if any.

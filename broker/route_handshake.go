@@ -30,6 +30,9 @@ type routeInfo struct {
 	Credential  string   `json:"credential,omitempty"`
 	ConnectURLs []string `json:"connect_urls,omitempty"`
 	RouteURL    string   `json:"route_url,omitempty"` // where peers dial this broker (implicit routes)
+	// LeafNodeURLs is where leaves reach the sender's leaf node listener
+	// (advertised to leaves for failover, docs/leafnodes.md).
+	LeafNodeURLs []string `json:"leafnode_urls,omitempty"`
 }
 
 // Route handshake errors, sent to the peer as -ERR before closing.
@@ -45,6 +48,9 @@ func (s *Server) localRouteInfo() routeInfo {
 	ri := routeInfo{ID: s.id, Name: s.opts.Name, Version: Version, Cluster: s.opts.Cluster.Name, RouteURL: s.localRouteURL()}
 	if s.o().Cluster.Compression {
 		ri.Compression = compressionS2
+	}
+	if u := s.ownLeafURL(); u != "" && !s.opts.LeafNode.NoAdvertise {
+		ri.LeafNodeURLs = []string{u}
 	}
 	return ri
 }

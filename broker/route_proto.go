@@ -79,6 +79,9 @@ func (c *route) RemoteSub(accName, subject, queue []byte, weight int) error {
 			delete(c.subs, key)
 		}
 		c.subsMu.Unlock()
+	} else if li := c.srv.leafs.interest; li != nil {
+		// The leaf connections here see the cluster's interest.
+		li.remote(acc.name, s.Subject, s.Queue, c, max(weight, 1))
 	}
 	if had {
 		old.acc.mux.Unsubscribe(old.sub)
@@ -94,6 +97,9 @@ func (c *route) RemoteUnsub(accName, subject, queue []byte) error {
 	c.subsMu.Unlock()
 	if ok {
 		rs.acc.mux.Unsubscribe(rs.sub)
+		if li := c.srv.leafs.interest; li != nil {
+			li.remote(rs.acc.name, rs.sub.Subject, rs.sub.Queue, c, 0)
+		}
 	}
 	return nil
 }

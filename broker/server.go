@@ -84,6 +84,8 @@ type Server struct {
 	gen        atomic.Uint64             // bumped by Reload; readers refresh their limits
 	// sys is the running system responder (nil: none).
 	sys atomic.Pointer[System]
+	// leafs is the leaf node part (leaf_server.go).
+	leafs leafState
 }
 
 type serverStats struct {
@@ -99,6 +101,7 @@ type serverStats struct {
 	// stale ones among the totals that were routes.
 	clientInMsgs, clientInBytes, clientOutMsgs, clientOutBytes atomic.Int64
 	slowRoutes, staleRoutes                                    atomic.Int64
+	slowLeafs, staleLeafs                                      atomic.Int64
 	stalls                                                     atomic.Int64
 }
 
@@ -164,6 +167,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Cluster != nil {
 		s.interest = newInterest()
 	}
+	s.initLeafNodes()
 	s.configTime.Store(time.Now().UnixNano())
 	s.info = baseInfo(id, opts.Name, opts.MaxPayload)
 	s.info.AuthRequired = opts.Auth.Required()
@@ -246,6 +250,15 @@ func (s *Server) Start() error {
 		}
 		host, port := splitHostPort(ln.Addr())
 		s.routeLn = &listener{ln: ln, transport: cl.Listen.Transport.Name(), host: host, port: port}
+	}
+	if err := s.startLeafNodes(); err != nil {
+		for _, open := range s.listeners {
+			open.ln.Close()
+		}
+		if s.routeLn != nil {
+			s.routeLn.ln.Close()
+		}
+		return err
 	}
 	s.started = true
 	s.start = time.Now()
@@ -367,6 +380,9 @@ func (s *Server) accept(l *listener, conn net.Conn) {
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
+	if s.leafOverWebSocket(conn) {
+		return
+	}
 	cid := s.nextID.Add(1)
 	c := newClient(s, cid, conn, l)
 	s.mu.Lock()
@@ -424,6 +440,9 @@ func (s *Server) removeClient(c *client) {
 func (s *Server) localInterest(acc *account, sub *mux.Sub, delta int) {
 	if s.interest != nil {
 		s.interest.changed(acc.name, sub, delta)
+	}
+	if li := s.leafs.interest; li != nil {
+		li.local(acc.name, sub.Subject, sub.Queue, delta)
 	}
 }
 
@@ -589,6 +608,7 @@ func (s *Server) Close() error {
 	for _, r := range s.routes {
 		conns = append(conns, &r.conn)
 	}
+	conns = append(conns, s.stopLeafNodesLocked()...)
 	s.mu.Unlock()
 	for _, l := range lns {
 		l.ln.Close()

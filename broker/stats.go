@@ -93,6 +93,7 @@ type Stats struct {
 	// counts are the routes among them.
 	SlowConsumers, StaleConnections int64
 	SlowRoutes, StaleRoutes         int64
+	SlowLeafs, StaleLeafs           int64 // leaf node connections among them
 	// Stalls counts the times a producer was held back because a
 	// receiver's output was far behind (back-pressure, conn_out.go).
 	Stalls int64
@@ -124,6 +125,9 @@ func (s *Server) Stats() Stats {
 	for _, r := range s.routes {
 		t.add(&r.conn)
 	}
+	for _, l := range s.leafs.conns {
+		t.add(&l.conn)
+	}
 	conns := len(s.clients)
 	s.mu.Unlock()
 	return Stats{
@@ -140,6 +144,8 @@ func (s *Server) Stats() Stats {
 		StaleConnections:        s.stats.stale.Load(),
 		SlowRoutes:              s.stats.slowRoutes.Load(),
 		StaleRoutes:             s.stats.staleRoutes.Load(),
+		SlowLeafs:               s.stats.slowLeafs.Load(),
+		StaleLeafs:              s.stats.staleLeafs.Load(),
 		Stalls:                  s.stats.stalls.Load(),
 		InterestBarrierTimeouts: s.stats.barrierTimeouts.Load(),
 		Connections:             conns,

@@ -23,7 +23,9 @@ type AccountStatz struct {
 // it read from them, both including clients that have closed since the
 // server started, and only clients: Murmur does not count route traffic
 // per account, so unlike nats-server's the documents have no "routes"
-// part. Murmur has no gateways or leaf nodes; those parts are zero.
+// part. The leaf node connections bound to the account are counted in
+// leafnodes, and what they carry (live connections only) in the "leafs"
+// parts. Murmur has no gateways; those parts are zero.
 type AccountStat struct {
 	Account string `json:"acc"`
 	// Name is the account's name (nats-server's JWT name tag, which
@@ -70,9 +72,26 @@ func (m *Server) AccountStatz(opts AccountStatzOptions) *AccountStatz {
 	for i := range accs {
 		byName[accs[i].Name] = &accs[i]
 	}
+	leafs := map[string]*leafTotals{}
+	for _, l := range m.leafs(false) {
+		t := leafs[l.Account]
+		if t == nil {
+			t = &leafTotals{}
+			leafs[l.Account] = t
+		}
+		t.n++
+		t.in.Msgs, t.in.Bytes = t.in.Msgs+l.InMsgs, t.in.Bytes+l.InBytes
+		t.out.Msgs, t.out.Bytes = t.out.Msgs+l.OutMsgs, t.out.Bytes+l.OutBytes
+	}
 	pick := func(a *broker.AccountInfo) {
-		if opts.IncludeUnused || a.Connections > 0 {
-			stz.Accounts = append(stz.Accounts, accountStat(a))
+		lt := leafs[a.Name]
+		if opts.IncludeUnused || a.Connections > 0 || lt != nil {
+			st := accountStat(a)
+			if lt != nil {
+				st.LeafNodes, st.TotalConns = lt.n, st.Conns+lt.n
+				*st.Sent.Leafs, *st.Received.Leafs = lt.out, lt.in
+			}
+			stz.Accounts = append(stz.Accounts, st)
 		}
 	}
 	if len(opts.Accounts) == 0 {
@@ -88,6 +107,12 @@ func (m *Server) AccountStatz(opts AccountStatzOptions) *AccountStatz {
 		}
 	}
 	return stz
+}
+
+// leafTotals are an account's leaf node connections and what they carried.
+type leafTotals struct {
+	n       int
+	in, out broker.MsgBytes
 }
 
 func accountStat(a *broker.AccountInfo) *AccountStat {

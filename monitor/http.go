@@ -152,11 +152,12 @@ func (m *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 		m.writeJSON(ctx, 200, m.emptyShell("outbound_gateways", "inbound_gateways"))
 	case pathLeafz:
-		if err := decodeBools(args, "subs"); err != nil {
+		subs, err := decodeBool(args, "subs")
+		if err != nil {
 			m.writeError(ctx, err)
 			return
 		}
-		m.writeJSON(ctx, 200, m.emptyShell("leafs"))
+		m.writeJSON(ctx, 200, m.Leafz(subs, string(args.Peek("acc"))))
 	default:
 		writeText(ctx, fasthttp.StatusNotFound, "not found")
 	}

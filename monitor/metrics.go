@@ -95,6 +95,8 @@ func (m *Server) Metrics() []byte {
 		}
 	}
 
+	m.leafMetrics(w)
+
 	if m.gossip != nil {
 		counts := map[string]int{StateAlive: 0, StateSuspect: 0, StateDead: 0, StateLeft: 0}
 		for _, mb := range m.gossip.Members() {

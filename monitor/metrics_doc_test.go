@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/murmurmq/murmur/broker"
 	"github.com/murmurmq/murmur/monitor"
 )
 
@@ -53,6 +54,14 @@ func readMetricsDoc(t *testing.T) map[string]docFamily {
 	return doc
 }
 
+// fakeLeafs gives a broker one leaf node connection, so the per-leaf
+// families have samples.
+type fakeLeafs struct{ *broker.Server }
+
+func (fakeLeafs) Leafs(bool) []broker.LeafInfo {
+	return []broker.LeafInfo{{CID: 7, Name: "edge", Account: "$G", ToHub: true, RemoteAddr: "10.0.0.9:7422", NumSubs: 3}}
+}
+
 // TestMetricsDocumented holds docs/metrics.md and /metrics equal: every
 // family the endpoint emits is listed with its type and labels, and every
 // listed family is emitted. The broker has a route and gossip members (the
@@ -60,7 +69,7 @@ func readMetricsDoc(t *testing.T) map[string]docFamily {
 // samples and its labels can be compared.
 func TestMetricsDocumented(t *testing.T) {
 	srv := startBroker(t, "doc")
-	m := startMonitor(t, srv, monitor.Config{Routes: fakeCluster{}, Gossip: fakeCluster{}})
+	m := startMonitor(t, fakeLeafs{srv}, monitor.Config{Routes: fakeCluster{}, Gossip: fakeCluster{}})
 	c := client(t)
 	knownTraffic(t, srv)
 	get(t, c, m, "/varz") // so murmur_http_requests_total has a sample

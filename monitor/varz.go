@@ -176,10 +176,10 @@ func (m *Server) Varz() *Varz {
 		ConfigDigest:     o.ConfigDigest,
 		Tags:             o.Tags,
 		SlowConsumersStats: &KindCounts{
-			Clients: st.SlowConsumers - st.SlowRoutes, Routes: st.SlowRoutes,
+			Clients: st.SlowConsumers - st.SlowRoutes - st.SlowLeafs, Routes: st.SlowRoutes, Leafs: st.SlowLeafs,
 		},
 		StaleConnectionStats: &KindCounts{
-			Clients: st.StaleConnections - st.StaleRoutes, Routes: st.StaleRoutes,
+			Clients: st.StaleConnections - st.StaleRoutes - st.StaleLeafs, Routes: st.StaleRoutes, Leafs: st.StaleLeafs,
 		},
 		DiskIOWaitStats: &DiskIOWaitStats{},
 		MurmurVersion:   broker.Version,
@@ -224,6 +224,8 @@ func (m *Server) Varz() *Varz {
 		}
 		v.Remotes = len(seen)
 	}
+	v.Leafs = len(m.leafs(false))
+	v.LeafNode = m.leafVarz(o)
 	// The lists clients get in INFO connect_urls, as nats-server reports them.
 	if b, ok := m.b.(connectURLser); ok {
 		v.ConnectURLs = b.ConnectURLs()

@@ -50,12 +50,11 @@ func (m *Server) clusterVarz(co *broker.ClusterOptions) ClusterOpts {
 
 // The blocks of features Murmur does not have. nats-server reports each
 // as an empty object when the feature is off, and so does Murmur; the
-// issue that adds one (leaf nodes, JetStream) gives its block the fields.
+// issue that adds one (JetStream) gives its block the fields; the "leaf"
+// block is LeafNodeVarz (leafz.go).
 type (
 	// GatewayVarz is the "gateway" block: Murmur has no gateways.
 	GatewayVarz struct{}
-	// LeafNodeVarz is the "leaf" block: Murmur has no leaf nodes yet.
-	LeafNodeVarz struct{}
 	// MQTTVarz is the "mqtt" block: Murmur has no MQTT listener.
 	MQTTVarz struct{}
 	// JetStreamVarz is the "jetstream" block: Murmur has no JetStream yet.
@@ -63,8 +62,8 @@ type (
 )
 
 // KindCounts splits a counter by connection kind, as nats-server's
-// slow_consumer_stats and stale_connection_stats. Murmur has no gateways
-// or leaf nodes, so theirs are 0.
+// slow_consumer_stats and stale_connection_stats. Murmur has no gateways,
+// so theirs are 0.
 type KindCounts struct {
 	Clients  int64 `json:"clients"`
 	Routes   int64 `json:"routes"`

@@ -12,15 +12,18 @@ import (
 	"github.com/murmurmq/murmur/pubsub"
 )
 
-// Kind tells clients from routes. Messages that arrive over a route are
-// delivered to clients only (one hop); messages from clients also go to each
-// interested route, once per route.
+// Kind tells clients from routes and leaf node connections. Messages that
+// arrive over a route are delivered to clients and leaf nodes only (one
+// hop); messages from clients also go to each interested route and leaf
+// node, once per connection; messages from a leaf node go to clients,
+// routes and the other leaf nodes (see LeafConn for the exceptions).
 type Kind uint8
 
 // Owner kinds.
 const (
 	Client Kind = iota
 	Route
+	Leaf
 )
 
 // Conn is the owner of subscriptions: a client connection or a route.
@@ -53,6 +56,21 @@ type Conn interface {
 type RouteConn interface {
 	Conn
 	DeliverRouted(msg *Msg, queues []string) (needFlush, ok bool)
+}
+
+// LeafConn is implemented by leaf node connection owners. Like a route, a
+// leaf connection gets each message at most once, with the queue groups it
+// was picked for. Unlike a route, it is picked for a queue group only when
+// the group has no member on this broker or its routes (nats-server's
+// local preference), and messages from it go on to routes and other leaf
+// connections.
+type LeafConn interface {
+	RouteConn
+	// ToHub reports that the peer is this broker's hub: this broker
+	// dialed it as a leaf (a spoke). A message from a route or from a hub
+	// is never sent to a hub (nats-server's rule: the hub's cluster
+	// already has it), and a message from a hub never goes to a route.
+	ToHub() bool
 }
 
 // Filter decides per message whether a subscription receives it. A
@@ -197,8 +215,8 @@ func (b *Batch) Flush() {
 
 // Publish delivers msg to every matching subscription: all plain ones, one
 // member of each queue group, never to from itself when from asked for no
-// echo, and, when from is a client, once to each route with interest. It
-// returns the number of deliveries made.
+// echo, and once to each route and leaf connection with interest, by the
+// rules of Kind and LeafConn. It returns the number of deliveries made.
 func (m *Mux) Publish(from Conn, msg *Msg, b *Batch) int {
 	key := msg.Subject
 	if msg.Match != nil {
@@ -208,18 +226,17 @@ func (m *Mux) Publish(from Conn, msg *Msg, b *Batch) int {
 	if r.Empty() {
 		return 0
 	}
-	fromRoute := from != nil && from.Kind() == Route
-	noEcho := from != nil && from.NoEcho()
+	o := originOf(from)
 	n := 0
 	b.routes = b.routes[:0]
 	for _, s := range r.Plain {
-		o := s.Owner
-		if noEcho && o == from {
+		owner := s.Owner
+		if o.noEcho && owner == from {
 			continue
 		}
-		if o.Kind() == Route {
-			if !fromRoute && msg.Match == nil {
-				b.routeTarget(o)
+		if k := owner.Kind(); k != Client {
+			if msg.Match == nil && o.sendsTo(owner, k) { // a stored message (Match) is delivered here only
+				b.routeTarget(owner)
 			}
 			continue
 		}
@@ -228,11 +245,12 @@ func (m *Mux) Publish(from Conn, msg *Msg, b *Batch) int {
 		}
 	}
 	for i := range r.Queues {
-		if fromRoute && !named(msg.Queues, r.Queues[i].Name) {
-			// The sending broker made the pick for this group elsewhere.
+		if o.peer && !named(msg.Queues, r.Queues[i].Name) {
+			// The sending broker made the pick for this group elsewhere
+			// (or, from a leaf node, sent it for plain interest only).
 			continue
 		}
-		if m.pickQueue(&r.Queues[i], from, fromRoute, noEcho, msg, b) {
+		if m.pickQueue(&r.Queues[i], from, o, msg, b) {
 			n++ // a local member; a route pick is counted below, once per route
 		}
 	}
@@ -247,9 +265,11 @@ func (m *Mux) Publish(from Conn, msg *Msg, b *Batch) int {
 			b.Msgs++ // server out_msgs count route sends, as nats-server's do
 			b.Bytes += int64(msg.Size())
 		} else {
-			// The route is closing: give its groups to local members.
+			// The connection is closing: give its groups to local members.
+			lo := o
+			lo.localOnly = true
 			for _, g := range t.groups {
-				if m.pickQueue(g, from, true, noEcho, msg, b) {
+				if m.pickQueue(g, from, lo, msg, b) {
 					n++
 				}
 			}
@@ -258,6 +278,44 @@ func (m *Mux) Publish(from Conn, msg *Msg, b *Batch) int {
 		t.conn, t.queues, t.groups = nil, t.queues[:0], t.groups[:0]
 	}
 	return n
+}
+
+// origin is what Publish needs to know of the publisher.
+type origin struct {
+	from      Conn
+	route     bool // from a route
+	hub       bool // from a leaf connection to this broker's hub
+	peer      bool // from another broker (route or leaf connection)
+	noEcho    bool
+	localOnly bool // queue picks among clients only (a target refused)
+}
+
+func originOf(from Conn) origin {
+	o := origin{from: from}
+	if from == nil {
+		return o
+	}
+	switch from.Kind() {
+	case Route:
+		o.route, o.peer = true, true
+	case Leaf:
+		o.peer = true
+		o.hub = from.(LeafConn).ToHub()
+	}
+	o.noEcho = from.NoEcho()
+	return o
+}
+
+// sendsTo reports whether a message from o may go to the route or leaf
+// connection c of kind k.
+func (o origin) sendsTo(c Conn, k Kind) bool {
+	if c == o.from {
+		return false
+	}
+	if k == Route {
+		return !o.route && !o.hub
+	}
+	return !(c.(LeafConn).ToHub() && (o.route || o.hub))
 }
 
 // routeTarget is one route the current message goes to, with the queue
@@ -295,18 +353,44 @@ func named(names [][]byte, name string) bool {
 }
 
 // pickQueue delivers msg to one member of g (reporting true when that was a
-// local member; a picked route is recorded in b for sending later), chosen at random among the
-// eligible members and weighted by Weight, so a remote entry standing for
-// many members is picked as often as that many local members would be. A
-// message that came over a route goes to local members only; a no-echo
-// publisher's own members are skipped. If the chosen member refuses (it is
-// closing), the next eligible one is tried.
-func (m *Mux) pickQueue(g *pubsub.QueueGroup[*Sub], from Conn, fromRoute, noEcho bool, msg *Msg, b *Batch) bool {
-	members := g.Members
-	eligible := func(s *Sub) bool {
-		o := s.Owner
-		return !(noEcho && o == from) && !(fromRoute && o.Kind() == Route)
+// local member; a picked route or leaf connection is recorded in b for
+// sending later). The pick is random among the eligible clients and routes,
+// weighted by Weight, so a route entry standing for many members is picked
+// as often as that many local members would be. Leaf connections are
+// picked (the same way, among themselves) only when no client or route
+// member is eligible: nats-server prefers a local member over one across a
+// leaf node. A message from another broker goes to local members (and
+// leaf connections) only; a no-echo publisher's own members are skipped.
+// If the chosen member refuses (it is closing), the next eligible one is
+// tried.
+func (m *Mux) pickQueue(g *pubsub.QueueGroup[*Sub], from Conn, o origin, msg *Msg, b *Batch) bool {
+	local := func(s *Sub) bool {
+		own := s.Owner
+		if o.noEcho && own == from {
+			return false
+		}
+		switch own.Kind() {
+		case Client:
+			return true
+		case Route:
+			return !o.localOnly && o.sendsTo(own, Route)
+		}
+		return false
 	}
+	if delivered, picked := m.pickAmong(g, local, from, msg, b); picked || o.localOnly {
+		return delivered
+	}
+	leaf := func(s *Sub) bool { return s.Owner.Kind() == Leaf && o.sendsTo(s.Owner, Leaf) }
+	delivered, _ := m.pickAmong(g, leaf, from, msg, b)
+	return delivered
+}
+
+// pickAmong picks one member of g among those eligible, weighted: it
+// reports whether a local member took the message (delivered) and whether
+// any member was chosen at all (picked; a route or leaf pick is recorded in
+// b).
+func (m *Mux) pickAmong(g *pubsub.QueueGroup[*Sub], eligible func(*Sub) bool, from Conn, msg *Msg, b *Batch) (delivered, picked bool) {
+	members := g.Members
 	total := 0
 	for _, s := range members {
 		if eligible(s) {
@@ -314,7 +398,7 @@ func (m *Mux) pickQueue(g *pubsub.QueueGroup[*Sub], from Conn, fromRoute, noEcho
 		}
 	}
 	if total == 0 {
-		return false
+		return false, false
 	}
 	start := 0
 	if slot := m.intn(total); len(members) > 1 {
@@ -333,19 +417,20 @@ func (m *Mux) pickQueue(g *pubsub.QueueGroup[*Sub], from Conn, fromRoute, noEcho
 		if !eligible(s) {
 			continue
 		}
-		if s.Owner.Kind() == Route {
-			// Routes are sent to after all picks, once each; if the route
-			// refuses then, the group is picked again among local members.
+		if s.Owner.Kind() != Client {
+			// Routes and leaf connections are sent to after all picks,
+			// once each; if one refuses then, the group is picked again
+			// among local members.
 			t := b.routeTarget(s.Owner)
 			t.queues = append(t.queues, g.Name)
 			t.groups = append(t.groups, g)
-			return false
+			return false, true
 		}
 		if m.deliver(s, from, msg, b) {
-			return true
+			return true, true
 		}
 	}
-	return false
+	return false, true
 }
 
 func weight(s *Sub) int {

@@ -290,6 +290,7 @@ func fileKeys(c *config) keys {
 		}),
 		"websocket": c.wsFlags.keys(),
 		"cluster":   clusterKeys(c, name),
+		"leafnodes": leafKeys(o),
 		"gossip": wantGossip(&cl.gossipWanted, keys{
 			"listen":         hostPort(&cl.gossipAddr, &cl.gossipPort),
 			"advertise":      gossipAdvertise(&cl.gossipAdvertise, &c.cli.gossipAdvertisePort),
@@ -304,7 +305,7 @@ func fileKeys(c *config) keys {
 	for alias, key := range map[string]string{
 		"net": "host", "monitor_port": "http_port",
 		"max_conn": "max_connections", "max_subs": "max_subscriptions",
-		"ws": "websocket",
+		"ws": "websocket", "leaf": "leafnodes",
 	} {
 		ks[alias] = ks[key]
 	}

@@ -16,8 +16,6 @@ import (
 // refusedTop are the top-level keys (nats-server's processConfigFileLine).
 var refusedTop = map[string]string{
 	"gateway":                  "gateways between clusters are not built",
-	"leaf":                     "leaf nodes are not built yet",
-	"leafnodes":                "leaf nodes are not built yet",
 	"default_js_domain":        "JetStream domains are not built yet",
 	"mqtt":                     "MQTT is not built",
 	"https":                    "the monitoring endpoint serves plain HTTP only; put a TLS proxy in front of http",

@@ -41,7 +41,12 @@ var natsServerKeys = map[string][]string{
 		"curve_preferences", "timeout", "connection_rate_limit", "pinned_certs", "cert_store",
 		"cert_match_by", "cert_match", "ca_certs_match", "handshake_first", "first", "immediate",
 		"cert_match_skip_invalid", "ocsp_peer", "certs", "certificates", "min_version"},
-	"cluster.tls": {"insecure", "verify", "pinned_certs", "timeout", "certs", "ocsp_peer"},
+	"leafnodes": {"listen", "port", "host", "net", "authorization", "remotes", "reconnect", "reconnect_delay",
+		"reconnect_interval", "dial_timeout", "tls", "leafnode_advertise", "advertise", "no_advertise",
+		"min_version", "minimum_version", "compression", "isolate_leafnode_interest", "isolate",
+		"write_deadline", "write_timeout"},
+	"leafnodes.authorization": {"user", "username", "pass", "password", "nkey", "timeout", "users", "account", "proxy_required"},
+	"cluster.tls":             {"insecure", "verify", "pinned_certs", "timeout", "certs", "ocsp_peer"},
 	"authorization": {"user", "username", "pass", "password", "token", "timeout", "users",
 		"default_permission", "default_permissions", "permissions", "auth_callout", "auth_hook", "proxy_required"},
 }
@@ -84,8 +89,9 @@ func TestConfigKnowsNatsServerKeys(t *testing.T) {
 func TestConfigRefusals(t *testing.T) {
 	cases := []struct{ text, want string }{
 		{"port: 4222\ngateway { name: A, port: 7222 }", ":2: gateway: not supported by Murmur (gateways between clusters are not built)"},
-		{"leafnodes { port: 7422 }", ":1: leafnodes: not supported by Murmur (leaf nodes are not built yet)"},
-		{"leaf { port: 7422 }", ":1: leaf: not supported by Murmur (leaf nodes are not built yet)"},
+		{"leafnodes { port: 7422, compression: s2_auto }", ":1: leafnodes.compression: not supported by Murmur (leaf node connections are not compressed)"},
+		{"leaf { remotes: [ { url: \"nats://h:7422\", hub: true } ] }", ":1: leaf.remotes[0].hub: not supported by Murmur (a remote is always this broker's hub)"},
+		{"leafnodes { remotes: [ { url: \"mqtt://h:443\" } ] }", `:1: leafnodes.remotes[0].url: url "mqtt://h:443": scheme "mqtt" is not supported (nats://, tls://, ws://, wss:// or quic://)`},
 		{"jetstream { domain: hub }", ":1: jetstream.domain: not supported by Murmur (JetStream domains are not built yet)"},
 		{"mqtt { port: 1883 }", ":1: mqtt: not supported by Murmur (MQTT is not built)"},
 		{"https: 8443", ":1: https: not supported by Murmur (the monitoring endpoint serves plain HTTP only; put a TLS proxy in front of http)"},

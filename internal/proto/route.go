@@ -51,6 +51,10 @@ type RouteParser struct {
 	MaxControlLine int
 	MaxPayload     int
 
+	// leaf: the leafnode dialect (leaf.go): LS+/LS-/LMSG, no account
+	// field (the account is the connection's); handlers get a nil acc.
+	leaf bool
+
 	carry   []byte
 	payload bool // waiting for a message body
 	size    int
@@ -170,8 +174,13 @@ func (p *RouteParser) deliver(msg []byte, h RouteHandler) error {
 	return h.RoutedMsg(acc, subj, reply, queues, p.hdr, msg[:p.size])
 }
 
+// split cuts line into fields. In the leaf dialect the first field is a
+// nil account, so the op handlers read the same positions as for routes.
 func (p *RouteParser) split(line []byte) [][]byte {
 	f := p.fields[:0]
+	if p.leaf {
+		f = append(f, nil)
+	}
 	for len(line) > 0 {
 		line = bytes.TrimLeft(line, " \t")
 		if len(line) == 0 {
@@ -207,6 +216,19 @@ func (p *RouteParser) op(line []byte, h RouteHandler, maxPayload int) error {
 		return h.RouteConnect(rest)
 	}
 	f := p.split(rest)
+	if p.leaf {
+		// nats-server's leaf connections take RS+/RS- as LS+/LS-.
+		switch string(word) {
+		case "LS+":
+			word = []byte("RS+")
+		case "LS-":
+			word = []byte("RS-")
+		case "LMSG":
+			word = []byte("RMSG")
+		case "RMSG":
+			return ErrRouteProtocol
+		}
+	}
 	switch string(word) {
 	case "RS+":
 		switch len(f) {

@@ -144,7 +144,8 @@ func writeRefusal(w net.Conn, e *HandshakeError) {
 		e.Status, http.StatusText(e.Status), len(body), body)
 }
 
-// dial is the client side: TCP (and TLS), then the upgrade request for "/".
+// dial is the client side: TCP (and TLS), then the upgrade request for
+// cfg.Path.
 func dial(ctx context.Context, addr string, cfg Config) (*Conn, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
@@ -187,7 +188,11 @@ func clientUpgrade(ctx context.Context, nc net.Conn, addr string, cfg Config) (*
 	if cfg.Compression {
 		ext = "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover\r\n"
 	}
-	req := fmt.Sprintf("GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nOrigin: %s://%s\r\n%s\r\n", addr, key, scheme, addr, ext)
+	path := cfg.Path
+	if path == "" {
+		path = "/"
+	}
+	req := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nOrigin: %s://%s\r\n%s\r\n", path, addr, key, scheme, addr, ext)
 	if _, err := raw.Write([]byte(req)); err != nil {
 		return nil, err
 	}

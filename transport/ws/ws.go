@@ -77,6 +77,10 @@ type Config struct {
 	// Backlog bounds upgrades in flight plus upgraded connections waiting
 	// for Accept; 0 means DefaultBacklog.
 	Backlog int
+	// Path is the request path Dial upgrades ("" means "/"); a leaf node
+	// dials "/leafnode", which a nats-server or Murmur hub's WebSocket
+	// listener takes as a leaf connection.
+	Path string
 	// Headers are added to the upgrade response (nats-server's websocket
 	// headers), in key order. Keys and values must be valid HTTP header
 	// text (fill checks).
@@ -171,7 +175,8 @@ func (t *Transport) Listen(addr string) (transport.Listener, error) {
 }
 
 // Dial implements transport.Transport: it connects to addr over TCP (TLS
-// when Config.TLS is set), runs the client side of the upgrade for path "/"
+// when Config.TLS is set), runs the client side of the upgrade for
+// Config.Path ("/" by default)
 // and returns the client end of the connection (its frames are masked).
 func (t *Transport) Dial(ctx context.Context, addr string) (net.Conn, error) {
 	c, err := dial(ctx, addr, t.st.Load().cfg)
