@@ -177,21 +177,7 @@ func appendLeafLine(b []byte, m *mux.Msg, hdr []byte, queues []string) []byte {
 	}
 	b = append(b, m.Subject...)
 	b = append(b, ' ')
-	switch {
-	case len(queues) > 0 && len(m.Reply) > 0:
-		b = append(b, "+ "...)
-		b = append(b, m.Reply...)
-		b = append(b, ' ')
-	case len(queues) > 0:
-		b = append(b, "| "...)
-	case len(m.Reply) > 0:
-		b = append(b, m.Reply...)
-		b = append(b, ' ')
-	}
-	for _, q := range queues {
-		b = append(b, q...)
-		b = append(b, ' ')
-	}
+	b = appendPicks(b, m.Reply, queues)
 	if hdr != nil {
 		b = strconv.AppendInt(b, int64(len(hdr)), 10)
 		b = append(b, ' ')

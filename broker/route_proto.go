@@ -162,25 +162,32 @@ func appendRoutedLine(b []byte, m *mux.Msg, queues []string) []byte {
 	b = append(b, ' ')
 	b = append(b, m.Subject...)
 	b = append(b, ' ')
-	switch {
-	case len(queues) > 0 && len(m.Reply) > 0:
-		b = append(b, "+ "...)
-		b = append(b, m.Reply...)
-		b = append(b, ' ')
-	case len(queues) > 0:
-		b = append(b, "| "...)
-	case len(m.Reply) > 0:
-		b = append(b, m.Reply...)
-		b = append(b, ' ')
-	}
-	for _, q := range queues {
-		b = append(b, q...)
-		b = append(b, ' ')
-	}
+	b = appendPicks(b, m.Reply, queues)
 	if m.Header != nil {
 		b = strconv.AppendInt(b, int64(len(m.Header)), 10)
 		b = append(b, ' ')
 	}
 	b = strconv.AppendInt(b, int64(m.Size()), 10)
 	return append(b, crlf...)
+}
+
+// appendPicks writes the reply and queue fields of an RMSG or LMSG line
+// (docs/routes.md): "+ <reply> <q>... ", "| <q>... ", "<reply> " or nothing.
+func appendPicks(b, reply []byte, queues []string) []byte {
+	switch {
+	case len(queues) > 0 && len(reply) > 0:
+		b = append(b, "+ "...)
+		b = append(b, reply...)
+		b = append(b, ' ')
+	case len(queues) > 0:
+		b = append(b, "| "...)
+	case len(reply) > 0:
+		b = append(b, reply...)
+		b = append(b, ' ')
+	}
+	for _, q := range queues {
+		b = append(b, q...)
+		b = append(b, ' ')
+	}
+	return b
 }
