@@ -3,6 +3,7 @@ package broker_test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -162,19 +163,29 @@ func TestLeafEvents(t *testing.T) {
 // fails over to one when its broker goes.
 func TestLeafHubFailover(t *testing.T) {
 	var hubs []*broker.Server
+	var first *broker.Server
 	for i := range 2 {
 		o := testOptions()
 		clusterOptions(&o, i)
 		o.LeafNode = &broker.LeafNodeOptions{Addr: "127.0.0.1:0"}
 		hubs = append(hubs, startServer(t, o, nil))
 		if i == 0 {
-			startLeafOf(t, leafURL(hubs[0]), nil)
+			first = startLeafOf(t, leafURL(hubs[0]), nil)
 			waitLeafs(t, hubs[0], 1)
 		}
 	}
 	leaf := startLeafOf(t, leafURL(hubs[0]), nil)
 	meshUp(t, hubs)
 	waitLeafs(t, hubs[0], 2)
+	// Both leaves know hubs[1]'s leaf URL before hubs[0] goes: the first
+	// from an INFO after the route came up, the second from that or its
+	// first INFO.
+	second := hubs[1].LeafAddr().String()
+	for _, l := range []*broker.Server{first, leaf} {
+		eventually(t, 5*time.Second, "the leaf learned the other hub's URL", func() bool {
+			return slices.Contains(l.LearnedLeafURLs(), second)
+		})
+	}
 	lc := connectTCP(t, leaf)
 	s, _ := lc.SubscribeSync("after.failover")
 	lc.Flush()
