@@ -2,9 +2,7 @@ package main
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"net"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -247,13 +245,9 @@ func remoteTLS(v *conf.Value) (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{pair}
 	}
 	if ca != nil {
-		pem, err := os.ReadFile(ca.Str)
+		pool, err := caPool(ca.Str)
 		if err != nil {
 			return nil, ca.Errorf("%v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, ca.Errorf("no PEM certificates in %s", ca.Str)
 		}
 		cfg.RootCAs = pool
 	}
@@ -301,6 +295,15 @@ func leafQUICListener(ln *broker.LeafNodeOptions) setter {
 	}
 }
 
+// addStrings appends a string or an array of strings to dst.
+func addStrings(dst *[]string) setter {
+	return func(v *conf.Value) error {
+		s, err := v.AsStrings()
+		*dst = append(*dst, s...)
+		return err
+	}
+}
+
 // remoteQUIC is a remote's quic block: how a quic:// hub is trusted, by
 // pinning its certificate (fingerprint, the hex SHA-256 the hub logs),
 // by CAs (ca_file), or not at all (insecure).
@@ -309,30 +312,18 @@ func remoteQUIC(v *conf.Value) (*quic.Transport, error) {
 	var ca *conf.Value
 	dc := quic.DefaultDialConfig()
 	if err := block(keys{
-		"fingerprint": func(v *conf.Value) error {
-			s, err := v.AsStrings()
-			fingerprints = append(fingerprints, s...)
-			return err
-		},
-		"fingerprints": func(v *conf.Value) error {
-			s, err := v.AsStrings()
-			fingerprints = append(fingerprints, s...)
-			return err
-		},
-		"ca_file":  keep(&ca),
-		"insecure": boolean(&dc.InsecureSkipVerify),
+		"fingerprint":  addStrings(&fingerprints),
+		"fingerprints": addStrings(&fingerprints),
+		"ca_file":      keep(&ca),
+		"insecure":     boolean(&dc.InsecureSkipVerify),
 	})(v); err != nil {
 		return nil, err
 	}
 	dc.Fingerprints = fingerprints
 	if ca != nil {
-		pem, err := os.ReadFile(ca.Str)
+		pool, err := caPool(ca.Str)
 		if err != nil {
 			return nil, ca.Errorf("%v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, ca.Errorf("no PEM certificates in %s", ca.Str)
 		}
 		dc.RootCAs = pool
 	}

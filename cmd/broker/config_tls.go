@@ -225,6 +225,19 @@ type caError struct{ err error }
 
 func (e *caError) Error() string { return e.err.Error() }
 
+// caPool reads the PEM certificates of the CA file path.
+func caPool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("no PEM certificates in %s", path)
+	}
+	return pool, nil
+}
+
 // serverTLS is a server TLS configuration from PEM files: the key pair,
 // and with ca the client CAs (verify: clients must present a certificate
 // they signed).
@@ -235,13 +248,9 @@ func serverTLS(certFile, keyFile, ca string, verify bool) (*tls.Config, error) {
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	if ca != "" {
-		pem, err := os.ReadFile(ca)
+		pool, err := caPool(ca)
 		if err != nil {
 			return nil, &caError{err}
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, &caError{fmt.Errorf("no PEM certificates in %s", ca)}
 		}
 		cfg.ClientCAs = pool
 	}
