@@ -191,6 +191,9 @@ func (w slowConsumer) measure(ctx context.Context, env *Env, b *Broker, mon *var
 			return Result{}, fmt.Errorf("episode %d: %w", ep+1, err)
 		}
 		v = res.after
+		if os.Getenv("BENCH_EPISODES") != "" {
+			fmt.Fprintf(os.Stderr, "episode %d: base %.0f/s stall %.0f/s over %v share %.3f cut %s\n", ep+1, float64(res.baseN)/res.baseD.Seconds(), float64(res.stallN)/res.stallD.Seconds(), res.stallD, (float64(res.stallN)/res.stallD.Seconds())/(float64(res.baseN)/res.baseD.Seconds()), res.cut)
+		}
 		baseN, baseD = baseN+res.baseN, baseD+res.baseD
 		stallN, stallD = stallN+res.stallN, stallD+res.stallD
 		cuts = append(cuts, res.cut)
