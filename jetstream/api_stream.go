@@ -243,6 +243,8 @@ func (e *Engine) updateStream(name string, body []byte) any {
 		return errStreamUpdate.with("err", "stream configuration update can not cancel deny message deletes")
 	case s.cfg.DenyPurge && !cfg.DenyPurge:
 		return errStreamUpdate.with("err", "stream configuration update can not cancel deny purge")
+	case s.cfg.AllowMsgTTL && !cfg.AllowMsgTTL:
+		return errStreamInvalidConfig.with("err", "message TTL status can not be disabled")
 	}
 	if e.overlaps(name, cfg.Subjects) {
 		return errSubjectOverlap

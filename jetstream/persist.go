@@ -113,6 +113,7 @@ func (e *Engine) recoverStreams() error {
 			return fmt.Errorf("jetstream: stream %s: %w", meta.Config.Name, err)
 		}
 		s.rebuildDedup(now)
+		s.rebuildTTLs()
 		e.recoverConsumers(s)
 	}
 	return nil

@@ -23,6 +23,7 @@ type stream struct {
 	dedup     map[string]uint64
 	dedupList []dedupEntry // oldest first
 	consumers map[string]*consumer
+	ttls      ttlHeap // messages with a Nats-TTL, by expiry (ttl.go)
 }
 
 type dedupEntry struct {
@@ -126,6 +127,9 @@ func (c *StreamConfig) check() *APIError {
 	if c.MaxAge < 0 {
 		return errStreamInvalidConfig.with("err", "max age needs to be >= 0")
 	}
+	if e := c.checkTTLConfig(); e != nil {
+		return e
+	}
 	if c.Duplicates > 0 && c.MaxAge > 0 && c.Duplicates > c.MaxAge {
 		return errStreamInvalidConfig.with("err", "duplicates window can not be larger then max age")
 	}
@@ -201,6 +205,10 @@ func (s *stream) store(subject string, hdr, data []byte, now time.Time, acct *ac
 			return ack
 		}
 	}
+	ttl, hdr, e := s.msgTTL(hdr)
+	if e != nil {
+		return fail(e)
+	}
 	if v := header(hdr, hdrExpectedStream); v != "" && v != s.cfg.Name {
 		return fail(errStreamNotMatch)
 	}
@@ -257,6 +265,7 @@ func (s *stream) store(subject string, hdr, data []byte, now time.Time, acct *ac
 	}
 	acct.add(s.cfg.Storage, int64(msize))
 	ack.Seq = seq
+	s.trackTTL(seq, now.UnixNano(), ttl)
 	if msgID != "" {
 		s.dedup[msgID] = seq
 		s.dedupList = append(s.dedupList, dedupEntry{msgID, now.UnixNano()})
@@ -305,19 +314,35 @@ func (s *stream) enforceLimits(subject string, acct *accountUsage) {
 	}
 }
 
-// expire removes messages older than max_age and old duplicate ids.
+// expire removes messages older than max_age (but those whose Nats-TTL
+// says "never"), the messages whose own TTL has passed, and old duplicate
+// ids.
 func (s *stream) expire(now time.Time, acct *accountUsage) {
 	s.pruneDedup(now)
+	s.expireTTLs(now, acct)
 	if s.cfg.MaxAge <= 0 {
 		return
 	}
 	cut := now.Add(-s.cfg.MaxAge).UnixNano()
-	for {
-		st := s.st.State()
-		if st.Msgs == 0 || st.FirstTime > cut {
+	if !s.cfg.AllowMsgTTL {
+		for {
+			st := s.st.State()
+			if st.Msgs == 0 || st.FirstTime > cut {
+				return
+			}
+			s.removeExpired(st.FirstSeq, now, acct)
+		}
+	}
+	for seq := s.st.State().FirstSeq; ; {
+		m, err := s.st.Next(seq, "")
+		if err != nil || m.Time > cut {
 			return
 		}
-		s.remove(st.FirstSeq, acct)
+		seq = m.Seq + 1
+		if ttl, _ := parseTTL(header(m.Hdr, hdrTTL)); ttl < 0 {
+			continue // never expires
+		}
+		s.removeExpired(m.Seq, now, acct)
 	}
 }
 
