@@ -31,6 +31,10 @@ type consumerState struct {
 	Pending   map[uint64]*pending `json:"pending,omitempty"` // by stream sequence
 	Redeliver []uint64            `json:"redeliver,omitempty"`
 	NextSeq   uint64              `json:"next_seq"` // next stream sequence to look at
+	// LastPer is, for deliver policy last_per_subject, the sequences of
+	// the last message per subject when the consumer was created, not yet
+	// delivered; the consumer goes on past them as usual.
+	LastPer []uint64 `json:"last_per,omitempty"`
 }
 
 type pending struct {
@@ -113,6 +117,9 @@ func (c *ConsumerConfig) check() *APIError {
 	default:
 		return errConsumerCreate.with("err", "invalid deliver policy")
 	}
+	if e := c.checkDeliverPolicy(); e != nil {
+		return e
+	}
 	if c.MaxDeliver > 0 && len(c.BackOff) > 0 && c.MaxDeliver <= len(c.BackOff) {
 		return errConsumerMaxDeliverBackoff
 	}
@@ -144,6 +151,12 @@ func (c *consumer) start() {
 		if best > 0 {
 			next = best
 		}
+	case "last_per_subject":
+		c.state.LastPer = c.lastPerSubject()
+		next = st.LastSeq + 1
+		if len(c.state.LastPer) > 0 {
+			next = c.state.LastPer[0]
+		}
 	case "by_start_sequence":
 		next = c.cfg.OptStartSeq
 	case "by_start_time":
@@ -168,6 +181,14 @@ func (c *consumer) start() {
 
 // nextMsg finds the next new message for this consumer, or nil.
 func (c *consumer) nextMsg() *store.Msg {
+	for len(c.state.LastPer) > 0 {
+		if seq := c.state.LastPer[0]; seq >= c.state.NextSeq {
+			if m, err := c.stream.st.Load(seq); err == nil {
+				return m
+			}
+		}
+		c.state.LastPer = c.state.LastPer[1:] // delivered, or gone since
+	}
 	var best *store.Msg
 	for _, f := range c.filters() {
 		m, err := c.stream.st.Next(c.state.NextSeq, f)
@@ -182,6 +203,14 @@ func (c *consumer) nextMsg() *store.Msg {
 func (c *consumer) numPending() uint64 {
 	var n uint64
 	seq := c.state.NextSeq
+	if k := len(c.state.LastPer); k > 0 {
+		for _, s := range c.state.LastPer {
+			if s >= seq {
+				n++
+			}
+		}
+		seq = max(seq, c.state.LastPer[k-1]+1)
+	}
 	for {
 		var best *store.Msg
 		for _, f := range c.filters() {
@@ -432,3 +461,4 @@ func (c *consumer) pull(reply string, req pullRequest, now time.Time, out []outp
 	c.waiting = append(c.waiting, w)
 	return c.deliver(now, out)
 }
+

@@ -1,0 +1,93 @@
+package jetstream
+
+import (
+	"sort"
+	"strings"
+)
+
+var (
+	errConsumerInvalidPolicy     = apiErr(400, 10094, "{err}")
+	errConsumerOverlappingFilter = apiErr(400, 10138, "consumer subject filters cannot overlap")
+)
+
+// checkDeliverPolicy applies nats-server's rules on the start position
+// options of each deliver policy, and on overlapping filters.
+func (c *ConsumerConfig) checkDeliverPolicy() *APIError {
+	for i, a := range c.FilterSubjects {
+		for j, b := range c.FilterSubjects {
+			if i != j && subsetOf(a, b) {
+				return errConsumerOverlappingFilter
+			}
+		}
+	}
+	badStart := func(dp, start string) *APIError {
+		return errConsumerInvalidPolicy.with("err", "consumer delivery policy is deliver "+dp+", but optional start "+start+" is also set")
+	}
+	notSet := func(dp, what string) *APIError {
+		return errConsumerInvalidPolicy.with("err", "consumer delivery policy is deliver "+dp+", but optional "+what+" is not set")
+	}
+	seq, at := c.OptStartSeq > 0, c.OptStartTime != nil
+	switch c.DeliverPolicy {
+	case "all", "last", "new", "last_per_subject":
+		dp := map[string]string{"all": "all", "last": "last", "new": "new", "last_per_subject": "last per subject"}[c.DeliverPolicy]
+		if seq {
+			return badStart(dp, "sequence")
+		}
+		if at {
+			return badStart(dp, "time")
+		}
+		if c.DeliverPolicy == "last_per_subject" && c.FilterSubject == "" && len(c.FilterSubjects) == 0 {
+			return notSet(dp, "filter subject")
+		}
+	case "by_start_sequence":
+		if !seq {
+			return notSet("by start sequence", "start sequence")
+		}
+		if at {
+			return badStart("by start sequence", "time")
+		}
+	case "by_start_time":
+		if !at {
+			return notSet("by start time", "start time")
+		}
+		if seq {
+			return badStart("by start time", "start sequence")
+		}
+	}
+	return nil
+}
+
+// subsetOf reports whether every subject filter a matches is matched by
+// filter b too (nats-server's subjectIsSubsetMatch).
+func subsetOf(a, b string) bool {
+	ta, tb := strings.Split(a, "."), strings.Split(b, ".")
+	for i, t := range tb {
+		if t == ">" {
+			return i < len(ta)
+		}
+		if i >= len(ta) || ta[i] == ">" {
+			return false
+		}
+		if t != "*" && ta[i] != t {
+			return false
+		}
+	}
+	return len(ta) == len(tb)
+}
+
+// lastPerSubject lists, in order, the sequence of the last message of
+// each subject the consumer's filters match.
+func (c *consumer) lastPerSubject() []uint64 {
+	seen := map[uint64]bool{}
+	var seqs []uint64
+	for _, f := range c.filters() {
+		for subj := range c.stream.st.Subjects(f) {
+			if m, err := c.stream.st.Last(subj); err == nil && !seen[m.Seq] {
+				seen[m.Seq] = true
+				seqs = append(seqs, m.Seq)
+			}
+		}
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	return seqs
+}
