@@ -461,4 +461,3 @@ func (c *consumer) pull(reply string, req pullRequest, now time.Time, out []outp
 	c.waiting = append(c.waiting, w)
 	return c.deliver(now, out)
 }
-
