@@ -114,6 +114,7 @@ func (e *Engine) recoverStreams() error {
 		}
 		s.rebuildDedup(now)
 		e.recoverConsumers(s)
+		s.recoverRetention(&e.usage)
 	}
 	return nil
 }
