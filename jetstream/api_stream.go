@@ -244,7 +244,7 @@ func (e *Engine) updateStream(name string, body []byte, now time.Time) any {
 	case cfg.Storage != s.cfg.Storage:
 		return errStreamUpdate.with("err", "stream configuration update can not change storage type")
 	case cfg.Retention != s.cfg.Retention && (cfg.Retention == "workqueue" || s.cfg.Retention == "workqueue"):
-		return errStreamUpdate.with("err", "stream configuration update can not change retention policy to/from workqueue")
+		return errStreamInvalidConfig.with("err", "stream configuration update can not change retention policy to/from workqueue")
 	case cfg.Mirror != nil && !reflect.DeepEqual(cfg.Mirror, s.cfg.Mirror):
 		return errMirrorNotUpdatable
 	case s.cfg.Sealed && !cfg.Sealed:

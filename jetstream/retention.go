@@ -18,9 +18,9 @@ import (
 //     consumer may be unfiltered, and consumers must ack explicitly and
 //     deliver all.
 //
-// Removal happens when an ack settles a message, and at each tick for
-// the head of the stream (which catches ack-none consumers and messages
-// left after max_deliver); after a restart the whole stream is checked
+// Removal happens when an ack settles a message, and for interest
+// streams at each tick for the head of the stream (which catches
+// ack-none consumers); after a restart the whole stream is checked
 // once, so a removal lost to a crash after its consumer's state was
 // saved is done again.
 
@@ -87,14 +87,18 @@ func (s *stream) noInterest(subject string) bool {
 	return true
 }
 
-// unneeded reports whether no consumer needs the message at seq.
+// unneeded reports whether the message at seq may go: no consumer
+// needs it and, in a work queue, some consumer took it (a work queue
+// keeps what no consumer's filter matches, for the next consumer).
 func (s *stream) unneeded(seq uint64, subject string) bool {
+	taken := s.cfg.Retention != "workqueue"
 	for _, c := range s.consumers {
 		if c.needs(seq, subject) {
 			return false
 		}
+		taken = taken || c.wants(subject)
 	}
-	return true
+	return taken
 }
 
 // retainCheck removes the messages with sequence in [from, to] that no
@@ -129,11 +133,11 @@ func (s *stream) afterAck(c *consumer, seq, floorBefore uint64, acct *accountUsa
 	}
 }
 
-// sweepHead removes messages from the front of the stream while no
-// consumer needs them (nats-server's checkInterestState). A workqueue
-// stream with no consumer keeps its messages.
+// sweepHead removes messages from the front of an interest stream while
+// no consumer needs them (nats-server's checkInterestState); a work
+// queue removes only on acks.
 func (s *stream) sweepHead(acct *accountUsage) {
-	if !s.retains() || len(s.consumers) == 0 {
+	if s.cfg.Retention != "interest" || len(s.consumers) == 0 {
 		return
 	}
 	for {

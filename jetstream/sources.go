@@ -186,9 +186,6 @@ func (c *StreamConfig) checkSources() *APIError {
 		if !validName(m.Name) {
 			return errMirrorBadName
 		}
-		if m.OptStartSeq > 0 && m.OptStartTime != nil {
-			return errMirrorStartSeqTime
-		}
 	}
 	seen := map[string]bool{}
 	for _, src := range c.Sources {
