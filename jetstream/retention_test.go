@@ -76,6 +76,7 @@ func (r *recorder) see(step string, observe func() string) {
 // sideBySide runs scenario on nats-server -js, then on Murmur, and
 // compares every observation.
 func sideBySide(t *testing.T, scenario func(r *recorder, nc *nats.Conn, js njs.JetStream)) {
+	t.Helper()
 	ref := startNatsServer(t)
 	r := &recorder{t: t, name: "nats-server"}
 	scenario(r, ref, jsOf(t, ref))
@@ -145,7 +146,7 @@ func publish(t *testing.T, ctx context.Context, js njs.JetStream, subjects ...st
 // state as nats-server's at every step.
 func TestInterestRetentionSideBySide(t *testing.T) {
 	sideBySide(t, func(r *recorder, nc *nats.Conn, js njs.JetStream) {
-		c := ctx(t)
+		c := longCtx(t)
 		if _, err := js.CreateStream(c, njs.StreamConfig{Name: "I", Subjects: []string{"i.>"}, Retention: njs.InterestPolicy}); err != nil {
 			t.Fatal(err)
 		}
@@ -192,7 +193,7 @@ func TestInterestRetentionSideBySide(t *testing.T) {
 // before any consumer and removes each message once acked.
 func TestWorkQueueRetentionSideBySide(t *testing.T) {
 	sideBySide(t, func(r *recorder, nc *nats.Conn, js njs.JetStream) {
-		c := ctx(t)
+		c := longCtx(t)
 		if _, err := js.CreateStream(c, njs.StreamConfig{Name: "W", Subjects: []string{"w.>"}, Retention: njs.WorkQueuePolicy}); err != nil {
 			t.Fatal(err)
 		}
@@ -305,7 +306,7 @@ func TestRetentionRestart(t *testing.T) {
 			dir := t.TempDir()
 			n := startNode(t, dir)
 			js := n.js(t)
-			c := ctx(t)
+			c := longCtx(t)
 			if _, err := js.CreateStream(c, njs.StreamConfig{Name: "Q", Subjects: []string{"q.>"}, Retention: retention}); err != nil {
 				t.Fatal(err)
 			}
@@ -339,4 +340,30 @@ func TestRetentionRestart(t *testing.T) {
 			})
 		})
 	}
+}
+
+// longCtx is a context for a scenario that waits on nats-server's
+// sourcing, which retries in seconds.
+func longCtx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return c
+}
+
+// TestFirstSeqSideBySide: first_seq sets where a stream's sequences
+// begin, for limits, interest and work-queue retention alike.
+func TestFirstSeqSideBySide(t *testing.T) {
+	sideBySide(t, func(r *recorder, nc *nats.Conn, js njs.JetStream) {
+		c := longCtx(t)
+		for i, rp := range []njs.RetentionPolicy{njs.LimitsPolicy, njs.InterestPolicy, njs.WorkQueuePolicy} {
+			name := fmt.Sprintf("F%d", i)
+			subj := fmt.Sprintf("f%d", i)
+			if _, err := js.CreateStream(c, njs.StreamConfig{Name: name, Subjects: []string{subj}, Retention: rp, FirstSeq: 10}); err != nil {
+				t.Fatal(err)
+			}
+			r.see(name+" created", func() string { return streamState(c, js, name) })
+			seqs := publish(t, c, js, subj, subj)
+			r.see(name+" published", func() string { return seqs + " " + streamState(c, js, name) })
+		}
+	})
 }

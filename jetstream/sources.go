@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"crypto/sha256"
 	"path/filepath"
 	"strings"
 	"time"
@@ -25,9 +26,11 @@ import (
 //     narrow and map what it takes.
 //   - A source's messages get new sequences and the time they arrive,
 //     with the header Nats-Stream-Source: "<stream> <seq> <filter>
-//     <dest> <subject>" (the origin's name and sequence, the filters and
-//     destinations joined by form feed, ">" for none, and the original
-//     subject).
+//     <dest> <subject> <identity>" (the origin's name and sequence, the
+//     filters and destinations joined by form feed, ">" for none, the
+//     original subject, and the origin's identity: 8 characters of
+//     nats-server's hash of its creation time, which tells a recreated
+//     origin apart).
 //   - opt_start_seq / opt_start_time choose where taking begins.
 //   - A restart takes up where the stream left off: a mirror from its
 //     last sequence; a source from the larger of its saved position
@@ -87,7 +90,6 @@ type source struct {
 	started bool                // last is set
 	last    uint64              // origin sequence taken up to
 	saved   uint64              // last as in sources.json
-	lag     uint64
 	active  time.Time
 }
 
@@ -390,11 +392,8 @@ func (e *Engine) syncSources(s *stream, now time.Time, depth int) {
 			src.active = now
 			e.takeSourced(s, src, m, now, depth)
 		}
-		if st := o.st.State(); st.LastSeq > src.last {
-			src.lag = st.LastSeq - src.last
-		} else {
-			src.lag = 0
-		}
+		// Nothing further matches: the source has seen all the origin holds.
+		src.last = max(src.last, o.st.State().LastSeq)
 	}
 }
 
@@ -419,7 +418,7 @@ func (e *Engine) takeSourced(s *stream, src *source, m *store.Msg, now time.Time
 		}
 	} else {
 		parts := strings.SplitN(src.iname, " ", 3)
-		hdr = setHeader(hdr, hdrStreamSource, parts[0]+" "+itoa(m.Seq)+" "+parts[1]+" "+parts[2]+" "+m.Subject)
+		hdr = setHeader(hdr, hdrStreamSource, parts[0]+" "+itoa(m.Seq)+" "+parts[1]+" "+parts[2]+" "+m.Subject+" "+e.streams[src.cfg.Name].identity())
 	}
 	last := s.lastOnSubject(subject)
 	ack, stored := s.storeMsg(subject, hdr, m.Data, ts, now, &e.usage, true)
@@ -444,8 +443,22 @@ func (e *Engine) stored(s *stream, seq uint64, subject string, hdr, data []byte,
 	}
 }
 
-// recoverSources sets each source's position after a restart.
-func (s *stream) recoverSources() {
+// identity is nats-server's stream identity: its hash of the creation
+// time (RFC 3339, nanoseconds, UTC).
+func (s *stream) identity() string {
+	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	b := sha256.Sum256([]byte(s.created.UTC().Format(time.RFC3339Nano)))
+	out := make([]byte, 8)
+	for i := range out {
+		out[i] = digits[int(b[i]%62)]
+	}
+	return string(out)
+}
+
+// recoverSources sets each source's position after a restart. A header
+// naming another identity than the origin's now came from an origin
+// since deleted and recreated: it does not count.
+func (s *stream) recoverSources(origins map[string]*stream) {
 	saved := map[string]uint64{}
 	if s.dir != "" {
 		readJSON(filepath.Join(s.dir, "sources.json"), &saved)
@@ -478,8 +491,11 @@ func (s *stream) recoverSources() {
 		if v == "" {
 			continue
 		}
-		f := strings.SplitN(v, " ", 5)
+		f := strings.Split(v, " ")
 		if len(f) < 4 {
+			continue
+		}
+		if o := origins[f[0]]; len(f) >= 6 && o != nil && f[5] != o.identity() {
 			continue
 		}
 		in := f[0] + " " + f[2] + " " + f[3]
@@ -525,7 +541,8 @@ func (e *Engine) saveSources() {
 // sourcesInfo is the mirror and sources part of stream info.
 func (s *stream) sourcesInfo(now time.Time) (mirror *StreamSourceInfo, sources []*StreamSourceInfo) {
 	for _, src := range s.sources {
-		si := &StreamSourceInfo{Name: src.cfg.Name, Lag: src.lag, Active: -1, FilterSubject: src.cfg.FilterSubject, SubjectTransforms: src.cfg.SubjectTransforms}
+		// Lag is 0: origins are taken from synchronously.
+		si := &StreamSourceInfo{Name: src.cfg.Name, Active: -1, FilterSubject: src.cfg.FilterSubject, SubjectTransforms: src.cfg.SubjectTransforms}
 		if !src.active.IsZero() {
 			si.Active = now.Sub(src.active)
 		}
@@ -569,7 +586,7 @@ func (e *Engine) startSources(now time.Time) {
 	e.relink()
 	for _, s := range e.streams {
 		if len(s.sources) > 0 {
-			s.recoverSources()
+			s.recoverSources(e.streams)
 			e.syncSources(s, now, 0)
 		}
 	}
