@@ -311,6 +311,9 @@ func (e *Engine) deleteStream(name string) any {
 		os.RemoveAll(s.dir)
 	}
 	delete(e.streams, name)
+	for _, f := range s.followers {
+		f.originGone(name)
+	}
 	e.relink()
 	return successResponse{Type: typeStreamDelete, Success: true}
 }

@@ -367,3 +367,30 @@ func TestFirstSeqSideBySide(t *testing.T) {
 		}
 	})
 }
+
+// TestInterestAckNoneSideBySide: on an interest stream a message an
+// ack-none consumer was sent is no longer of interest to it.
+func TestInterestAckNoneSideBySide(t *testing.T) {
+	sideBySide(t, func(r *recorder, nc *nats.Conn, js njs.JetStream) {
+		c := longCtx(t)
+		if _, err := js.CreateStream(c, njs.StreamConfig{Name: "N", Subjects: []string{"n.>"}, Retention: njs.InterestPolicy}); err != nil {
+			t.Fatal(err)
+		}
+		cons, err := js.CreateOrUpdateConsumer(c, "N", njs.ConsumerConfig{Durable: "none", AckPolicy: njs.AckNonePolicy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs := publish(t, c, js, "n.a", "n.b", "n.c")
+		r.see("stored", func() string { return seqs + " " + streamState(c, js, "N") })
+		b, err := cons.Fetch(2, njs.FetchMaxWait(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for range b.Messages() {
+			n++
+		}
+		r.see("fetched", func() string { return fmt.Sprint(n) })
+		r.see("after fetch", func() string { return streamState(c, js, "N") + " | " + consumerState(c, js, "N", "none") })
+	})
+}

@@ -367,6 +367,9 @@ func (src *source) startAt(o *stream) {
 
 // syncSources takes what s's origins hold beyond each source's position.
 func (e *Engine) syncSources(s *stream, now time.Time, depth int) {
+	if s.cfg.Sealed {
+		return // a sealed stream takes nothing more
+	}
 	if depth > maxSourceDepth {
 		e.log.Warn("source chain too deep", zap.String("stream", s.cfg.Name))
 		return
@@ -600,5 +603,16 @@ func (e *Engine) streamsChanged(s *stream, now time.Time) {
 	e.syncSources(s, now, 0)
 	for _, f := range s.followers {
 		e.syncSources(f, now, 0)
+	}
+}
+
+// originGone forgets the positions of s's sources in a deleted origin:
+// if a stream of that name comes again, they start over in it (as
+// nats-server, which tells the new one by its identity).
+func (s *stream) originGone(name string) {
+	for _, src := range s.sources {
+		if src.cfg.Name == name && !src.mirror {
+			src.started, src.last = false, 0
+		}
 	}
 }

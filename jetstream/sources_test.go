@@ -253,6 +253,27 @@ func TestSourcesRestart(t *testing.T) {
 	if err != nil || !strings.HasPrefix(m.Header.Get("Nats-Stream-Source"), "S 4 > > o.a ") {
 		t.Errorf("last of the chain: %+v %v", m, err)
 	}
+
+	// A source added by an update takes what the origin holds.
+	if _, err := js.CreateStream(c, njs.StreamConfig{Name: "LATE", Subjects: []string{"late"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.UpdateStream(c, njs.StreamConfig{Name: "LATE", Subjects: []string{"late"}, Sources: []*njs.StreamSource{{Name: "O", FilterSubject: "o.c"}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitMsgs(t, c, js, "LATE", 1)
+	// A source whose origin does not exist yet takes it once it does.
+	if _, err := js.CreateStream(c, njs.StreamConfig{Name: "EARLY", Sources: []*njs.StreamSource{{Name: "NEW"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := js.Stream(c, "EARLY"); err != nil || len(s.CachedInfo().Sources) != 1 || s.CachedInfo().Sources[0].Error == nil {
+		t.Errorf("source of a missing origin: %+v %v", s.CachedInfo().Sources, err)
+	}
+	if _, err := js.CreateStream(c, njs.StreamConfig{Name: "NEW", Subjects: []string{"new"}}); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, c, js, "new", "new")
+	waitMsgs(t, c, js, "EARLY", 2)
 }
 
 // TestMirrorRefusesExternal: an origin in another domain is refused
