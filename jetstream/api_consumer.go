@@ -146,6 +146,7 @@ func (e *Engine) createConsumer(streamName, name, filter string, durableAPI bool
 		}
 		old.cfg = cfg
 		saveConsumerMeta(old)
+		s.afterConsumerUpdate(&e.usage)
 		return old.info(typeConsumerCreate)
 	}
 	if req.Action == "update" {

@@ -241,3 +241,11 @@ func (s *stream) partitionUnique(name string, filters []string) bool {
 	}
 	return true
 }
+
+// afterConsumerUpdate removes from an interest stream what lost its
+// interest when a consumer's filters changed.
+func (s *stream) afterConsumerUpdate(acct *accountUsage) {
+	if s.cfg.Retention == "interest" {
+		s.recoverRetention(acct)
+	}
+}

@@ -180,6 +180,18 @@ func TestInterestRetentionSideBySide(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.see("after deleting all", func() string { return streamState(c, js, "I") })
+		if _, err := js.CreateOrUpdateConsumer(c, "I", njs.ConsumerConfig{Durable: "narrow", FilterSubject: "i.>", AckPolicy: njs.AckExplicitPolicy, DeliverPolicy: njs.DeliverNewPolicy}); err != nil {
+			t.Fatal(err)
+		}
+		seqs = publish(t, c, js, "i.q", "i.r")
+		r.see("narrow sees two", func() string { return seqs + " " + streamState(c, js, "I") })
+		if _, err := js.CreateOrUpdateConsumer(c, "I", njs.ConsumerConfig{Durable: "narrow", FilterSubject: "i.q", AckPolicy: njs.AckExplicitPolicy, DeliverPolicy: njs.DeliverNewPolicy}); err != nil {
+			t.Fatal(err)
+		}
+		r.see("narrowed: i.r lost its interest", func() string { return streamState(c, js, "I") })
+		if err := js.DeleteConsumer(c, "I", "narrow"); err != nil {
+			t.Fatal(err)
+		}
 		seqs = publish(t, c, js, "i.z")
 		r.see("no interest in i.z", func() string { return seqs + " " + streamState(c, js, "I") })
 		if err := js.DeleteConsumer(c, "I", "ca"); err != nil {
