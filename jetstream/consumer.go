@@ -31,6 +31,9 @@ type consumerState struct {
 	Pending   map[uint64]*pending `json:"pending,omitempty"` // by stream sequence
 	Redeliver []uint64            `json:"redeliver,omitempty"`
 	NextSeq   uint64              `json:"next_seq"` // next stream sequence to look at
+	// Exhausted are messages delivered max_deliver times and never
+	// acked: an interest stream keeps them (retention.go).
+	Exhausted map[uint64]bool `json:"exhausted,omitempty"`
 }
 
 type pending struct {
@@ -391,6 +394,7 @@ func (c *consumer) tick(now time.Time, out []output) []output {
 		if p.Due != 0 && p.Due <= now.UnixNano() {
 			if c.cfg.MaxDeliver > 0 && p.Count >= uint64(c.cfg.MaxDeliver) {
 				delete(c.state.Pending, seq) // delivered as often as allowed
+				c.exhausted(seq)
 				c.moveFloor()
 				continue
 			}

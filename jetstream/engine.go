@@ -282,7 +282,7 @@ func (e *Engine) handleAck(m *inMsg, now time.Time) {
 	}
 	floor := c.state.AckFloor.Stream
 	c.ack(seq, kind, delay, now)
-	s.afterAck(c, seq, floor, &e.usage)
+	s.afterAck(c, seq, floor, kind, &e.usage)
 	if m.reply != "" {
 		e.out = append(e.out, output{subject: m.reply})
 	}

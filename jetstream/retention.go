@@ -63,6 +63,9 @@ func (c *consumer) needs(seq uint64, subject string) bool {
 	if !c.wants(subject) {
 		return false
 	}
+	if c.state.Exhausted[seq] {
+		return true // kept, as nats-server keeps what reached max_deliver
+	}
 	if seq <= c.state.AckFloor.Stream {
 		return false
 	}
@@ -120,10 +123,15 @@ func (s *stream) retainCheck(from, to uint64, acct *accountUsage) {
 }
 
 // afterAck removes what an ack of seq settled: seq itself and what the
-// ack floor passed (ack all).
-func (s *stream) afterAck(c *consumer, seq, floorBefore uint64, acct *accountUsage) {
+// ack floor passed (ack all). A late ack or term of an exhausted message
+// settles it too.
+func (s *stream) afterAck(c *consumer, seq, floorBefore uint64, kind string, acct *accountUsage) {
 	if !s.retains() {
 		return
+	}
+	if kind != "-NAK" && kind != "+WPI" && c.state.Exhausted[seq] {
+		delete(c.state.Exhausted, seq)
+		c.dirty = true
 	}
 	if floor := c.state.AckFloor.Stream; floor > floorBefore {
 		s.retainCheck(floorBefore+1, floor, acct)
@@ -137,6 +145,10 @@ func (s *stream) afterAck(c *consumer, seq, floorBefore uint64, acct *accountUsa
 // no consumer needs them (nats-server's checkInterestState); a work
 // queue removes only on acks.
 func (s *stream) sweepHead(acct *accountUsage) {
+	if !s.retains() {
+		return
+	}
+	defer s.pruneExhausted()
 	if s.cfg.Retention != "interest" || len(s.consumers) == 0 {
 		return
 	}
@@ -247,5 +259,30 @@ func (s *stream) partitionUnique(name string, filters []string) bool {
 func (s *stream) afterConsumerUpdate(acct *accountUsage) {
 	if s.cfg.Retention == "interest" {
 		s.recoverRetention(acct)
+	}
+}
+
+// exhausted records that the message at seq reached max_deliver
+// unacknowledged; only retention streams need to remember it.
+func (c *consumer) exhausted(seq uint64) {
+	if !c.stream.retains() || c.cfg.AckPolicy != "explicit" {
+		return
+	}
+	if c.state.Exhausted == nil {
+		c.state.Exhausted = map[uint64]bool{}
+	}
+	c.state.Exhausted[seq] = true
+}
+
+// pruneExhausted forgets exhausted messages the stream no longer holds.
+func (s *stream) pruneExhausted() {
+	first := s.st.State().FirstSeq
+	for _, c := range s.consumers {
+		for seq := range c.state.Exhausted {
+			if seq < first {
+				delete(c.state.Exhausted, seq)
+				c.dirty = true
+			}
+		}
 	}
 }
