@@ -11,39 +11,39 @@ import (
 
 // StreamConfig is a stream's configuration.
 type StreamConfig struct {
-	Name                   string            `json:"name"`
-	Description            string            `json:"description,omitempty"`
-	Subjects               []string          `json:"subjects,omitempty"`
-	Retention              string            `json:"retention"`
-	MaxConsumers           int               `json:"max_consumers"`
-	MaxMsgs                int64             `json:"max_msgs"`
-	MaxBytes               int64             `json:"max_bytes"`
-	MaxAge                 time.Duration     `json:"max_age"`
-	MaxMsgsPer             int64             `json:"max_msgs_per_subject"`
-	MaxMsgSize             int32             `json:"max_msg_size,omitempty"`
-	Discard                string            `json:"discard"`
-	Storage                string            `json:"storage"`
-	Replicas               int               `json:"num_replicas"`
-	NoAck                  bool              `json:"no_ack,omitempty"`
-	Duplicates             time.Duration     `json:"duplicate_window,omitempty"`
-	Sealed                 bool              `json:"sealed"`
-	DenyDelete             bool              `json:"deny_delete"`
-	DenyPurge              bool              `json:"deny_purge"`
-	AllowRollup            bool              `json:"allow_rollup_hdrs"`
-	AllowDirect            bool              `json:"allow_direct"`
-	MirrorDirect           bool              `json:"mirror_direct"`
-	DiscardNewPer          bool              `json:"discard_new_per_subject,omitempty"`
-	Compression            string            `json:"compression,omitempty"`
-	FirstSeq               uint64            `json:"first_seq,omitempty"`
-	Metadata               map[string]string `json:"metadata,omitempty"`
-	Placement              json.RawMessage   `json:"placement,omitempty"`
-	Mirror                 json.RawMessage   `json:"mirror,omitempty"`
-	Sources                json.RawMessage   `json:"sources,omitempty"`
-	RePublish              json.RawMessage   `json:"republish,omitempty"`
-	SubjectTransform       json.RawMessage   `json:"subject_transform,omitempty"`
-	ConsumerLimits         json.RawMessage   `json:"consumer_limits,omitempty"`
-	AllowMsgTTL            bool              `json:"allow_msg_ttl,omitempty"`
-	SubjectDeleteMarkerTTL time.Duration     `json:"subject_delete_marker_ttl,omitempty"`
+	Name                   string                  `json:"name"`
+	Description            string                  `json:"description,omitempty"`
+	Subjects               []string                `json:"subjects,omitempty"`
+	Retention              string                  `json:"retention"`
+	MaxConsumers           int                     `json:"max_consumers"`
+	MaxMsgs                int64                   `json:"max_msgs"`
+	MaxBytes               int64                   `json:"max_bytes"`
+	MaxAge                 time.Duration           `json:"max_age"`
+	MaxMsgsPer             int64                   `json:"max_msgs_per_subject"`
+	MaxMsgSize             int32                   `json:"max_msg_size,omitempty"`
+	Discard                string                  `json:"discard"`
+	Storage                string                  `json:"storage"`
+	Replicas               int                     `json:"num_replicas"`
+	NoAck                  bool                    `json:"no_ack,omitempty"`
+	Duplicates             time.Duration           `json:"duplicate_window,omitempty"`
+	Sealed                 bool                    `json:"sealed"`
+	DenyDelete             bool                    `json:"deny_delete"`
+	DenyPurge              bool                    `json:"deny_purge"`
+	AllowRollup            bool                    `json:"allow_rollup_hdrs"`
+	AllowDirect            bool                    `json:"allow_direct"`
+	MirrorDirect           bool                    `json:"mirror_direct"`
+	DiscardNewPer          bool                    `json:"discard_new_per_subject,omitempty"`
+	Compression            string                  `json:"compression,omitempty"`
+	FirstSeq               uint64                  `json:"first_seq,omitempty"`
+	Metadata               map[string]string       `json:"metadata,omitempty"`
+	Placement              json.RawMessage         `json:"placement,omitempty"`
+	Mirror                 *StreamSource           `json:"mirror,omitempty"`
+	Sources                []*StreamSource         `json:"sources,omitempty"`
+	RePublish              *RePublish              `json:"republish,omitempty"`
+	SubjectTransform       *SubjectTransformConfig `json:"subject_transform,omitempty"`
+	ConsumerLimits         json.RawMessage         `json:"consumer_limits,omitempty"`
+	AllowMsgTTL            bool                    `json:"allow_msg_ttl,omitempty"`
+	SubjectDeleteMarkerTTL time.Duration           `json:"subject_delete_marker_ttl,omitempty"`
 }
 
 // StreamState is a stream's state.
@@ -68,12 +68,14 @@ type ClusterInfo struct {
 
 // StreamInfo answers stream create, update, info and list.
 type StreamInfo struct {
-	Type    string       `json:"type,omitempty"`
-	Config  StreamConfig `json:"config"`
-	Created time.Time    `json:"created"`
-	State   StreamState  `json:"state"`
-	Cluster *ClusterInfo `json:"cluster,omitempty"`
-	TS      time.Time    `json:"ts"`
+	Type    string              `json:"type,omitempty"`
+	Config  StreamConfig        `json:"config"`
+	Created time.Time           `json:"created"`
+	State   StreamState         `json:"state"`
+	Cluster *ClusterInfo        `json:"cluster,omitempty"`
+	Mirror  *StreamSourceInfo   `json:"mirror,omitempty"`
+	Sources []*StreamSourceInfo `json:"sources,omitempty"`
+	TS      time.Time           `json:"ts"`
 }
 
 // ConsumerConfig is a consumer's configuration.

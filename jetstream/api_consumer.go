@@ -141,12 +141,19 @@ func (e *Engine) createConsumer(streamName, name, filter string, durableAPI bool
 		if req.Action == "create" && !reflect.DeepEqual(old.cfg, cfg) {
 			return errConsumerAlreadyExists
 		}
+		if ae := s.checkWorkQueueConsumer(cname, &cfg, true); ae != nil {
+			return ae
+		}
 		old.cfg = cfg
 		saveConsumerMeta(old)
+		s.afterConsumerUpdate(&e.usage)
 		return old.info(typeConsumerCreate)
 	}
 	if req.Action == "update" {
 		return errConsumerDoesNotExist
+	}
+	if ae := s.checkWorkQueueConsumer(cname, &cfg, false); ae != nil {
+		return ae
 	}
 	c := &consumer{name: cname, stream: s, cfg: cfg, created: now.UTC(), dir: consumerDir(s, cname), active: now}
 	c.start()
@@ -171,6 +178,7 @@ func (e *Engine) deleteConsumer(s *stream, name string) {
 		os.RemoveAll(c.dir)
 	}
 	delete(s.consumers, name)
+	s.afterConsumerDelete(c, &e.usage)
 }
 
 type consumerNamesResponse struct {

@@ -84,7 +84,7 @@ func (e *Engine) dispatch(op string, m *inMsg, now time.Time) (any, string) {
 		case "CREATE":
 			return e.createStream(name, m.data, now), typeStreamCreate
 		case "UPDATE":
-			return e.updateStream(name, m.data), typeStreamUpdate
+			return e.updateStream(name, m.data, now), typeStreamUpdate
 		case "INFO":
 			return e.streamInfo(name, m.data), typeStreamInfo
 		case "DELETE":
@@ -156,6 +156,10 @@ func (e *Engine) addStream(cfg StreamConfig, created time.Time) (*stream, error)
 		return nil, err
 	}
 	s := &stream{cfg: cfg, created: created, st: st, dir: dir, dedup: map[string]uint64{}, consumers: map[string]*consumer{}}
+	if err := s.compile(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if err := e.subscribeStream(s); err != nil {
 		st.Close()
 		return nil, err
@@ -201,6 +205,9 @@ func (e *Engine) createStream(name string, body []byte, now time.Time) any {
 	if ae != nil {
 		return ae
 	}
+	if ae := e.checkOrigins(&cfg); ae != nil {
+		return ae
+	}
 	if s := e.streams[name]; s != nil {
 		if reflect.DeepEqual(s.cfg, cfg) {
 			return s.info(typeStreamCreate, "")
@@ -220,10 +227,11 @@ func (e *Engine) createStream(name string, body []byte, now time.Time) any {
 	if cfg.FirstSeq > 1 {
 		s.st.Purge("", cfg.FirstSeq, 0)
 	}
+	e.streamsChanged(s, now)
 	return s.info(typeStreamCreate, "")
 }
 
-func (e *Engine) updateStream(name string, body []byte) any {
+func (e *Engine) updateStream(name string, body []byte, now time.Time) any {
 	s := e.streams[name]
 	if s == nil {
 		return errStreamNotFound
@@ -235,8 +243,10 @@ func (e *Engine) updateStream(name string, body []byte) any {
 	switch {
 	case cfg.Storage != s.cfg.Storage:
 		return errStreamUpdate.with("err", "stream configuration update can not change storage type")
-	case cfg.Retention != s.cfg.Retention:
-		return errStreamUpdate.with("err", "stream configuration update can not change retention policy")
+	case cfg.Retention != s.cfg.Retention && (cfg.Retention == "workqueue" || s.cfg.Retention == "workqueue"):
+		return errStreamInvalidConfig.with("err", "stream configuration update can not change retention policy to/from workqueue")
+	case cfg.Mirror != nil && !reflect.DeepEqual(cfg.Mirror, s.cfg.Mirror):
+		return errMirrorNotUpdatable
 	case s.cfg.Sealed && !cfg.Sealed:
 		return errStreamUpdate.with("err", "stream configuration update can not unseal a sealed stream")
 	case s.cfg.DenyDelete && !cfg.DenyDelete:
@@ -245,6 +255,9 @@ func (e *Engine) updateStream(name string, body []byte) any {
 		return errStreamUpdate.with("err", "stream configuration update can not cancel deny purge")
 	case s.cfg.AllowMsgTTL && !cfg.AllowMsgTTL:
 		return errStreamInvalidConfig.with("err", "message TTL status can not be disabled")
+	}
+	if ae := e.checkOrigins(&cfg); ae != nil {
+		return ae
 	}
 	if e.overlaps(name, cfg.Subjects) {
 		return errSubjectOverlap
@@ -263,6 +276,13 @@ func (e *Engine) updateStream(name string, body []byte) any {
 	for subj := range s.st.Subjects("") {
 		s.enforceLimits(subj, &e.usage)
 	}
+	if err := s.compile(); err != nil {
+		return errStreamUpdate.with("err", err.Error())
+	}
+	if old.Retention != cfg.Retention {
+		s.recoverRetention(&e.usage)
+	}
+	e.streamsChanged(s, now)
 	return s.info(typeStreamUpdate, "")
 }
 
@@ -293,6 +313,10 @@ func (e *Engine) deleteStream(name string) any {
 		os.RemoveAll(s.dir)
 	}
 	delete(e.streams, name)
+	for _, f := range s.followers {
+		f.originGone(name)
+	}
+	e.relink()
 	return successResponse{Type: typeStreamDelete, Success: true}
 }
 

@@ -35,6 +35,9 @@ type consumerState struct {
 	// the last message per subject when the consumer was created, not yet
 	// delivered; the consumer goes on past them as usual.
 	LastPer []uint64 `json:"last_per,omitempty"`
+	// Exhausted are messages delivered max_deliver times and never
+	// acked: an interest stream keeps them (retention.go).
+	Exhausted map[uint64]bool `json:"exhausted,omitempty"`
 }
 
 type pending struct {
@@ -420,6 +423,7 @@ func (c *consumer) tick(now time.Time, out []output) []output {
 		if p.Due != 0 && p.Due <= now.UnixNano() {
 			if c.cfg.MaxDeliver > 0 && p.Count >= uint64(c.cfg.MaxDeliver) {
 				delete(c.state.Pending, seq) // delivered as often as allowed
+				c.exhausted(seq)
 				c.moveFloor()
 				continue
 			}

@@ -119,6 +119,7 @@ func (e *Engine) Start(conn Conn) error {
 	if err := e.recoverStreams(); err != nil {
 		return err
 	}
+	e.startSources(time.Now())
 	api, err := conn.Subscribe("$JS.API.>")
 	if err != nil {
 		return err
@@ -181,6 +182,7 @@ func (e *Engine) run(apiSub, ackSub int) {
 		case now := <-tick.C:
 			for _, s := range e.streams {
 				s.expire(now, &e.usage)
+				s.sweepHead(&e.usage)
 				for _, c := range s.consumers {
 					e.out = c.tick(now, e.out)
 				}
@@ -194,6 +196,7 @@ func (e *Engine) run(apiSub, ackSub int) {
 			}
 		case <-save.C:
 			e.saveConsumers(false)
+			e.saveSources()
 		}
 		e.emit()
 	}
@@ -225,6 +228,7 @@ func (e *Engine) emit() {
 func (e *Engine) shutdown() {
 	e.emit()
 	e.saveConsumers(true)
+	e.saveSources()
 	for _, s := range e.streams {
 		if err := s.st.Close(); err != nil {
 			e.log.Error("close", zap.String("stream", s.cfg.Name), zap.Error(err))
@@ -233,14 +237,14 @@ func (e *Engine) shutdown() {
 }
 
 func (e *Engine) handlePublish(s *stream, m *inMsg, now time.Time) {
-	ack := s.store(m.subject, m.hdr, m.data, now, &e.usage)
+	subject := s.transformSubject(m.subject)
+	last := s.lastOnSubject(subject)
+	ack, stored := s.storeMsg(subject, m.hdr, m.data, now, now, &e.usage, false)
 	if m.reply != "" && !s.cfg.NoAck {
 		e.reply(m.reply, ack)
 	}
-	if ack.Error == nil && !ack.Duplicate {
-		for _, c := range s.consumers {
-			e.out = c.deliver(now, e.out)
-		}
+	if stored {
+		e.stored(s, ack.Seq, subject, m.hdr, m.data, now, last, now, 0)
 	}
 }
 
@@ -276,7 +280,9 @@ func (e *Engine) handleAck(m *inMsg, now time.Time) {
 			delay = d.Delay
 		}
 	}
+	floor := c.state.AckFloor.Stream
 	c.ack(seq, kind, delay, now)
+	s.afterAck(c, seq, floor, kind, &e.usage)
 	if m.reply != "" {
 		e.out = append(e.out, output{subject: m.reply})
 	}

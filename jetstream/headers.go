@@ -49,3 +49,25 @@ func statusMsg(code int, text string, kv ...string) []byte {
 	b.WriteString("\r\n")
 	return []byte(b.String())
 }
+
+// setHeader sets key to value in a NATS/1.0 header block (replacing an
+// earlier value), making the block when there is none.
+func setHeader(hdr []byte, key, value string) []byte {
+	var b strings.Builder
+	if len(hdr) == 0 {
+		b.WriteString("NATS/1.0\r\n")
+	} else {
+		lines := strings.Split(strings.TrimSuffix(string(hdr), "\r\n\r\n"), "\r\n")
+		b.WriteString(lines[0] + "\r\n")
+		for _, l := range lines[1:] {
+			if k, _, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(k), key) {
+				continue
+			}
+			if l != "" {
+				b.WriteString(l + "\r\n")
+			}
+		}
+	}
+	b.WriteString(key + ": " + value + "\r\n\r\n")
+	return []byte(b.String())
+}

@@ -115,6 +115,7 @@ func (e *Engine) recoverStreams() error {
 		s.rebuildDedup(now)
 		s.rebuildTTLs()
 		e.recoverConsumers(s)
+		s.recoverRetention(&e.usage)
 	}
 	return nil
 }

@@ -24,6 +24,12 @@ type stream struct {
 	dedupList []dedupEntry // oldest first
 	consumers map[string]*consumer
 	ttls      ttlHeap // messages with a Nats-TTL, by expiry (ttl.go)
+
+	// Compiled from cfg (transform.go, republish.go, sources.go).
+	tr        *subjectTransform // subject_transform; nil: none
+	rp        *subjectTransform // republish; nil: none
+	sources   []*source         // the mirror, or the sources
+	followers []*stream         // streams that mirror or source this one
 }
 
 type dedupEntry struct {
@@ -60,13 +66,13 @@ func (c *StreamConfig) defaults() {
 	if c.MaxConsumers == 0 {
 		c.MaxConsumers = -1
 	}
-	if c.Duplicates == 0 {
+	if c.Duplicates == 0 && c.Mirror == nil && len(c.Sources) == 0 {
 		c.Duplicates = 2 * time.Minute
 		if c.MaxAge > 0 && c.MaxAge < c.Duplicates {
 			c.Duplicates = c.MaxAge
 		}
 	}
-	if len(c.Subjects) == 0 && len(c.Mirror) == 0 && len(c.Sources) == 0 {
+	if len(c.Subjects) == 0 && c.Mirror == nil && len(c.Sources) == 0 {
 		c.Subjects = []string{c.Name}
 	}
 }
@@ -118,11 +124,8 @@ func (c *StreamConfig) check() *APIError {
 	default:
 		return errStreamInvalidConfig.with("err", "invalid storage type")
 	}
-	if len(c.Mirror) > 0 && string(c.Mirror) != "null" || len(c.Sources) > 0 && string(c.Sources) != "null" {
-		return errStreamInvalidConfig.with("err", "mirrors and sources are not supported by Murmur yet")
-	}
-	if len(c.SubjectTransform) > 0 && string(c.SubjectTransform) != "null" || len(c.RePublish) > 0 && string(c.RePublish) != "null" {
-		return errStreamInvalidConfig.with("err", "subject transforms and republish are not supported by Murmur yet")
+	if e := c.checkSources(); e != nil {
+		return e
 	}
 	if c.MaxAge < 0 {
 		return errStreamInvalidConfig.with("err", "max age needs to be >= 0")
@@ -146,7 +149,10 @@ func (c *StreamConfig) check() *APIError {
 			return errStreamInvalidConfig.with("err", "subjects that overlap with jetstream api require no-ack to be true")
 		}
 	}
-	return nil
+	if e := checkStreamTransform(c.SubjectTransform); e != nil {
+		return e
+	}
+	return c.checkRePublish()
 }
 
 // collides reports whether two streams' subjects overlap.
@@ -178,7 +184,10 @@ func (s *stream) info(typ string, filter string) *StreamInfo {
 	if filter != "" {
 		ss.Subjects = s.st.Subjects(filter)
 	}
-	return &StreamInfo{Type: typ, Config: s.cfg, Created: s.created, State: ss, TS: time.Now().UTC()}
+	now := time.Now().UTC()
+	si := &StreamInfo{Type: typ, Config: s.cfg, Created: s.created, State: ss, TS: now}
+	si.Mirror, si.Sources = s.sourcesInfo(now)
+	return si
 }
 
 // errLimit is a publish refused by a discard-new limit.
@@ -187,8 +196,21 @@ var errLimit = errors.New("limit")
 // store stores one published message and returns its PubAck. It enforces
 // the expected-* headers, the duplicate window and the limits.
 func (s *stream) store(subject string, hdr, data []byte, now time.Time, acct *accountUsage) PubAck {
+	ack, _ := s.storeMsg(subject, hdr, data, now, now, acct, false)
+	return ack
+}
+
+// storeMsg stores a message with timestamp ts and reports whether it was
+// stored (an interest stream skips a message nobody wants). A sourced
+// message (from a mirror's or source's origin) is not held to the
+// expected-* headers. The duplicate window applies when it is set.
+func (s *stream) storeMsg(subject string, hdr, data []byte, ts, now time.Time, acct *accountUsage, sourced bool) (PubAck, bool) {
 	ack := PubAck{Stream: s.cfg.Name}
-	fail := func(e *APIError) PubAck { return PubAck{Stream: s.cfg.Name, Error: e} }
+	expect := hdr // the headers whose expectations are checked
+	if sourced {
+		expect = nil
+	}
+	fail := func(e *APIError) (PubAck, bool) { return PubAck{Stream: s.cfg.Name, Error: e}, false }
 	if s.cfg.Sealed {
 		return fail(errSealed)
 	}
@@ -198,26 +220,29 @@ func (s *stream) store(subject string, hdr, data []byte, now time.Time, acct *ac
 	}
 	st := s.st.State()
 	msgID := header(hdr, hdrMsgID)
+	if s.cfg.Duplicates <= 0 {
+		msgID = ""
+	}
 	if msgID != "" {
 		s.pruneDedup(now)
 		if seq, ok := s.dedup[msgID]; ok {
 			ack.Seq, ack.Duplicate = seq, true
-			return ack
+			return ack, false
 		}
 	}
 	ttl, hdr, e := s.msgTTL(hdr)
-	if e != nil {
+	if e != nil && !sourced {
 		return fail(e)
 	}
-	if v := header(hdr, hdrExpectedStream); v != "" && v != s.cfg.Name {
+	if v := header(expect, hdrExpectedStream); v != "" && v != s.cfg.Name {
 		return fail(errStreamNotMatch)
 	}
-	if v := header(hdr, hdrExpectedLastSeq); v != "" {
+	if v := header(expect, hdrExpectedLastSeq); v != "" {
 		if n, err := strconv.ParseUint(v, 10, 64); err != nil || n != st.LastSeq {
 			return fail(errWrongLastSeq.with("seq", st.LastSeq))
 		}
 	}
-	if v := header(hdr, hdrExpectedSubjSeq); v != "" {
+	if v := header(expect, hdrExpectedSubjSeq); v != "" {
 		var last uint64
 		if m, err := s.st.Last(subject); err == nil {
 			last = m.Seq
@@ -226,7 +251,7 @@ func (s *stream) store(subject string, hdr, data []byte, now time.Time, acct *ac
 			return fail(errWrongLastSeq.with("seq", last))
 		}
 	}
-	if v := header(hdr, hdrExpectedLastID); v != "" {
+	if v := header(expect, hdrExpectedLastID); v != "" {
 		last := ""
 		if m, err := s.st.Last(""); err == nil {
 			last = header(m.Hdr, hdrMsgID)
@@ -259,13 +284,24 @@ func (s *stream) store(subject string, hdr, data []byte, now time.Time, acct *ac
 	if e := acct.admit(s.cfg.Storage, msize); e != nil {
 		return fail(e)
 	}
-	seq, err := s.st.Append(subject, hdr, data, now.UnixNano())
+	skip := s.noInterest(subject)
+	var seq uint64
+	var err error
+	if skip {
+		seq, err = s.st.Skip(1)
+	} else {
+		seq, err = s.st.Append(subject, hdr, data, ts.UnixNano())
+	}
 	if err != nil {
 		return fail(errStreamStoreFailed.with("err", err.Error()))
 	}
-	acct.add(s.cfg.Storage, int64(msize))
+	if !skip {
+		acct.add(s.cfg.Storage, int64(msize))
+	}
 	ack.Seq = seq
-	s.trackTTL(seq, now.UnixNano(), ttl)
+	if !skip {
+		s.trackTTL(seq, ts.UnixNano(), ttl)
+	}
 	if msgID != "" {
 		s.dedup[msgID] = seq
 		s.dedupList = append(s.dedupList, dedupEntry{msgID, now.UnixNano()})
@@ -277,7 +313,7 @@ func (s *stream) store(subject string, hdr, data []byte, now time.Time, acct *ac
 		s.purge("", seq, 0, acct)
 	}
 	s.enforceLimits(subject, acct)
-	return ack
+	return ack, !skip
 }
 
 // purge removes messages and keeps the account usage right.

@@ -93,23 +93,6 @@ func (s *stream) msgTTL(hdr []byte) (int64, []byte, *APIError) {
 	return ttl, hdr, nil
 }
 
-// setHeader replaces (or adds) key's value in a NATS/1.0 header block.
-func setHeader(hdr []byte, key, value string) []byte {
-	lines := strings.Split(strings.TrimSuffix(string(hdr), "\r\n\r\n"), "\r\n")
-	var b strings.Builder
-	b.WriteString(lines[0] + "\r\n")
-	for _, l := range lines[1:] {
-		if k, _, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(k), key) {
-			continue
-		}
-		if l != "" {
-			b.WriteString(l + "\r\n")
-		}
-	}
-	b.WriteString(key + ": " + value + "\r\n\r\n")
-	return []byte(b.String())
-}
-
 // ttlEntry is a message due to expire.
 type ttlEntry struct {
 	at  int64 // unix ns

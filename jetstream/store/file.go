@@ -128,6 +128,8 @@ func (fs *File) apply(r *record, seg *segment, off int64, n uint32) {
 		if r.seq > 0 {
 			fs.x.setFirst(r.seq)
 		}
+	case recSkip:
+		fs.x.skipTo(r.seq)
 	}
 }
 

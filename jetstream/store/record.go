@@ -15,11 +15,13 @@ import (
 //
 // Types: recMsg stores a message at seq; recDelete removes message seq;
 // recFirst says no message below seq exists and the next sequence is at
-// least seq (every segment starts with one, a purge writes one).
+// least seq (every segment starts with one, a purge writes one);
+// recSkip assigns every sequence up to seq to no message (skip.go).
 const (
 	recMsg    = 1
 	recDelete = 2
 	recFirst  = 3
+	recSkip   = 4
 
 	recFrame   = 8                 // length and CRC
 	recFixed   = 1 + 8 + 8 + 2 + 4 // the body's fixed fields
@@ -78,7 +80,7 @@ func decodeRecord(b []byte) (record, int, error) {
 		return r, 0, errCorrupt
 	}
 	r.typ = body[0]
-	if r.typ < recMsg || r.typ > recFirst {
+	if r.typ < recMsg || r.typ > recSkip {
 		return r, 0, errCorrupt
 	}
 	r.seq = binary.LittleEndian.Uint64(body[1:])

@@ -46,6 +46,9 @@ type State struct {
 type Store interface {
 	// Append stores a message with the next sequence and returns it.
 	Append(subject string, hdr, data []byte, ts int64) (uint64, error)
+	// Skip assigns the next n sequences to no message and returns the
+	// last of them (a gap; at the front it moves the first sequence).
+	Skip(n uint64) (uint64, error)
 	// Load returns the message at seq, or ErrNotFound.
 	Load(seq uint64) (*Msg, error)
 	// Next returns the first message with sequence >= seq whose subject
