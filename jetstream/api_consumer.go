@@ -126,6 +126,9 @@ func (e *Engine) createConsumer(streamName, name, filter string, durableAPI bool
 			return errConsumerFilterMismatch
 		}
 	}
+	if ae := e.consumerDefaults(&cfg); ae != nil {
+		return ae
+	}
 	cfg.defaults()
 	if ae := cfg.check(); ae != nil {
 		return ae
@@ -148,6 +151,9 @@ func (e *Engine) createConsumer(streamName, name, filter string, durableAPI bool
 	if req.Action == "update" {
 		return errConsumerDoesNotExist
 	}
+	if ae := e.admitConsumer(); ae != nil {
+		return ae
+	}
 	c := &consumer{name: cname, stream: s, cfg: cfg, created: now.UTC(), dir: consumerDir(s, cname), active: now}
 	c.start()
 	if err := saveConsumerMeta(c); err != nil {
@@ -155,6 +161,7 @@ func (e *Engine) createConsumer(streamName, name, filter string, durableAPI bool
 	}
 	c.dirty = true
 	s.consumers[cname] = c
+	e.adviseConsumer(streamName, cname, actionCreate)
 	return c.info(typeConsumerCreate)
 }
 
@@ -171,6 +178,7 @@ func (e *Engine) deleteConsumer(s *stream, name string) {
 		os.RemoveAll(c.dir)
 	}
 	delete(s.consumers, name)
+	e.adviseConsumer(s.cfg.Name, name, actionDelete)
 }
 
 type consumerNamesResponse struct {
