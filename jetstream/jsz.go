@@ -156,7 +156,7 @@ func (e *Engine) detail(streams, consumers, config bool) (*AccountDetail, Usage)
 				cd := &ConsumerDetail{
 					Stream: ci.Stream, Name: ci.Name, Created: ci.Created, Delivered: ci.Delivered, AckFloor: ci.AckFloor,
 					NumAckPending: ci.NumAckPending, NumRedelivered: ci.NumRedelivered, NumWaiting: ci.NumWaiting,
-					NumPending: ci.NumPending, Cluster: &ClusterInfo{Leader: e.cfg.ServerName}, TS: ci.TS,
+					NumPending: ci.NumPending, TS: ci.TS,
 				}
 				if config {
 					cd.Config = &ci.Config

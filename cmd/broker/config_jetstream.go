@@ -120,6 +120,9 @@ func startJetStream(j *jsFlags, svc *jetstream.Service, srv *broker.Server, name
 		cfg.StoreDir = defaultStoreDir()
 	}
 	cfg.ServerName = name
+	if cfg.ServerName == "" {
+		cfg.ServerName = srv.Name() // the server id when unnamed, as nats-server
+	}
 	svc.Enable(cfg)
 	var closers []func()
 	stop = func() {
