@@ -32,6 +32,8 @@ accounts {
   A: { jetstream: { max_mem: 1K, max_file: 2K, max_streams: 2, max_consumers: 1, max_ack_pending: 7 }, users: [{user: a, password: a}] }
   B: { users: [{user: b, password: b}] }
   C: { jetstream: enabled, users: [{user: c, password: c}] }
+  D: { jetstream: { max_bytes_required: true, store_max_stream_bytes: 1000, memory_max_stream_bytes: 500 }, users: [{user: d, password: d}] }
+  E: { jetstream: disabled, users: [{user: e, password: e}] }
   SYS: { users: [{user: sys, password: sys}] }
 }
 system_account: SYS
@@ -174,11 +176,16 @@ func TestJetStreamAccountsSideBySide(t *testing.T) {
 		{"c", "s.a", "one"},
 		{"c", "$JS.API.CONSUMER.CREATE.S.d", `{"stream_name":"S","config":{"durable_name":"d"}}`},
 		{"c", "$JS.API.STREAM.CREATE.S2", `{"name":"S2","subjects":["s2"],"max_bytes":10000000000}`},
+		{"d", "$JS.API.STREAM.CREATE.D", `{"name":"D","subjects":["d"]}`},
+		{"d", "$JS.API.STREAM.CREATE.D", `{"name":"D","subjects":["d"],"max_bytes":1001}`},
+		{"d", "$JS.API.STREAM.CREATE.D", `{"name":"D","subjects":["d"],"storage":"memory","max_bytes":501}`},
+		{"d", "$JS.API.STREAM.CREATE.D", `{"name":"D","subjects":["d"],"max_bytes":1000}`},
+		{"e", "$JS.API.INFO", ""},
 	}
 	conns := map[*jsProc]map[string]*nats.Conn{}
 	for _, p := range procs {
 		conns[p] = map[string]*nats.Conn{}
-		for _, u := range []string{"a", "b", "c", "sys"} {
+		for _, u := range []string{"a", "b", "c", "d", "e", "sys"} {
 			conns[p][u] = p.connect(t, u)
 		}
 	}
@@ -232,7 +239,7 @@ func TestJetStreamAccountsSideBySide(t *testing.T) {
 		return out
 	}
 	oa, ta := accs(docs[0]), accs(docs[1])
-	if !reflect.DeepEqual(mapKeys(oa), []string{"A", "C"}) || !reflect.DeepEqual(mapKeys(ta), []string{"A", "C"}) {
+	if !reflect.DeepEqual(mapKeys(oa), []string{"A", "C", "D"}) || !reflect.DeepEqual(mapKeys(ta), []string{"A", "C", "D"}) {
 		t.Fatalf("/jsz accounts: murmur %v, nats-server %v", mapKeys(oa), mapKeys(ta))
 	}
 	for _, name := range []string{"A", "C"} {
@@ -303,8 +310,8 @@ func TestJetStreamAccountsSideBySide(t *testing.T) {
 		sys = append(sys, v["data"].(map[string]any))
 	}
 	sameKeys(t, "JSZ data", sys[0], sys[1], jszOnly)
-	if sys[0]["total"] != float64(2) {
-		t.Errorf("JSZ total %v, want 2", sys[0]["total"])
+	if sys[0]["total"] != float64(3) {
+		t.Errorf("JSZ total %v, want 3", sys[0]["total"])
 	}
 }
 
