@@ -313,6 +313,14 @@ func TestJetStreamAccountsSideBySide(t *testing.T) {
 	if sys[0]["total"] != float64(3) {
 		t.Errorf("JSZ total %v, want 3", sys[0]["total"])
 	}
+
+	// The nats CLI's JetStream report reads it.
+	cli := testutil.Tool(t, "nats", testutil.InstallNatsCLI)
+	out, err := exec.Command(cli, "-s", fmt.Sprintf("nats://127.0.0.1:%d", ours.port), "--user", "sys", "--password", "sys",
+		"server", "report", "jetstream").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "JetStream Summary") || !strings.Contains(string(out), "side") {
+		t.Errorf("nats server report jetstream: %v\n%s", err, out)
+	}
 }
 
 // jszOnly are the /jsz keys one side has, with why.
