@@ -32,6 +32,8 @@ type Info struct {
 	// Sent once, after the first PONG to a protocol-1 client (as nats-server).
 	ConnectInfo   bool   `json:"connect_info,omitempty"`
 	RemoteAccount string `json:"remote_account,omitempty"`
+	// JetStream is set when the server runs JetStream (SetJetStream).
+	JetStream bool `json:"jetstream,omitempty"`
 	// MurmurVersion is Murmur's own release (Version). Murmur only.
 	MurmurVersion string `json:"murmur_version"`
 }

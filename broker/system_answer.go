@@ -135,15 +135,16 @@ func (sys *System) call(t sysTarget, body []byte, info *ServerInfo) (any, error)
 func (sys *System) serverInfo() *ServerInfo {
 	host := sys.srv.opts.Host
 	return &ServerInfo{
-		Name:     sys.srv.Name(),
-		Host:     host,
-		ID:       sys.srv.id,
-		Cluster:  sys.opts.ClusterName,
-		Version:  ServerVersion,
-		Tags:     sys.srv.opts.Tags,
-		Metadata: sys.srv.opts.Metadata,
-		Seq:      sys.seq.Add(1),
-		Time:     time.Now().UTC(),
+		Name:      sys.srv.Name(),
+		Host:      host,
+		ID:        sys.srv.id,
+		Cluster:   sys.opts.ClusterName,
+		Version:   ServerVersion,
+		Tags:      sys.srv.opts.Tags,
+		Metadata:  sys.srv.opts.Metadata,
+		JetStream: sys.srv.jetStreamOn(),
+		Seq:       sys.seq.Add(1),
+		Time:      time.Now().UTC(),
 	}
 }
 

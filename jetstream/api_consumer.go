@@ -126,6 +126,9 @@ func (e *Engine) createConsumer(streamName, name, filter string, durableAPI bool
 			return errConsumerFilterMismatch
 		}
 	}
+	if ae := e.consumerDefaults(&cfg); ae != nil {
+		return ae
+	}
 	cfg.defaults()
 	if ae := cfg.check(); ae != nil {
 		return ae
@@ -155,6 +158,9 @@ func (e *Engine) createConsumer(streamName, name, filter string, durableAPI bool
 	if ae := s.checkWorkQueueConsumer(cname, &cfg, false); ae != nil {
 		return ae
 	}
+	if ae := e.admitConsumer(); ae != nil {
+		return ae
+	}
 	c := &consumer{name: cname, stream: s, cfg: cfg, created: now.UTC(), dir: consumerDir(s, cname), active: now}
 	c.start()
 	if err := saveConsumerMeta(c); err != nil {
@@ -162,6 +168,7 @@ func (e *Engine) createConsumer(streamName, name, filter string, durableAPI bool
 	}
 	c.dirty = true
 	s.consumers[cname] = c
+	e.adviseConsumer(streamName, cname, actionCreate)
 	return c.info(typeConsumerCreate)
 }
 
@@ -179,6 +186,7 @@ func (e *Engine) deleteConsumer(s *stream, name string) {
 	}
 	delete(s.consumers, name)
 	s.afterConsumerDelete(c, &e.usage)
+	e.adviseConsumer(s.cfg.Name, name, actionDelete)
 }
 
 type consumerNamesResponse struct {

@@ -63,6 +63,7 @@ func (e *Engine) handleAPI(m *inMsg, now time.Time) {
 		resp = errResponse{Type: typ, Error: ae}
 	}
 	e.reply(m.reply, resp)
+	e.auditAPI(m)
 }
 
 // dispatch routes a request by its subject (without $JS.API.) and returns
@@ -115,14 +116,8 @@ func (e *Engine) dispatch(op string, m *inMsg, now time.Time) (any, string) {
 func (e *Engine) accountInfo() any {
 	ai := AccountInfo{
 		Type: typeAccountInfo, Memory: uint64(e.usage.mem), Store: uint64(e.usage.store), Streams: len(e.streams),
-		Limits: AccountLimits{MaxMemory: -1, MaxStore: -1, MaxStreams: -1, MaxConsumers: -1, MaxAckPending: -1, MemoryMaxStream: -1, StoreMaxStream: -1},
-		API:    e.api,
-	}
-	if e.cfg.MaxMemory > 0 {
-		ai.Limits.MaxMemory = e.cfg.MaxMemory
-	}
-	if e.cfg.MaxStore > 0 {
-		ai.Limits.MaxStore = e.cfg.MaxStore
+		ResMemory: uint64(e.reserved("memory", "")), ResStore: uint64(e.reserved("file", "")),
+		Limits: e.accountLimits(), Domain: e.ops.domain, API: e.api,
 	}
 	for _, s := range e.streams {
 		ai.Consumers += len(s.consumers)
@@ -217,6 +212,9 @@ func (e *Engine) createStream(name string, body []byte, now time.Time) any {
 	if e.overlaps(name, cfg.Subjects) {
 		return errSubjectOverlap
 	}
+	if ae := e.admitStream(&cfg, false); ae != nil {
+		return ae
+	}
 	s, err := e.addStream(cfg, now.UTC())
 	if err != nil {
 		return errStreamStoreFailed.with("err", err.Error())
@@ -228,6 +226,7 @@ func (e *Engine) createStream(name string, body []byte, now time.Time) any {
 		s.st.Purge("", cfg.FirstSeq, 0)
 	}
 	e.streamsChanged(s, now)
+	e.adviseStream(name, actionCreate)
 	return s.info(typeStreamCreate, "")
 }
 
@@ -262,6 +261,9 @@ func (e *Engine) updateStream(name string, body []byte, now time.Time) any {
 	if e.overlaps(name, cfg.Subjects) {
 		return errSubjectOverlap
 	}
+	if ae := e.admitStream(&cfg, true); ae != nil {
+		return ae
+	}
 	e.unsubscribeStream(s)
 	old := s.cfg
 	s.cfg = cfg
@@ -273,6 +275,7 @@ func (e *Engine) updateStream(name string, body []byte, now time.Time) any {
 	if err := saveStream(s); err != nil {
 		return errStreamUpdate.with("err", err.Error())
 	}
+	e.adviseStream(name, actionModify)
 	for subj := range s.st.Subjects("") {
 		s.enforceLimits(subj, &e.usage)
 	}
@@ -317,6 +320,7 @@ func (e *Engine) deleteStream(name string) any {
 		f.originGone(name)
 	}
 	e.relink()
+	e.adviseStream(name, actionDelete)
 	return successResponse{Type: typeStreamDelete, Success: true}
 }
 

@@ -42,8 +42,9 @@ type consumerState struct {
 
 type pending struct {
 	CSeq  uint64 `json:"cseq"`
-	Count uint64 `json:"count"` // deliveries so far
-	Due   int64  `json:"due"`   // unix ns when it is redelivered; 0 when queued
+	Count uint64 `json:"count"`          // deliveries so far
+	Due   int64  `json:"due"`            // unix ns when it is redelivered; 0 when queued
+	Sent  int64  `json:"sent,omitempty"` // unix ns of the last delivery (ack metric)
 }
 
 type pullWait struct {
@@ -279,6 +280,7 @@ func (c *consumer) deliver(now time.Time, out []output) []output {
 		p.CSeq = c.state.Delivered.Consumer
 		p.Count++
 		p.Due = now.Add(c.ackWait(p.Count)).UnixNano()
+		p.Sent = now.UnixNano()
 		if c.cfg.AckPolicy == "none" {
 			c.state.AckFloor = SequenceInfo{Consumer: p.CSeq, Stream: m.Seq, Last: &t}
 		} else {
@@ -425,6 +427,7 @@ func (c *consumer) tick(now time.Time, out []output) []output {
 				delete(c.state.Pending, seq) // delivered as often as allowed
 				c.exhausted(seq)
 				c.moveFloor()
+				out = append(out, maxDeliverAdvisory(c, seq, p.Count))
 				continue
 			}
 			p.Due = 0

@@ -64,6 +64,7 @@ type Engine struct {
 	usage   accountUsage
 	api     APIStats
 	out     []output
+	ops     opsState // limits, advisories, reads (ops.go)
 }
 
 // New returns an engine for account; Start it with its connection.
@@ -83,6 +84,7 @@ func New(cfg Config, account string, log *zap.Logger) *Engine {
 		streams: map[string]*stream{}, bySub: map[int]*stream{},
 		usage: accountUsage{maxMem: cfg.MaxMemory, maxStore: cfg.MaxStore},
 		api:   APIStats{Level: apiLevel},
+		ops:   opsState{calls: make(chan func())},
 	}
 }
 
@@ -197,6 +199,8 @@ func (e *Engine) run(apiSub, ackSub int) {
 		case <-save.C:
 			e.saveConsumers(false)
 			e.saveSources()
+		case f := <-e.ops.calls:
+			f()
 		}
 		e.emit()
 	}
@@ -281,6 +285,7 @@ func (e *Engine) handleAck(m *inMsg, now time.Time) {
 		}
 	}
 	floor := c.state.AckFloor.Stream
+	e.sampleAck(c, seq, kind, now)
 	c.ack(seq, kind, delay, now)
 	s.afterAck(c, seq, floor, kind, &e.usage)
 	if m.reply != "" {

@@ -33,7 +33,7 @@ type reqCounters struct {
 
 func (r *reqCounters) init() {
 	r.m = make(map[string]*atomic.Uint64)
-	for _, p := range []string{pathRoot, pathVarz, pathConnz, pathSubsz, pathRoutez, pathGossipz, pathHealthz, pathMetrics, pathGatewz, pathLeafz, pathAccz, pathAccStz, pathSubjz, pathStacksz} {
+	for _, p := range []string{pathRoot, pathVarz, pathConnz, pathSubsz, pathRoutez, pathGossipz, pathHealthz, pathMetrics, pathGatewz, pathLeafz, pathAccz, pathAccStz, pathSubjz, pathStacksz, pathJsz} {
 		r.m[p] = new(atomic.Uint64)
 	}
 }
@@ -138,6 +138,8 @@ func (m *Server) handle(ctx *fasthttp.RequestCtx) {
 		m.writeJSON(ctx, 200, m.AccountStatz(opts))
 	case pathStacksz:
 		m.serveStacks(ctx)
+	case pathJsz:
+		m.serveJsz(ctx)
 	case pathMetrics:
 		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
 		ctx.SetBody(m.Metrics())

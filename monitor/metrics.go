@@ -96,6 +96,7 @@ func (m *Server) Metrics() []byte {
 	}
 
 	m.leafMetrics(w)
+	m.jetStreamMetrics(w)
 
 	if m.gossip != nil {
 		counts := map[string]int{StateAlive: 0, StateSuspect: 0, StateDead: 0, StateLeft: 0}

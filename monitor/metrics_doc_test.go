@@ -65,11 +65,12 @@ func (fakeLeafs) Leafs(bool) []broker.LeafInfo {
 // TestMetricsDocumented holds docs/metrics.md and /metrics equal: every
 // family the endpoint emits is listed with its type and labels, and every
 // listed family is emitted. The broker has a route and gossip members (the
-// fake providers) and its two built-in accounts, so every family has
-// samples and its labels can be compared.
+// fake providers), its two built-in accounts and a JetStream stream with
+// a consumer, so every family has samples and its labels can be compared.
 func TestMetricsDocumented(t *testing.T) {
 	srv := startBroker(t, "doc")
-	m := startMonitor(t, fakeLeafs{srv}, monitor.Config{Routes: fakeCluster{}, Gossip: fakeCluster{}})
+	js := withJetStream(t, srv) // so the murmur_jetstream_* families have samples
+	m := startMonitor(t, fakeLeafs{srv}, monitor.Config{Routes: fakeCluster{}, Gossip: fakeCluster{}, JetStream: js})
 	c := client(t)
 	knownTraffic(t, srv)
 	get(t, c, m, "/varz") // so murmur_http_requests_total has a sample

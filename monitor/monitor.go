@@ -89,6 +89,9 @@ type Config struct {
 	// RouteURLs are the configured routes (--routes, cluster.routes), the
 	// varz cluster block's urls.
 	RouteURLs []string
+	// JetStream, when set, is read for /jsz, the /varz jetstream block,
+	// the murmur_jetstream_* metrics and JSZ requests (jsz.go).
+	JetStream JetStream
 }
 
 // DefaultHost is the monitor's default listen address: loopback only.

@@ -167,7 +167,7 @@ func TestLivePageInChromium(t *testing.T) {
 	bin := chromium(t)
 	a, b := namedPair(t, "edge-01", "edge-02")
 	view, ids := fiftyMembers(a, b)
-	m := startMonitor(t, a, monitor.Config{Gossip: view})
+	m := startMonitor(t, a, monitor.Config{Gossip: view, JetStream: withJetStream(t, a)})
 	steadyTraffic(t, a)
 	eventually(t, 10*time.Second, "four sampled subjects", func() bool { return len(m.Subjz(0).Subjects) >= 4 })
 	url := "http://" + m.Addr().String() + "/"
@@ -195,6 +195,7 @@ func TestLivePageInChromium(t *testing.T) {
 				+document.getElementById("chart").dataset.points >= 3 &&
 				+document.getElementById("subs-spark").dataset.points >= 3 &&
 				document.querySelector("#subjects tr[data-subject]") &&
+				document.querySelector("#streams tr[data-stream=S]") &&
 				document.querySelectorAll("#members .member").length === 50`)
 			var page struct {
 				ScrollWidth  int    `json:"sw"`

@@ -17,7 +17,7 @@ import (
 // body (sort, offset, limit, subscriptions, state, acc / test / account).
 // They work whether or not the monitor serves HTTP.
 func (m *Server) SystemEndpoints() map[string]broker.SystemHandler {
-	return map[string]broker.SystemHandler{
+	eps := map[string]broker.SystemHandler{
 		"VARZ":    func([]byte) (any, error) { return m.Varz(), nil },
 		"STATSZ":  func([]byte) (any, error) { return m.Statsz(), nil },
 		"ROUTEZ":  func([]byte) (any, error) { return m.Routez(false), nil },
@@ -35,6 +35,8 @@ func (m *Server) SystemEndpoints() map[string]broker.SystemHandler {
 			return m.Accountz(req.Account)
 		},
 	}
+	m.addJetStreamEndpoints(eps, nil)
+	return eps
 }
 
 // AccountEndpoints returns the handlers for the system responder's
@@ -43,7 +45,7 @@ func (m *Server) SystemEndpoints() map[string]broker.SystemHandler {
 // per-account imports every account gets ($SYS.REQ.SERVER.PING.CONNZ,
 // $SYS.REQ.ACCOUNT.PING.CONNZ and .STATZ answered about itself).
 func (m *Server) AccountEndpoints() map[string]broker.AccountHandler {
-	return map[string]broker.AccountHandler{
+	eps := map[string]broker.AccountHandler{
 		"CONNZ": m.connzRequest,
 		"SUBSZ": m.subszRequest,
 		"INFO": func(acc string, _ []byte) (any, error) {
@@ -55,6 +57,8 @@ func (m *Server) AccountEndpoints() map[string]broker.AccountHandler {
 		},
 		"STATZ": m.statzRequest,
 	}
+	m.addJetStreamEndpoints(nil, eps)
+	return eps
 }
 
 // connzRequest is CONNZ with nats-server's ConnzOptions from body; a

@@ -243,6 +243,7 @@ func (m *Server) Varz() *Varz {
 			}
 		}
 	}
+	v.JetStream = m.jetStreamVarz()
 	return v
 }
 

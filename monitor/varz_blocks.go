@@ -51,14 +51,13 @@ func (m *Server) clusterVarz(co *broker.ClusterOptions) ClusterOpts {
 // The blocks of features Murmur does not have. nats-server reports each
 // as an empty object when the feature is off, and so does Murmur; the
 // issue that adds one (JetStream) gives its block the fields; the "leaf"
-// block is LeafNodeVarz (leafz.go).
+// block is LeafNodeVarz (leafz.go), the "jetstream" one JetStreamVarz
+// (jsz.go).
 type (
 	// GatewayVarz is the "gateway" block: Murmur has no gateways.
 	GatewayVarz struct{}
 	// MQTTVarz is the "mqtt" block: Murmur has no MQTT listener.
 	MQTTVarz struct{}
-	// JetStreamVarz is the "jetstream" block: Murmur has no JetStream yet.
-	JetStreamVarz struct{}
 )
 
 // KindCounts splits a counter by connection kind, as nats-server's

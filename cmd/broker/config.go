@@ -182,7 +182,7 @@ func applyFile(cfg *config, path string) error {
 	accts := accountKeys{where: map[string]*conf.Value{}}
 	ks := fileKeys(cfg)
 	ks["accounts"] = func(v *conf.Value) (err error) {
-		accts.accounts, err = decodeAccounts(v, accts.where)
+		accts.accounts, err = decodeAccounts(v, accts.where, &cfg.js)
 		return err
 	}
 	ks["no_auth_user"] = keep(&accts.noAuthUser)

@@ -284,9 +284,10 @@ func (k *accountKeys) apply(o *broker.Options) error {
 	return nil
 }
 
-// decodeAccounts reads accounts { NAME: { users, exports, imports }, ... },
-// noting in where the position of each export and import.
-func decodeAccounts(v *conf.Value, where map[string]*conf.Value) ([]broker.Account, error) {
+// decodeAccounts reads accounts { NAME: { users, exports, imports,
+// jetstream }, ... }, noting in where the position of each export and
+// import; each account's jetstream key goes to js.
+func decodeAccounts(v *conf.Value, where map[string]*conf.Value, js *jsFlags) ([]broker.Account, error) {
 	m, err := v.AsMap()
 	if err != nil {
 		return nil, err
@@ -318,8 +319,9 @@ func decodeAccounts(v *conf.Value, where map[string]*conf.Value) ([]broker.Accou
 					note(where, v, "accounts."+acc.Name+".imports")
 					return err
 				},
-				"mappings": mappings(&acc.Mappings),
-				"maps":     mappings(&acc.Mappings),
+				"mappings":  mappings(&acc.Mappings),
+				"maps":      mappings(&acc.Mappings),
+				"jetstream": js.accountKey(acc.Name),
 			})(f.Value)
 			if err != nil {
 				return nil, err

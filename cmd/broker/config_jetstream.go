@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 type jsFlags struct {
 	enabled bool
 	cfg     jetstream.Config
+	// accounts are the accounts' jetstream keys (config_jetstream_accounts.go).
+	accounts map[string]*jsAccount
 }
 
 // defaultStoreDir is nats-server's: <tmp>/nats/jetstream.
@@ -103,9 +106,12 @@ func size64(dst *int64) setter {
 	}
 }
 
-// startJetStream runs one engine per account (the system account
-// excepted). The returned stop closes them.
-func startJetStream(j *jsFlags, srv *broker.Server, name string, log *zap.Logger) (stop func(), err error) {
+// startJetStream runs JetStream as nats-server does: without accounts,
+// in the global account; with accounts, in each account whose jetstream
+// key enables it, with its limits, while the others (and $G) answer the
+// API with 10039. The system account never has it. svc learns the
+// engines; the returned stop closes them.
+func startJetStream(j *jsFlags, svc *jetstream.Service, srv *broker.Server, name string, log *zap.Logger) (stop func(), err error) {
 	if !j.enabled {
 		return func() {}, nil
 	}
@@ -114,31 +120,57 @@ func startJetStream(j *jsFlags, srv *broker.Server, name string, log *zap.Logger
 		cfg.StoreDir = defaultStoreDir()
 	}
 	cfg.ServerName = name
-	var engines []*jetstream.Engine
-	var clients []*broker.InternalClient
+	if cfg.ServerName == "" {
+		cfg.ServerName = srv.Name() // the server id when unnamed, as nats-server
+	}
+	svc.Enable(cfg)
+	var closers []func()
 	stop = func() {
-		for _, e := range engines {
-			e.Close()
-		}
-		for _, c := range clients {
-			c.Close()
+		for _, c := range slices.Backward(closers) {
+			c()
 		}
 	}
+	perAccount := false
+	if a := srv.Options().Auth; a != nil && len(a.Accounts) > 0 {
+		perAccount = true
+	}
+	enabled := 0
 	for _, acc := range srv.AccountNames() {
+		ja := j.accounts[acc]
+		if perAccount && (ja == nil || !ja.enabled) {
+			r := jetstream.NewRefuser()
+			ic, err := srv.NewInternalClient(acc, r.Handle)
+			if err != nil {
+				stop()
+				return nil, err
+			}
+			closers = append(closers, ic.Close)
+			if err := r.Start(ic); err != nil {
+				stop()
+				return nil, err
+			}
+			closers = append(closers, r.Close)
+			continue
+		}
 		e := jetstream.New(cfg, acc, log)
+		if ja != nil {
+			e.SetLimits(ja.limits)
+		}
 		ic, err := srv.NewInternalClient(acc, e.Handle)
 		if err != nil {
 			stop()
 			return nil, err
 		}
-		clients = append(clients, ic)
+		closers = append(closers, ic.Close)
 		if err := e.Start(ic); err != nil {
 			stop()
 			return nil, err
 		}
-		engines = append(engines, e)
+		svc.Add(e)
+		closers = append(closers, func() { svc.Remove(acc); e.Close() })
+		enabled++
 	}
-	log.Info("JetStream enabled", zap.String("store_dir", cfg.StoreDir), zap.Duration("sync_interval", orDefault(cfg.SyncInterval, 2*time.Minute)))
+	log.Info("JetStream enabled", zap.String("store_dir", cfg.StoreDir), zap.Duration("sync_interval", orDefault(cfg.SyncInterval, 2*time.Minute)), zap.Int("accounts", enabled))
 	return stop, nil
 }
 

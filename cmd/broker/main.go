@@ -19,6 +19,7 @@ import (
 	"github.com/murmurmq/murmur/cluster"
 	conf "github.com/murmurmq/murmur/config"
 	"github.com/murmurmq/murmur/gossip"
+	"github.com/murmurmq/murmur/jetstream"
 	"github.com/murmurmq/murmur/transport/quic"
 )
 
@@ -231,6 +232,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	srv.SetJetStream(cfg.js.enabled)
+	jsSvc := jetstream.NewService(srv.ID())
 	if err := srv.Start(); err != nil {
 		return err
 	}
@@ -258,7 +261,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			defer srv.SetRouteLearner(nil)
 		}
 	}
-	stopMonitor, monAddr, err := startMonitor(&cfg.monitor, cfg.cluster.routes, srv, cl, log)
+	stopMonitor, monAddr, err := startMonitor(&cfg.monitor, cfg.cluster.routes, srv, cl, jsSvc, log)
 	if err != nil {
 		if cl != nil {
 			cl.Close()
@@ -267,7 +270,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopMonitor()
-	stopJS, err := startJetStream(&cfg.js, srv, cfg.opts.Name, log)
+	stopJS, err := startJetStream(&cfg.js, jsSvc, srv, cfg.opts.Name, log)
 	if err != nil {
 		if cl != nil {
 			cl.Close()

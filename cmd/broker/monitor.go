@@ -72,7 +72,7 @@ func (mf *monitorFlags) applySystemUser(o *broker.Options) {
 // startMonitor starts the HTTP endpoint, stats log and system responder as
 // configured. The returned stop closes them; addr is the bound HTTP
 // address (nil when off).
-func startMonitor(mf *monitorFlags, routes []string, srv *broker.Server, cl *cluster.Cluster, log *zap.Logger) (stop func(), addr net.Addr, err error) {
+func startMonitor(mf *monitorFlags, routes []string, srv *broker.Server, cl *cluster.Cluster, js monitor.JetStream, log *zap.Logger) (stop func(), addr net.Addr, err error) {
 	cfg := monitor.Config{
 		Broker:        srv,
 		Host:          mf.httpAddr,
@@ -81,6 +81,7 @@ func startMonitor(mf *monitorFlags, routes []string, srv *broker.Server, cl *clu
 		Logger:        log,
 		Auth:          mf.auth(),
 		RouteURLs:     routes,
+		JetStream:     js,
 	}
 	if cl != nil {
 		cfg.Gossip = gossipView(cl)

@@ -1,0 +1,26 @@
+package broker
+
+// SetJetStream says whether the server runs JetStream: nats-server's
+// "jetstream" flag in the INFO every client gets and in the "server"
+// block of system responses. Set it before Start so the first clients
+// see it.
+func (s *Server) SetJetStream(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.info.JetStream = on
+}
+
+// jetStreamOn reports what SetJetStream set.
+func (s *Server) jetStreamOn() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.info.JetStream
+}
+
+// HasInterest reports whether any subscription in the client's account
+// (local, from routes or leaf nodes, or an import) matches the literal
+// subject: JetStream builds an advisory only when someone listens.
+func (c *InternalClient) HasInterest(subject string) bool {
+	r := c.acc.mux.Match([]byte(subject))
+	return len(r.Plain) > 0 || len(r.Queues) > 0
+}
