@@ -386,17 +386,20 @@ func (e *Engine) syncSources(s *stream, now time.Time, depth int) {
 		if len(src.filters) == 1 && src.filters[0].tr == nil {
 			filter = src.filters[0].src
 		}
-		for {
+		// Up to what the origin holds now: what a cycle stores into it
+		// meanwhile is the next sync's, so each sync ends.
+		end := o.st.State().LastSeq
+		for src.last < end {
 			m, err := o.st.Next(src.last+1, filter)
-			if err != nil {
+			if err != nil || m.Seq > end {
 				break
 			}
 			src.last = m.Seq
 			src.active = now
 			e.takeSourced(s, src, m, now, depth)
 		}
-		// Nothing further matches: the source has seen all the origin holds.
-		src.last = max(src.last, o.st.State().LastSeq)
+		// Nothing further matches: the source has seen all the origin held.
+		src.last = max(src.last, end)
 	}
 }
 
@@ -420,6 +423,9 @@ func (e *Engine) takeSourced(s *stream, src *source, m *store.Msg, now time.Time
 			}
 		}
 	} else {
+		if v := header(hdr, hdrStreamSource); v != "" && strings.SplitN(v, " ", 2)[0] == s.cfg.Name {
+			return // s's own message coming round (A sources B sources A)
+		}
 		parts := strings.SplitN(src.iname, " ", 3)
 		hdr = setHeader(hdr, hdrStreamSource, parts[0]+" "+itoa(m.Seq)+" "+parts[1]+" "+parts[2]+" "+m.Subject+" "+e.streams[src.cfg.Name].identity())
 	}
