@@ -66,6 +66,17 @@ func (s *Service) Engine(account string) *Engine {
 	return nil
 }
 
+// Accounts names the accounts with JetStream, sorted.
+func (s *Service) Accounts() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, len(s.engines))
+	for i, e := range s.engines {
+		out[i] = e.account
+	}
+	return out
+}
+
 // ServerConfig is the configuration as /jsz and /varz report it: the
 // limits (-1: none), <store_dir>/jetstream and the sync interval.
 func (s *Service) ServerConfig() ServerConfig {
