@@ -89,7 +89,7 @@ func (s *Service) ServerConfig() ServerConfig {
 }
 
 func serverConfig(c Config) ServerConfig {
-	sc := ServerConfig{MaxMemory: -1, MaxStore: -1, StoreDir: filepath.Join(c.StoreDir, "jetstream"), SyncInterval: c.SyncInterval, SyncAlways: c.SyncAlways}
+	sc := ServerConfig{MaxMemory: -1, MaxStore: -1, StoreDir: filepath.Join(c.StoreDir, "jetstream"), SyncInterval: c.SyncInterval, SyncAlways: c.SyncAlways, Domain: c.Domain}
 	if c.MaxMemory > 0 {
 		sc.MaxMemory = c.MaxMemory
 	}

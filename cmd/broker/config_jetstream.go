@@ -68,7 +68,14 @@ func (j *jsFlags) keys(ks keys) {
 			return err
 		},
 		"enabled": boolean(&j.enabled),
-		"domain":  refused("JetStream domains are not built yet"),
+		"domain": func(v *conf.Value) error {
+			d, err := v.AsString()
+			if err == nil && !jetstream.ValidDomain(d) {
+				return v.Errorf("invalid domain name: may not contain ., * or >")
+			}
+			j.cfg.Domain = d
+			return err
+		},
 	})
 	ks["jetstream"] = func(v *conf.Value) error {
 		switch v.Kind {
