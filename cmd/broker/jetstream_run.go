@@ -26,8 +26,10 @@ type jsRunner struct {
 	srv *broker.Server
 	log *zap.Logger
 
-	mu    sync.Mutex
-	units map[string]*jsUnit // by account
+	mu       sync.Mutex
+	units    map[string]*jsUnit    // by account
+	accounts map[string]*jsAccount // the config's jetstream keys in force
+	closed   bool
 }
 
 // jsUnit is what runs in one account: an engine or a refuser, on its
@@ -70,6 +72,7 @@ func startJetStream(j *jsFlags, svc *jetstream.Service, srv *broker.Server, name
 		return nil, err
 	}
 	j.run = r
+	srv.OnAccountClaims(r.claimsChanged)
 	log.Info("JetStream enabled", zap.String("store_dir", cfg.StoreDir), zap.Duration("sync_interval", orDefault(cfg.SyncInterval, 2*time.Minute)), zap.Int("accounts", len(svc.Accounts())))
 	return r.close, nil
 }
@@ -78,36 +81,11 @@ func startJetStream(j *jsFlags, svc *jetstream.Service, srv *broker.Server, name
 func (r *jsRunner) apply(j *jsFlags) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	perAccount := false
-	if a := r.srv.Options().Auth; a != nil && len(a.Accounts) > 0 {
-		perAccount = true
-	}
+	r.accounts = j.accounts
 	present := map[string]bool{}
 	for _, acc := range r.srv.AccountNames() {
 		present[acc] = true
-		ja := j.accounts[acc]
-		wantEngine := !perAccount || ja != nil && ja.enabled
-		limits := jetstream.NoLimits()
-		if ja != nil {
-			limits = ja.limits
-		}
-		u := r.units[acc]
-		switch {
-		case u != nil && wantEngine && u.engine != nil:
-			if u.limits != limits {
-				if err := u.engine.UpdateLimits(limits); err != nil {
-					return err
-				}
-				u.limits = limits
-				r.log.Info("JetStream limits changed", zap.String("account", acc))
-			}
-			continue
-		case u != nil && !wantEngine && u.refuser != nil:
-			continue
-		case u != nil:
-			r.stopUnit(acc)
-		}
-		if err := r.startUnit(acc, wantEngine, limits); err != nil {
+		if err := r.applyAccount(acc); err != nil {
 			return err
 		}
 	}
@@ -117,6 +95,85 @@ func (r *jsRunner) apply(j *jsFlags) error {
 		}
 	}
 	return nil
+}
+
+// want says what acc should run: an engine (true) with limits, a
+// refuser (false), or nothing (ok false). In operator mode the account
+// JWT's jetstream limits decide; with configured accounts, the account's
+// jetstream key; else every account has JetStream.
+func (r *jsRunner) want(acc string) (engine bool, limits jetstream.AccountLimits, ok bool) {
+	limits = jetstream.NoLimits()
+	auth := r.srv.Options().Auth
+	if auth != nil && auth.Operator != nil {
+		c, isJWT := r.srv.AccountJetStream(acc)
+		if !isJWT {
+			return false, limits, false // $G and accounts not resolved yet
+		}
+		return c.Enabled, claimLimits(c), true
+	}
+	ja := r.accounts[acc]
+	if ja != nil {
+		limits = ja.limits
+	}
+	if auth != nil && len(auth.Accounts) > 0 {
+		return ja != nil && ja.enabled, limits, true
+	}
+	return true, limits, true
+}
+
+// claimLimits are an account JWT's limits as the engine's; a per-stream
+// byte limit of 0 means none in the JWT, -1 in the account info.
+func claimLimits(c broker.JetStreamClaims) jetstream.AccountLimits {
+	none := func(n int64) int64 {
+		if n == 0 {
+			return -1
+		}
+		return n
+	}
+	c.MemoryMaxStream, c.StoreMaxStream = none(c.MemoryMaxStream), none(c.StoreMaxStream)
+	return jetstream.AccountLimits{
+		MaxMemory: c.MaxMemory, MaxStore: c.MaxStore, MaxStreams: int(c.MaxStreams), MaxConsumers: int(c.MaxConsumers),
+		MaxAckPending: int(c.MaxAckPending), MemoryMaxStream: c.MemoryMaxStream, StoreMaxStream: c.StoreMaxStream,
+		MaxBytesRequired: c.MaxBytesRequired,
+	}
+}
+
+// claimsChanged applies an account JWT registered or replaced after the
+// start (a login resolving it, a claims update).
+func (r *jsRunner) claimsChanged(acc string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || !slices.Contains(r.srv.AccountNames(), acc) { // never the system account
+		return
+	}
+	if err := r.applyAccount(acc); err != nil {
+		r.log.Error("JetStream for the account's new claims", zap.String("account", acc), zap.Error(err))
+	}
+}
+
+// applyAccount makes what runs in acc match want. Caller holds r.mu.
+func (r *jsRunner) applyAccount(acc string) error {
+	wantEngine, limits, ok := r.want(acc)
+	u := r.units[acc]
+	switch {
+	case !ok:
+		r.stopUnit(acc)
+		return nil
+	case u != nil && wantEngine && u.engine != nil:
+		if u.limits != limits {
+			if err := u.engine.UpdateLimits(limits); err != nil {
+				return err
+			}
+			u.limits = limits
+			r.log.Info("JetStream limits changed", zap.String("account", acc))
+		}
+		return nil
+	case u != nil && !wantEngine && u.refuser != nil:
+		return nil
+	case u != nil:
+		r.stopUnit(acc)
+	}
+	return r.startUnit(acc, wantEngine, limits)
 }
 
 // startUnit starts an engine (or a refuser) in acc. Caller holds r.mu.
@@ -168,8 +225,10 @@ func (r *jsRunner) stopUnit(acc string) {
 
 // close stops every account's JetStream.
 func (r *jsRunner) close() {
+	r.srv.OnAccountClaims(nil)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.closed = true
 	for _, acc := range slices.Sorted(maps.Keys(r.units)) {
 		r.stopUnit(acc)
 	}
