@@ -50,6 +50,7 @@ func (s *Server) registerClaims(ac *jwt.AccountClaims) (*account, bool) {
 			s.log.Warn("auth callout replies", zap.String("account", acc.name), zap.Error(err))
 		}
 	}
+	s.claimsRegistered(acc.name)
 	return acc, true
 }
 

@@ -53,6 +53,7 @@ type Server struct {
 
 	mu          sync.Mutex
 	info        Info
+	claimsHook  atomic.Pointer[func(string)] // OnAccountClaims (account_jetstream.go)
 	connectURLs []string
 	// wsConnectURLs are connect_urls for WebSocket clients (host:port of
 	// the cluster's WebSocket listeners).

@@ -191,6 +191,7 @@ type PubAck struct {
 	Stream    string    `json:"stream,omitempty"`
 	Seq       uint64    `json:"seq,omitempty"`
 	Duplicate bool      `json:"duplicate,omitempty"`
+	Domain    string    `json:"domain,omitempty"`
 }
 
 // AccountLimits are an account's JetStream limits (-1: none).

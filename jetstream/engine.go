@@ -35,6 +35,7 @@ type Config struct {
 	SyncInterval time.Duration // fsync period of file stores (0: 2 min)
 	SyncAlways   bool          // fsync after every batch
 	ServerName   string        // reported as the streams' leader
+	Domain       string        // JetStream domain: the API also on $JS.<domain>.API.> (domain.go)
 	TickInterval time.Duration // timer resolution (0: 50 ms)
 }
 
@@ -84,13 +85,14 @@ func New(cfg Config, account string, log *zap.Logger) *Engine {
 		streams: map[string]*stream{}, bySub: map[int]*stream{},
 		usage: accountUsage{maxMem: cfg.MaxMemory, maxStore: cfg.MaxStore},
 		api:   APIStats{Level: apiLevel},
-		ops:   opsState{calls: make(chan func())},
+		ops:   newOpsState(cfg.Domain),
 	}
 }
 
 // Handle queues one message of subscription sub. It copies the slices
 // and never blocks; it may be called from any goroutine.
 func (e *Engine) Handle(sub int, subject, reply string, hdr, data []byte) {
+	sub, subject = e.fromDomain(sub, subject)
 	m := inMsg{sub: sub, subject: subject, reply: reply}
 	if len(hdr) > 0 {
 		m.hdr = append([]byte(nil), hdr...)
@@ -124,6 +126,9 @@ func (e *Engine) Start(conn Conn) error {
 	e.startSources(time.Now())
 	api, err := conn.Subscribe("$JS.API.>")
 	if err != nil {
+		return err
+	}
+	if err := e.subscribeDomain(conn, api); err != nil {
 		return err
 	}
 	ack, err := conn.Subscribe("$JS.ACK.>")
@@ -244,6 +249,7 @@ func (e *Engine) handlePublish(s *stream, m *inMsg, now time.Time) {
 	subject := s.transformSubject(m.subject)
 	last := s.lastOnSubject(subject)
 	ack, stored := s.storeMsg(subject, m.hdr, m.data, now, now, &e.usage, false)
+	ack.Domain = e.ops.domain
 	if m.reply != "" && !s.cfg.NoAck {
 		e.reply(m.reply, ack)
 	}

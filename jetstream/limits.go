@@ -27,6 +27,13 @@ func (e *Engine) SetLimits(l AccountLimits) {
 	e.usage.accMem, e.usage.accStore, e.usage.limited = l.MaxMemory, l.MaxStore, true
 }
 
+// UpdateLimits changes the limits of a running engine (a config
+// reload). Streams and consumers over a new limit stay; new ones are
+// refused.
+func (e *Engine) UpdateLimits(l AccountLimits) error {
+	return e.call(func() { e.SetLimits(l) })
+}
+
 // reserved sums the max_bytes of the streams of one storage type (the
 // bytes they may grow to), leaving out the stream named skip.
 func (e *Engine) reserved(storage, skip string) int64 {

@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"errors"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,8 +20,21 @@ type opsState struct {
 	// subscribes to an advisory subject, so unheard advisories are not
 	// encoded (as nats-server's publishAdvisory).
 	interest func(subject string) bool
-	// domain is the JetStream domain ("" for none), put in advisories.
-	domain string
+	// domain is the JetStream domain ("" for none), put in advisories,
+	// account info and PubAcks; domainAPI is "$JS.<domain>.API." and
+	// apiSub the id of the $JS.API.> subscription its requests join
+	// (domain.go).
+	domain    string
+	domainAPI string
+	apiSub    *atomic.Int64
+}
+
+func newOpsState(domain string) opsState {
+	o := opsState{calls: make(chan func()), domain: domain, apiSub: new(atomic.Int64)}
+	if domain != "" {
+		o.domainAPI = "$JS." + domain + ".API."
+	}
+	return o
 }
 
 // Interester is what a Conn may also implement: whether a subscription

@@ -66,6 +66,17 @@ func (s *Service) Engine(account string) *Engine {
 	return nil
 }
 
+// Accounts names the accounts with JetStream, sorted.
+func (s *Service) Accounts() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, len(s.engines))
+	for i, e := range s.engines {
+		out[i] = e.account
+	}
+	return out
+}
+
 // ServerConfig is the configuration as /jsz and /varz report it: the
 // limits (-1: none), <store_dir>/jetstream and the sync interval.
 func (s *Service) ServerConfig() ServerConfig {
@@ -78,7 +89,7 @@ func (s *Service) ServerConfig() ServerConfig {
 }
 
 func serverConfig(c Config) ServerConfig {
-	sc := ServerConfig{MaxMemory: -1, MaxStore: -1, StoreDir: filepath.Join(c.StoreDir, "jetstream"), SyncInterval: c.SyncInterval, SyncAlways: c.SyncAlways}
+	sc := ServerConfig{MaxMemory: -1, MaxStore: -1, StoreDir: filepath.Join(c.StoreDir, "jetstream"), SyncInterval: c.SyncInterval, SyncAlways: c.SyncAlways, Domain: c.Domain}
 	if c.MaxMemory > 0 {
 		sc.MaxMemory = c.MaxMemory
 	}

@@ -4,13 +4,9 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
-	"go.uber.org/zap"
-
-	"github.com/murmurmq/murmur/broker"
 	conf "github.com/murmurmq/murmur/config"
 	"github.com/murmurmq/murmur/jetstream"
 )
@@ -22,6 +18,9 @@ type jsFlags struct {
 	cfg     jetstream.Config
 	// accounts are the accounts' jetstream keys (config_jetstream_accounts.go).
 	accounts map[string]*jsAccount
+	// run is the running JetStream (jetstream_run.go), carried over
+	// reloads; nil while JetStream is off.
+	run *jsRunner
 }
 
 // defaultStoreDir is nats-server's: <tmp>/nats/jetstream.
@@ -69,7 +68,14 @@ func (j *jsFlags) keys(ks keys) {
 			return err
 		},
 		"enabled": boolean(&j.enabled),
-		"domain":  refused("JetStream domains are not built yet"),
+		"domain": func(v *conf.Value) error {
+			d, err := v.AsString()
+			if err == nil && !jetstream.ValidDomain(d) {
+				return v.Errorf("invalid domain name: may not contain ., * or >")
+			}
+			j.cfg.Domain = d
+			return err
+		},
 	})
 	ks["jetstream"] = func(v *conf.Value) error {
 		switch v.Kind {
@@ -104,74 +110,6 @@ func size64(dst *int64) setter {
 		}
 		return err
 	}
-}
-
-// startJetStream runs JetStream as nats-server does: without accounts,
-// in the global account; with accounts, in each account whose jetstream
-// key enables it, with its limits, while the others (and $G) answer the
-// API with 10039. The system account never has it. svc learns the
-// engines; the returned stop closes them.
-func startJetStream(j *jsFlags, svc *jetstream.Service, srv *broker.Server, name string, log *zap.Logger) (stop func(), err error) {
-	if !j.enabled {
-		return func() {}, nil
-	}
-	cfg := j.cfg
-	if cfg.StoreDir == "" {
-		cfg.StoreDir = defaultStoreDir()
-	}
-	cfg.ServerName = name
-	if cfg.ServerName == "" {
-		cfg.ServerName = srv.Name() // the server id when unnamed, as nats-server
-	}
-	svc.Enable(cfg)
-	var closers []func()
-	stop = func() {
-		for _, c := range slices.Backward(closers) {
-			c()
-		}
-	}
-	perAccount := false
-	if a := srv.Options().Auth; a != nil && len(a.Accounts) > 0 {
-		perAccount = true
-	}
-	enabled := 0
-	for _, acc := range srv.AccountNames() {
-		ja := j.accounts[acc]
-		if perAccount && (ja == nil || !ja.enabled) {
-			r := jetstream.NewRefuser()
-			ic, err := srv.NewInternalClient(acc, r.Handle)
-			if err != nil {
-				stop()
-				return nil, err
-			}
-			closers = append(closers, ic.Close)
-			if err := r.Start(ic); err != nil {
-				stop()
-				return nil, err
-			}
-			closers = append(closers, r.Close)
-			continue
-		}
-		e := jetstream.New(cfg, acc, log)
-		if ja != nil {
-			e.SetLimits(ja.limits)
-		}
-		ic, err := srv.NewInternalClient(acc, e.Handle)
-		if err != nil {
-			stop()
-			return nil, err
-		}
-		closers = append(closers, ic.Close)
-		if err := e.Start(ic); err != nil {
-			stop()
-			return nil, err
-		}
-		svc.Add(e)
-		closers = append(closers, func() { svc.Remove(acc); e.Close() })
-		enabled++
-	}
-	log.Info("JetStream enabled", zap.String("store_dir", cfg.StoreDir), zap.Duration("sync_interval", orDefault(cfg.SyncInterval, 2*time.Minute)), zap.Int("accounts", enabled))
-	return stop, nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {

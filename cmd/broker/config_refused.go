@@ -16,7 +16,7 @@ import (
 // refusedTop are the top-level keys (nats-server's processConfigFileLine).
 var refusedTop = map[string]string{
 	"gateway":                  "gateways between clusters are not built",
-	"default_js_domain":        "JetStream domains are not built yet",
+	"default_js_domain":        "per-account default JetStream domains (for leaf nodes) are not built",
 	"mqtt":                     "MQTT is not built",
 	"https":                    "the monitoring endpoint serves plain HTTP only; put a TLS proxy in front of http",
 	"https_port":               "the monitoring endpoint serves plain HTTP only; put a TLS proxy in front of http_port",

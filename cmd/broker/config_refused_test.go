@@ -92,7 +92,7 @@ func TestConfigRefusals(t *testing.T) {
 		{"leafnodes { port: 7422, compression: s2_auto }", ":1: leafnodes.compression: not supported by Murmur (leaf node connections are not compressed)"},
 		{"leaf { remotes: [ { url: \"nats://h:7422\", hub: true } ] }", ":1: leaf.remotes[0].hub: not supported by Murmur (a remote is always this broker's hub)"},
 		{"leafnodes { remotes: [ { url: \"mqtt://h:443\" } ] }", `:1: leafnodes.remotes[0].url: url "mqtt://h:443": scheme "mqtt" is not supported (nats://, tls://, ws://, wss:// or quic://)`},
-		{"jetstream { domain: hub }", ":1: jetstream.domain: not supported by Murmur (JetStream domains are not built yet)"},
+		{"default_js_domain { A: hub }", ":1: default_js_domain: not supported by Murmur (per-account default JetStream domains (for leaf nodes) are not built)"},
 		{"mqtt { port: 1883 }", ":1: mqtt: not supported by Murmur (MQTT is not built)"},
 		{"https: 8443", ":1: https: not supported by Murmur (the monitoring endpoint serves plain HTTP only; put a TLS proxy in front of http)"},
 		{"https_port: 8443", ":1: https_port: not supported by Murmur (the monitoring endpoint serves plain HTTP only; put a TLS proxy in front of http_port)"},

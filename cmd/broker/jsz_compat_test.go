@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	njs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/murmurmq/murmur/internal/testutil"
 )
@@ -45,12 +47,12 @@ type jsProc struct {
 	port, http int
 }
 
-func startJSProc(t *testing.T, bin string, extra ...string) *jsProc {
+func startJSProc(t *testing.T, bin, tmpl string, extra ...string) *jsProc {
 	t.Helper()
 	p := &jsProc{name: filepath.Base(bin), port: testutil.FreePort(t), http: testutil.FreePort(t)}
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "js.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(jsAccountsConf, p.port, p.http, filepath.Join(dir, "store"))), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(tmpl, p.port, p.http, filepath.Join(dir, "store"))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, append([]string{"-c", conf}, extra...)...)
@@ -145,8 +147,8 @@ func answer(t *testing.T, nc *nats.Conn, subject, body string) (int, map[string]
 // same codes, $JS.API.INFO's limits, and the keys of /jsz, of the /varz
 // jetstream block and of the JSZ system request.
 func TestJetStreamAccountsSideBySide(t *testing.T) {
-	ours := startJSProc(t, testutil.BrokerBinary(t), "--gossip_port", "0")
-	theirs := startJSProc(t, testutil.NatsServer(t))
+	ours := startJSProc(t, testutil.BrokerBinary(t), jsAccountsConf, "--gossip_port", "0")
+	theirs := startJSProc(t, testutil.NatsServer(t), jsAccountsConf)
 	procs := []*jsProc{ours, theirs}
 
 	for _, p := range procs {
@@ -361,4 +363,59 @@ func mapKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+const jsDomainConf = `listen: 127.0.0.1:%d
+http: 127.0.0.1:%d
+jetstream { store_dir: %q, domain: hub }
+`
+
+// TestJetStreamDomainSideBySide: with a domain, nats.go's WithDomain
+// client reaches the API on $JS.hub.API.>, and account info, the PubAck,
+// /jsz and /varz name the domain, on Murmur as on nats-server.
+func TestJetStreamDomainSideBySide(t *testing.T) {
+	for _, p := range []*jsProc{
+		startJSProc(t, testutil.BrokerBinary(t), jsDomainConf, "--gossip_port", "0"),
+		startJSProc(t, testutil.NatsServer(t), jsDomainConf),
+	} {
+		nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", p.port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		js, err := njs.NewWithDomain(nc, "hub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := js.CreateStream(c, njs.StreamConfig{Name: "S", Subjects: []string{"s"}}); err != nil {
+			t.Fatalf("%s: create over the domain: %v", p.name, err)
+		}
+		ack, err := js.Publish(c, "s", []byte("x"))
+		if err != nil || ack.Domain != "hub" || ack.Sequence != 1 {
+			t.Errorf("%s: PubAck %+v (%v), want domain hub", p.name, ack, err)
+		}
+		ai, err := js.AccountInfo(c)
+		if err != nil || ai.Domain != "hub" || ai.Streams != 1 {
+			t.Errorf("%s: account info %+v (%v)", p.name, ai, err)
+		}
+		if code, doc := answer(t, nc, "$JS.API.INFO", ""); code != 0 || doc["domain"] != "hub" {
+			t.Errorf("%s: $JS.API.INFO without the prefix: %d %v", p.name, code, doc)
+		}
+		jsz, err := p.get("/jsz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg, _ := jsz["config"].(map[string]any); cfg["domain"] != "hub" {
+			t.Errorf("%s: /jsz config %v, want domain hub", p.name, cfg)
+		}
+		v, err := p.get("/varz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg, _ := v["jetstream"].(map[string]any)["config"].(map[string]any); cfg["domain"] != "hub" {
+			t.Errorf("%s: /varz jetstream.config %v, want domain hub", p.name, cfg)
+		}
+	}
 }

@@ -85,6 +85,7 @@ func reload(cur *config, srv *broker.Server, cl *cluster.Cluster, log *zap.Logge
 		return cur
 	}
 	next.opts = srv.Options() // listeners as running
+	reloadJetStream(&cur.js, &next.js, log)
 	switch {
 	case next.quic != cur.quic:
 		logQUIC(log, next.quic, &next.quicFlags) // QUIC turned on

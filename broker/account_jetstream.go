@@ -1,0 +1,56 @@
+package broker
+
+// JetStreamClaims are the JetStream limits of an account JWT (the
+// claims' global jetstream limits; tiers are not read), for the
+// JetStream runner to enable and limit the account as nats-server does.
+type JetStreamClaims struct {
+	// Enabled is set when the claims give the account memory or disk
+	// storage (nats-server's IsJSEnabled).
+	Enabled                         bool
+	MaxMemory, MaxStore             int64
+	MaxStreams, MaxConsumers        int64
+	MaxAckPending                   int64
+	MemoryMaxStream, StoreMaxStream int64
+	MaxBytesRequired                bool
+}
+
+// AccountJetStream returns the JetStream limits of account name's JWT,
+// or false when the account has no claims (not operator mode, or not yet
+// resolved).
+func (s *Server) AccountJetStream(name string) (JetStreamClaims, bool) {
+	acc := s.account(name)
+	if acc == nil {
+		return JetStreamClaims{}, false
+	}
+	ac := acc.claims.Load()
+	if ac == nil {
+		return JetStreamClaims{}, false
+	}
+	l := ac.Limits.JetStreamLimits
+	return JetStreamClaims{
+		Enabled:   ac.Limits.IsJSEnabled(),
+		MaxMemory: l.MemoryStorage, MaxStore: l.DiskStorage,
+		MaxStreams: l.Streams, MaxConsumers: l.Consumer, MaxAckPending: l.MaxAckPending,
+		MemoryMaxStream: l.MemoryMaxStreamBytes, StoreMaxStream: l.DiskMaxStreamBytes,
+		MaxBytesRequired: l.MaxBytesRequired,
+	}, true
+}
+
+// OnAccountClaims sets f to be called, on the goroutine that registers
+// them (a client's login, a claims update), whenever an account's JWT
+// claims are registered or replaced; nil removes it. f must not call
+// back into a login.
+func (s *Server) OnAccountClaims(f func(account string)) {
+	if f == nil {
+		s.claimsHook.Store(nil)
+		return
+	}
+	s.claimsHook.Store(&f)
+}
+
+// claimsRegistered runs the hook for acc.
+func (s *Server) claimsRegistered(acc string) {
+	if f := s.claimsHook.Load(); f != nil {
+		(*f)(acc)
+	}
+}
