@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,6 +72,13 @@ type Config struct {
 	Seed int64
 	// MTU of both TUN devices (0: 1500).
 	MTU int
+	// TCPCongestion, when set, is the TCP congestion control of both
+	// namespaces (net.ipv4.tcp_congestion_control: "cubic", "bbr",
+	// "reno"); a new namespace otherwise takes the host's default. The
+	// kernel lets a namespace other than the host's choose only among
+	// net.ipv4.tcp_allowed_congestion_control, so New adds it to the
+	// host's list when it is missing (and leaves it there).
+	TCPCongestion string
 }
 
 // DefaultLimit is netem's default queue limit, in packets; raised so that
@@ -121,6 +129,11 @@ func New(cfg Config) (_ *Link, err error) {
 	if cfg.MTU == 0 {
 		cfg.MTU = 1500
 	}
+	if cfg.TCPCongestion != "" {
+		if err := allowCongestion(cfg.TCPCongestion); err != nil {
+			return nil, err
+		}
+	}
 	RemoveStale()
 	n := linkSeq.Add(1)
 	l := &Link{}
@@ -138,6 +151,13 @@ func New(cfg Config) (_ *Link, err error) {
 		}
 		if l.tun[s], err = openTUN(l.path(Side(s)), "netem0"); err != nil {
 			return nil, err
+		}
+		if cfg.TCPCongestion != "" {
+			if err := inNamespace(l.path(Side(s)), func() error {
+				return os.WriteFile("/proc/sys/net/ipv4/tcp_congestion_control", []byte(cfg.TCPCongestion), 0o644)
+			}); err != nil {
+				return nil, fmt.Errorf("netem: TCP congestion control %q: %w", cfg.TCPCongestion, err)
+			}
 		}
 		for _, step := range [][]string{
 			{"link", "set", "lo", "up"},
@@ -157,6 +177,17 @@ func New(cfg Config) (_ *Link, err error) {
 		go func() { defer l.wg.Done(); p.write() }()
 	}
 	return l, nil
+}
+
+// TCPCongestion reports the TCP congestion control in side s's namespace.
+func (l *Link) TCPCongestion(s Side) (string, error) {
+	var b []byte
+	err := inNamespace(l.path(s), func() error {
+		var err error
+		b, err = os.ReadFile("/proc/sys/net/ipv4/tcp_congestion_control")
+		return err
+	})
+	return strings.TrimSpace(string(b)), err
 }
 
 // Namespace is the name of side s's namespace (for `ip netns exec`).
@@ -253,6 +284,28 @@ func (l *Link) Close() error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// allowedCC is the host's list of congestion controls any namespace (and
+// any unprivileged socket) may choose.
+const allowedCC = "/proc/sys/net/ipv4/tcp_allowed_congestion_control"
+
+// allowCongestion adds cc to the host's allowed list if it is not there.
+// It runs on whatever thread the caller is on: every thread outside
+// inNamespace is in the process's own (here: the host's) namespace.
+func allowCongestion(cc string) error {
+	b, err := os.ReadFile(allowedCC)
+	if err != nil {
+		return fmt.Errorf("netem: %w", err)
+	}
+	list := strings.Fields(string(b))
+	if slices.Contains(list, cc) {
+		return nil
+	}
+	if err := os.WriteFile(allowedCC, []byte(strings.Join(append(list, cc), " ")), 0o644); err != nil {
+		return fmt.Errorf("netem: allow TCP congestion control %q (is its module loaded?): %w", cc, err)
+	}
+	return nil
 }
 
 // RemoveStale deletes the namespaces this package made in processes that

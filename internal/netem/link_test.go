@@ -199,7 +199,12 @@ func TestLinkRate(t *testing.T) {
 // configured; Close removes both namespaces, and RemoveStale those of a
 // process that is gone.
 func TestLinkNamespaces(t *testing.T) {
-	l := newLink(t, Config{})
+	l := newLink(t, Config{TCPCongestion: "cubic"})
+	for _, s := range []Side{A, B} {
+		if cc, err := l.TCPCongestion(s); err != nil || cc != "cubic" {
+			t.Fatalf("TCP congestion control in %s: %q, %v", s, cc, err)
+		}
+	}
 	out, err := l.Command(A, "ip", "-4", "-o", "addr", "show", "dev", "netem0").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), IPA+"/30") {
 		t.Fatalf("ip addr in A: %v %s", err, out)
