@@ -312,7 +312,7 @@ func (w lossyGoodput) once(ctx context.Context, env *Env, overQUIC bool, tcpCC s
 		return 0, errors.New(why)
 	}
 	a, b := ll.link.Stats(netem.B), ll.link.Stats(netem.A)
-	env.Progress("%s: leaf→hub %d packets, %d lost; hub→leaf %d packets, %d lost", map[bool]string{false: "TCP " + tcpCC, true: "QUIC"}[overQUIC], a.Packets, a.Lost, b.Packets, b.Lost)
+	env.Progress("%s: leaf→hub %d packets (%d B on average), %d lost; hub→leaf %d packets, %d lost", map[bool]string{false: "TCP " + tcpCC, true: "QUIC"}[overQUIC], a.Packets, a.Bytes/max(a.Packets, 1), a.Lost, b.Packets, b.Lost)
 	return float64(g1-g0) / elapsed.Seconds(), nil
 }
 
