@@ -317,11 +317,13 @@ func (w lossyGoodput) once(ctx context.Context, env *Env, overQUIC bool, tcpCC s
 }
 
 // lossyResume measures how long a leaf takes to resume after its hub is
-// killed with SIGKILL and started again at once, through the lossy link:
-// seconds from the kill until a message published on the leaf reaches a
-// new subscriber on the restarted hub. That spans the hub's start, the
-// leaf noticing the dead connection (over TCP the hub's kernel resets it;
-// over QUIC nothing arrives and the leaf's idle timeout decides), its
+// killed with SIGKILL and started again at once, through the lossy link,
+// while a client of the leaf publishes to a subscriber on the hub every
+// probeEvery: seconds from the kill until a message published on the leaf
+// reaches a new subscriber on the restarted hub. That spans the hub's
+// start, the leaf noticing the dead connection (over TCP the hub's kernel
+// resets it; over QUIC the restarted hub answers the leaf's next packet
+// with a stateless reset, or else the leaf's idle timeout decides), its
 // redial with backoff, the handshakes and the interest crossing.
 type lossyResume struct {
 	overQUIC bool
@@ -339,8 +341,24 @@ func (w lossyResume) run(ctx context.Context, env *Env) (Result, error) {
 		return Result{}, ll.exits(err)
 	}
 	defer lc.Close()
-	// The leaf is connected once a hub subscriber's interest has crossed.
-	if err := ll.crossOnce(ctx, lc, asyncErr); err != nil {
+	pctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { stop(); wg.Wait() }()
+	wg.Go(func() {
+		t := time.NewTicker(probeEvery)
+		defer t.Stop()
+		for {
+			if lc.Publish("bench.resume", []byte("resume")) != nil {
+				return
+			}
+			select {
+			case <-pctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
+	if err := ll.awaitOnHub(ctx, asyncErr); err != nil {
 		return Result{}, err
 	}
 	t0 := time.Now()
@@ -348,27 +366,29 @@ func (w lossyResume) run(ctx context.Context, env *Env) (Result, error) {
 		return Result{}, ll.exits(err)
 	}
 	back := time.Since(t0)
-	if err := ll.crossOnce(ctx, lc, asyncErr); err != nil {
+	if err := ll.awaitOnHub(ctx, asyncErr); err != nil {
 		return Result{}, err
 	}
 	d := time.Since(t0)
 	return Result{Value: d.Seconds(), Info: fmt.Sprintf("hub greeting again after %v", back.Round(time.Millisecond))}, nil
 }
 
-// crossOnce subscribes on the hub with a new client and waits until a
-// message published on the leaf's client lc arrives there.
-func (ll *lossyLeaf) crossOnce(ctx context.Context, lc *nats.Conn, asyncErr *firstError) error {
+// awaitOnHub subscribes on the hub with a new client and waits until a
+// message from the leaf's publisher arrives there.
+func (ll *lossyLeaf) awaitOnHub(ctx context.Context, asyncErr *firstError) error {
 	hc, err := ll.connect(netem.A, asyncErr)
 	if err != nil {
 		return ll.exits(err)
 	}
 	defer hc.Close()
-	var seen atomic.Bool
-	if _, err := hc.Subscribe("bench.resume", func(*nats.Msg) { seen.Store(true) }); err != nil {
+	sub, err := hc.SubscribeSync("bench.resume")
+	if err != nil {
 		return err
 	}
-	if err := hc.Flush(); err != nil {
-		return err
+	tctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	if _, err := sub.NextMsgWithContext(tctx); err != nil {
+		return ll.exits(fmt.Errorf("nothing from the leaf reached the hub: %w", err))
 	}
-	return ll.exits(waitCrossed(ctx, lc, "bench.resume", &seen))
+	return nil
 }
