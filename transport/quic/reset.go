@@ -25,7 +25,9 @@ const resetKeyInfo = "murmur quic stateless reset key v1"
 // the new process answers such a packet with a reset the peer recognises,
 // because it was issued the token by the old process, and the peer redials
 // at once. A generated certificate changes at every start and so does the
-// key: its peers could not reconnect to the new certificate anyway.
+// key: its peers could not reconnect to the new certificate anyway. The
+// key is fixed when the listener starts; after SetCertificate it is the
+// next listener (the next start) that derives one from the new key.
 //
 // Brokers sharing a certificate share the key; a packet of one's
 // connection reaching another would reset it, which only a load balancer
