@@ -30,26 +30,28 @@ import (
 // to (remote_account). A dialer takes an INFO without client_id or
 // leafnode_urls as a port that is not a leaf node listener.
 type leafInfo struct {
-	ID              string   `json:"server_id"`
-	Name            string   `json:"server_name"`
-	Version         string   `json:"version"`
-	Proto           int      `json:"proto"`
-	GoVersion       string   `json:"go"`
-	Host            string   `json:"host"`
-	Port            int      `json:"port"`
-	Headers         bool     `json:"headers"`
-	AuthRequired    bool     `json:"auth_required,omitempty"`
-	MaxPayload      int      `json:"max_payload"`
-	TLSRequired     bool     `json:"tls_required,omitempty"`
-	TLSVerify       bool     `json:"tls_verify,omitempty"`
-	CID             uint64   `json:"client_id,omitempty"`
-	Nonce           string   `json:"nonce,omitempty"`
-	Cluster         string   `json:"cluster,omitempty"`
-	LeafNodeURLs    []string `json:"leafnode_urls,omitempty"`
-	ConnectInfo     bool     `json:"connect_info,omitempty"`
-	RemoteAccount   string   `json:"remote_account,omitempty"`
-	IsSystemAccount bool     `json:"acc_is_sys,omitempty"`
-	InfoOnConnect   bool     `json:"info_on_connect,omitempty"`
+	ID           string   `json:"server_id"`
+	Name         string   `json:"server_name"`
+	Version      string   `json:"version"`
+	Proto        int      `json:"proto"`
+	GoVersion    string   `json:"go"`
+	Host         string   `json:"host"`
+	Port         int      `json:"port"`
+	Headers      bool     `json:"headers"`
+	AuthRequired bool     `json:"auth_required,omitempty"`
+	MaxPayload   int      `json:"max_payload"`
+	TLSRequired  bool     `json:"tls_required,omitempty"`
+	TLSVerify    bool     `json:"tls_verify,omitempty"`
+	CID          uint64   `json:"client_id,omitempty"`
+	Nonce        string   `json:"nonce,omitempty"`
+	Cluster      string   `json:"cluster,omitempty"`
+	LeafNodeURLs []string `json:"leafnode_urls,omitempty"`
+	// LeafNodeQUICURLs, Murmur's, lists the cluster's QUIC leaf listeners.
+	LeafNodeQUICURLs []string `json:"leafnode_quic_urls,omitempty"`
+	ConnectInfo      bool     `json:"connect_info,omitempty"`
+	RemoteAccount    string   `json:"remote_account,omitempty"`
+	IsSystemAccount  bool     `json:"acc_is_sys,omitempty"`
+	InfoOnConnect    bool     `json:"info_on_connect,omitempty"`
 }
 
 // leafConnect is the CONNECT of a leaf (leaf to hub), nats-server's
@@ -98,10 +100,16 @@ func (s *Server) leafInfoFor(cid uint64, nonce []byte, secured bool) leafInfo {
 	li := leafInfo{
 		ID: s.id, Name: s.opts.Name, Version: Version, Proto: 1, GoVersion: runtime.Version(),
 		Host: host, Port: port, Headers: true, AuthRequired: true, MaxPayload: o.MaxPayload,
-		CID: cid, Nonce: string(nonce), LeafNodeURLs: s.leafURLs(), InfoOnConnect: true,
+		CID: cid, Nonce: string(nonce), LeafNodeURLs: s.leafURLs(), LeafNodeQUICURLs: s.leafQUICURLs(), InfoOnConnect: true,
 	}
 	if len(li.LeafNodeURLs) == 0 {
-		li.LeafNodeURLs = []string{net.JoinHostPort(host, strconv.Itoa(port))} // a leaf refuses an INFO without any
+		// A leaf refuses an INFO without any: a QUIC-only hub names its
+		// QUIC listener, as before there was a list of those.
+		if u := s.ownLeafQUICURL(); u != "" {
+			li.LeafNodeURLs = []string{u}
+		} else {
+			li.LeafNodeURLs = []string{net.JoinHostPort(host, strconv.Itoa(port))}
+		}
 	}
 	if s.opts.Cluster != nil {
 		li.Cluster = s.opts.Cluster.Name
@@ -178,10 +186,13 @@ func (s *Server) acceptLeaf(nc net.Conn, plain bool) {
 	info.ConnectInfo, info.RemoteAccount, info.IsSystemAccount = true, acc.name, acc == s.sysacc
 	b, _ := json.Marshal(&info)
 	l.enqueue(append(append([]byte("INFO "), b...), crlf...))
-	if s.startLeaf(l) && !slices.Equal(info.LeafNodeURLs, s.leafURLs()) {
-		// A route came or went during the handshake, before this leaf
-		// was registered to hear of it.
-		s.sendLeafURLs(l, s.leafURLs())
+	if !s.startLeaf(l) {
+		return
+	}
+	// A route came or went during the handshake, before this leaf was
+	// registered to hear of it.
+	if urls, quicURLs := s.leafURLs(), s.leafQUICURLs(); !slices.Equal(info.LeafNodeURLs, urls) || !slices.Equal(info.LeafNodeQUICURLs, quicURLs) {
+		s.sendLeafURLs(l, urls, quicURLs)
 	}
 }
 
@@ -262,7 +273,7 @@ func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf
 	if hub.CID == 0 || hub.LeafNodeURLs == nil {
 		return fail(errors.New("not a leaf node port (INFO has no client_id or leafnode_urls)"))
 	}
-	r.learn(hub.LeafNodeURLs, u)
+	r.learn(hub.LeafNodeURLs, hub.LeafNodeQUICURLs, u)
 	if (u.Scheme == "nats" || u.Scheme == "nats-leaf" || u.Scheme == "tls") && (hub.TLSRequired || r.opts.TLS != nil || u.Scheme == "tls") {
 		if !hub.TLSRequired {
 			return fail(errors.New("TLS is configured for this remote, but the hub does not offer it"))

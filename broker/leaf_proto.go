@@ -20,8 +20,8 @@ func (l *leaf) LeafInfo(arg []byte) error {
 		return nil
 	}
 	var info leafInfo
-	if err := json.Unmarshal(arg, &info); err == nil && len(info.LeafNodeURLs) > 0 {
-		l.remote.learn(info.LeafNodeURLs, l.via)
+	if err := json.Unmarshal(arg, &info); err == nil && (len(info.LeafNodeURLs) > 0 || len(info.LeafNodeQUICURLs) > 0) {
+		l.remote.learn(info.LeafNodeURLs, info.LeafNodeQUICURLs, l.via)
 	}
 	return nil
 }

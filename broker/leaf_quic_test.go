@@ -1,7 +1,9 @@
 package broker_test
 
 import (
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/murmurmq/murmur/broker"
 	"github.com/murmurmq/murmur/transport/quic"
@@ -34,5 +36,46 @@ func TestLeafQUIC(t *testing.T) {
 	bad.LeafNode = &broker.LeafNodeOptions{Remotes: []broker.RemoteLeaf{{URLs: []string{"quic://127.0.0.1:1"}}}}
 	if _, err := broker.New(bad); err == nil {
 		t.Fatal("quic:// without a QUIC transport accepted")
+	}
+}
+
+// Failover between QUIC hubs: two clustered hubs with QUIC leaf listeners
+// (one certificate, so the leaf pins one fingerprint); the leaf, dialed
+// to the first over quic://, learns the second's QUIC listener from INFO
+// leafnode_quic_urls and moves there when the first goes.
+func TestLeafHubFailoverQUIC(t *testing.T) {
+	qt, err := quic.New(quic.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hubs []*broker.Server
+	for i := range 2 {
+		o := testOptions()
+		clusterOptions(&o, i)
+		o.LeafNode = &broker.LeafNodeOptions{QUIC: &broker.Listener{Transport: qt, Addr: "127.0.0.1:0"}}
+		hubs = append(hubs, startServer(t, o, nil))
+	}
+	meshUp(t, hubs)
+	dc := quic.DefaultConfig()
+	dc.Dial.Fingerprint = qt.Fingerprint()
+	lt, err := quic.New(dc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := startLeafOf(t, "quic://"+hubs[0].LeafQUICAddr().String(), func(r *broker.RemoteLeaf) { r.QUIC = lt })
+	waitLeafs(t, hubs[0], 1)
+	second := hubs[1].LeafQUICAddr().String()
+	eventually(t, 5*time.Second, "the leaf learned the other hub's QUIC URL", func() bool {
+		return slices.Contains(leaf.LearnedLeafURLs(), second)
+	})
+	lc := connectTCP(t, leaf)
+	s, _ := lc.SubscribeSync("after.failover")
+	lc.Flush()
+	hubs[0].Close()
+	waitLeafs(t, hubs[1], 1)
+	ourInterest(t, hubs[1])("the surviving hub has the leaf's interest", []string{"after.failover"}, nil)
+	connectTCP(t, hubs[1]).Publish("after.failover", []byte("ok"))
+	if m := leafRecv(t, s); string(m.Data) != "ok" {
+		t.Fatalf("got %q", m.Data)
 	}
 }

@@ -8,16 +8,19 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+
+	"github.com/murmurmq/murmur/transport"
 )
 
 // Failover: a hub tells its leaves where every broker of its cluster
 // takes leaf connections (INFO leafnode_urls: its own listener and those
-// its routes' peers reported in their route INFO), again whenever a route
-// comes or goes; a leaf adds what it learns to the URLs it dials, as
+// its routes' peers reported in their route INFO; leafnode_quic_urls the
+// same for QUIC listeners), again whenever a route comes or goes; a leaf
+// adds what it learns for its transport to the URLs it dials, as
 // nats-server's updateLeafNodeURLs.
 
-// ownLeafURL is where leaves reach this broker ("": no leaf listener):
-// leafnodes.advertise, else the bound address.
+// ownLeafURL is where leaves reach this broker's TCP leaf listener ("":
+// none): leafnodes.advertise, else the bound address.
 func (s *Server) ownLeafURL() string {
 	if s.opts.LeafNode == nil {
 		return ""
@@ -25,25 +28,45 @@ func (s *Server) ownLeafURL() string {
 	if a := s.opts.LeafNode.Advertise; a != "" {
 		return a
 	}
-	ln := s.leafs.ln
+	return listenerURL(s.leafs.ln)
+}
+
+// ownLeafQUICURL is where leaves reach this broker's QUIC leaf listener
+// ("": none), its bound address.
+func (s *Server) ownLeafQUICURL() string {
+	if s.opts.LeafNode == nil {
+		return ""
+	}
+	return listenerURL(s.leafs.quicLn)
+}
+
+func listenerURL(ln transport.Listener) string {
 	if ln == nil {
-		if ln = s.leafs.quicLn; ln == nil {
-			return ""
-		}
+		return ""
 	}
 	host, port := splitHostPort(ln.Addr())
 	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
-// leafURLs is this broker's leaf URL and its routed peers', sorted.
+// leafURLs is this broker's TCP leaf URL and its routed peers', sorted.
 func (s *Server) leafURLs() []string {
+	return s.clusterLeafURLs(s.ownLeafURL(), func(p *routeInfo) []string { return p.LeafNodeURLs })
+}
+
+// leafQUICURLs is the same for the QUIC leaf listeners (a Murmur
+// extension: nats-server has no QUIC).
+func (s *Server) leafQUICURLs() []string {
+	return s.clusterLeafURLs(s.ownLeafQUICURL(), func(p *routeInfo) []string { return p.LeafNodeQUICURLs })
+}
+
+func (s *Server) clusterLeafURLs(own string, ofPeer func(*routeInfo) []string) []string {
 	set := map[string]bool{}
-	if u := s.ownLeafURL(); u != "" {
-		set[u] = true
+	if own != "" {
+		set[own] = true
 	}
 	s.mu.Lock()
 	for _, r := range s.routes {
-		for _, u := range r.peer.LeafNodeURLs {
+		for _, u := range ofPeer(r.peer) {
 			set[u] = true
 		}
 	}
@@ -57,7 +80,7 @@ func (s *Server) leafURLsChanged() {
 	if s.leafs.interest == nil {
 		return
 	}
-	urls := s.leafURLs()
+	urls, quicURLs := s.leafURLs(), s.leafQUICURLs()
 	s.mu.Lock()
 	var leaves []*leaf
 	for _, l := range s.leafs.conns {
@@ -67,14 +90,15 @@ func (s *Server) leafURLsChanged() {
 	}
 	s.mu.Unlock()
 	for _, l := range leaves {
-		s.sendLeafURLs(l, urls)
+		s.sendLeafURLs(l, urls, quicURLs)
 	}
 }
 
-// sendLeafURLs sends leaf connection l an INFO with urls.
-func (s *Server) sendLeafURLs(l *leaf, urls []string) {
+// sendLeafURLs sends leaf connection l an INFO with the TCP and QUIC
+// leaf URLs.
+func (s *Server) sendLeafURLs(l *leaf, urls, quicURLs []string) {
 	info := s.leafInfoFor(l.cid, nil, !l.plain)
-	info.LeafNodeURLs, info.InfoOnConnect = urls, false
+	info.LeafNodeURLs, info.LeafNodeQUICURLs, info.InfoOnConnect = urls, quicURLs, false
 	b, _ := json.Marshal(&info)
 	l.enqueue(append(append([]byte("INFO "), b...), crlf...))
 }
@@ -85,11 +109,21 @@ type learnedURLs struct {
 	urls []*url.URL
 }
 
-// learn records the host:port list an INFO gave, with the scheme and
-// credentials of the URL the connection was dialed with.
-func (r *leafRemote) learn(hostports []string, via *url.URL) {
-	if via.Scheme != "nats" && via.Scheme != "nats-leaf" && via.Scheme != "tls" {
-		return // the URLs are of the TCP leaf listeners, not WebSocket or QUIC ones
+// learn records the host:port list an INFO gave for the transport of the
+// URL the connection was dialed with (leafnode_urls for TCP and TLS,
+// leafnode_quic_urls for QUIC), with that URL's scheme and credentials.
+func (r *leafRemote) learn(tcp, quic []string, via *url.URL) {
+	var hostports []string
+	switch via.Scheme {
+	case "nats", "nats-leaf", "tls":
+		hostports = tcp
+	case "quic":
+		hostports = quic
+	default:
+		return // no list of the hub cluster's WebSocket listeners
+	}
+	if len(hostports) == 0 {
+		return // an INFO with only the other transport's list
 	}
 	var out []*url.URL
 	for _, hp := range hostports {

@@ -33,6 +33,8 @@ type routeInfo struct {
 	// LeafNodeURLs is where leaves reach the sender's leaf node listener
 	// (advertised to leaves for failover, docs/leafnodes.md).
 	LeafNodeURLs []string `json:"leafnode_urls,omitempty"`
+	// LeafNodeQUICURLs is the same for its QUIC leaf listener.
+	LeafNodeQUICURLs []string `json:"leafnode_quic_urls,omitempty"`
 }
 
 // Route handshake errors, sent to the peer as -ERR before closing.
@@ -49,8 +51,13 @@ func (s *Server) localRouteInfo() routeInfo {
 	if s.o().Cluster.Compression {
 		ri.Compression = compressionS2
 	}
-	if u := s.ownLeafURL(); u != "" && !s.opts.LeafNode.NoAdvertise {
-		ri.LeafNodeURLs = []string{u}
+	if s.opts.LeafNode != nil && !s.opts.LeafNode.NoAdvertise {
+		if u := s.ownLeafURL(); u != "" {
+			ri.LeafNodeURLs = []string{u}
+		}
+		if u := s.ownLeafQUICURL(); u != "" {
+			ri.LeafNodeQUICURLs = []string{u}
+		}
 	}
 	return ri
 }

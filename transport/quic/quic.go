@@ -155,6 +155,7 @@ func (t *Transport) ListenQUIC(addr string) (*Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("quic: listen %s: %w", addr, err)
 	}
+	ep.tr.StatelessResetKey = statelessResetKey(t.serverTLS.Load())
 	ln, err := ep.tr.Listen(t.listenTLS(), t.cfg.serverQUIC())
 	if err != nil {
 		ep.close()
