@@ -1,7 +1,6 @@
 package jetstream
 
 import (
-	"fmt"
 	"sort"
 	"time"
 
@@ -253,7 +252,7 @@ func (c *consumer) deliver(now time.Time, out []output) []output {
 			c.state.Pending[m.Seq] = p
 		}
 		c.dirty = true
-		reply := fmt.Sprintf("$JS.ACK.%s.%s.%d.%d.%d.%d.%d", c.stream.cfg.Name, c.name, p.Count, m.Seq, p.CSeq, m.Time, c.numPendingCheap())
+		reply := ackReply(c.stream.cfg.Name, c.name, p.Count, m.Seq, p.CSeq, m.Time, c.numPendingCheap())
 		hdr := m.Hdr
 		if c.cfg.HeadersOnly {
 			hdr = nil

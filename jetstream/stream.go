@@ -22,6 +22,10 @@ type stream struct {
 	subs      []int  // the engine's subscriptions for cfg.Subjects
 	dedup     map[string]uint64
 	dedupList []dedupEntry // oldest first
+	// dedupStale marks a recovered stream whose duplicate window is not
+	// loaded yet: like nats-server, it is rebuilt lazily, so a restart
+	// does not read back every message of the last two minutes.
+	dedupStale bool
 	consumers map[string]*consumer
 }
 
@@ -195,6 +199,10 @@ func (s *stream) store(subject string, hdr, data []byte, now time.Time, acct *ac
 	st := s.st.State()
 	msgID := header(hdr, hdrMsgID)
 	if msgID != "" {
+		if s.dedupStale {
+			s.dedupStale = false
+			s.rebuildDedup(now)
+		}
 		s.pruneDedup(now)
 		if seq, ok := s.dedup[msgID]; ok {
 			ack.Seq, ack.Duplicate = seq, true
