@@ -22,11 +22,12 @@ type stream struct {
 	subs      []int  // the engine's subscriptions for cfg.Subjects
 	dedup     map[string]uint64
 	dedupList []dedupEntry // oldest first
+	consumers map[string]*consumer
+
 	// dedupStale marks a recovered stream whose duplicate window is not
 	// loaded yet: like nats-server, it is rebuilt lazily, so a restart
 	// does not read back every message of the last two minutes.
 	dedupStale bool
-	consumers map[string]*consumer
 }
 
 type dedupEntry struct {
