@@ -4,19 +4,25 @@ import (
 	"github.com/murmurmq/murmur/pubsub"
 )
 
-// entry is one stored message in the index. The memory store keeps the
-// message itself; the file store keeps where its record is.
+// entry is one stored message in the index, held by value (a million
+// messages are one allocation, not a million). The memory store keeps the
+// message itself; the file store keeps where its record is. A removed
+// entry is the zero entry (size 0: every message counts at least 16).
 type entry struct {
-	subj      string
-	ts        int64
-	size      uint64
-	hdr, data []byte // memory store
-	seg       *segment
-	off       int64 // file store: the record's offset in seg
-	rlen      uint32
+	subj string // interned: the key of the subject's subjState
+	ts   int64
+	size uint64
+	seg  *segment // file store
+	off  int64    // file store: the record's offset in seg
+	rlen uint32   // file store: the record's length
+	hlen uint32   // memory store: buf[:hlen] is the header
+	buf  []byte   // memory store: header then data
 }
 
+func (e *entry) live() bool { return e.size > 0 }
+
 type subjState struct {
+	name        string
 	n           uint64
 	first, last uint64
 }
@@ -24,9 +30,9 @@ type subjState struct {
 // index is the in-memory view of a stream both stores share: the live
 // entries by sequence, and counts per subject.
 type index struct {
-	first uint64   // sequence of ents[0]
-	last  uint64   // last sequence assigned (0: none)
-	ents  []*entry // ents[i] is sequence first+i; nil when removed
+	first uint64  // sequence of ents[0]
+	last  uint64  // last sequence assigned (0: none)
+	ents  []entry // ents[i] is sequence first+i; zero when removed
 	msgs  uint64
 	bytes uint64
 	subj  map[string]*subjState
@@ -34,41 +40,57 @@ type index struct {
 
 func newIndex() *index { return &index{first: 1, subj: map[string]*subjState{}} }
 
+// get returns the live entry at seq, or nil. The pointer is valid until
+// the index next changes.
 func (x *index) get(seq uint64) *entry {
 	if seq < x.first || seq >= x.first+uint64(len(x.ents)) {
 		return nil
 	}
-	return x.ents[seq-x.first]
+	if e := &x.ents[seq-x.first]; e.live() {
+		return e
+	}
+	return nil
+}
+
+// intern returns the subject string the index already holds for subj, or
+// "" when it has none; the lookup does not allocate.
+func (x *index) intern(subj []byte) string {
+	if ss := x.subj[string(subj)]; ss != nil {
+		return ss.name
+	}
+	return ""
 }
 
 // add places e at seq, which must be greater than x.last.
-func (x *index) add(seq uint64, e *entry) {
+func (x *index) add(seq uint64, e entry) {
 	if len(x.ents) == 0 {
 		x.first = seq
 	}
 	for x.first+uint64(len(x.ents)) < seq {
-		x.ents = append(x.ents, nil)
+		x.ents = append(x.ents, entry{})
 	}
+	ss := x.subj[e.subj]
+	if ss == nil {
+		ss = &subjState{name: e.subj, first: seq}
+		x.subj[e.subj] = ss
+	}
+	e.subj = ss.name
 	x.ents = append(x.ents, e)
 	x.last = seq
 	x.msgs++
 	x.bytes += e.size
-	ss := x.subj[e.subj]
-	if ss == nil {
-		ss = &subjState{first: seq}
-		x.subj[e.subj] = ss
-	}
 	ss.n++
 	ss.last = seq
 }
 
-// remove drops seq and returns its entry (nil when none).
-func (x *index) remove(seq uint64) *entry {
-	e := x.get(seq)
-	if e == nil {
-		return nil
+// remove drops seq and returns its entry (false when none).
+func (x *index) remove(seq uint64) (entry, bool) {
+	p := x.get(seq)
+	if p == nil {
+		return entry{}, false
 	}
-	x.ents[seq-x.first] = nil
+	e := *p
+	*p = entry{}
 	x.msgs--
 	x.bytes -= e.size
 	ss := x.subj[e.subj]
@@ -84,7 +106,7 @@ func (x *index) remove(seq uint64) *entry {
 		}
 	}
 	// Trim removed entries off the front so first stays the first live one.
-	for len(x.ents) > 0 && x.ents[0] == nil {
+	for len(x.ents) > 0 && !x.ents[0].live() {
 		x.ents = x.ents[1:]
 		x.first++
 	}
@@ -92,7 +114,7 @@ func (x *index) remove(seq uint64) *entry {
 		x.ents = nil
 		x.first = x.last + 1
 	}
-	return e
+	return e, true
 }
 
 // setFirst moves an empty index's first sequence on (a purge that also
@@ -128,7 +150,7 @@ func (x *index) next(seq uint64, filter string) uint64 {
 	}
 	end := x.first + uint64(len(x.ents))
 	for ; seq < end; seq++ {
-		if e := x.ents[seq-x.first]; e != nil && matches(filter, e.subj) {
+		if e := &x.ents[seq-x.first]; e.live() && matches(filter, e.subj) {
 			return seq
 		}
 	}
@@ -144,7 +166,7 @@ func (x *index) lastMatch(filter string) uint64 {
 		return 0
 	}
 	for i := len(x.ents) - 1; i >= 0; i-- {
-		if e := x.ents[i]; e != nil && matches(filter, e.subj) {
+		if e := &x.ents[i]; e.live() && matches(filter, e.subj) {
 			return x.first + uint64(i)
 		}
 	}
@@ -154,12 +176,12 @@ func (x *index) lastMatch(filter string) uint64 {
 // purgeList returns the sequences a Purge(subject, upto, keep) removes.
 func (x *index) purgeList(subject string, upto, keep uint64) []uint64 {
 	var seqs []uint64
-	for i, e := range x.ents {
+	for i := range x.ents {
 		seq := x.first + uint64(i)
 		if upto > 0 && seq >= upto {
 			break
 		}
-		if e != nil && matches(subject, e.subj) {
+		if e := &x.ents[i]; e.live() && matches(subject, e.subj) {
 			seqs = append(seqs, seq)
 		}
 	}

@@ -11,15 +11,13 @@ var _ Store = (*Memory)(nil)
 // Append implements Store.
 func (m *Memory) Append(subject string, hdr, data []byte, ts int64) (uint64, error) {
 	seq := m.x.last + 1
-	m.x.add(seq, &entry{subj: subject, ts: ts, size: Size(subject, hdr, data), hdr: clone(hdr), data: clone(data)})
-	return seq, nil
-}
-
-func clone(b []byte) []byte {
-	if b == nil {
-		return nil
+	var buf []byte
+	if n := len(hdr) + len(data); n > 0 {
+		buf = make([]byte, 0, n)
+		buf = append(append(buf, hdr...), data...)
 	}
-	return append([]byte(nil), b...)
+	m.x.add(seq, entry{subj: subject, ts: ts, size: Size(subject, hdr, data), hlen: uint32(len(hdr)), buf: buf})
+	return seq, nil
 }
 
 func (m *Memory) msg(seq uint64) (*Msg, error) {
@@ -27,7 +25,14 @@ func (m *Memory) msg(seq uint64) (*Msg, error) {
 	if e == nil {
 		return nil, ErrNotFound
 	}
-	return &Msg{Subject: e.subj, Hdr: e.hdr, Data: e.data, Seq: seq, Time: e.ts}, nil
+	msg := &Msg{Subject: e.subj, Seq: seq, Time: e.ts}
+	if e.hlen > 0 {
+		msg.Hdr = e.buf[:e.hlen:e.hlen]
+	}
+	if len(e.buf) > int(e.hlen) {
+		msg.Data = e.buf[e.hlen:]
+	}
+	return msg, nil
 }
 
 // Load implements Store.
@@ -40,7 +45,10 @@ func (m *Memory) Next(seq uint64, filter string) (*Msg, error) { return m.msg(m.
 func (m *Memory) Last(filter string) (*Msg, error) { return m.msg(m.x.lastMatch(filter)) }
 
 // Remove implements Store.
-func (m *Memory) Remove(seq uint64) (bool, error) { return m.x.remove(seq) != nil, nil }
+func (m *Memory) Remove(seq uint64) (bool, error) {
+	_, ok := m.x.remove(seq)
+	return ok, nil
+}
 
 // Purge implements Store.
 func (m *Memory) Purge(subject string, upto, keep uint64) (uint64, error) {
