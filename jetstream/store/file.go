@@ -53,7 +53,7 @@ func OpenFile(dir string, segmentSize int64) (*File, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
-	fs := &File{dir: dir, maxSeg: segmentSize, x: newIndex()}
+	fs := &File{dir: dir, maxSeg: segmentSize, x: newIndex(false)}
 	names, err := filepath.Glob(filepath.Join(dir, "*.seg"))
 	if err != nil {
 		return nil, err
@@ -153,15 +153,12 @@ func (fs *File) apply(r *record, seg *segment, off int64, n uint32) {
 		if r.seq <= fs.x.last {
 			return // out of order: not ours to trust
 		}
-		subj := fs.x.intern(r.subjRaw)
-		if subj == "" {
-			subj = string(r.subjRaw)
-		}
-		fs.x.add(r.seq, entry{subj: subj, ts: r.ts, size: Size(subj, r.hdr, r.data), seg: seg, off: off, rlen: n})
+		size := uint32(len(r.subjRaw) + len(r.hdr) + len(r.data) + 16) // Size
+		fs.x.add(r.seq, fs.x.stateBytes(r.subjRaw), entry{ts: r.ts, size: size, seg: uint32(seg.id), off: off, rlen: n}, nil)
 		seg.live++
 	case recDelete:
 		if e, ok := fs.x.remove(r.seq); ok {
-			e.seg.live--
+			fs.seg(e.seg).live--
 		}
 	case recFirst:
 		fs.removeBelow(r.seq)
@@ -174,18 +171,30 @@ func (fs *File) apply(r *record, seg *segment, off int64, n uint32) {
 func (fs *File) removeBelow(seq uint64) {
 	for len(fs.x.ents) > 0 && fs.x.first < seq {
 		if e, ok := fs.x.remove(fs.x.first); ok {
-			e.seg.live--
+			fs.seg(e.seg).live--
 		}
 	}
 }
 
 func (fs *File) active() *segment { return fs.segs[len(fs.segs)-1] }
 
+// seg returns the segment with id (as an entry holds it). Ids grow by one
+// from segment to segment and only the oldest are removed, so it is an
+// offset into segs; a directory with a gap falls back to a search.
+func (fs *File) seg(id uint32) *segment {
+	if i := int(id) - int(uint32(fs.segs[0].id)); i >= 0 && i < len(fs.segs) && uint32(fs.segs[i].id) == id {
+		return fs.segs[i]
+	}
+	i := sort.Search(len(fs.segs), func(i int) bool { return uint32(fs.segs[i].id) >= id })
+	return fs.segs[i]
+}
+
 // roll starts a new segment, which begins with a recFirst record so the
 // sequence survives older segments being removed. The segment it ends is
 // flushed, synced and kept as the read cache.
 func (fs *File) roll() error {
 	var id uint64 = 1
+	reserve := 64 << 10
 	if len(fs.segs) > 0 {
 		old := fs.active()
 		if err := fs.Sync(); err != nil {
@@ -193,14 +202,17 @@ func (fs *File) roll() error {
 		}
 		id = old.id + 1
 		fs.hold(old)
+		// A stream that filled a segment will likely fill the next:
+		// reserve all of it at once instead of doubling up to it.
+		reserve = int(fs.maxSeg) + 64<<10
 	}
 	path := fs.segPath(id)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return err
 	}
-	fs.segs = append(fs.segs, &segment{id: id, path: path, f: f, data: make([]byte, 0, 64<<10)})
-	st := fs.x.state()
+	fs.segs = append(fs.segs, &segment{id: id, path: path, f: f, data: make([]byte, 0, reserve)})
+	st := fs.x.summary()
 	_, _, err = fs.write(&record{typ: recFirst, seq: st.FirstSeq})
 	return err
 }
@@ -210,6 +222,13 @@ func (fs *File) roll() error {
 func (fs *File) write(r *record) (int64, uint32, error) {
 	seg := fs.active()
 	off := int64(len(seg.data))
+	if need := len(seg.data) + recFrame + recFixed + len(r.subj) + len(r.hdr) + len(r.data); need > cap(seg.data) {
+		// Double (append's growth is 1.25× for large slices: an 8 MiB
+		// segment would be copied some twenty times).
+		grown := make([]byte, len(seg.data), max(2*cap(seg.data), need, 64<<10))
+		copy(grown, seg.data)
+		seg.data = grown
+	}
 	seg.data = appendRecord(seg.data, r)
 	seg.size = int64(len(seg.data))
 	return off, uint32(seg.size - off), nil
@@ -245,7 +264,7 @@ func (fs *File) Append(subject string, hdr, data []byte, ts int64) (uint64, erro
 		return 0, err
 	}
 	seg := fs.active()
-	fs.x.add(seq, entry{subj: subject, ts: ts, size: Size(subject, hdr, data), seg: seg, off: off, rlen: n})
+	fs.x.add(seq, fs.x.state(subject), entry{ts: ts, size: uint32(Size(subject, hdr, data)), seg: uint32(seg.id), off: off, rlen: n}, nil)
 	seg.live++
 	return seq, nil
 }
@@ -257,15 +276,16 @@ func (fs *File) msg(seq uint64) (*Msg, error) {
 	if e == nil {
 		return nil, ErrNotFound
 	}
-	b, err := fs.read(e.seg, e.off, e.rlen)
+	seg := fs.seg(e.seg)
+	b, err := fs.read(seg, e.off, e.rlen)
 	if err != nil {
 		return nil, err
 	}
 	r, _, err := decodeRecord(b)
 	if err != nil {
-		return nil, fmt.Errorf("store: %s at %d: %w", e.seg.path, e.off, err)
+		return nil, fmt.Errorf("store: %s at %d: %w", seg.path, e.off, err)
 	}
-	return &Msg{Subject: e.subj, Hdr: r.hdr, Data: r.data, Seq: seq, Time: r.ts}, nil
+	return &Msg{Subject: fs.x.name(e), Hdr: r.hdr, Data: r.data, Seq: seq, Time: r.ts}, nil
 }
 
 // Load implements Store.
@@ -286,7 +306,7 @@ func (fs *File) Remove(seq uint64) (bool, error) {
 		return false, err
 	}
 	e, _ := fs.x.remove(seq)
-	e.seg.live--
+	fs.seg(e.seg).live--
 	fs.dropEmptyFront()
 	return true, nil
 }
@@ -294,7 +314,7 @@ func (fs *File) Remove(seq uint64) (bool, error) {
 // Purge implements Store.
 func (fs *File) Purge(subject string, upto, keep uint64) (uint64, error) {
 	if matchAll(subject) && keep == 0 {
-		st := fs.x.state()
+		st := fs.x.summary()
 		first := st.LastSeq + 1
 		if upto > 0 {
 			first = upto
@@ -318,26 +338,16 @@ func (fs *File) Purge(subject string, upto, keep uint64) (uint64, error) {
 }
 
 // SubjectCount implements Store.
-func (fs *File) SubjectCount(subject string) uint64 {
-	if ss := fs.x.subj[subject]; ss != nil {
-		return ss.n
-	}
-	return 0
-}
+func (fs *File) SubjectCount(subject string) uint64 { return fs.x.count(subject) }
 
 // FirstFor implements Store.
-func (fs *File) FirstFor(subject string) (uint64, bool) {
-	if ss := fs.x.subj[subject]; ss != nil {
-		return ss.first, true
-	}
-	return 0, false
-}
+func (fs *File) FirstFor(subject string) (uint64, bool) { return fs.x.firstFor(subject) }
 
 // Subjects implements Store.
 func (fs *File) Subjects(filter string) map[string]uint64 { return fs.x.subjects(filter) }
 
 // State implements Store.
-func (fs *File) State() State { return fs.x.state() }
+func (fs *File) State() State { return fs.x.summary() }
 
 // Flush implements Store: the active segment's new bytes go to the
 // operating system in one write.

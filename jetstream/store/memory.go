@@ -4,7 +4,7 @@ package store
 type Memory struct{ x *index }
 
 // NewMemory returns an empty memory store.
-func NewMemory() *Memory { return &Memory{x: newIndex()} }
+func NewMemory() *Memory { return &Memory{x: newIndex(true)} }
 
 var _ Store = (*Memory)(nil)
 
@@ -16,7 +16,7 @@ func (m *Memory) Append(subject string, hdr, data []byte, ts int64) (uint64, err
 		buf = make([]byte, 0, n)
 		buf = append(append(buf, hdr...), data...)
 	}
-	m.x.add(seq, entry{subj: subject, ts: ts, size: Size(subject, hdr, data), hlen: uint32(len(hdr)), buf: buf})
+	m.x.add(seq, m.x.state(subject), entry{ts: ts, size: uint32(Size(subject, hdr, data)), hlen: uint32(len(hdr))}, buf)
 	return seq, nil
 }
 
@@ -25,12 +25,13 @@ func (m *Memory) msg(seq uint64) (*Msg, error) {
 	if e == nil {
 		return nil, ErrNotFound
 	}
-	msg := &Msg{Subject: e.subj, Seq: seq, Time: e.ts}
+	msg := &Msg{Subject: m.x.name(e), Seq: seq, Time: e.ts}
+	buf := m.x.buf(seq)
 	if e.hlen > 0 {
-		msg.Hdr = e.buf[:e.hlen:e.hlen]
+		msg.Hdr = buf[:e.hlen:e.hlen]
 	}
-	if len(e.buf) > int(e.hlen) {
-		msg.Data = e.buf[e.hlen:]
+	if len(buf) > int(e.hlen) {
+		msg.Data = buf[e.hlen:]
 	}
 	return msg, nil
 }
@@ -63,26 +64,16 @@ func (m *Memory) Purge(subject string, upto, keep uint64) (uint64, error) {
 }
 
 // SubjectCount implements Store.
-func (m *Memory) SubjectCount(subject string) uint64 {
-	if ss := m.x.subj[subject]; ss != nil {
-		return ss.n
-	}
-	return 0
-}
+func (m *Memory) SubjectCount(subject string) uint64 { return m.x.count(subject) }
 
 // FirstFor implements Store.
-func (m *Memory) FirstFor(subject string) (uint64, bool) {
-	if ss := m.x.subj[subject]; ss != nil {
-		return ss.first, true
-	}
-	return 0, false
-}
+func (m *Memory) FirstFor(subject string) (uint64, bool) { return m.x.firstFor(subject) }
 
 // Subjects implements Store.
 func (m *Memory) Subjects(filter string) map[string]uint64 { return m.x.subjects(filter) }
 
 // State implements Store.
-func (m *Memory) State() State { return m.x.state() }
+func (m *Memory) State() State { return m.x.summary() }
 
 // Flush implements Store.
 func (m *Memory) Flush() error { return nil }
@@ -94,4 +85,4 @@ func (m *Memory) Sync() error { return nil }
 func (m *Memory) Close() error { return nil }
 
 // Delete implements Store.
-func (m *Memory) Delete() error { m.x = newIndex(); return nil }
+func (m *Memory) Delete() error { m.x = newIndex(true); return nil }
