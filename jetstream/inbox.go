@@ -24,6 +24,7 @@ type inbox struct {
 	spare   []inMsg
 	arena   []byte
 	lastCap int
+	max     int // maxInboxBytes (smaller in tests)
 	closed  bool
 	// self is set while the engine's goroutine publishes: a message it
 	// publishes to its own subscriptions is queued without waiting, since
@@ -33,17 +34,17 @@ type inbox struct {
 }
 
 func newInbox() *inbox {
-	q := &inbox{wake: make(chan struct{}, 1)}
+	q := &inbox{wake: make(chan struct{}, 1), max: maxInboxBytes}
 	q.taken = sync.NewCond(&q.mu)
 	return q
 }
 
 // put queues one message, copying hdr and data, and wakes the engine. It
-// waits while the inbox holds maxInboxBytes, unless the engine itself is
+// waits while the inbox holds q.max bytes, unless the engine itself is
 // publishing. After close it drops the message.
 func (q *inbox) put(sub int, subject, reply string, hdr, data []byte) {
 	q.mu.Lock()
-	for !q.closed && len(q.arena) >= maxInboxBytes && q.self.Load() == 0 {
+	for !q.closed && len(q.arena) >= q.max && q.self.Load() == 0 {
 		q.taken.Wait()
 	}
 	if q.closed {
