@@ -36,6 +36,7 @@ type options struct {
 	natsBin    string
 	cpuprofile string
 	results    string
+	resultsSet bool // -results given: a partial (-only) run writes it too
 	sink       bool
 	timeout    time.Duration
 	list       bool
@@ -52,7 +53,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.oursBin, "ours-bin", "", "use this broker `binary` as ours instead of building ../cmd/broker")
 	fs.StringVar(&o.natsBin, "nats-bin", "", "use this nats-server `binary` instead of building the pinned one")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "`directory` for CPU profiles of our broker, one per run (needs "+ProfileFlag+" in our binary)")
-	fs.StringVar(&o.results, "results", "RESULTS.md", "Markdown results `file`, relative to bench/ unless absolute; empty to skip")
+	fs.StringVar(&o.results, "results", "RESULTS.md", "Markdown results `file`, relative to bench/ unless absolute; empty to skip (an -only run writes it only when given)")
 	fs.BoolVar(&o.sink, "sink", true, "measure the byte-sink ceiling for pub-only")
 	fs.DurationVar(&o.timeout, "timeout", 3*time.Minute, "limit for one run of one workload against one broker")
 	fs.BoolVar(&o.list, "list", false, "list workloads and exit")
@@ -65,6 +66,7 @@ func parseFlags(args []string) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	fs.Visit(func(f *flag.Flag) { o.resultsSet = o.resultsSet || f.Name == "results" })
 	if o.smoke {
 		o.pairs, o.warmup, o.results = 1, false, ""
 		o.scale *= 0.1
@@ -117,7 +119,7 @@ func run(ctx context.Context, o options, out, log io.Writer) error {
 	if o.results == "" {
 		return nil
 	}
-	if o.only != "" || o.scale != 1 {
+	if o.scale != 1 || o.only != "" && !o.resultsSet {
 		fmt.Fprintln(log, "not writing", o.results, "for a partial run (-only or -scale)")
 		return nil
 	}

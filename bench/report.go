@@ -186,7 +186,7 @@ func formatValue(v float64, unit string) string {
 	switch {
 	case math.IsNaN(v):
 		return "-"
-	case unit == "MiB":
+	case unit == "MiB" || unit == "B/msg":
 		return fmt.Sprintf("%.1f", v)
 	case unit == "µs":
 		return fmt.Sprintf("%.0f", v)

@@ -149,7 +149,7 @@ func workloads() []Workload {
 	}
 	// The operator rows share one operator, account and set of users.
 	operator := &operatorFixture{}
-	return []Workload{
+	return append([]Workload{
 		{Name: "pub only, 16 B", Unit: msgs, Sink: true, Run: singleBroker(flow{
 			pubSubjects: [][]string{{"bench.pub"}}, size: 16, count: 10_000_000,
 		}.run)},
@@ -274,7 +274,7 @@ func workloads() []Workload {
 		{Name: "RSS, 1,000,000 subscriptions on 4 connections", Unit: "MiB", LowerIsBetter: true, Run: singleBroker(manySubs{
 			conns: 4, count: 1_000_000,
 		}.run)},
-	}
+	}, jsWorkloads()...)
 }
 
 func repeatSub(n int, subject, queue string) []subSpec {

@@ -106,6 +106,30 @@ func (c *InternalClient) Publish(subject, deliverTo, reply string, hdr, payload 
 	c.srv.stats.outBytes.Add(b.Bytes)
 }
 
+// PublishEach publishes n messages, msg(i) giving the i-th with Publish's
+// arguments, in order, and flushes each connection they reached once at
+// the end: a batch of PubAcks or deliveries to one client costs one write,
+// not one per message. msg's slices need only be valid during its call's
+// publish.
+func (c *InternalClient) PublishEach(n int, msg func(i int) (subject, deliverTo, reply string, hdr, payload []byte)) {
+	var b mux.Batch
+	var m mux.Msg
+	for i := range n {
+		subject, deliverTo, reply, hdr, payload := msg(i)
+		m = mux.Msg{Subject: []byte(subject), Header: hdr, Payload: payload, Account: c.acc.name}
+		if reply != "" {
+			m.Reply = []byte(reply)
+		}
+		if deliverTo != "" {
+			m.Match = []byte(deliverTo)
+		}
+		c.acc.mux.Publish(nil, &m, &b)
+	}
+	b.Flush()
+	c.srv.stats.outMsgs.Add(b.Msgs)
+	c.srv.stats.outBytes.Add(b.Bytes)
+}
+
 // Close drops every subscription. Further calls are no-ops.
 func (c *InternalClient) Close() {
 	c.mu.Lock()

@@ -1,7 +1,6 @@
 package jetstream
 
 import (
-	"fmt"
 	"sort"
 	"time"
 
@@ -205,6 +204,9 @@ func (c *consumer) nextMsg() *store.Msg {
 
 // numPending counts the messages not yet delivered.
 func (c *consumer) numPending() uint64 {
+	if n, ok := c.numPendingFast(); ok {
+		return n
+	}
 	var n uint64
 	seq := c.state.NextSeq
 	if k := len(c.state.LastPer); k > 0 {
@@ -287,7 +289,7 @@ func (c *consumer) deliver(now time.Time, out []output) []output {
 			c.state.Pending[m.Seq] = p
 		}
 		c.dirty = true
-		reply := fmt.Sprintf("$JS.ACK.%s.%s.%d.%d.%d.%d.%d", c.stream.cfg.Name, c.name, p.Count, m.Seq, p.CSeq, m.Time, c.numPendingCheap())
+		reply := ackReply(c.stream.cfg.Name, c.name, p.Count, m.Seq, p.CSeq, m.Time, c.numPendingCheap())
 		hdr := m.Hdr
 		if c.cfg.HeadersOnly {
 			hdr = nil
@@ -408,7 +410,16 @@ func (c *consumer) moveFloor() {
 		c.state.AckFloor = SequenceInfo{Consumer: c.state.Delivered.Consumer, Stream: c.state.Delivered.Stream, Last: &t}
 		return
 	}
-	var min uint64
+	// Walk up from the old floor to the oldest message awaiting an ack:
+	// the floor only rises, so over the consumer's life each sequence is
+	// passed once and acks in order cost O(1), not a scan of Pending.
+	for s := c.state.AckFloor.Stream + 1; s <= c.state.Delivered.Stream; s++ {
+		if p := c.state.Pending[s]; p != nil {
+			c.state.AckFloor = SequenceInfo{Consumer: p.CSeq - 1, Stream: s - 1, Last: &t}
+			return
+		}
+	}
+	var min uint64 // a pending sequence at or below the floor: scan
 	for s := range c.state.Pending {
 		if min == 0 || s < min {
 			min = s

@@ -52,12 +52,9 @@ type Engine struct {
 	log     *zap.Logger
 	conn    Conn
 
-	mu     sync.Mutex
-	queue  []inMsg
-	wake   chan struct{}
-	done   chan struct{}
-	wg     sync.WaitGroup
-	closed bool
+	in   *inbox // inbox.go
+	done chan struct{}
+	wg   sync.WaitGroup
 
 	// Owned by the run goroutine (and by Start before it runs).
 	streams map[string]*stream
@@ -81,7 +78,7 @@ func New(cfg Config, account string, log *zap.Logger) *Engine {
 	}
 	return &Engine{
 		cfg: cfg, account: account, log: log.With(zap.String("component", "jetstream"), zap.String("account", account)),
-		wake: make(chan struct{}, 1), done: make(chan struct{}),
+		in: newInbox(), done: make(chan struct{}),
 		streams: map[string]*stream{}, bySub: map[int]*stream{},
 		usage: accountUsage{maxMem: cfg.MaxMemory, maxStore: cfg.MaxStore},
 		api:   APIStats{Level: apiLevel},
@@ -89,26 +86,12 @@ func New(cfg Config, account string, log *zap.Logger) *Engine {
 	}
 }
 
-// Handle queues one message of subscription sub. It copies the slices
-// and never blocks; it may be called from any goroutine.
+// Handle queues one message of subscription sub. It copies the slices;
+// it may be called from any goroutine, and waits while the engine is
+// maxInboxBytes behind (inbox.go).
 func (e *Engine) Handle(sub int, subject, reply string, hdr, data []byte) {
 	sub, subject = e.fromDomain(sub, subject)
-	m := inMsg{sub: sub, subject: subject, reply: reply}
-	if len(hdr) > 0 {
-		m.hdr = append([]byte(nil), hdr...)
-	}
-	if len(data) > 0 {
-		m.data = append([]byte(nil), data...)
-	}
-	e.mu.Lock()
-	if !e.closed {
-		e.queue = append(e.queue, m)
-	}
-	e.mu.Unlock()
-	select {
-	case e.wake <- struct{}{}:
-	default:
-	}
+	e.in.put(sub, subject, reply, hdr, data)
 }
 
 // The engine's own subscriptions.
@@ -119,7 +102,7 @@ const (
 
 // Start recovers the stored streams, subscribes and starts the goroutine.
 func (e *Engine) Start(conn Conn) error {
-	e.conn = conn
+	e.conn = selfConn{Conn: conn, q: e.in}
 	if err := e.recoverStreams(); err != nil {
 		return err
 	}
@@ -143,13 +126,9 @@ func (e *Engine) Start(conn Conn) error {
 
 // Close stops the goroutine, saves consumer state and closes the stores.
 func (e *Engine) Close() {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
+	if !e.in.close() {
 		return
 	}
-	e.closed = true
-	e.mu.Unlock()
 	close(e.done)
 	e.wg.Wait()
 }
@@ -167,11 +146,8 @@ func (e *Engine) run(apiSub, ackSub int) {
 		select {
 		case <-e.done:
 			return
-		case <-e.wake:
-			e.mu.Lock()
-			q := e.queue
-			e.queue = nil
-			e.mu.Unlock()
+		case <-e.in.wake:
+			q := e.in.take()
 			now := time.Now()
 			for i := range q {
 				m := &q[i]
@@ -227,9 +203,7 @@ func (e *Engine) emit() {
 			e.log.Error("flush", zap.String("stream", s.cfg.Name), zap.Error(err))
 		}
 	}
-	for _, o := range e.out {
-		e.conn.Publish(o.subject, o.deliverTo, o.reply, o.hdr, o.data)
-	}
+	e.publishOut()
 	clear(e.out)
 	e.out = e.out[:0]
 }
@@ -251,7 +225,7 @@ func (e *Engine) handlePublish(s *stream, m *inMsg, now time.Time) {
 	ack, stored := s.storeMsg(subject, m.hdr, m.data, now, now, &e.usage, false)
 	ack.Domain = e.ops.domain
 	if m.reply != "" && !s.cfg.NoAck {
-		e.reply(m.reply, ack)
+		e.replyPubAck(m.reply, &ack)
 	}
 	if stored {
 		e.stored(s, ack.Seq, subject, m.hdr, m.data, now, last, now, 0)

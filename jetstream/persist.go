@@ -101,7 +101,6 @@ func (e *Engine) recoverStreams() error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
 	for _, d := range ents {
 		var meta streamMeta
 		if err := readJSON(filepath.Join(e.streamsDir(), d.Name(), "meta.json"), &meta); err != nil {
@@ -112,7 +111,7 @@ func (e *Engine) recoverStreams() error {
 		if err != nil {
 			return fmt.Errorf("jetstream: stream %s: %w", meta.Config.Name, err)
 		}
-		s.rebuildDedup(now)
+		s.dedupStale = true // rebuilt on the first publish with a Nats-Msg-Id
 		s.rebuildTTLs()
 		e.recoverConsumers(s)
 		s.recoverRetention(&e.usage)

@@ -30,6 +30,11 @@ type stream struct {
 	rp        *subjectTransform // republish; nil: none
 	sources   []*source         // the mirror, or the sources
 	followers []*stream         // streams that mirror or source this one
+
+	// dedupStale marks a recovered stream whose duplicate window is not
+	// loaded yet: like nats-server, it is rebuilt lazily, so a restart
+	// does not read back every message of the last two minutes.
+	dedupStale bool
 }
 
 type dedupEntry struct {
@@ -224,6 +229,10 @@ func (s *stream) storeMsg(subject string, hdr, data []byte, ts, now time.Time, a
 		msgID = ""
 	}
 	if msgID != "" {
+		if s.dedupStale {
+			s.dedupStale = false
+			s.rebuildDedup(now)
+		}
 		s.pruneDedup(now)
 		if seq, ok := s.dedup[msgID]; ok {
 			ack.Seq, ack.Duplicate = seq, true

@@ -1,12 +1,12 @@
 package store
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,24 +14,30 @@ import (
 
 // File is a store in append-only segment files under one directory
 // (docs/jetstream.md). The index lives in memory and is rebuilt from the
-// segments when the store opens; message bodies are read from the files.
+// segments when the store opens. The active segment is also held in
+// memory in full: appends encode into it, Flush hands the new bytes to
+// the operating system in one write, and reads of recent messages never
+// touch the file. One older segment at a time is held too, as a read
+// cache for a consumer working through the stream (segcache.go).
 type File struct {
 	dir    string
 	maxSeg int64
 	x      *index
 	segs   []*segment // oldest first; the last is the one appended to
-	w      *bufio.Writer
-	buf    []byte
+	cache  *segment   // an older segment whose data is held (segcache.go)
+	missed *segment   // the segment of the last read from the file
 	// Recovered describes what opening repaired ("" when nothing).
 	Recovered string
 }
 
 type segment struct {
-	id   uint64
-	path string
-	f    *os.File
-	size int64 // bytes written, buffered ones included
-	live int   // messages in the index whose record is here
+	id      uint64
+	path    string
+	f       *os.File
+	size    int64  // bytes written, unflushed ones included
+	flushed int64  // bytes handed to the operating system
+	live    int    // messages in the index whose record is here
+	data    []byte // the whole segment, when held (always for the active one)
 }
 
 // DefaultSegmentSize is when a segment is closed and the next begun.
@@ -47,7 +53,7 @@ func OpenFile(dir string, segmentSize int64) (*File, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
-	fs := &File{dir: dir, maxSeg: segmentSize, x: newIndex()}
+	fs := &File{dir: dir, maxSeg: segmentSize, x: newIndex(false)}
 	names, err := filepath.Glob(filepath.Join(dir, "*.seg"))
 	if err != nil {
 		return nil, err
@@ -60,18 +66,21 @@ func OpenFile(dir string, segmentSize int64) (*File, error) {
 		}
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	for _, id := range ids {
-		if err := fs.recover(id); err != nil {
+	var scratch []byte
+	for i, id := range ids {
+		last := i == len(ids)-1
+		if scratch, err = fs.recover(id, last, scratch); err != nil {
 			fs.Close()
 			return nil, err
+		}
+		if i == 0 && len(ids) > 1 {
+			fs.reserve(len(ids))
 		}
 	}
 	if len(fs.segs) == 0 {
 		if err := fs.roll(); err != nil {
 			return nil, err
 		}
-	} else {
-		fs.w = bufio.NewWriterSize(fs.active().f, 64<<10)
 	}
 	fs.dropEmptyFront()
 	return fs, nil
@@ -79,49 +88,77 @@ func OpenFile(dir string, segmentSize int64) (*File, error) {
 
 func (fs *File) segPath(id uint64) string { return filepath.Join(fs.dir, fmt.Sprintf("%020d.seg", id)) }
 
-// recover reads segment id into the index.
-func (fs *File) recover(id uint64) error {
-	path := fs.segPath(id)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
+// reserve grows the index for about segs segments like the first, so
+// recovering a million messages does not copy the index twenty times.
+func (fs *File) reserve(segs int) {
+	first := fs.segs[0]
+	if first.size == 0 || fs.x.msgs == 0 {
+		return
 	}
+	perSeg := fs.x.msgs * uint64(fs.maxSeg) / uint64(first.size)
+	fs.x.ents = slices.Grow(fs.x.ents, int(perSeg)*segs)
+}
+
+// recover reads segment id into the index. The last segment's bytes stay
+// held (it is the active one); the others are read into scratch, which is
+// returned for the next.
+func (fs *File) recover(id uint64, last bool, scratch []byte) ([]byte, error) {
+	path := fs.segPath(id)
 	f, err := os.OpenFile(path, os.O_RDWR, 0o640)
 	if err != nil {
-		return err
+		return scratch, err
 	}
 	seg := &segment{id: id, path: path, f: f}
 	fs.segs = append(fs.segs, seg)
+	info, err := f.Stat()
+	if err != nil {
+		return scratch, err
+	}
+	var b []byte
+	if last {
+		b = make([]byte, info.Size(), max(info.Size(), 64<<10))
+	} else {
+		if int64(cap(scratch)) < info.Size() {
+			scratch = make([]byte, info.Size())
+		}
+		b = scratch[:info.Size()]
+	}
+	if _, err := io.ReadFull(io.NewSectionReader(f, 0, info.Size()), b); err != nil {
+		return scratch, fmt.Errorf("store: read %s: %w", path, err)
+	}
 	off := 0
 	for off < len(b) {
 		r, n, err := decodeRecord(b[off:])
 		if err != nil {
 			fs.Recovered += fmt.Sprintf("%s: %v at offset %d, %d bytes dropped; ", filepath.Base(path), err, off, len(b)-off)
 			if err := f.Truncate(int64(off)); err != nil {
-				return err
+				return scratch, err
 			}
 			break
 		}
 		fs.apply(&r, seg, int64(off), uint32(n))
 		off += n
 	}
-	seg.size = int64(off)
-	_, err = f.Seek(seg.size, io.SeekStart)
-	return err
+	seg.size, seg.flushed = int64(off), int64(off)
+	if last {
+		seg.data = b[:off]
+	}
+	return scratch, nil
 }
 
 // apply replays one record into the index.
 func (fs *File) apply(r *record, seg *segment, off int64, n uint32) {
 	switch r.typ {
-	case recMsg:
+	case recMsg, recBareMsg:
 		if r.seq <= fs.x.last {
 			return // out of order: not ours to trust
 		}
-		fs.x.add(r.seq, &entry{subj: r.subj, ts: r.ts, size: Size(r.subj, r.hdr, r.data), seg: seg, off: off, rlen: n})
+		size := uint32(len(r.subjRaw) + len(r.hdr) + len(r.data) + 16) // Size
+		fs.x.add(r.seq, fs.x.stateBytes(r.subjRaw), entry{ts: r.ts, size: size, seg: uint32(seg.id), off: off, rlen: n}, nil)
 		seg.live++
 	case recDelete:
-		if e := fs.x.remove(r.seq); e != nil {
-			e.seg.live--
+		if e, ok := fs.x.remove(r.seq); ok {
+			fs.seg(e.seg).live--
 		}
 	case recFirst:
 		fs.removeBelow(r.seq)
@@ -135,49 +172,68 @@ func (fs *File) apply(r *record, seg *segment, off int64, n uint32) {
 
 func (fs *File) removeBelow(seq uint64) {
 	for len(fs.x.ents) > 0 && fs.x.first < seq {
-		if e := fs.x.remove(fs.x.first); e != nil {
-			e.seg.live--
+		if e, ok := fs.x.remove(fs.x.first); ok {
+			fs.seg(e.seg).live--
 		}
 	}
 }
 
 func (fs *File) active() *segment { return fs.segs[len(fs.segs)-1] }
 
+// seg returns the segment with id (as an entry holds it). Ids grow by one
+// from segment to segment and only the oldest are removed, so it is an
+// offset into segs; a directory with a gap falls back to a search.
+func (fs *File) seg(id uint32) *segment {
+	if i := int(id) - int(uint32(fs.segs[0].id)); i >= 0 && i < len(fs.segs) && uint32(fs.segs[i].id) == id {
+		return fs.segs[i]
+	}
+	i := sort.Search(len(fs.segs), func(i int) bool { return uint32(fs.segs[i].id) >= id })
+	return fs.segs[i]
+}
+
 // roll starts a new segment, which begins with a recFirst record so the
-// sequence survives older segments being removed.
+// sequence survives older segments being removed. The segment it ends is
+// flushed, synced and kept as the read cache.
 func (fs *File) roll() error {
 	var id uint64 = 1
+	reserve := 64 << 10
 	if len(fs.segs) > 0 {
-		if err := fs.w.Flush(); err != nil {
+		old := fs.active()
+		if err := fs.Sync(); err != nil {
 			return err
 		}
-		if err := fs.active().f.Sync(); err != nil {
-			return err
-		}
-		id = fs.active().id + 1
+		id = old.id + 1
+		fs.hold(old)
+		// A stream that filled a segment will likely fill the next:
+		// reserve all of it at once instead of doubling up to it.
+		reserve = int(fs.maxSeg) + 64<<10
 	}
 	path := fs.segPath(id)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return err
 	}
-	fs.segs = append(fs.segs, &segment{id: id, path: path, f: f})
-	fs.w = bufio.NewWriterSize(f, 64<<10)
-	st := fs.x.state()
+	fs.segs = append(fs.segs, &segment{id: id, path: path, f: f, data: make([]byte, 0, reserve)})
+	st := fs.x.summary()
 	_, _, err = fs.write(&record{typ: recFirst, seq: st.FirstSeq})
 	return err
 }
 
-// write appends r to the active segment and returns where it went.
+// write appends r to the active segment (in memory; Flush writes it out)
+// and returns where it went.
 func (fs *File) write(r *record) (int64, uint32, error) {
 	seg := fs.active()
-	fs.buf = appendRecord(fs.buf[:0], r)
-	if _, err := fs.w.Write(fs.buf); err != nil {
-		return 0, 0, err
+	off := int64(len(seg.data))
+	if need := len(seg.data) + recFrame + recFixed + len(r.subj) + len(r.hdr) + len(r.data); need > cap(seg.data) {
+		// Double (append's growth is 1.25× for large slices: an 8 MiB
+		// segment would be copied some twenty times).
+		grown := make([]byte, len(seg.data), max(2*cap(seg.data), need, 64<<10))
+		copy(grown, seg.data)
+		seg.data = grown
 	}
-	off := seg.size
-	seg.size += int64(len(fs.buf))
-	return off, uint32(len(fs.buf)), nil
+	seg.data = appendRecord(seg.data, r)
+	seg.size = int64(len(seg.data))
+	return off, uint32(seg.size - off), nil
 }
 
 // dropEmptyFront removes the oldest segments that hold no live message.
@@ -186,6 +242,7 @@ func (fs *File) dropEmptyFront() {
 		s := fs.segs[0]
 		s.f.Close()
 		os.Remove(s.path)
+		fs.forget(s)
 		fs.segs = fs.segs[1:]
 	}
 }
@@ -200,35 +257,37 @@ func (fs *File) Append(subject string, hdr, data []byte, ts int64) (uint64, erro
 		}
 	}
 	seq := fs.x.last + 1
-	off, n, err := fs.write(&record{typ: recMsg, seq: seq, ts: ts, subj: subject, hdr: hdr, data: data})
+	typ := byte(recMsg)
+	if len(hdr) == 0 {
+		typ, hdr = recBareMsg, nil
+	}
+	off, n, err := fs.write(&record{typ: typ, seq: seq, ts: ts, subj: subject, hdr: hdr, data: data})
 	if err != nil {
 		return 0, err
 	}
 	seg := fs.active()
-	fs.x.add(seq, &entry{subj: subject, ts: ts, size: Size(subject, hdr, data), seg: seg, off: off, rlen: n})
+	fs.x.add(seq, fs.x.state(subject), entry{ts: ts, size: uint32(Size(subject, hdr, data)), seg: uint32(seg.id), off: off, rlen: n}, nil)
 	seg.live++
 	return seq, nil
 }
 
+// msg loads the message at seq. Its Hdr and Data may alias a held
+// segment, whose written bytes never change.
 func (fs *File) msg(seq uint64) (*Msg, error) {
 	e := fs.x.get(seq)
 	if e == nil {
 		return nil, ErrNotFound
 	}
-	if e.seg == fs.active() && fs.w.Buffered() > 0 {
-		if err := fs.w.Flush(); err != nil {
-			return nil, err
-		}
-	}
-	b := make([]byte, e.rlen)
-	if _, err := e.seg.f.ReadAt(b, e.off); err != nil {
-		return nil, fmt.Errorf("store: read %s: %w", e.seg.path, err)
+	seg := fs.seg(e.seg)
+	b, err := fs.read(seg, e.off, e.rlen)
+	if err != nil {
+		return nil, err
 	}
 	r, _, err := decodeRecord(b)
 	if err != nil {
-		return nil, fmt.Errorf("store: %s at %d: %w", e.seg.path, e.off, err)
+		return nil, fmt.Errorf("store: %s at %d: %w", seg.path, e.off, err)
 	}
-	return &Msg{Subject: r.subj, Hdr: r.hdr, Data: r.data, Seq: seq, Time: r.ts}, nil
+	return &Msg{Subject: fs.x.name(e), Hdr: r.hdr, Data: r.data, Seq: seq, Time: r.ts}, nil
 }
 
 // Load implements Store.
@@ -248,8 +307,8 @@ func (fs *File) Remove(seq uint64) (bool, error) {
 	if _, _, err := fs.write(&record{typ: recDelete, seq: seq}); err != nil {
 		return false, err
 	}
-	e := fs.x.remove(seq)
-	e.seg.live--
+	e, _ := fs.x.remove(seq)
+	fs.seg(e.seg).live--
 	fs.dropEmptyFront()
 	return true, nil
 }
@@ -257,7 +316,7 @@ func (fs *File) Remove(seq uint64) (bool, error) {
 // Purge implements Store.
 func (fs *File) Purge(subject string, upto, keep uint64) (uint64, error) {
 	if matchAll(subject) && keep == 0 {
-		st := fs.x.state()
+		st := fs.x.summary()
 		first := st.LastSeq + 1
 		if upto > 0 {
 			first = upto
@@ -281,33 +340,35 @@ func (fs *File) Purge(subject string, upto, keep uint64) (uint64, error) {
 }
 
 // SubjectCount implements Store.
-func (fs *File) SubjectCount(subject string) uint64 {
-	if ss := fs.x.subj[subject]; ss != nil {
-		return ss.n
-	}
-	return 0
-}
+func (fs *File) SubjectCount(subject string) uint64 { return fs.x.count(subject) }
 
 // FirstFor implements Store.
-func (fs *File) FirstFor(subject string) (uint64, bool) {
-	if ss := fs.x.subj[subject]; ss != nil {
-		return ss.first, true
-	}
-	return 0, false
-}
+func (fs *File) FirstFor(subject string) (uint64, bool) { return fs.x.firstFor(subject) }
 
 // Subjects implements Store.
 func (fs *File) Subjects(filter string) map[string]uint64 { return fs.x.subjects(filter) }
 
 // State implements Store.
-func (fs *File) State() State { return fs.x.state() }
+func (fs *File) State() State { return fs.x.summary() }
 
-// Flush implements Store.
-func (fs *File) Flush() error { return fs.w.Flush() }
+// Flush implements Store: the active segment's new bytes go to the
+// operating system in one write.
+func (fs *File) Flush() error {
+	seg := fs.active()
+	if seg.flushed == seg.size {
+		return nil
+	}
+	n, err := seg.f.WriteAt(seg.data[seg.flushed:], seg.flushed)
+	seg.flushed += int64(n)
+	if err != nil {
+		return fmt.Errorf("store: write %s: %w", seg.path, err)
+	}
+	return nil
+}
 
 // Sync implements Store.
 func (fs *File) Sync() error {
-	if err := fs.w.Flush(); err != nil {
+	if err := fs.Flush(); err != nil {
 		return err
 	}
 	return fs.active().f.Sync()
@@ -316,7 +377,7 @@ func (fs *File) Sync() error {
 // Close implements Store.
 func (fs *File) Close() error {
 	var err error
-	if fs.w != nil && len(fs.segs) > 0 {
+	if len(fs.segs) > 0 {
 		err = fs.Sync()
 	}
 	for _, s := range fs.segs {

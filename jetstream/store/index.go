@@ -4,19 +4,26 @@ import (
 	"github.com/murmurmq/murmur/pubsub"
 )
 
-// entry is one stored message in the index. The memory store keeps the
-// message itself; the file store keeps where its record is.
+// entry is one stored message in the index. Entries are held by value and
+// hold no pointers, so a million messages are one allocation the garbage
+// collector never scans: the subject is an id into the index's subject
+// table, the file store's segment an id. A removed entry is the zero entry
+// (size 0: every message counts at least 16).
 type entry struct {
-	subj      string
-	ts        int64
-	size      uint64
-	hdr, data []byte // memory store
-	seg       *segment
-	off       int64 // file store: the record's offset in seg
-	rlen      uint32
+	ts   int64
+	off  int64  // file store: the record's offset in its segment
+	size uint32 // Size of the message (records are < 64 MiB)
+	subj uint32 // subject id (index.byID)
+	seg  uint32 // file store: the segment's id
+	rlen uint32 // file store: the record's length
+	hlen uint32 // memory store: the header's length at the start of its buffer
 }
 
+func (e *entry) live() bool { return e.size > 0 }
+
 type subjState struct {
+	name        string
+	id          uint32
 	n           uint64
 	first, last uint64
 }
@@ -24,57 +31,120 @@ type subjState struct {
 // index is the in-memory view of a stream both stores share: the live
 // entries by sequence, and counts per subject.
 type index struct {
-	first uint64   // sequence of ents[0]
-	last  uint64   // last sequence assigned (0: none)
-	ents  []*entry // ents[i] is sequence first+i; nil when removed
+	first uint64  // sequence of ents[0]
+	last  uint64  // last sequence assigned (0: none)
+	ents  []entry // ents[i] is sequence first+i; zero when removed
+	// bufs, for the memory store only, runs beside ents: bufs[i] is the
+	// header then the data of ents[i].
+	bufs  [][]byte
+	mem   bool
 	msgs  uint64
 	bytes uint64
 	subj  map[string]*subjState
+	byID  []*subjState // nil where the id is free
+	free  []uint32     // ids to reuse
 }
 
-func newIndex() *index { return &index{first: 1, subj: map[string]*subjState{}} }
+func newIndex(mem bool) *index {
+	return &index{first: 1, mem: mem, subj: map[string]*subjState{}}
+}
 
+// get returns the live entry at seq, or nil. The pointer is valid until
+// the index next changes.
 func (x *index) get(seq uint64) *entry {
 	if seq < x.first || seq >= x.first+uint64(len(x.ents)) {
 		return nil
 	}
-	return x.ents[seq-x.first]
+	if e := &x.ents[seq-x.first]; e.live() {
+		return e
+	}
+	return nil
 }
 
-// add places e at seq, which must be greater than x.last.
-func (x *index) add(seq uint64, e *entry) {
+// buf returns the memory store's bytes of seq.
+func (x *index) buf(seq uint64) []byte { return x.bufs[seq-x.first] }
+
+// name returns e's subject.
+func (x *index) name(e *entry) string { return x.byID[e.subj].name }
+
+// stateBytes is state for a subject in a buffer: the lookup does not
+// allocate, only a subject new to the index is copied.
+func (x *index) stateBytes(name []byte) *subjState {
+	if ss := x.subj[string(name)]; ss != nil {
+		return ss
+	}
+	return x.state(string(name))
+}
+
+// state returns the subject's state, creating it when it has none.
+func (x *index) state(name string) *subjState {
+	if ss := x.subj[name]; ss != nil {
+		return ss
+	}
+	ss := &subjState{name: name}
+	if n := len(x.free); n > 0 {
+		ss.id = x.free[n-1]
+		x.free = x.free[:n-1]
+		x.byID[ss.id] = ss
+	} else {
+		ss.id = uint32(len(x.byID))
+		x.byID = append(x.byID, ss)
+	}
+	x.subj[name] = ss
+	return ss
+}
+
+// add places e for subject ss at seq, which must be greater than x.last;
+// buf is the memory store's bytes.
+func (x *index) add(seq uint64, ss *subjState, e entry, buf []byte) {
 	if len(x.ents) == 0 {
 		x.first = seq
 	}
 	for x.first+uint64(len(x.ents)) < seq {
-		x.ents = append(x.ents, nil)
+		x.ents = append(x.ents, entry{})
+		if x.mem {
+			x.bufs = append(x.bufs, nil)
+		}
+	}
+	if ss.n == 0 {
+		ss.first = seq
+	}
+	e.subj = ss.id
+	if len(x.ents) == cap(x.ents) {
+		// Double: append grows a large slice by 1.25×, copying a
+		// million-entry index some twenty times on the way.
+		x.ents = append(make([]entry, 0, max(2*len(x.ents), 64)), x.ents...)
 	}
 	x.ents = append(x.ents, e)
+	if x.mem {
+		x.bufs = append(x.bufs, buf)
+	}
 	x.last = seq
 	x.msgs++
-	x.bytes += e.size
-	ss := x.subj[e.subj]
-	if ss == nil {
-		ss = &subjState{first: seq}
-		x.subj[e.subj] = ss
-	}
+	x.bytes += uint64(e.size)
 	ss.n++
 	ss.last = seq
 }
 
-// remove drops seq and returns its entry (nil when none).
-func (x *index) remove(seq uint64) *entry {
-	e := x.get(seq)
-	if e == nil {
-		return nil
+// remove drops seq and returns its entry (false when none).
+func (x *index) remove(seq uint64) (entry, bool) {
+	p := x.get(seq)
+	if p == nil {
+		return entry{}, false
 	}
-	x.ents[seq-x.first] = nil
+	e := *p
+	*p = entry{}
+	if x.mem {
+		x.bufs[seq-x.first] = nil
+	}
 	x.msgs--
-	x.bytes -= e.size
-	ss := x.subj[e.subj]
+	x.bytes -= uint64(e.size)
+	ss := x.byID[e.subj]
 	ss.n--
 	if ss.n == 0 {
-		delete(x.subj, e.subj)
+		delete(x.subj, ss.name)
+		x.byID[ss.id] = nil
+		x.free = append(x.free, ss.id)
 	} else if ss.first == seq {
 		for s := seq + 1; s <= ss.last; s++ {
 			if o := x.get(s); o != nil && o.subj == e.subj {
@@ -84,15 +154,18 @@ func (x *index) remove(seq uint64) *entry {
 		}
 	}
 	// Trim removed entries off the front so first stays the first live one.
-	for len(x.ents) > 0 && x.ents[0] == nil {
+	for len(x.ents) > 0 && !x.ents[0].live() {
 		x.ents = x.ents[1:]
+		if x.mem {
+			x.bufs = x.bufs[1:]
+		}
 		x.first++
 	}
 	if len(x.ents) == 0 {
-		x.ents = nil
+		x.ents, x.bufs = nil, nil
 		x.first = x.last + 1
 	}
-	return e
+	return e, true
 }
 
 // setFirst moves an empty index's first sequence on (a purge that also
@@ -128,7 +201,7 @@ func (x *index) next(seq uint64, filter string) uint64 {
 	}
 	end := x.first + uint64(len(x.ents))
 	for ; seq < end; seq++ {
-		if e := x.ents[seq-x.first]; e != nil && matches(filter, e.subj) {
+		if e := &x.ents[seq-x.first]; e.live() && matches(filter, x.name(e)) {
 			return seq
 		}
 	}
@@ -144,7 +217,7 @@ func (x *index) lastMatch(filter string) uint64 {
 		return 0
 	}
 	for i := len(x.ents) - 1; i >= 0; i-- {
-		if e := x.ents[i]; e != nil && matches(filter, e.subj) {
+		if e := &x.ents[i]; e.live() && matches(filter, x.name(e)) {
 			return x.first + uint64(i)
 		}
 	}
@@ -154,12 +227,12 @@ func (x *index) lastMatch(filter string) uint64 {
 // purgeList returns the sequences a Purge(subject, upto, keep) removes.
 func (x *index) purgeList(subject string, upto, keep uint64) []uint64 {
 	var seqs []uint64
-	for i, e := range x.ents {
+	for i := range x.ents {
 		seq := x.first + uint64(i)
 		if upto > 0 && seq >= upto {
 			break
 		}
-		if e != nil && matches(subject, e.subj) {
+		if e := &x.ents[i]; e.live() && matches(subject, x.name(e)) {
 			seqs = append(seqs, seq)
 		}
 	}
@@ -182,7 +255,23 @@ func (x *index) subjects(filter string) map[string]uint64 {
 	return out
 }
 
-func (x *index) state() State {
+// count is how many messages literal subject has.
+func (x *index) count(subject string) uint64 {
+	if ss := x.subj[subject]; ss != nil {
+		return ss.n
+	}
+	return 0
+}
+
+// firstFor is the first sequence of literal subject.
+func (x *index) firstFor(subject string) (uint64, bool) {
+	if ss := x.subj[subject]; ss != nil {
+		return ss.first, true
+	}
+	return 0, false
+}
+
+func (x *index) summary() State {
 	st := State{Msgs: x.msgs, Bytes: x.bytes, LastSeq: x.last, Subjects: len(x.subj)}
 	if x.msgs == 0 {
 		st.FirstSeq = x.last + 1

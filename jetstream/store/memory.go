@@ -4,22 +4,20 @@ package store
 type Memory struct{ x *index }
 
 // NewMemory returns an empty memory store.
-func NewMemory() *Memory { return &Memory{x: newIndex()} }
+func NewMemory() *Memory { return &Memory{x: newIndex(true)} }
 
 var _ Store = (*Memory)(nil)
 
 // Append implements Store.
 func (m *Memory) Append(subject string, hdr, data []byte, ts int64) (uint64, error) {
 	seq := m.x.last + 1
-	m.x.add(seq, &entry{subj: subject, ts: ts, size: Size(subject, hdr, data), hdr: clone(hdr), data: clone(data)})
-	return seq, nil
-}
-
-func clone(b []byte) []byte {
-	if b == nil {
-		return nil
+	var buf []byte
+	if n := len(hdr) + len(data); n > 0 {
+		buf = make([]byte, 0, n)
+		buf = append(append(buf, hdr...), data...)
 	}
-	return append([]byte(nil), b...)
+	m.x.add(seq, m.x.state(subject), entry{ts: ts, size: uint32(Size(subject, hdr, data)), hlen: uint32(len(hdr))}, buf)
+	return seq, nil
 }
 
 func (m *Memory) msg(seq uint64) (*Msg, error) {
@@ -27,7 +25,15 @@ func (m *Memory) msg(seq uint64) (*Msg, error) {
 	if e == nil {
 		return nil, ErrNotFound
 	}
-	return &Msg{Subject: e.subj, Hdr: e.hdr, Data: e.data, Seq: seq, Time: e.ts}, nil
+	msg := &Msg{Subject: m.x.name(e), Seq: seq, Time: e.ts}
+	buf := m.x.buf(seq)
+	if e.hlen > 0 {
+		msg.Hdr = buf[:e.hlen:e.hlen]
+	}
+	if len(buf) > int(e.hlen) {
+		msg.Data = buf[e.hlen:]
+	}
+	return msg, nil
 }
 
 // Load implements Store.
@@ -40,7 +46,10 @@ func (m *Memory) Next(seq uint64, filter string) (*Msg, error) { return m.msg(m.
 func (m *Memory) Last(filter string) (*Msg, error) { return m.msg(m.x.lastMatch(filter)) }
 
 // Remove implements Store.
-func (m *Memory) Remove(seq uint64) (bool, error) { return m.x.remove(seq) != nil, nil }
+func (m *Memory) Remove(seq uint64) (bool, error) {
+	_, ok := m.x.remove(seq)
+	return ok, nil
+}
 
 // Purge implements Store.
 func (m *Memory) Purge(subject string, upto, keep uint64) (uint64, error) {
@@ -55,26 +64,16 @@ func (m *Memory) Purge(subject string, upto, keep uint64) (uint64, error) {
 }
 
 // SubjectCount implements Store.
-func (m *Memory) SubjectCount(subject string) uint64 {
-	if ss := m.x.subj[subject]; ss != nil {
-		return ss.n
-	}
-	return 0
-}
+func (m *Memory) SubjectCount(subject string) uint64 { return m.x.count(subject) }
 
 // FirstFor implements Store.
-func (m *Memory) FirstFor(subject string) (uint64, bool) {
-	if ss := m.x.subj[subject]; ss != nil {
-		return ss.first, true
-	}
-	return 0, false
-}
+func (m *Memory) FirstFor(subject string) (uint64, bool) { return m.x.firstFor(subject) }
 
 // Subjects implements Store.
 func (m *Memory) Subjects(filter string) map[string]uint64 { return m.x.subjects(filter) }
 
 // State implements Store.
-func (m *Memory) State() State { return m.x.state() }
+func (m *Memory) State() State { return m.x.summary() }
 
 // Flush implements Store.
 func (m *Memory) Flush() error { return nil }
@@ -86,4 +85,4 @@ func (m *Memory) Sync() error { return nil }
 func (m *Memory) Close() error { return nil }
 
 // Delete implements Store.
-func (m *Memory) Delete() error { m.x = newIndex(); return nil }
+func (m *Memory) Delete() error { m.x = newIndex(true); return nil }

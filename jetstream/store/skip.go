@@ -18,7 +18,10 @@ func (x *index) skipTo(seq uint64) {
 		return
 	}
 	for x.first+uint64(len(x.ents)) <= seq {
-		x.ents = append(x.ents, nil)
+		x.ents = append(x.ents, entry{})
+		if x.mem {
+			x.bufs = append(x.bufs, nil)
+		}
 	}
 	x.last = seq
 }

@@ -123,6 +123,7 @@ func TestFileStoreRecovers(t *testing.T) {
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add(appendRecord(nil, &record{typ: recMsg, seq: 7, ts: 9, subj: "a.b", hdr: []byte("NATS/1.0\r\n\r\n"), data: []byte("x")}))
 	f.Add(appendRecord(nil, &record{typ: recFirst, seq: 3}))
+	f.Add(appendRecord(nil, &record{typ: recBareMsg, seq: 8, ts: 10, subj: "a", data: []byte("y")}))
 	f.Add([]byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, n, err := decodeRecord(b)
@@ -132,6 +133,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		if n > len(b) {
 			t.Fatalf("length %d beyond %d", n, len(b))
 		}
+		r.subj = string(r.subjRaw)
 		again := appendRecord(nil, &r)
 		if string(again) != string(b[:n]) {
 			t.Fatalf("re-encoding differs")
