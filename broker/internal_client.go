@@ -106,6 +106,27 @@ func (c *InternalClient) Publish(subject, deliverTo, reply string, hdr, payload 
 	c.srv.stats.outBytes.Add(b.Bytes)
 }
 
+// HasInterest reports whether a client connection on this broker
+// subscribes to subject (plain or in a queue group): where a message
+// published with deliverTo set to subject would be delivered. JetStream
+// delivers to a push consumer only while this holds.
+func (c *InternalClient) HasInterest(subject string) bool {
+	r := c.acc.mux.Match([]byte(subject))
+	for _, s := range r.Plain {
+		if s.Owner.Kind() == mux.Client {
+			return true
+		}
+	}
+	for _, g := range r.Queues {
+		for _, s := range g.Members {
+			if s.Owner.Kind() == mux.Client {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Close drops every subscription. Further calls are no-ops.
 func (c *InternalClient) Close() {
 	c.mu.Lock()

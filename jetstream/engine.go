@@ -25,6 +25,9 @@ type Conn interface {
 	// Publish sends a message; deliverTo, when set, is the subject
 	// subscriptions are matched on while they see subject.
 	Publish(subject, deliverTo, reply string, hdr, data []byte)
+	// HasInterest reports whether a client on this broker subscribes to
+	// subject (a push consumer's deliver subject). It must not block.
+	HasInterest(subject string) bool
 }
 
 // Config is the JetStream configuration (nats-server's jetstream block).
@@ -111,6 +114,7 @@ func (e *Engine) Handle(sub int, subject, reply string, hdr, data []byte) {
 const (
 	subAPI = -1
 	subAck = -2
+	subFC  = -3 // flow control answers of push consumers (push.go)
 )
 
 // Start recovers the stored streams, subscribes and starts the goroutine.
@@ -127,8 +131,12 @@ func (e *Engine) Start(conn Conn) error {
 	if err != nil {
 		return err
 	}
+	fc, err := conn.Subscribe(fcPrefix + ">")
+	if err != nil {
+		return err
+	}
 	e.wg.Add(1)
-	go e.run(api, ack)
+	go e.run(api, ack, fc)
 	e.log.Info("JetStream ready", zap.Int("streams", len(e.streams)))
 	return nil
 }
@@ -146,7 +154,7 @@ func (e *Engine) Close() {
 	e.wg.Wait()
 }
 
-func (e *Engine) run(apiSub, ackSub int) {
+func (e *Engine) run(apiSub, ackSub, fcSub int) {
 	defer e.wg.Done()
 	tick := time.NewTicker(e.cfg.TickInterval)
 	defer tick.Stop()
@@ -172,6 +180,8 @@ func (e *Engine) run(apiSub, ackSub int) {
 					e.handleAPI(m, now)
 				case ackSub:
 					e.handleAck(m, now)
+				case fcSub:
+					e.handleFlowControl(m, now)
 				default:
 					if s := e.bySub[m.sub]; s != nil {
 						e.handlePublish(s, m, now)

@@ -11,6 +11,7 @@ type fakeConn struct{ next int }
 func (f *fakeConn) Subscribe(string) (int, error)                  { f.next++; return f.next, nil }
 func (f *fakeConn) Unsubscribe(int)                                {}
 func (f *fakeConn) Publish(string, string, string, []byte, []byte) {}
+func (f *fakeConn) HasInterest(string) bool                        { return true }
 
 // FuzzAPIRequest feeds arbitrary API subjects and bodies to the request
 // decoder and handlers of a memory-only engine: an error answer, never a
