@@ -703,3 +703,117 @@ func TestConsumerResumeAtOnce(t *testing.T) {
 	}
 	testutil.Eventually(t, 5*time.Second, "the waiting messages", func() bool { return len(b.data()) == 2 })
 }
+
+// TestPushAckPolicies: which messages a push consumer still waits on
+// after only message 3 of 4 is acked, per ack policy.
+func TestPushAckPolicies(t *testing.T) {
+	cases := []struct {
+		policy     nats.AckPolicy
+		floor      uint64
+		ackPending int
+	}{
+		{nats.AckExplicitPolicy, 0, 3},
+		{nats.AckAllPolicy, 3, 1},
+		{nats.AckNonePolicy, 4, 0},
+	}
+	for _, br := range brokers {
+		t.Run(br.name, func(t *testing.T) {
+			nc, js := legacy(t, br.url(t), nil)
+			publish(t, js, "s.a", []byte("a"), 4)
+			for i, tc := range cases {
+				deliver := fmt.Sprintf("in.ack%d", i)
+				b, _ := subscribeInbox(t, nc, deliver)
+				name := fmt.Sprintf("ack%d", i)
+				if _, err := js.AddConsumer("S", &nats.ConsumerConfig{Durable: name, DeliverSubject: deliver, AckPolicy: tc.policy, AckWait: time.Hour}); err != nil {
+					t.Fatal(err)
+				}
+				testutil.Eventually(t, 5*time.Second, "four deliveries", func() bool { return len(b.data()) == 4 })
+				if tc.policy != nats.AckNonePolicy {
+					if err := b.data()[2].AckSync(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				ci, err := js.ConsumerInfo("S", name)
+				if err != nil || ci.AckFloor.Stream != tc.floor || ci.NumAckPending != tc.ackPending {
+					t.Errorf("%s: ack floor %d ack pending %d, want %d %d (%v)", tc.policy, ci.AckFloor.Stream, ci.NumAckPending, tc.floor, tc.ackPending, err)
+				}
+			}
+		})
+	}
+}
+
+// TestPushEphemeralInactive: an ephemeral push consumer whose deliver
+// subject lost its subscriber is deleted after inactive_threshold.
+func TestPushEphemeralInactive(t *testing.T) {
+	for _, br := range brokers {
+		t.Run(br.name, func(t *testing.T) {
+			nc, js := legacy(t, br.url(t), nil)
+			b, sub := subscribeInbox(t, nc, "in.e")
+			ci, err := js.AddConsumer("S", &nats.ConsumerConfig{DeliverSubject: "in.e", AckPolicy: nats.AckNonePolicy, InactiveThreshold: 300 * time.Millisecond, Heartbeat: 200 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Bound, it stays past its threshold: three heartbeats are 600 ms.
+			testutil.Eventually(t, 5*time.Second, "three heartbeats", func() bool { return len(b.status("100")) >= 3 })
+			if _, err := js.ConsumerInfo("S", ci.Name); err != nil {
+				t.Fatalf("bound ephemeral gone: %v", err)
+			}
+			sub.Unsubscribe()
+			testutil.Eventually(t, 5*time.Second, "the unbound ephemeral deleted", func() bool {
+				_, err := js.ConsumerInfo("S", ci.Name)
+				return err != nil
+			})
+		})
+	}
+}
+
+// TestPushOrderedRecreated: nats.go's ordered consumer recreates its
+// consumer when the heartbeats stop (here: the consumer is deleted under
+// it) and goes on from the next stream sequence, in order, no repeats.
+func TestPushOrderedRecreated(t *testing.T) {
+	for _, br := range brokers {
+		t.Run(br.name, func(t *testing.T) {
+			_, js := legacy(t, br.url(t), nil)
+			publish(t, js, "s.o", []byte("o"), 5)
+			var mu sync.Mutex
+			var seqs []uint64
+			sub, err := js.Subscribe("s.>", func(m *nats.Msg) {
+				md, err := m.Metadata()
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				seqs = append(seqs, md.Sequence.Stream)
+				mu.Unlock()
+			}, nats.OrderedConsumer(), nats.IdleHeartbeat(200*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Unsubscribe()
+			count := func() int { mu.Lock(); defer mu.Unlock(); return len(seqs) }
+			testutil.Eventually(t, 5*time.Second, "the first five", func() bool { return count() == 5 })
+			info, err := sub.ConsumerInfo()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !info.Config.FlowControl || info.Config.AckPolicy != nats.AckNonePolicy || !info.Config.MemoryStorage {
+				t.Fatalf("ordered consumer config: %+v", info.Config)
+			}
+			if err := js.DeleteConsumer("S", info.Name); err != nil {
+				t.Fatal(err)
+			}
+			publish(t, js, "s.o", []byte("o"), 5)
+			testutil.Eventually(t, 10*time.Second, "the next five through a new consumer", func() bool { return count() == 10 })
+			mu.Lock()
+			defer mu.Unlock()
+			for i, s := range seqs {
+				if s != uint64(i+1) {
+					t.Fatalf("sequences %v", seqs)
+				}
+			}
+			if ci, err := sub.ConsumerInfo(); err != nil || ci.Name == info.Name {
+				t.Fatalf("consumer not recreated: %v", err)
+			}
+		})
+	}
+}
