@@ -100,3 +100,51 @@ func (c *consumer) lastPerSubject() []uint64 {
 	slices.Sort(seqs)
 	return seqs
 }
+
+// removedForPending keeps the consumers' counts through the removal of
+// seq (a limit, an expiry, a message delete): one below a consumer's
+// NextSeq, or any for a consumer of every subject, is accounted for
+// without a recount.
+func (s *stream) removedForPending(seq uint64) {
+	first := s.st.State().FirstSeq
+	for _, c := range s.consumers {
+		p := &c.pend
+		if !p.valid {
+			continue
+		}
+		switch {
+		case seq < c.state.NextSeq:
+		case c.allSubjects():
+			if seq <= p.last && p.n > 0 {
+				p.n-- // counted, now gone
+			}
+		default:
+			p.valid = false
+			continue
+		}
+		p.msgs--
+		p.first = first
+	}
+}
+
+// purgedForPending makes every consumer count afresh after a purge.
+func (s *stream) purgedForPending() {
+	for _, c := range s.consumers {
+		c.pend.valid = false
+	}
+}
+
+// allSubjects reports whether the consumer's filters take every message
+// of its stream: no filter, ">", or every stream subject among them.
+func (c *consumer) allSubjects() bool {
+	fs := c.filters()
+	if slices.Contains(fs, "") || slices.Contains(fs, ">") {
+		return true
+	}
+	for _, subj := range c.stream.cfg.Subjects {
+		if !slices.Contains(fs, subj) {
+			return false
+		}
+	}
+	return len(c.stream.cfg.Subjects) > 0
+}
