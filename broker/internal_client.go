@@ -92,6 +92,24 @@ func (c *InternalClient) Unsubscribe(id int) {
 // subscribers see subject (a stored message delivered to a consumer's
 // inbox); such a message stays on this broker.
 func (c *InternalClient) Publish(subject, deliverTo, reply string, hdr, payload []byte) {
+	var b mux.Batch
+	c.publish(&b, subject, deliverTo, reply, hdr, payload)
+	c.flush(&b)
+}
+
+// PublishBatch publishes every message fill hands to pub, as Publish
+// does, but wakes each receiving connection once at the end instead of
+// once per message (as a client's reader does for a read buffer). pub is
+// only valid during fill.
+func (c *InternalClient) PublishBatch(fill func(pub func(subject, deliverTo, reply string, hdr, payload []byte))) {
+	var b mux.Batch
+	fill(func(subject, deliverTo, reply string, hdr, payload []byte) {
+		c.publish(&b, subject, deliverTo, reply, hdr, payload)
+	})
+	c.flush(&b)
+}
+
+func (c *InternalClient) publish(b *mux.Batch, subject, deliverTo, reply string, hdr, payload []byte) {
 	m := mux.Msg{Subject: []byte(subject), Header: hdr, Payload: payload, Account: c.acc.name}
 	if reply != "" {
 		m.Reply = []byte(reply)
@@ -99,8 +117,10 @@ func (c *InternalClient) Publish(subject, deliverTo, reply string, hdr, payload 
 	if deliverTo != "" {
 		m.Match = []byte(deliverTo)
 	}
-	var b mux.Batch
-	c.acc.mux.Publish(nil, &m, &b)
+	c.acc.mux.Publish(nil, &m, b)
+}
+
+func (c *InternalClient) flush(b *mux.Batch) {
 	b.Flush()
 	c.srv.stats.outMsgs.Add(b.Msgs)
 	c.srv.stats.outBytes.Add(b.Bytes)

@@ -30,6 +30,12 @@ type Conn interface {
 	HasInterest(subject string) bool
 }
 
+// batchConn is a Conn that can publish many messages with one wake-up
+// per receiving connection (broker.InternalClient.PublishBatch).
+type batchConn interface {
+	PublishBatch(fill func(pub func(subject, deliverTo, reply string, hdr, data []byte)))
+}
+
 // Config is the JetStream configuration (nats-server's jetstream block).
 type Config struct {
 	StoreDir     string        // where file streams live
@@ -225,8 +231,16 @@ func (e *Engine) emit() {
 			e.log.Error("flush", zap.String("stream", s.cfg.Name), zap.Error(err))
 		}
 	}
-	for _, o := range e.out {
-		e.conn.Publish(o.subject, o.deliverTo, o.reply, o.hdr, o.data)
+	if bc, ok := e.conn.(batchConn); ok {
+		bc.PublishBatch(func(pub func(subject, deliverTo, reply string, hdr, data []byte)) {
+			for _, o := range e.out {
+				pub(o.subject, o.deliverTo, o.reply, o.hdr, o.data)
+			}
+		})
+	} else {
+		for _, o := range e.out {
+			e.conn.Publish(o.subject, o.deliverTo, o.reply, o.hdr, o.data)
+		}
 	}
 	clear(e.out)
 	e.out = e.out[:0]

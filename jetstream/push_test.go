@@ -805,15 +805,15 @@ func TestPushOrderedRecreated(t *testing.T) {
 			publish(t, js, "s.o", []byte("o"), 5)
 			testutil.Eventually(t, 10*time.Second, "the next five through a new consumer", func() bool { return count() == 10 })
 			mu.Lock()
-			defer mu.Unlock()
-			for i, s := range seqs {
-				if s != uint64(i+1) {
-					t.Fatalf("sequences %v", seqs)
-				}
+			got := fmt.Sprint(seqs)
+			mu.Unlock()
+			if got != "[1 2 3 4 5 6 7 8 9 10]" {
+				t.Fatalf("sequences %s", got)
 			}
-			if ci, err := sub.ConsumerInfo(); err != nil || ci.Name == info.Name {
-				t.Fatalf("consumer not recreated: %v", err)
-			}
+			testutil.Eventually(t, 5*time.Second, "a new consumer under the subscription", func() bool {
+				ci, err := sub.ConsumerInfo() // fails while a reset is under way
+				return err == nil && ci.Name != info.Name
+			})
 		})
 	}
 }
