@@ -26,6 +26,8 @@ func FuzzAPIRequest(f *testing.F) {
 		{"CONSUMER.MSG.NEXT.S.c", `{"batch":2,"no_wait":true}`},
 		{"STREAM.NAMES", `{"offset":-1}`},
 		{"DIRECT.GET.S.s.a", ``},
+		{"CONSUMER.CREATE.S.p", `{"stream_name":"S","config":{"name":"p","deliver_subject":"d.p","flow_control":true,"idle_heartbeat":100000000,"rate_limit_bps":800,"replay_policy":"original","headers_only":true,"deliver_policy":"last_per_subject"}}`},
+		{"CONSUMER.PAUSE.S.p", `{"pause_until":"2099-01-01T00:00:00Z"}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.op, s.body)
