@@ -1,8 +1,8 @@
 package jetstream
 
 import (
-	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/murmurmq/murmur/jetstream/store"
@@ -292,11 +292,26 @@ func (c *consumer) sent(m *store.Msg, redelivery bool, now time.Time) (reply str
 		c.state.Pending[m.Seq] = p
 	}
 	c.dirty = true
-	reply = fmt.Sprintf("$JS.ACK.%s.%s.%d.%d.%d.%d.%d", c.stream.cfg.Name, c.name, p.Count, m.Seq, p.CSeq, m.Time, c.numPending())
+	reply = c.ackReply(p.Count, m.Seq, p.CSeq, m.Time, c.numPending())
 	if c.cfg.HeadersOnly {
 		return reply, headersOnly(m.Hdr, len(m.Data)), nil
 	}
 	return reply, m.Hdr, m.Data
+}
+
+// ackReply is a delivery's reply subject,
+// $JS.ACK.<stream>.<consumer>.<count>.<sseq>.<cseq>.<ts>.<pending>.
+func (c *consumer) ackReply(count, sseq, cseq uint64, ts int64, pending uint64) string {
+	b := make([]byte, 0, 64+len(c.stream.cfg.Name)+len(c.name))
+	b = append(b, "$JS.ACK."...)
+	b = append(b, c.stream.cfg.Name...)
+	b = append(b, '.')
+	b = append(b, c.name...)
+	for _, n := range []uint64{count, sseq, cseq, uint64(ts), pending} {
+		b = append(b, '.')
+		b = strconv.AppendUint(b, n, 10)
+	}
+	return string(b)
 }
 
 func (c *consumer) unacked() int { return len(c.state.Pending) }

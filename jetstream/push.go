@@ -38,6 +38,11 @@ const (
 	fcStart      = fcMaxPending / 16
 )
 
+// pushStepBytes bounds what one step of the engine hands a push consumer's
+// deliver subject, so a large backlog is read from the store in pieces
+// (the next publish, ack or tick goes on), not all into memory at once.
+const pushStepBytes = 8 << 20
+
 // defaultRateBurst is the rate limiter's burst when the stream has no
 // max_msg_size (nats-server's default max_payload).
 const defaultRateBurst = 1 << 20
@@ -142,7 +147,7 @@ func (c *consumer) deliverPush(now time.Time, out []output) []output {
 	if !ps.active || c.paused(now) {
 		return out
 	}
-	for {
+	for step := 0; step < pushStepBytes; {
 		if ps.maxpb > 0 && ps.pbytes > ps.maxpb {
 			break // waiting for the flow control answer
 		}
@@ -161,6 +166,7 @@ func (c *consumer) deliverPush(now time.Time, out []output) []output {
 		reply, hdr, data := c.sent(m, redelivery, now)
 		out = append(out, output{subject: m.Subject, deliverTo: c.cfg.DeliverSubject, reply: reply, hdr: hdr, data: data})
 		size := len(m.Subject) + len(reply) + len(hdr) + len(data)
+		step += size
 		ps.lastSent = now
 		if c.cfg.RateLimit > 0 {
 			ps.tokens -= float64(size)

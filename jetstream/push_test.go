@@ -817,3 +817,28 @@ func TestPushOrderedRecreated(t *testing.T) {
 		})
 	}
 }
+
+// TestPushLargeBacklog: a push consumer without flow control or acks
+// sends a backlog larger than one engine step (8 MiB) completely.
+func TestPushLargeBacklog(t *testing.T) {
+	for _, br := range brokers {
+		t.Run(br.name, func(t *testing.T) {
+			nc, js := legacy(t, br.url(t), &nats.StreamConfig{Storage: nats.MemoryStorage})
+			const count = 120 // 12 MB
+			publish(t, js, "s.big", make([]byte, 100<<10), count)
+			var mu sync.Mutex
+			got := 0
+			sub, err := nc.Subscribe("in.big", func(*nats.Msg) { mu.Lock(); got++; mu.Unlock() })
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Unsubscribe()
+			sub.SetPendingLimits(-1, -1)
+			nc.Flush()
+			if _, err := js.AddConsumer("S", &nats.ConsumerConfig{Durable: "big", DeliverSubject: "in.big", AckPolicy: nats.AckNonePolicy}); err != nil {
+				t.Fatal(err)
+			}
+			testutil.Eventually(t, 20*time.Second, "the whole backlog", func() bool { mu.Lock(); defer mu.Unlock(); return got == count })
+		})
+	}
+}
