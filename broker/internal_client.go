@@ -92,6 +92,12 @@ func (c *InternalClient) Unsubscribe(id int) {
 // subscribers see subject (a stored message delivered to a consumer's
 // inbox); such a message stays on this broker.
 func (c *InternalClient) Publish(subject, deliverTo, reply string, hdr, payload []byte) {
+	var b mux.Batch
+	c.publish(&b, subject, deliverTo, reply, hdr, payload)
+	c.flush(&b)
+}
+
+func (c *InternalClient) publish(b *mux.Batch, subject, deliverTo, reply string, hdr, payload []byte) {
 	m := mux.Msg{Subject: []byte(subject), Header: hdr, Payload: payload, Account: c.acc.name}
 	if reply != "" {
 		m.Reply = []byte(reply)
@@ -99,8 +105,10 @@ func (c *InternalClient) Publish(subject, deliverTo, reply string, hdr, payload 
 	if deliverTo != "" {
 		m.Match = []byte(deliverTo)
 	}
-	var b mux.Batch
-	c.acc.mux.Publish(nil, &m, &b)
+	c.acc.mux.Publish(nil, &m, b)
+}
+
+func (c *InternalClient) flush(b *mux.Batch) {
 	b.Flush()
 	c.srv.stats.outMsgs.Add(b.Msgs)
 	c.srv.stats.outBytes.Add(b.Bytes)
@@ -113,21 +121,11 @@ func (c *InternalClient) Publish(subject, deliverTo, reply string, hdr, payload 
 // publish.
 func (c *InternalClient) PublishEach(n int, msg func(i int) (subject, deliverTo, reply string, hdr, payload []byte)) {
 	var b mux.Batch
-	var m mux.Msg
 	for i := range n {
 		subject, deliverTo, reply, hdr, payload := msg(i)
-		m = mux.Msg{Subject: []byte(subject), Header: hdr, Payload: payload, Account: c.acc.name}
-		if reply != "" {
-			m.Reply = []byte(reply)
-		}
-		if deliverTo != "" {
-			m.Match = []byte(deliverTo)
-		}
-		c.acc.mux.Publish(nil, &m, &b)
+		c.publish(&b, subject, deliverTo, reply, hdr, payload)
 	}
-	b.Flush()
-	c.srv.stats.outMsgs.Add(b.Msgs)
-	c.srv.stats.outBytes.Add(b.Bytes)
+	c.flush(&b)
 }
 
 // Close drops every subscription. Further calls are no-ops.

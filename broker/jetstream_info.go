@@ -19,7 +19,9 @@ func (s *Server) jetStreamOn() bool {
 
 // HasInterest reports whether any subscription in the client's account
 // (local, from routes or leaf nodes, or an import) matches the literal
-// subject: JetStream builds an advisory only when someone listens.
+// subject: JetStream builds an advisory only when someone listens, and
+// delivers to a push consumer only while its deliver subject has interest
+// (nats-server's account sublist match, routes and leaves included).
 func (c *InternalClient) HasInterest(subject string) bool {
 	r := c.acc.mux.Match([]byte(subject))
 	return len(r.Plain) > 0 || len(r.Queues) > 0

@@ -133,6 +133,9 @@ type ConsumerInfo struct {
 	NumWaiting     int            `json:"num_waiting"`
 	NumPending     uint64         `json:"num_pending"`
 	Cluster        *ClusterInfo   `json:"cluster,omitempty"`
+	PushBound      bool           `json:"push_bound,omitempty"`
+	Paused         bool           `json:"paused,omitempty"`
+	PauseRemaining time.Duration  `json:"pause_remaining,omitempty"`
 	TS             time.Time      `json:"ts"`
 }
 
@@ -244,6 +247,7 @@ const (
 	typeConsumerList   = "io.nats.jetstream.api.v1.consumer_list_response"
 	typeConsumerNames  = "io.nats.jetstream.api.v1.consumer_names_response"
 	typeConsumerDelete = "io.nats.jetstream.api.v1.consumer_delete_response"
+	typeConsumerPause  = "io.nats.jetstream.api.v1.consumer_pause_response"
 )
 
 // apiLevel is the JetStream API level Murmur reports (nats-server 2.10's).

@@ -27,10 +27,10 @@ func (e *Engine) consumerAPI(t []string, m *inMsg, now time.Time) (any, string) 
 		if len(t) > 4 {
 			filter = joinFrom(t, 4)
 		}
-		return e.createConsumer(arg(2), arg(3), filter, false, m.data, now), typeConsumerCreate
+		return e.startPush(m.reply, e.createConsumer(arg(2), arg(3), filter, false, m.data, now), now), typeConsumerCreate
 	case "DURABLE":
 		if arg(2) == "CREATE" {
-			return e.createConsumer(arg(3), arg(4), "", true, m.data, now), typeConsumerCreate
+			return e.startPush(m.reply, e.createConsumer(arg(3), arg(4), "", true, m.data, now), now), typeConsumerCreate
 		}
 	case "INFO":
 		s, c, ae := e.lookup(arg(2), arg(3))
@@ -46,6 +46,8 @@ func (e *Engine) consumerAPI(t []string, m *inMsg, now time.Time) (any, string) 
 		}
 		e.deleteConsumer(s, arg(3))
 		return successResponse{Type: typeConsumerDelete, Success: true}, ""
+	case "PAUSE":
+		return e.pauseConsumer(arg(2), arg(3), m.data, now), typeConsumerPause
 	case "NAMES", "LIST":
 		return e.consumerList(arg(1) == "LIST", arg(2), m.data), typeConsumerList
 	case "MSG":
@@ -133,6 +135,9 @@ func (e *Engine) createConsumer(streamName, name, filter string, durableAPI bool
 	if ae := cfg.check(); ae != nil {
 		return ae
 	}
+	if ae := checkDeliverCycle(s, &cfg); ae != nil {
+		return ae
+	}
 	cname := cfg.Durable
 	if cname == "" {
 		cname = cfg.Name
@@ -141,6 +146,7 @@ func (e *Engine) createConsumer(streamName, name, filter string, durableAPI bool
 		cname = nuid.Next()
 	}
 	if old := s.consumers[cname]; old != nil {
+		cfg.PauseUntil = old.cfg.PauseUntil // changed only by CONSUMER.PAUSE
 		if req.Action == "create" && !reflect.DeepEqual(old.cfg, cfg) {
 			return errConsumerAlreadyExists
 		}
@@ -161,7 +167,7 @@ func (e *Engine) createConsumer(streamName, name, filter string, durableAPI bool
 	if ae := e.admitConsumer(); ae != nil {
 		return ae
 	}
-	c := &consumer{name: cname, stream: s, cfg: cfg, created: now.UTC(), dir: consumerDir(s, cname), active: now}
+	c := &consumer{name: cname, stream: s, cfg: cfg, created: now.UTC(), dir: consumerDir(s, cname), active: now, conn: e.conn}
 	c.start()
 	if err := saveConsumerMeta(c); err != nil {
 		return errConsumerCreate.with("err", err.Error())

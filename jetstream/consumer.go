@@ -7,9 +7,10 @@ import (
 	"github.com/murmurmq/murmur/jetstream/store"
 )
 
-// consumer is one pull consumer's state machine: what it delivered, what
-// awaits an ack, what is due again, and the pull requests waiting. Every
-// method runs on the engine's goroutine.
+// consumer is one consumer's state machine: what it delivered, what
+// awaits an ack, what is due again, and the pull requests waiting (or,
+// for a push consumer, its deliver subject's flow: push.go). Every method
+// runs on the engine's goroutine.
 type consumer struct {
 	name    string
 	stream  *stream
@@ -21,6 +22,10 @@ type consumer struct {
 	waiting []*pullWait
 	active  time.Time // last pull request or ack (inactive threshold)
 	dirty   bool
+
+	conn Conn       // for a push consumer's interest check
+	push *pushState // push consumers only, made on first use (push.go)
+	pend pendCache  // num_pending (pending.go)
 }
 
 // consumerState is what survives a restart (state.json).
@@ -107,8 +112,8 @@ func (c *ConsumerConfig) check() *APIError {
 	if c.FilterSubject != "" && len(c.FilterSubjects) > 0 {
 		return errConsumerDupFilters
 	}
-	if c.DeliverSubject != "" {
-		return errConsumerPushUnsupported
+	if ae := c.checkMode(); ae != nil {
+		return ae
 	}
 	switch c.AckPolicy {
 	case "none", "all", "explicit":
@@ -155,11 +160,8 @@ func (c *consumer) start() {
 			next = best
 		}
 	case "last_per_subject":
-		c.state.LastPer = c.lastPerSubject()
 		next = st.LastSeq + 1
-		if len(c.state.LastPer) > 0 {
-			next = c.state.LastPer[0]
-		}
+		c.state.LastPer = c.lastPerSubject()
 	case "by_start_sequence":
 		next = c.cfg.OptStartSeq
 	case "by_start_time":
@@ -175,6 +177,9 @@ func (c *consumer) start() {
 		}
 	}
 	c.state.NextSeq = next
+	if len(c.state.LastPer) > 0 {
+		next = c.state.LastPer[0]
+	}
 	if next > 0 {
 		c.state.AckFloor.Stream = next - 1
 		c.state.Delivered.Stream = next - 1
@@ -185,12 +190,10 @@ func (c *consumer) start() {
 // nextMsg finds the next new message for this consumer, or nil.
 func (c *consumer) nextMsg() *store.Msg {
 	for len(c.state.LastPer) > 0 {
-		if seq := c.state.LastPer[0]; seq >= c.state.NextSeq {
-			if m, err := c.stream.st.Load(seq); err == nil {
-				return m
-			}
+		if m, err := c.stream.st.Load(c.state.LastPer[0]); err == nil {
+			return m
 		}
-		c.state.LastPer = c.state.LastPer[1:] // delivered, or gone since
+		c.state.LastPer = c.state.LastPer[1:] // removed since the start
 	}
 	var best *store.Msg
 	for _, f := range c.filters() {
@@ -202,36 +205,6 @@ func (c *consumer) nextMsg() *store.Msg {
 	return best
 }
 
-// numPending counts the messages not yet delivered.
-func (c *consumer) numPending() uint64 {
-	if n, ok := c.numPendingFast(); ok {
-		return n
-	}
-	var n uint64
-	seq := c.state.NextSeq
-	if k := len(c.state.LastPer); k > 0 {
-		for _, s := range c.state.LastPer {
-			if s >= seq {
-				n++
-			}
-		}
-		seq = max(seq, c.state.LastPer[k-1]+1)
-	}
-	for {
-		var best *store.Msg
-		for _, f := range c.filters() {
-			if m, err := c.stream.st.Next(seq, f); err == nil && (best == nil || m.Seq < best.Seq) {
-				best = m
-			}
-		}
-		if best == nil {
-			return n
-		}
-		n++
-		seq = best.Seq + 1
-	}
-}
-
 func (c *consumer) info(typ string) *ConsumerInfo {
 	ci := &ConsumerInfo{
 		Type: typ, Stream: c.stream.cfg.Name, Name: c.name, Created: c.created, Config: c.cfg,
@@ -239,6 +212,8 @@ func (c *consumer) info(typ string) *ConsumerInfo {
 		NumAckPending: len(c.state.Pending), NumWaiting: len(c.waiting),
 		NumPending: c.numPending(), TS: time.Now().UTC(),
 	}
+	c.pushInfo(ci)
+	c.pauseInfo(ci)
 	for _, p := range c.state.Pending {
 		if p.Count > 1 {
 			ci.NumRedelivered++
@@ -256,7 +231,10 @@ type output struct {
 // deliver hands out messages to waiting pull requests while there are
 // both, appending the deliveries to out.
 func (c *consumer) deliver(now time.Time, out []output) []output {
-	for len(c.waiting) > 0 {
+	if c.cfg.DeliverSubject != "" {
+		return c.deliverPush(now, out)
+	}
+	for len(c.waiting) > 0 && !c.paused(now) {
 		if c.cfg.AckPolicy != "none" && c.cfg.MaxAckPending > 0 && c.unacked() >= c.cfg.MaxAckPending {
 			break
 		}
@@ -270,31 +248,8 @@ func (c *consumer) deliver(now time.Time, out []output) []output {
 			c.waiting = c.waiting[1:]
 			continue
 		}
-		p := c.state.Pending[m.Seq]
-		if !redelivery {
-			c.state.NextSeq = m.Seq + 1
-			c.state.Delivered.Stream = m.Seq
-			p = &pending{}
-		}
-		c.state.Delivered.Consumer++
-		t := now.UTC()
-		c.state.Delivered.Last = &t
-		p.CSeq = c.state.Delivered.Consumer
-		p.Count++
-		p.Due = now.Add(c.ackWait(p.Count)).UnixNano()
-		p.Sent = now.UnixNano()
-		if c.cfg.AckPolicy == "none" {
-			c.state.AckFloor = SequenceInfo{Consumer: p.CSeq, Stream: m.Seq, Last: &t}
-		} else {
-			c.state.Pending[m.Seq] = p
-		}
-		c.dirty = true
-		reply := ackReply(c.stream.cfg.Name, c.name, p.Count, m.Seq, p.CSeq, m.Time, c.numPendingCheap())
-		hdr := m.Hdr
-		if c.cfg.HeadersOnly {
-			hdr = nil
-		}
-		out = append(out, output{subject: m.Subject, deliverTo: w.reply, reply: reply, hdr: hdr, data: m.Data})
+		reply, hdr, data := c.sent(m, redelivery, now)
+		out = append(out, output{subject: m.Subject, deliverTo: w.reply, reply: reply, hdr: hdr, data: data})
 		w.left--
 		w.delivered++
 		w.lastSent = now
@@ -322,18 +277,41 @@ func (c *consumer) deliver(now time.Time, out []output) []output {
 	return out
 }
 
-// numPendingCheap is the pending count in a delivery's ack subject:
-// exact only for an unfiltered consumer, else 0 (nats.go only shows it).
-func (c *consumer) numPendingCheap() uint64 {
-	if len(c.filters()) == 1 && matchAny(c.filters()[0]) {
-		if last := c.stream.st.State().LastSeq; last >= c.state.NextSeq {
-			return last - c.state.NextSeq + 1
-		}
+// sent records the delivery of m (a redelivery, or the next new
+// message) and returns its ack reply subject and what goes out: the
+// message's headers and data, or with headers_only its headers with
+// Nats-Msg-Size and no data (nats-server's convertToHeadersOnly).
+func (c *consumer) sent(m *store.Msg, redelivery bool, now time.Time) (reply string, hdr, data []byte) {
+	p := c.state.Pending[m.Seq]
+	if !redelivery || p == nil {
+		c.advance(m.Seq)
+		p = &pending{}
 	}
-	return 0
+	c.state.Delivered.Consumer++
+	t := now.UTC()
+	c.state.Delivered.Last = &t
+	p.CSeq = c.state.Delivered.Consumer
+	p.Count++
+	p.Due = now.Add(c.ackWait(p.Count)).UnixNano()
+	p.Sent = now.UnixNano()
+	if c.cfg.AckPolicy == "none" {
+		c.state.AckFloor = SequenceInfo{Consumer: p.CSeq, Stream: m.Seq, Last: &t}
+	} else {
+		c.state.Pending[m.Seq] = p
+	}
+	c.dirty = true
+	reply = c.ackReply(p.Count, m.Seq, p.CSeq, m.Time, c.numPending())
+	if c.cfg.HeadersOnly {
+		return reply, headersOnly(m.Hdr, len(m.Data)), nil
+	}
+	return reply, m.Hdr, m.Data
 }
 
-func matchAny(f string) bool { return f == "" || f == ">" }
+// ackReply is a delivery's reply subject,
+// $JS.ACK.<stream>.<consumer>.<count>.<sseq>.<cseq>.<ts>.<pending>.
+func (c *consumer) ackReply(count, sseq, cseq uint64, ts int64, pending uint64) string {
+	return ackReply(c.stream.cfg.Name, c.name, count, sseq, cseq, ts, pending)
+}
 
 func (c *consumer) unacked() int { return len(c.state.Pending) }
 
@@ -431,6 +409,9 @@ func (c *consumer) moveFloor() {
 // tick queues due redeliveries, ends expired pull requests and sends
 // idle heartbeats.
 func (c *consumer) tick(now time.Time, out []output) []output {
+	if c.cfg.DeliverSubject != "" {
+		out = c.tickPush(now, out)
+	}
 	var due []uint64
 	for seq, p := range c.state.Pending {
 		if p.Due != 0 && p.Due <= now.UnixNano() {

@@ -1,7 +1,6 @@
 package jetstream
 
 import (
-	"sort"
 	"strings"
 )
 
@@ -73,21 +72,4 @@ func subsetOf(a, b string) bool {
 		}
 	}
 	return len(ta) == len(tb)
-}
-
-// lastPerSubject lists, in order, the sequence of the last message of
-// each subject the consumer's filters match.
-func (c *consumer) lastPerSubject() []uint64 {
-	seen := map[uint64]bool{}
-	var seqs []uint64
-	for _, f := range c.filters() {
-		for subj := range c.stream.st.Subjects(f) {
-			if m, err := c.stream.st.Last(subj); err == nil && !seen[m.Seq] {
-				seen[m.Seq] = true
-				seqs = append(seqs, m.Seq)
-			}
-		}
-	}
-	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
-	return seqs
 }

@@ -25,6 +25,10 @@ type Conn interface {
 	// Publish sends a message; deliverTo, when set, is the subject
 	// subscriptions are matched on while they see subject.
 	Publish(subject, deliverTo, reply string, hdr, data []byte)
+	// HasInterest reports whether any subscription in the account (on this
+	// broker or, through routes and leaves, elsewhere) matches subject: a
+	// push consumer's deliver subject, an advisory. It must not block.
+	HasInterest(subject string) bool
 }
 
 // Config is the JetStream configuration (nats-server's jetstream block).
@@ -98,6 +102,7 @@ func (e *Engine) Handle(sub int, subject, reply string, hdr, data []byte) {
 const (
 	subAPI = -1
 	subAck = -2
+	subFC  = -3 // flow control answers of push consumers (push.go)
 )
 
 // Start recovers the stored streams, subscribes and starts the goroutine.
@@ -118,8 +123,12 @@ func (e *Engine) Start(conn Conn) error {
 	if err != nil {
 		return err
 	}
+	fc, err := conn.Subscribe(fcPrefix + ">")
+	if err != nil {
+		return err
+	}
 	e.wg.Add(1)
-	go e.run(api, ack)
+	go e.run(api, ack, fc)
 	e.log.Info("JetStream ready", zap.Int("streams", len(e.streams)))
 	return nil
 }
@@ -133,7 +142,7 @@ func (e *Engine) Close() {
 	e.wg.Wait()
 }
 
-func (e *Engine) run(apiSub, ackSub int) {
+func (e *Engine) run(apiSub, ackSub, fcSub int) {
 	defer e.wg.Done()
 	tick := time.NewTicker(e.cfg.TickInterval)
 	defer tick.Stop()
@@ -156,6 +165,8 @@ func (e *Engine) run(apiSub, ackSub int) {
 					e.handleAPI(m, now)
 				case ackSub:
 					e.handleAck(m, now)
+				case fcSub:
+					e.handleFlowControl(m, now)
 				default:
 					if s := e.bySub[m.sub]; s != nil {
 						e.handlePublish(s, m, now)

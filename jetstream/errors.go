@@ -66,5 +66,19 @@ var (
 	errConsumerDupFilters        = apiErr(400, 10136, "consumer cannot have both FilterSubject and FilterSubjects specified")
 	errConsumerDurableSubj       = apiErr(400, 10017, "consumer name in subject does not match durable name in request")
 	errConsumerMaxDeliverBackoff = apiErr(400, 10116, "max deliver is required to be > length of backoff values")
-	errConsumerPushUnsupported   = apiErr(500, 10012, "push consumers (deliver_subject) are not supported by Murmur yet")
+)
+
+// Push and pull mode rules (push.go) and pause (pause.go).
+var (
+	errConsumerDeliverWildcards  = apiErr(400, 10079, "consumer deliver subject has wildcards")
+	errConsumerPushMaxWaiting    = apiErr(400, 10080, "consumer in push mode can not set max waiting")
+	errConsumerDeliverCycle      = apiErr(400, 10081, "consumer deliver subject forms a cycle")
+	errConsumerMaxPendingAckNone = apiErr(400, 10082, "consumer requires ack policy for max ack pending")
+	errConsumerSmallHeartbeat    = apiErr(400, 10083, "consumer idle heartbeat needs to be >= 100ms")
+	errConsumerPullRateLimit     = apiErr(400, 10086, "consumer in pull mode can not have rate limit set")
+	errConsumerHBRequiresPush    = apiErr(400, 10088, "consumer idle heartbeat requires a push based consumer")
+	errConsumerFCRequiresPush    = apiErr(400, 10089, "consumer flow control requires a push based consumer")
+	errConsumerFCNeedsHeartbeat  = apiErr(400, 10108, "consumer with flow control also needs heartbeats")
+	errConsumerBadDeliverSubject = apiErr(400, 10112, "invalid push consumer deliver subject")
+	errConsumerStoreFailed       = apiErr(500, 10104, "error creating store for consumer: {err}")
 )

@@ -11,6 +11,7 @@ type fakeConn struct{ next int }
 func (f *fakeConn) Subscribe(string) (int, error)                  { f.next++; return f.next, nil }
 func (f *fakeConn) Unsubscribe(int)                                {}
 func (f *fakeConn) Publish(string, string, string, []byte, []byte) {}
+func (f *fakeConn) HasInterest(string) bool                        { return true }
 
 // FuzzAPIRequest feeds arbitrary API subjects and bodies to the request
 // decoder and handlers of a memory-only engine: an error answer, never a
@@ -25,6 +26,8 @@ func FuzzAPIRequest(f *testing.F) {
 		{"CONSUMER.MSG.NEXT.S.c", `{"batch":2,"no_wait":true}`},
 		{"STREAM.NAMES", `{"offset":-1}`},
 		{"DIRECT.GET.S.s.a", ``},
+		{"CONSUMER.CREATE.S.p", `{"stream_name":"S","config":{"name":"p","deliver_subject":"d.p","flow_control":true,"idle_heartbeat":100000000,"rate_limit_bps":800,"replay_policy":"original","headers_only":true,"deliver_policy":"last_per_subject"}}`},
+		{"CONSUMER.PAUSE.S.p", `{"pause_until":"2099-01-01T00:00:00Z"}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.op, s.body)

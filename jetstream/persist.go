@@ -127,7 +127,7 @@ func (e *Engine) recoverConsumers(s *stream) {
 		if err := readJSON(filepath.Join(dir, "meta.json"), &meta); err != nil {
 			continue
 		}
-		c := &consumer{name: meta.Name, stream: s, cfg: meta.Config, created: meta.Created, dir: dir, active: time.Now()}
+		c := &consumer{name: meta.Name, stream: s, cfg: meta.Config, created: meta.Created, dir: dir, active: time.Now(), conn: e.conn}
 		if err := readJSON(filepath.Join(dir, "state.json"), &c.state); err != nil {
 			c.start()
 		}

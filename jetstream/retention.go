@@ -286,3 +286,6 @@ func (s *stream) pruneExhausted() {
 		}
 	}
 }
+
+// matchAny reports whether a consumer filter takes every subject.
+func matchAny(f string) bool { return f == "" || f == ">" }

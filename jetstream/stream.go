@@ -330,6 +330,7 @@ func (s *stream) purge(subject string, upto, keep uint64, acct *accountUsage) (u
 	before := s.st.State().Bytes
 	n, err := s.st.Purge(subject, upto, keep)
 	acct.add(s.cfg.Storage, int64(s.st.State().Bytes)-int64(before))
+	s.purgedForPending()
 	return n, err
 }
 
@@ -337,6 +338,9 @@ func (s *stream) remove(seq uint64, acct *accountUsage) (bool, error) {
 	before := s.st.State().Bytes
 	ok, err := s.st.Remove(seq)
 	acct.add(s.cfg.Storage, int64(s.st.State().Bytes)-int64(before))
+	if ok {
+		s.removedForPending(seq)
+	}
 	return ok, err
 }
 
