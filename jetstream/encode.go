@@ -19,6 +19,10 @@ func appendPubAck(b []byte, a *PubAck) []byte {
 	if a.Duplicate {
 		b = append(b, `,"duplicate":true`...)
 	}
+	if a.Domain != "" {
+		b = append(b, `,"domain":`...)
+		b = appendJSONString(b, a.Domain)
+	}
 	return append(b, '}')
 }
 
