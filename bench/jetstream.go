@@ -91,6 +91,21 @@ func startJS(ctx context.Context, env *Env, dir string) (*Broker, error) {
 	return env.Start(ctx, "-js", "-sd", dir)
 }
 
+// startFreshJS starts the side under test with JetStream on a fresh store
+// directory, which cleanup removes.
+func startFreshJS(ctx context.Context, env *Env) (*Broker, func(), error) {
+	dir, cleanup, err := freshStoreDir(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := startJS(ctx, env, dir)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return b, cleanup, nil
+}
+
 func freshStoreDir(env *Env) (string, func(), error) {
 	dir, err := os.MkdirTemp(env.launcher.LogDir, "js-")
 	if err != nil {
@@ -184,15 +199,11 @@ type jsPub struct {
 }
 
 func (w jsPub) run(ctx context.Context, env *Env) (Result, error) {
-	dir, cleanup, err := freshStoreDir(env)
+	b, cleanup, err := startFreshJS(ctx, env)
 	if err != nil {
 		return Result{}, err
 	}
 	defer cleanup()
-	b, err := startJS(ctx, env, dir)
-	if err != nil {
-		return Result{}, err
-	}
 	n := env.scaled(w.count, 1000)
 	args := []string{"pub", w.mode, jsSubject, "--create", "--storage", w.storage, "--msgs", strconv.Itoa(n), "--size", "128B"}
 	if w.mode == "async" {
@@ -216,15 +227,11 @@ type jsConsume struct {
 }
 
 func (w jsConsume) run(ctx context.Context, env *Env) (Result, error) {
-	dir, cleanup, err := freshStoreDir(env)
+	b, cleanup, err := startFreshJS(ctx, env)
 	if err != nil {
 		return Result{}, err
 	}
 	defer cleanup()
-	b, err := startJS(ctx, env, dir)
-	if err != nil {
-		return Result{}, err
-	}
 	n := env.scaled(w.count, 1000)
 	if _, err := benchJS(ctx, b.URL, "pub", "async", jsSubject, "--create", "--storage", w.storage,
 		"--msgs", strconv.Itoa(n), "--size", "128B", "--batch", "1000"); err != nil {

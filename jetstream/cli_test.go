@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,22 +18,9 @@ import (
 // returns its client URL.
 func startBrokerJS(t *testing.T) string {
 	t.Helper()
-	port := testutil.FreePort(t)
-	var log testutil.SyncBuffer
-	cmd := exec.Command(testutil.BrokerBinary(t), "-a", "127.0.0.1", "-p", fmt.Sprint(port), "-m", "-1", "-js", "-sd", t.TempDir())
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("--- broker log ---\n%s", log.String())
-		}
-	})
-	testutil.Eventually(t, 10*time.Second, "broker logs JetStream", func() bool { return strings.Contains(log.String(), "JetStream enabled") })
-	return fmt.Sprintf("nats://127.0.0.1:%d", port)
+	p := testutil.StartBroker(t, "js", "-js", "-sd", t.TempDir())
+	testutil.Eventually(t, 10*time.Second, "broker logs JetStream", func() bool { return p.Logged("JetStream enabled") })
+	return p.URL()
 }
 
 // TestCLIKeyValueAndObjects runs the nats CLI against the broker process:

@@ -300,17 +300,11 @@ func (c *consumer) sent(m *store.Msg, redelivery bool, now time.Time) (reply str
 		c.state.Pending[m.Seq] = p
 	}
 	c.dirty = true
-	reply = c.ackReply(p.Count, m.Seq, p.CSeq, m.Time, c.numPending())
+	reply = ackReply(c.stream.cfg.Name, c.name, p.Count, m.Seq, p.CSeq, m.Time, c.numPending())
 	if c.cfg.HeadersOnly {
-		return reply, headersOnly(m.Hdr, len(m.Data)), nil
+		return reply, appendHeaders(m.Hdr, "Nats-Msg-Size", itoa(len(m.Data))), nil
 	}
 	return reply, m.Hdr, m.Data
-}
-
-// ackReply is a delivery's reply subject,
-// $JS.ACK.<stream>.<consumer>.<count>.<sseq>.<cseq>.<ts>.<pending>.
-func (c *consumer) ackReply(count, sseq, cseq uint64, ts int64, pending uint64) string {
-	return ackReply(c.stream.cfg.Name, c.name, count, sseq, cseq, ts, pending)
 }
 
 func (c *consumer) unacked() int { return len(c.state.Pending) }

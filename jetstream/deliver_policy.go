@@ -1,8 +1,6 @@
 package jetstream
 
-import (
-	"strings"
-)
+import "github.com/murmurmq/murmur/pubsub"
 
 var (
 	errConsumerInvalidPolicy     = apiErr(400, 10094, "{err}")
@@ -14,7 +12,7 @@ var (
 func (c *ConsumerConfig) checkDeliverPolicy() *APIError {
 	for i, a := range c.FilterSubjects {
 		for j, b := range c.FilterSubjects {
-			if i != j && subsetOf(a, b) {
+			if i != j && pubsub.SubjectIsSubset(a, b) {
 				return errConsumerOverlappingFilter
 			}
 		}
@@ -54,22 +52,4 @@ func (c *ConsumerConfig) checkDeliverPolicy() *APIError {
 		}
 	}
 	return nil
-}
-
-// subsetOf reports whether every subject filter a matches is matched by
-// filter b too (nats-server's subjectIsSubsetMatch).
-func subsetOf(a, b string) bool {
-	ta, tb := strings.Split(a, "."), strings.Split(b, ".")
-	for i, t := range tb {
-		if t == ">" {
-			return i < len(ta)
-		}
-		if i >= len(ta) || ta[i] == ">" {
-			return false
-		}
-		if t != "*" && ta[i] != t {
-			return false
-		}
-	}
-	return len(ta) == len(tb)
 }

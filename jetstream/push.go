@@ -271,16 +271,3 @@ func (c *consumer) pushInfo(ci *ConsumerInfo) {
 		ci.PushBound = c.conn.HasInterest(c.cfg.DeliverSubject)
 	}
 }
-
-// headersOnly is a headers_only delivery's header block: the stored
-// headers (or a bare NATS/1.0) with Nats-Msg-Size, the data's length.
-func headersOnly(hdr []byte, size int) []byte {
-	var b strings.Builder
-	if h := strings.TrimSuffix(string(hdr), "\r\n"); strings.HasSuffix(h, "\r\n") {
-		b.WriteString(h) // the stored block without its closing empty line
-	} else {
-		b.WriteString("NATS/1.0\r\n")
-	}
-	b.WriteString("Nats-Msg-Size: " + itoa(size) + "\r\n\r\n")
-	return []byte(b.String())
-}

@@ -1,7 +1,6 @@
 package jetstream
 
 import (
-	"strings"
 	"time"
 
 	"github.com/murmurmq/murmur/pubsub"
@@ -76,23 +75,16 @@ func (s *stream) republish(seq uint64, subject string, hdr, data []byte, ts time
 	if !ok || !pubsub.ValidLiteralSubject(dest) {
 		return out
 	}
-	var b strings.Builder
-	if len(hdr) > 0 {
-		b.WriteString(strings.TrimSuffix(string(hdr), "\r\n"))
-	} else {
-		b.WriteString("NATS/1.0\r\n")
+	kv := []string{
+		"Nats-Stream", s.cfg.Name,
+		"Nats-Subject", subject,
+		"Nats-Sequence", itoa(seq),
+		"Nats-Time-Stamp", ts.UTC().Format(time.RFC3339Nano),
+		"Nats-Last-Sequence", itoa(last),
 	}
-	b.WriteString("Nats-Stream: " + s.cfg.Name + "\r\n")
-	b.WriteString("Nats-Subject: " + subject + "\r\n")
-	b.WriteString("Nats-Sequence: " + itoa(seq) + "\r\n")
-	b.WriteString("Nats-Time-Stamp: " + ts.UTC().Format(time.RFC3339Nano) + "\r\n")
-	b.WriteString("Nats-Last-Sequence: " + itoa(last) + "\r\n")
-	var body []byte
+	body := data
 	if s.cfg.RePublish.HeadersOnly {
-		b.WriteString("Nats-Msg-Size: " + itoa(len(data)) + "\r\n")
-	} else {
-		body = data
+		kv, body = append(kv, "Nats-Msg-Size", itoa(len(data))), nil
 	}
-	b.WriteString("\r\n")
-	return append(out, output{subject: dest, hdr: []byte(b.String()), data: body})
+	return append(out, output{subject: dest, hdr: appendHeaders(hdr, kv...), data: body})
 }

@@ -201,6 +201,13 @@ func StartQUICProc(t testing.TB, name string, extra ...string) *Proc {
 	return p
 }
 
+// StartBroker starts an unclustered broker process named name with extra
+// flags, waits until it accepts clients, and kills it at cleanup.
+func StartBroker(t testing.TB, name string, extra ...string) *Proc {
+	t.Helper()
+	return startProc(t, name, extra...)
+}
+
 // startProc runs the broker binary on a free client port with args added,
 // and waits until it accepts TCP clients.
 func startProc(t testing.TB, name string, args ...string) *Proc {
