@@ -23,9 +23,10 @@ type consumer struct {
 	active  time.Time // last pull request or ack (inactive threshold)
 	dirty   bool
 
-	conn Conn       // for a push consumer's interest check
-	push *pushState // push consumers only, made on first use (push.go)
-	pend pendCache  // num_pending (pending.go)
+	conn   Conn        // for a push consumer's interest check
+	push   *pushState  // push consumers only, made on first use (push.go)
+	replay replayClock // replay_policy original (replay.go)
+	pend   pendCache   // num_pending (pending.go)
 }
 
 // consumerState is what survives a restart (state.json).
@@ -234,6 +235,7 @@ func (c *consumer) deliver(now time.Time, out []output) []output {
 	if c.cfg.DeliverSubject != "" {
 		return c.deliverPush(now, out)
 	}
+	paced := false // replay original holds the next message back
 	for len(c.waiting) > 0 && !c.paused(now) {
 		if c.cfg.AckPolicy != "none" && c.cfg.MaxAckPending > 0 && c.unacked() >= c.cfg.MaxAckPending {
 			break
@@ -241,6 +243,11 @@ func (c *consumer) deliver(now time.Time, out []output) []output {
 		m, redelivery := c.pick()
 		if m == nil {
 			break
+		}
+		if !c.replay.due(c, m, redelivery, now) {
+			c.unpick(m, redelivery)
+			paced = true
+			break // tick delivers it when its time comes
 		}
 		w := c.waiting[0]
 		if w.maxBytes > 0 && len(m.Hdr)+len(m.Data)+len(m.Subject) > w.maxBytes {
@@ -250,6 +257,7 @@ func (c *consumer) deliver(now time.Time, out []output) []output {
 		}
 		reply, hdr, data := c.sent(m, redelivery, now)
 		out = append(out, output{subject: m.Subject, deliverTo: w.reply, reply: reply, hdr: hdr, data: data})
+		c.replay.sent(m, redelivery, now)
 		w.left--
 		w.delivered++
 		w.lastSent = now
@@ -260,10 +268,11 @@ func (c *consumer) deliver(now time.Time, out []output) []output {
 			c.waiting = c.waiting[1:]
 		}
 	}
-	// A no-wait request that found nothing more ends now.
+	// A no-wait request that found nothing more ends now; one that waits
+	// for a paced message goes on waiting, as from nats-server.
 	kept := c.waiting[:0]
 	for _, w := range c.waiting {
-		if w.noWait {
+		if w.noWait && !paced {
 			if w.delivered == 0 {
 				out = append(out, output{subject: w.reply, hdr: statusMsg(404, "No Messages")})
 			} else {

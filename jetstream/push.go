@@ -60,11 +60,6 @@ type pushState struct {
 	// Rate limit: tokens are bytes, refilled at rate_limit_bps/8 a second.
 	tokens   float64
 	refilled time.Time
-
-	// Replay original: the stored time and the send time of the last new
-	// message sent.
-	lastTs   int64
-	lastWall time.Time
 }
 
 func (c *consumer) pushState(now time.Time) *pushState {
@@ -171,9 +166,7 @@ func (c *consumer) deliverPush(now time.Time, out []output) []output {
 		if c.cfg.RateLimit > 0 {
 			ps.tokens -= float64(size)
 		}
-		if !redelivery {
-			ps.lastTs, ps.lastWall = m.Time, now
-		}
+		c.replay.sent(m, redelivery, now)
 		if ps.maxpb > 0 {
 			ps.pbytes += size
 			out = c.flowControl(size, out)
@@ -192,12 +185,7 @@ func (ps *pushState) admit(c *consumer, m *store.Msg, redelivery bool, now time.
 			return false
 		}
 	}
-	if c.cfg.ReplayPolicy == "original" && !redelivery && ps.lastTs != 0 && m.Time > ps.lastTs {
-		if now.Before(ps.lastWall.Add(time.Duration(m.Time - ps.lastTs))) {
-			return false
-		}
-	}
-	return true
+	return c.replay.due(c, m, redelivery, now)
 }
 
 // unpick puts back a message pick returned but deliverPush did not send.
