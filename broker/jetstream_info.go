@@ -26,3 +26,20 @@ func (c *InternalClient) HasInterest(subject string) bool {
 	r := c.acc.mux.Match([]byte(subject))
 	return len(r.Plain) > 0 || len(r.Queues) > 0
 }
+
+// HasQueueInterest is HasInterest narrowed as nats-server narrows a push
+// consumer's interest (registerNotification with its deliver_group):
+// with queue "", plain subscriptions only; else members of that queue
+// group only.
+func (c *InternalClient) HasQueueInterest(subject, queue string) bool {
+	r := c.acc.mux.Match([]byte(subject))
+	if queue == "" {
+		return len(r.Plain) > 0
+	}
+	for _, g := range r.Queues {
+		if g.Name == queue {
+			return true
+		}
+	}
+	return false
+}

@@ -131,3 +131,12 @@ func (c selfConn) PublishEach(n int, msg func(i int) (subject, deliverTo, reply 
 		c.Conn.Publish(msg(i))
 	}
 }
+
+// HasQueueInterest passes the wrapped connection's narrower interest check
+// through (push.go's queueInterest), or falls back to HasInterest.
+func (c selfConn) HasQueueInterest(subject, queue string) bool {
+	if q, ok := c.Conn.(queueInterest); ok {
+		return q.HasQueueInterest(subject, queue)
+	}
+	return c.Conn.HasInterest(subject)
+}

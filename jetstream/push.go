@@ -138,7 +138,7 @@ func (e *Engine) startPush(reply string, resp any, now time.Time) any {
 // subject.
 func (c *consumer) deliverPush(now time.Time, out []output) []output {
 	ps := c.pushState(now)
-	ps.active = c.conn != nil && c.conn.HasInterest(c.cfg.DeliverSubject)
+	ps.active = c.bound()
 	if !ps.active || c.paused(now) {
 		return out
 	}
@@ -237,7 +237,7 @@ func (e *Engine) handleFlowControl(m *inMsg, now time.Time) {
 // consumer without it is inactive) and sends idle heartbeats.
 func (c *consumer) tickPush(now time.Time, out []output) []output {
 	ps := c.pushState(now)
-	ps.active = c.conn != nil && c.conn.HasInterest(c.cfg.DeliverSubject)
+	ps.active = c.bound()
 	if !ps.active {
 		return out
 	}
@@ -255,7 +255,27 @@ func (c *consumer) tickPush(now time.Time, out []output) []output {
 
 // pushInfo fills push_bound: the deliver subject has a subscriber.
 func (c *consumer) pushInfo(ci *ConsumerInfo) {
-	if c.cfg.DeliverSubject != "" && c.conn != nil {
-		ci.PushBound = c.conn.HasInterest(c.cfg.DeliverSubject)
+	if c.cfg.DeliverSubject != "" {
+		ci.PushBound = c.bound()
 	}
+}
+
+// queueInterest is the narrower interest check a Conn may offer
+// (broker.InternalClient does).
+type queueInterest interface {
+	HasQueueInterest(subject, queue string) bool
+}
+
+// bound reports whether the deliver subject has interest a push consumer
+// delivers to: with a Conn that tells queue groups apart, members of its
+// deliver_group, or plain subscribers when it has none (as nats-server's);
+// else any subscriber.
+func (c *consumer) bound() bool {
+	if c.conn == nil {
+		return false
+	}
+	if q, ok := c.conn.(queueInterest); ok {
+		return q.HasQueueInterest(c.cfg.DeliverSubject, c.cfg.DeliverGroup)
+	}
+	return c.conn.HasInterest(c.cfg.DeliverSubject)
 }
