@@ -26,7 +26,9 @@ type consumer struct {
 	conn   Conn        // for a push consumer's interest check
 	push   *pushState  // push consumers only, made on first use (push.go)
 	replay replayClock // replay_policy original (replay.go)
-	pend   pendCache   // num_pending (pending.go)
+	// resumeAdvice: a pause advisory is due when the pause runs out.
+	resumeAdvice bool
+	pend         pendCache // num_pending (pending.go)
 }
 
 // consumerState is what survives a restart (state.json).

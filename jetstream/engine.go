@@ -178,6 +178,7 @@ func (e *Engine) run(apiSub, ackSub, fcSub int) {
 				s.expire(now, &e.usage)
 				s.sweepHead(&e.usage)
 				for _, c := range s.consumers {
+					e.tickPause(c, now)
 					e.out = c.tick(now, e.out)
 				}
 				e.expireConsumers(s, now)
@@ -277,6 +278,7 @@ func (e *Engine) handleAck(m *inMsg, now time.Time) {
 	}
 	floor := c.state.AckFloor.Stream
 	e.sampleAck(c, seq, kind, now)
+	e.adviseAck(c, kind, arg, seq, parseUint(t[6]), parseUint(t[4]))
 	c.ack(seq, kind, delay, now)
 	s.afterAck(c, seq, floor, kind, &e.usage)
 	if m.reply != "" {

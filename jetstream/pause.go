@@ -44,6 +44,10 @@ func (e *Engine) pauseConsumer(streamName, name string, body []byte, now time.Ti
 		return ae
 	}
 	until := req.PauseUntil.UTC()
+	var old time.Time
+	if c.cfg.PauseUntil != nil {
+		old = *c.cfg.PauseUntil
+	}
 	if until.IsZero() {
 		c.cfg.PauseUntil = nil
 	} else {
@@ -51,6 +55,9 @@ func (e *Engine) pauseConsumer(streamName, name string, body []byte, now time.Ti
 	}
 	if err := saveConsumerMeta(c); err != nil {
 		return errConsumerStoreFailed.with("err", err.Error())
+	}
+	if !old.Equal(until) {
+		e.advisePause(c, now) // as nats-server: only when it changed
 	}
 	resp := pauseResponse{Type: typeConsumerPause, PauseUntil: until}
 	if c.paused(now) {
