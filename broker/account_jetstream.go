@@ -1,9 +1,13 @@
 package broker
 
-// JetStreamClaims are the JetStream limits of an account JWT (the
-// claims' global jetstream limits; tiers are not read), for the
+import "github.com/nats-io/jwt/v2"
+
+// JetStreamClaims are the JetStream limits of an account JWT (its one
+// set, or else tier R1's: every stream here has one replica), for the
 // JetStream runner to enable and limit the account as nats-server does.
 type JetStreamClaims struct {
+	// Tier is "R1" when the limits are that tier's, "" for the one set.
+	Tier string
 	// Enabled is set when the claims give the account memory or disk
 	// storage (nats-server's IsJSEnabled).
 	Enabled                         bool
@@ -26,8 +30,12 @@ func (s *Server) AccountJetStream(name string) (JetStreamClaims, bool) {
 	if ac == nil {
 		return JetStreamClaims{}, false
 	}
-	l := ac.Limits.JetStreamLimits
+	l, tier := ac.Limits.JetStreamLimits, ""
+	if r1, ok := ac.Limits.JetStreamTieredLimits["R1"]; ok && l == (jwt.JetStreamLimits{}) {
+		l, tier = r1, "R1"
+	}
 	return JetStreamClaims{
+		Tier:      tier,
 		Enabled:   ac.Limits.IsJSEnabled(),
 		MaxMemory: l.MemoryStorage, MaxStore: l.DiskStorage,
 		MaxStreams: l.Streams, MaxConsumers: l.Consumer, MaxAckPending: l.MaxAckPending,

@@ -207,6 +207,9 @@ type AccountLimits struct {
 	MemoryMaxStream  int64 `json:"memory_max_stream_bytes"`
 	StoreMaxStream   int64 `json:"storage_max_stream_bytes"`
 	MaxBytesRequired bool  `json:"max_bytes_required"`
+	// Tier names the JWT tier these limits come from ("" for an account's
+	// one set); the account info then reports them under tiers (tiers.go).
+	Tier string `json:"-"`
 }
 
 // APIStats counts API requests.
@@ -218,16 +221,17 @@ type APIStats struct {
 
 // AccountInfo answers $JS.API.INFO.
 type AccountInfo struct {
-	Type      string        `json:"type"`
-	Memory    uint64        `json:"memory"`
-	Store     uint64        `json:"storage"`
-	ResMemory uint64        `json:"reserved_memory"`
-	ResStore  uint64        `json:"reserved_storage"`
-	Streams   int           `json:"streams"`
-	Consumers int           `json:"consumers"`
-	Limits    AccountLimits `json:"limits"`
-	Domain    string        `json:"domain,omitempty"`
-	API       APIStats      `json:"api"`
+	Type      string          `json:"type"`
+	Memory    uint64          `json:"memory"`
+	Store     uint64          `json:"storage"`
+	ResMemory uint64          `json:"reserved_memory"`
+	ResStore  uint64          `json:"reserved_storage"`
+	Streams   int             `json:"streams"`
+	Consumers int             `json:"consumers"`
+	Limits    AccountLimits   `json:"limits"`
+	Domain    string          `json:"domain,omitempty"`
+	API       APIStats        `json:"api"`
+	Tiers     map[string]Tier `json:"tiers,omitempty"`
 }
 
 // The response types nats-server puts in "type".

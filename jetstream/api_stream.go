@@ -122,6 +122,7 @@ func (e *Engine) accountInfo() any {
 	for _, s := range e.streams {
 		ai.Consumers += len(s.consumers)
 	}
+	e.tierInfo(&ai)
 	return ai
 }
 

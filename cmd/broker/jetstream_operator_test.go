@@ -17,10 +17,12 @@ import (
 )
 
 // jsOperatorConf writes an operator-mode config (MEMORY resolver) with an
-// account A whose JWT grants JetStream with limits and an account B
-// whose JWT does not, and returns a %d-%d-%q template (client port, HTTP
-// port, store dir) and the creds of a user of each.
-func jsOperatorConf(t *testing.T) (tmpl string, credsA, credsB string) {
+// account A whose JWT grants JetStream with limits, an account B whose JWT
+// does not, and an account T whose JWT has only tiered limits (tier R1,
+// as `nsc edit account --js-tier 1` writes them), and returns a %d-%d-%q
+// template (client port, HTTP port, store dir) and the creds of a user of
+// each.
+func jsOperatorConf(t *testing.T) (tmpl string, credsA, credsB, credsT string) {
 	t.Helper()
 	dir := t.TempDir()
 	op, _ := nkeys.CreateOperator()
@@ -38,7 +40,7 @@ func jsOperatorConf(t *testing.T) (tmpl string, credsA, credsB string) {
 		t.Fatal(err)
 	}
 	sysJWT, _ := jwt.NewAccountClaims(sysPub).Encode(op)
-	account := func(name string, js *jwt.JetStreamLimits) (pub, tok, creds string) {
+	account := func(name string, js *jwt.JetStreamLimits, tiers jwt.JetStreamTieredLimits) (pub, tok, creds string) {
 		kp, _ := nkeys.CreateAccount()
 		pub, _ = kp.PublicKey()
 		ac := jwt.NewAccountClaims(pub)
@@ -46,6 +48,7 @@ func jsOperatorConf(t *testing.T) (tmpl string, credsA, credsB string) {
 		if js != nil {
 			ac.Limits.JetStreamLimits = *js
 		}
+		ac.Limits.JetStreamTieredLimits = tiers
 		tok, err := ac.Encode(op)
 		if err != nil {
 			t.Fatal(err)
@@ -65,8 +68,9 @@ func jsOperatorConf(t *testing.T) (tmpl string, credsA, credsB string) {
 		}
 		return pub, tok, creds
 	}
-	aPub, aJWT, credsA := account("A", &jwt.JetStreamLimits{MemoryStorage: 1000, DiskStorage: 5000, Streams: 1, Consumer: 2, MaxAckPending: 9, MemoryMaxStreamBytes: 0, DiskMaxStreamBytes: 4000})
-	bPub, bJWT, credsB := account("B", nil)
+	aPub, aJWT, credsA := account("A", &jwt.JetStreamLimits{MemoryStorage: 1000, DiskStorage: 5000, Streams: 1, Consumer: 2, MaxAckPending: 9, MemoryMaxStreamBytes: 0, DiskMaxStreamBytes: 4000}, nil)
+	bPub, bJWT, credsB := account("B", nil, nil)
+	tPub, tJWT, credsT := account("T", nil, jwt.JetStreamTieredLimits{"R1": {MemoryStorage: 2000, DiskStorage: 8000, Streams: 1, Consumer: 3, MaxAckPending: 7}})
 	tmpl = fmt.Sprintf(`listen: 127.0.0.1:%%d
 http: 127.0.0.1:%%d
 jetstream { store_dir: %%q }
@@ -77,16 +81,17 @@ resolver_preload: {
   %s: %s
   %s: %s
   %s: %s
+  %s: %s
 }
-`, opFile, sysPub, sysPub, sysJWT, aPub, aJWT, bPub, bJWT)
-	return tmpl, credsA, credsB
+`, opFile, sysPub, sysPub, sysJWT, aPub, aJWT, bPub, bJWT, tPub, tJWT)
+	return tmpl, credsA, credsB, credsT
 }
 
 // TestJetStreamOperatorSideBySide: in operator mode the account JWT's
 // jetstream limits enable and limit an account, and an account whose JWT
 // has none answers 10039, on Murmur as on nats-server.
 func TestJetStreamOperatorSideBySide(t *testing.T) {
-	tmpl, credsA, credsB := jsOperatorConf(t)
+	tmpl, credsA, credsB, credsT := jsOperatorConf(t)
 	procs := []*jsProc{
 		startJSProc(t, testutil.BrokerBinary(t), tmpl, "--gossip_port", "0"),
 		startJSProc(t, testutil.NatsServer(t), tmpl),
@@ -98,12 +103,16 @@ func TestJetStreamOperatorSideBySide(t *testing.T) {
 		{"a", "$JS.API.STREAM.CREATE.Y", `{"name":"Y","subjects":["y"]}`},
 		{"a", "$JS.API.CONSUMER.CREATE.X.c", `{"stream_name":"X","config":{"name":"c","ack_policy":"explicit","max_ack_pending":10}}`},
 		{"a", "$JS.API.CONSUMER.CREATE.X.c", `{"stream_name":"X","config":{"name":"c","ack_policy":"explicit"}}`},
+		// T's limits are tier R1's: an R1 stream counts against them.
+		{"t", "$JS.API.STREAM.CREATE.T1", `{"name":"T1","subjects":["t1"],"max_bytes":1000}`},
+		{"t", "$JS.API.STREAM.CREATE.T2", `{"name":"T2","subjects":["t2"]}`},
+		{"t", "$JS.API.CONSUMER.CREATE.T1.c", `{"stream_name":"T1","config":{"name":"c","ack_policy":"explicit","max_ack_pending":8}}`},
 	}
 	var codes [2][]int
-	var infos [2]map[string]any
+	var infos, tinfos [2]map[string]any
 	for i, p := range procs {
 		conns := map[string]*nats.Conn{}
-		for who, creds := range map[string]string{"a": credsA, "b": credsB} {
+		for who, creds := range map[string]string{"a": credsA, "b": credsB, "t": credsT} {
 			nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", p.port), nats.UserCredentials(creds))
 			if err != nil {
 				t.Fatalf("%s: %s: %v", p.name, who, err)
@@ -116,18 +125,24 @@ func TestJetStreamOperatorSideBySide(t *testing.T) {
 			codes[i] = append(codes[i], c)
 		}
 		_, infos[i] = answer(t, conns["a"], "$JS.API.INFO", "")
+		_, tinfos[i] = answer(t, conns["t"], "$JS.API.INFO", "")
 	}
 	for i, s := range steps {
 		if codes[0][i] != codes[1][i] {
 			t.Errorf("%s %s %s: err_code %d, nats-server %d", s.who, s.subject, s.body, codes[0][i], codes[1][i])
 		}
 	}
-	if codes[1][0] != 10039 || codes[1][3] != 10027 {
+	if codes[1][0] != 10039 || codes[1][3] != 10027 || codes[1][7] != 10027 {
 		t.Errorf("nats-server's codes %v: the test's premises changed", codes[1])
 	}
 	for _, k := range []string{"limits", "streams", "consumers", "reserved_storage"} {
 		if !reflect.DeepEqual(infos[0][k], infos[1][k]) {
 			t.Errorf("A's $JS.API.INFO %s: murmur %v, nats-server %v", k, infos[0][k], infos[1][k])
+		}
+	}
+	for _, k := range []string{"limits", "streams", "consumers", "tiers"} {
+		if !reflect.DeepEqual(tinfos[0][k], tinfos[1][k]) {
+			t.Errorf("T's $JS.API.INFO %s: murmur %v, nats-server %v", k, tinfos[0][k], tinfos[1][k])
 		}
 	}
 }

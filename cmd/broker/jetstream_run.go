@@ -134,7 +134,7 @@ func claimLimits(c broker.JetStreamClaims) jetstream.AccountLimits {
 	return jetstream.AccountLimits{
 		MaxMemory: c.MaxMemory, MaxStore: c.MaxStore, MaxStreams: int(c.MaxStreams), MaxConsumers: int(c.MaxConsumers),
 		MaxAckPending: int(c.MaxAckPending), MemoryMaxStream: c.MemoryMaxStream, StoreMaxStream: c.StoreMaxStream,
-		MaxBytesRequired: c.MaxBytesRequired,
+		MaxBytesRequired: c.MaxBytesRequired, Tier: c.Tier,
 	}
 }
 

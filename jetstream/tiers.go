@@ -1,0 +1,32 @@
+package jetstream
+
+// Tiered limits: an account JWT may give its JetStream limits per replica
+// tier ("R1", "R3", ...) instead of one set (jwt.JetStreamTieredLimits).
+// Every stream here has one replica, so tier R1's limits are the
+// account's; the account info then reports them as nats-server does: the
+// top-level limits all zero and a "tiers" map holding R1's usage and
+// limits.
+
+// Tier is one tier's usage and limits in the account info (nats-server
+// JetStreamTier).
+type Tier struct {
+	Memory    uint64        `json:"memory"`
+	Store     uint64        `json:"storage"`
+	ResMemory uint64        `json:"reserved_memory"`
+	ResStore  uint64        `json:"reserved_storage"`
+	Streams   int           `json:"streams"`
+	Consumers int           `json:"consumers"`
+	Limits    AccountLimits `json:"limits"`
+}
+
+// tierInfo moves the limits of a tiered account into ai.Tiers.
+func (e *Engine) tierInfo(ai *AccountInfo) {
+	if ai.Limits.Tier == "" {
+		return
+	}
+	ai.Tiers = map[string]Tier{ai.Limits.Tier: {
+		Memory: ai.Memory, Store: ai.Store, ResMemory: ai.ResMemory, ResStore: ai.ResStore,
+		Streams: ai.Streams, Consumers: ai.Consumers, Limits: ai.Limits,
+	}}
+	ai.Limits = AccountLimits{}
+}
