@@ -54,6 +54,10 @@ type LeafNodeOptions struct {
 	// QUIC between Murmur brokers (transport/quic), at QUIC.Addr. Its TLS
 	// is the transport's, so INFO never asks for a second handshake.
 	QUIC *Listener
+	// QUICAdvertise is the "host:port" leaves are told to reach the QUIC
+	// listener at ("": its bound address, and none when that is
+	// unspecified, like 0.0.0.0).
+	QUICAdvertise string
 	// Remotes are the hubs this broker dials.
 	Remotes []RemoteLeaf
 	// Reconnect caps the backoff between dials of a remote (0:

@@ -1,11 +1,13 @@
 package broker_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/internal/testutil"
 	"github.com/murmurmq/murmur/transport/quic"
 )
 
@@ -49,10 +51,17 @@ func TestLeafHubFailoverQUIC(t *testing.T) {
 		t.Fatal(err)
 	}
 	var hubs []*broker.Server
+	// The second hub binds all interfaces, which a leaf cannot dial, and
+	// advertises the loopback address instead.
+	port := testutil.FreePort(t)
 	for i := range 2 {
 		o := testOptions()
 		clusterOptions(&o, i)
 		o.LeafNode = &broker.LeafNodeOptions{QUIC: &broker.Listener{Transport: qt, Addr: "127.0.0.1:0"}}
+		if i == 1 {
+			o.LeafNode.QUIC.Addr = fmt.Sprintf("0.0.0.0:%d", port)
+			o.LeafNode.QUICAdvertise = fmt.Sprintf("127.0.0.1:%d", port)
+		}
 		hubs = append(hubs, startServer(t, o, nil))
 	}
 	meshUp(t, hubs)
@@ -64,7 +73,7 @@ func TestLeafHubFailoverQUIC(t *testing.T) {
 	}
 	leaf := startLeafOf(t, "quic://"+hubs[0].LeafQUICAddr().String(), func(r *broker.RemoteLeaf) { r.QUIC = lt })
 	waitLeafs(t, hubs[0], 1)
-	second := hubs[1].LeafQUICAddr().String()
+	second := fmt.Sprintf("127.0.0.1:%d", port)
 	eventually(t, 5*time.Second, "the leaf learned the other hub's QUIC URL", func() bool {
 		return slices.Contains(leaf.LearnedLeafURLs(), second)
 	})

@@ -32,10 +32,13 @@ func (s *Server) ownLeafURL() string {
 }
 
 // ownLeafQUICURL is where leaves reach this broker's QUIC leaf listener
-// ("": none), its bound address.
+// ("": none): leafnodes.quic.advertise, else its bound address.
 func (s *Server) ownLeafQUICURL() string {
-	if s.opts.LeafNode == nil {
+	if s.opts.LeafNode == nil || s.leafs.quicLn == nil {
 		return ""
+	}
+	if a := s.opts.LeafNode.QUICAdvertise; a != "" {
+		return a
 	}
 	return listenerURL(s.leafs.quicLn)
 }

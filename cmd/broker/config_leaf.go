@@ -260,7 +260,7 @@ func remoteTLS(v *conf.Value) (*tls.Config, error) {
 // logged, for the leaves to pin).
 func leafQUICListener(ln *broker.LeafNodeOptions) setter {
 	return func(v *conf.Value) error {
-		var host, cert, key string
+		var host, cert, key, advertise string
 		var port int
 		portSet := false
 		if err := block(keys{
@@ -275,6 +275,7 @@ func leafQUICListener(ln *broker.LeafNodeOptions) setter {
 			},
 			"cert_file": str(&cert),
 			"key_file":  str(&key),
+			"advertise": str(&advertise),
 		})(v); err != nil {
 			return err
 		}
@@ -291,6 +292,10 @@ func leafQUICListener(ln *broker.LeafNodeOptions) setter {
 			host = "0.0.0.0"
 		}
 		ln.QUIC = &broker.Listener{Transport: t, Addr: net.JoinHostPort(host, strconv.Itoa(max(port, 0)))}
+		if _, _, err := net.SplitHostPort(advertise); advertise != "" && err != nil {
+			return v.Errorf("advertise: %q is not host:port", advertise)
+		}
+		ln.QUICAdvertise = advertise
 		return nil
 	}
 }
