@@ -37,7 +37,7 @@ type Cluster struct {
 
 	// Owned by the run goroutine.
 	subAPI, subDomain, subSelf, subAll int
-	self                               string // "$MJSC.<id>."
+	self                               string              // "$MJSC.<id>."
 	local                              map[string][]string // this broker's streams and subjects
 	peers                              map[string]*peer
 	next                               uint64
