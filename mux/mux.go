@@ -6,6 +6,7 @@
 package mux
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"sync/atomic"
 
@@ -119,10 +120,11 @@ type Msg struct {
 }
 
 // RoutesMatch reports whether msg may go to a route: always without
-// Match; with it, when the reply is a $JS.ACK subject the route can append
-// the message's subject to (nats-server's "<reply>@<subject>").
+// Match; with it, when the reply is a $JS.ACK subject (8 dots or more)
+// the route can append the message's subject to (nats-server's
+// "<reply>@<subject>").
 func (m *Msg) RoutesMatch() bool {
-	return m.Match == nil || len(m.Reply) > 8 && string(m.Reply[:8]) == "$JS.ACK."
+	return m.Match == nil || len(m.Reply) > 8 && string(m.Reply[:8]) == "$JS.ACK." && bytes.Count(m.Reply, []byte{'.'}) >= 8
 }
 
 // MaxHops bounds how many forwards one message may go through.
