@@ -22,6 +22,7 @@ type InternalClient struct {
 	closed bool
 	next   int
 	subs   map[int]*mux.Sub
+	scopes map[int]Scope // subscriptions not in ScopeAll (internal_scope.go)
 }
 
 // InternalHandler receives the messages of an internal client's
@@ -59,6 +60,12 @@ func (s *Server) AccountNames() []string {
 // Subscribe adds a subscription and returns its id, which the handler is
 // given with each message.
 func (c *InternalClient) Subscribe(subject string) (int, error) {
+	return c.SubscribeScoped(subject, ScopeAll)
+}
+
+// SubscribeScoped is Subscribe with the interest told only where scope
+// says (internal_scope.go).
+func (c *InternalClient) SubscribeScoped(subject string, scope Scope) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -70,7 +77,8 @@ func (c *InternalClient) Subscribe(subject string) (int, error) {
 	if err := c.acc.mux.Subscribe(sub); err != nil {
 		return 0, err
 	}
-	c.srv.localInterest(c.acc, sub, +1)
+	c.setScopeLocked(id, scope)
+	c.srv.scopedInterest(c.acc, sub, +1, scope)
 	c.subs[id] = sub
 	return id, nil
 }
@@ -82,8 +90,9 @@ func (c *InternalClient) Unsubscribe(id int) {
 	if sub := c.subs[id]; sub != nil {
 		delete(c.subs, id)
 		if c.acc.mux.Unsubscribe(sub) {
-			c.srv.localInterest(c.acc, sub, -1)
+			c.srv.scopedInterest(c.acc, sub, -1, c.scopes[id])
 		}
+		delete(c.scopes, id)
 	}
 }
 
@@ -135,9 +144,10 @@ func (c *InternalClient) Close() {
 	c.closed = true
 	for id, sub := range c.subs {
 		if c.acc.mux.Unsubscribe(sub) {
-			c.srv.localInterest(c.acc, sub, -1)
+			c.srv.scopedInterest(c.acc, sub, -1, c.scopes[id])
 		}
 		delete(c.subs, id)
+		delete(c.scopes, id)
 	}
 }
 

@@ -114,6 +114,7 @@ func (c *route) RoutedMsg(accName, subject, reply []byte, queues [][]byte, hdrLe
 	}
 	m := &c.msg
 	m.Subject, m.Reply, m.Queues, m.Account = subject, reply, queues, acc.name
+	unmatchRouted(m, subject, reply) // a JetStream delivery (route_match.go)
 	if hdrLen >= 0 {
 		m.Header, m.Payload = msg[:hdrLen], msg[hdrLen:]
 	} else {
@@ -126,6 +127,9 @@ func (c *route) RoutedMsg(accName, subject, reply []byte, queues [][]byte, hdrLe
 // DeliverRouted implements mux.RouteConn: one RMSG (or HMSG) carrying the
 // queue groups this broker picked the peer for.
 func (c *route) DeliverRouted(m *mux.Msg, queues []string) (needFlush, ok bool) {
+	if m.Match != nil {
+		m = matchOverRoute(m) // route_match.go
+	}
 	size := m.Size()
 	c.mu.Lock()
 	if !c.admitLocked(size) {

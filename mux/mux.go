@@ -6,6 +6,7 @@
 package mux
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"sync/atomic"
 
@@ -112,8 +113,18 @@ type Msg struct {
 	// Match, when set, is the subject subscriptions are matched on in
 	// place of Subject, which is still what subscribers see: JetStream
 	// delivers a stored message to a consumer's inbox under the
-	// message's own subject. Such a message is not sent over routes.
+	// message's own subject. Such a message crosses a route only when its
+	// reply is a JetStream ack subject (RoutesMatch), which carries the
+	// subject across (docs/routes.md); it never goes to a leaf connection.
 	Match []byte
+}
+
+// RoutesMatch reports whether msg may go to a route: always without
+// Match; with it, when the reply is a $JS.ACK subject (8 dots or more)
+// the route can append the message's subject to (nats-server's
+// "<reply>@<subject>").
+func (m *Msg) RoutesMatch() bool {
+	return m.Match == nil || len(m.Reply) > 8 && string(m.Reply[:8]) == "$JS.ACK." && bytes.Count(m.Reply, []byte{'.'}) >= 8
 }
 
 // MaxHops bounds how many forwards one message may go through.
@@ -235,7 +246,7 @@ func (m *Mux) Publish(from Conn, msg *Msg, b *Batch) int {
 			continue
 		}
 		if k := owner.Kind(); k != Client {
-			if msg.Match == nil && o.sendsTo(owner, k) { // a stored message (Match) is delivered here only
+			if (msg.Match == nil || k == Route && msg.RoutesMatch()) && o.sendsTo(owner, k) { // a stored message (Match): see RoutesMatch
 				b.routeTarget(owner)
 			}
 			continue
@@ -373,14 +384,14 @@ func (m *Mux) pickQueue(g *pubsub.QueueGroup[*Sub], from Conn, o origin, msg *Ms
 		case Client:
 			return true
 		case Route:
-			return !o.localOnly && o.sendsTo(own, Route)
+			return !o.localOnly && o.sendsTo(own, Route) && msg.RoutesMatch()
 		}
 		return false
 	}
 	if delivered, picked := m.pickAmong(g, local, from, msg, b); picked || o.localOnly {
 		return delivered
 	}
-	leaf := func(s *Sub) bool { return s.Owner.Kind() == Leaf && o.sendsTo(s.Owner, Leaf) }
+	leaf := func(s *Sub) bool { return s.Owner.Kind() == Leaf && msg.Match == nil && o.sendsTo(s.Owner, Leaf) }
 	delivered, _ := m.pickAmong(g, leaf, from, msg, b)
 	return delivered
 }

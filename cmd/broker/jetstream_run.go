@@ -39,9 +39,15 @@ type jsUnit struct {
 	engine  *jetstream.Engine
 	refuser *jetstream.Refuser
 	limits  jetstream.AccountLimits
+	cluster *jetstream.Cluster     // on a clustered server (jetstream_cluster.go)
+	cic     *broker.InternalClient // the cluster's
 }
 
 func (u *jsUnit) close() {
+	if u.cluster != nil {
+		u.cluster.Close()
+		u.cic.Close()
+	}
 	if u.engine != nil {
 		u.engine.Close()
 	}
@@ -194,7 +200,7 @@ func (r *jsRunner) startUnit(acc string, engine bool, limits jetstream.AccountLi
 	}
 	u.ic = ic
 	if engine {
-		err = u.engine.Start(ic)
+		err = r.startEngine(u, acc, ic)
 	} else {
 		err = u.refuser.Start(ic)
 	}

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/jetstream"
+)
+
+// On a broker with routes, each account's engine runs behind a
+// jetstream.Cluster: the account's streams are reachable from every
+// broker of the cluster (docs/jetstream.md, "Cluster").
+
+// clusterConn is the Cluster's internal client, with its subscriptions'
+// interest scoped as the Cluster asks.
+type clusterConn struct{ *broker.InternalClient }
+
+func (c clusterConn) SubscribeLocal(subject string) (int, error) {
+	return c.SubscribeScoped(subject, broker.ScopeNoRoutes)
+}
+
+func (c clusterConn) SubscribeCluster(subject string) (int, error) {
+	return c.SubscribeScoped(subject, broker.ScopeRoutes)
+}
+
+// startEngine starts u's engine on ic, behind a Cluster when the server
+// is clustered.
+func (r *jsRunner) startEngine(u *jsUnit, acc string, ic *broker.InternalClient) error {
+	if !r.srv.Clustered() {
+		return u.engine.Start(ic)
+	}
+	cl := jetstream.NewCluster(u.engine, jetstream.ClusterConfig{ServerID: r.srv.ID(), ServerName: r.cfg.ServerName}, r.log)
+	if err := u.engine.Start(cl.Wrap(ic)); err != nil {
+		return err
+	}
+	cic, err := r.srv.NewInternalClient(acc, cl.Handle)
+	if err != nil {
+		u.engine.Close()
+		return err
+	}
+	if err := cl.Start(clusterConn{cic}); err != nil {
+		cl.Close()
+		cic.Close()
+		u.engine.Close()
+		return err
+	}
+	u.cluster, u.cic = cl, cic
+	return nil
+}
