@@ -149,6 +149,7 @@ func (c *Cluster) finish(g *gather) {
 			ai.Consumers += p.Info.Consumers
 			ai.API.Total += p.Info.API.Total
 			ai.API.Errors += p.Info.API.Errors
+			ai.addTiers(p.Info)
 		}
 		if ai == nil {
 			return // not even this broker answered (stopping)

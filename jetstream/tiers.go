@@ -30,3 +30,24 @@ func (e *Engine) tierInfo(ai *AccountInfo) {
 	}}
 	ai.Limits = AccountLimits{}
 }
+
+// addTiers adds another broker's tier usage into ai (a gathered account
+// info: the limits are the account's, the same on every broker).
+func (ai *AccountInfo) addTiers(o *AccountInfo) {
+	for name, ot := range o.Tiers {
+		t, ok := ai.Tiers[name]
+		if !ok {
+			if ai.Tiers == nil {
+				ai.Tiers = map[string]Tier{}
+			}
+			t.Limits = ot.Limits
+		}
+		t.Memory += ot.Memory
+		t.Store += ot.Store
+		t.ResMemory += ot.ResMemory
+		t.ResStore += ot.ResStore
+		t.Streams += ot.Streams
+		t.Consumers += ot.Consumers
+		ai.Tiers[name] = t
+	}
+}
