@@ -481,6 +481,9 @@ func (c *conn) teardown() {
 	}
 	c.nc.Close()
 	<-c.readerDone
+	c.mu.Lock()
+	c.out.drop()
+	c.mu.Unlock()
 	c.proto.closed()
 	c.log.Debug("connection closed", zap.String("reason", c.out.reason.String()))
 }

@@ -1,25 +1,15 @@
 package broker
 
 import (
-	"sync"
 	"time"
 )
 
-// chunkSize is the size of the pooled buffers outbound data is queued in.
-// A connection holds chunks only while it has data pending, so idle
-// connections cost nothing, and a burst never regrows (and recopies) one big
-// buffer: it adds chunks, written together with writev.
+// chunkSize is the size of the pooled buffers outbound data is queued in
+// (getChunk, putChunk: chunks_linux.go, chunks_other.go). A connection
+// holds chunks only while it has data pending, so idle connections cost
+// nothing, and a burst never regrows (and recopies) one big buffer: it adds
+// chunks, written together with writev.
 const chunkSize = 64 * 1024
-
-var chunkPool = sync.Pool{New: func() any { return new([chunkSize]byte) }}
-
-func getChunk() []byte { return chunkPool.Get().(*[chunkSize]byte)[:0] }
-
-func putChunk(b []byte) {
-	if cap(b) == chunkSize {
-		chunkPool.Put((*[chunkSize]byte)(b[:chunkSize]))
-	}
-}
 
 // outbound is a connection's pending output, guarded by client.mu. The
 // writer swaps the chunk list out and writes it without the lock, a few
@@ -72,11 +62,25 @@ func (o *outbound) tail(n int) []byte {
 	return nil
 }
 
-// setTail stores the appended-to last chunk back.
+// setTail stores the appended-to last chunk back. Should an append have
+// outgrown the chunk (a caller's size estimate fell short), the data moved
+// to the heap and the chunk goes back.
 func (o *outbound) setTail(b []byte) {
 	last := &o.bufs[len(o.bufs)-1]
 	o.size += len(b) - len(*last)
+	if cap(b) != cap(*last) {
+		putChunk(*last)
+	}
 	*last = b
+}
+
+// drop returns the chunks still pending when the connection is gone.
+func (o *outbound) drop() {
+	for i, b := range o.bufs {
+		putChunk(b)
+		o.bufs[i] = nil
+	}
+	o.bufs, o.size = o.bufs[:0], 0
 }
 
 // write queues p, spanning as many chunks as it needs. The last chunk may
