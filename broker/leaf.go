@@ -31,6 +31,9 @@ type leaf struct {
 	// not taken from it (a remote's deny_imports).
 	denyOut, denyIn denyList
 	remote          *leafRemote // the remote this connection is for (toHub only)
+	// isolated: the other leaf connections' interest is not sent to this
+	// one (leaf_interest.go).
+	isolated bool
 	via             *url.URL    // the URL it was dialed with (toHub only)
 
 	// Reader-owned.

@@ -74,6 +74,9 @@ type leafConnect struct {
 	Gateway       string   `json:"gateway,omitempty"`
 	RemoteAccount string   `json:"remote_account,omitempty"`
 	Proto         int      `json:"protocol,omitempty"`
+	// Isolate asks the hub to keep its other leaves' interest from this
+	// connection (nats-server's request_isolation).
+	Isolate bool `json:"isolate,omitempty"`
 	// Lang is sent by clients only: one on the leaf port is refused.
 	Lang string `json:"lang,omitempty"`
 }
@@ -182,6 +185,7 @@ func (s *Server) acceptLeaf(nc net.Conn, plain bool) {
 	l.peer = leafPeer{ID: lc.ID, Name: lc.Name, Version: lc.Version, Cluster: lc.Cluster, Account: lc.RemoteAccount}
 	l.headers = lc.Headers
 	l.denyOut = denyList(lc.DenyPub)
+	l.isolated = s.opts.LeafNode.IsolateInterest || lc.Isolate
 	l.log = leafLog(s, nc, l.peer, false)
 	info.ConnectInfo, info.RemoteAccount, info.IsSystemAccount = true, acc.name, acc == s.sysacc
 	b, _ := json.Marshal(&info)
@@ -295,6 +299,7 @@ func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf
 	lc := leafConnect{
 		Version: Version, ID: s.id, Name: s.opts.Name, Headers: true,
 		DenyPub: r.opts.DenyImports, RemoteAccount: r.acc.name, Proto: 1,
+		Isolate: r.opts.RequestIsolation,
 	}
 	if s.opts.Cluster != nil {
 		lc.Cluster = s.opts.Cluster.Name
@@ -342,6 +347,7 @@ func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf
 	l.peer = leafPeer{ID: hub.ID, Name: hub.Name, Version: hub.Version, Cluster: hub.Cluster, Account: hub.RemoteAccount}
 	l.headers = hub.Headers
 	l.denyIn, l.denyOut = denyList(r.opts.DenyImports), denyList(r.opts.DenyExports)
+	l.isolated = s.opts.LeafNode.IsolateInterest || r.opts.Isolate
 	l.log = leafLog(s, nc, l.peer, true)
 	if !s.startLeaf(l) {
 		return nil, ErrShuttingDown

@@ -16,7 +16,9 @@ import (
 // the routes' interest and the other leaf connections'), except the
 // connection's own. A connection to a hub (this broker is its leaf) sees
 // only the local part and the interest of the leaves connected here, not
-// the routes' or another hub's: the hub's cluster has those already.
+// the routes' or another hub's: the hub's cluster has those already. An
+// isolated connection does not see the other leaf connections' interest
+// (nats-server's isolate_leafnode_interest and request_isolation).
 // Plain interest crosses as LS+ on its first subscriber and LS- after its
 // last; a queue group as LS+ with its member count on every change.
 //
@@ -126,6 +128,9 @@ func (lc *leafCounts) forLeaf(l *leaf, subject string) int {
 	for o, w := range lc.remote {
 		if o == mux.Conn(l) {
 			continue
+		}
+		if _, fromLeaf := o.(*leaf); fromLeaf && l.isolated && !lds {
+			continue // no east-west interest to an isolated leaf
 		}
 		if l.toHub && !lds {
 			// Up to a hub goes only what this broker and the leaves

@@ -38,6 +38,10 @@ type LeafNodeOptions struct {
 	Advertise string
 	// NoAdvertise leaves the cluster's other leafnode URLs out of INFO.
 	NoAdvertise bool
+	// IsolateInterest keeps the interest of each leaf connection from
+	// every other (nats-server's isolate_leafnode_interest): no
+	// east-west traffic between leaves through this broker.
+	IsolateInterest bool
 	// User and Password, when set, are the one credential accepted
 	// leaves present; they bind to Account ($G when empty). Users is the
 	// list form. With neither, accepted leaves authenticate as clients do
@@ -86,6 +90,11 @@ type RemoteLeaf struct {
 	// DenyImports are subjects not taken from the hub (no interest sent,
 	// messages dropped); DenyExports subjects not sent to it.
 	DenyImports, DenyExports []string
+	// Isolate keeps the interest of this broker's other leaf connections
+	// from this one (a remote's isolate_leafnode_interest);
+	// RequestIsolation asks the hub to keep its other leaves' interest
+	// from it (request_isolation: CONNECT isolate).
+	Isolate, RequestIsolation bool
 	// TLS is the client TLS configuration (CAs, a client certificate).
 	// TLS is used when it is set, when a URL is tls://, or when the hub's
 	// INFO requires it (then with the system roots if TLS is nil).

@@ -15,14 +15,12 @@ import (
 // refusedLeaf are keys of the leafnodes block (nats-server parseLeafNodes)
 // Murmur does not implement.
 var refusedLeaf = map[string]string{
-	"compression":               "leaf node connections are not compressed",
-	"min_version":               "leaf connections of every version are accepted",
-	"minimum_version":           "leaf connections of every version are accepted",
-	"isolate_leafnode_interest": "leaf node interest is not isolated",
-	"isolate":                   "leaf node interest is not isolated",
-	"write_deadline":            "leaf connections use the client write_deadline",
-	"write_timeout":             "a leaf connection past its write deadline is closed",
-	"dial_timeout":              "remotes are dialed with a 5 s handshake bound",
+	"compression":     "leaf node connections are not compressed",
+	"min_version":     "leaf connections of every version are accepted",
+	"minimum_version": "leaf connections of every version are accepted",
+	"write_deadline":  "leaf connections use the client write_deadline",
+	"write_timeout":   "a leaf connection past its write deadline is closed",
+	"dial_timeout":    "remotes are dialed with a 5 s handshake bound",
 }
 
 // refusedLeafAuth are keys of leafnodes.authorization not implemented.
@@ -44,9 +42,6 @@ var refusedLeafRemote = map[string]string{
 	"websocket_no_masking":      "a leaf masks its WebSocket frames, as RFC 6455 asks",
 	"jetstream_cluster_migrate": "JetStream is not built yet",
 	"js_cluster_migrate":        "JetStream is not built yet",
-	"isolate_leafnode_interest": "leaf node interest is not isolated",
-	"isolate":                   "leaf node interest is not isolated",
-	"request_isolation":         "leaf node interest is not isolated",
 	"compression":               "leaf node connections are not compressed",
 	"first_info_timeout":        "the whole remote handshake is bounded at 5 s",
 	"dial_timeout":              "the whole remote handshake is bounded at 5 s",
@@ -107,14 +102,16 @@ func leafKeys(o *broker.Options) setter {
 				setPort(int(p))
 				return err
 			},
-			"advertise":          addr(&ln.Advertise),
-			"leafnode_advertise": addr(&ln.Advertise),
-			"no_advertise":       boolean(&ln.NoAdvertise),
-			"reconnect":          duration(&ln.Reconnect),
-			"reconnect_delay":    duration(&ln.Reconnect),
-			"reconnect_interval": duration(&ln.Reconnect),
-			"authorization":      block(refuse(auth, refusedLeafAuth)),
-			"quic":               leafQUICListener(ln),
+			"advertise":                 addr(&ln.Advertise),
+			"leafnode_advertise":        addr(&ln.Advertise),
+			"no_advertise":              boolean(&ln.NoAdvertise),
+			"isolate_leafnode_interest": boolean(&ln.IsolateInterest),
+			"isolate":                   boolean(&ln.IsolateInterest),
+			"reconnect":                 duration(&ln.Reconnect),
+			"reconnect_delay":           duration(&ln.Reconnect),
+			"reconnect_interval":        duration(&ln.Reconnect),
+			"authorization":             block(refuse(auth, refusedLeafAuth)),
+			"quic":                      leafQUICListener(ln),
 			"tls": func(v *conf.Value) (err error) {
 				ln.TLS, err = decodeTLS(v)
 				if err == nil && ln.TLS.HandshakeFirst {
@@ -176,16 +173,19 @@ func leafRemote(v *conf.Value) (broker.RemoteLeaf, error) {
 		return nil
 	}
 	ks := keys{
-		"url":          urls,
-		"urls":         urls,
-		"account":      str(&r.Account),
-		"local":        str(&r.Account),
-		"credentials":  str(&r.Credentials),
-		"creds":        str(&r.Credentials),
-		"deny_imports": stringSlice(&r.DenyImports),
-		"deny_import":  stringSlice(&r.DenyImports),
-		"deny_exports": stringSlice(&r.DenyExports),
-		"deny_export":  stringSlice(&r.DenyExports),
+		"url":                       urls,
+		"urls":                      urls,
+		"account":                   str(&r.Account),
+		"local":                     str(&r.Account),
+		"credentials":               str(&r.Credentials),
+		"creds":                     str(&r.Credentials),
+		"deny_imports":              stringSlice(&r.DenyImports),
+		"deny_import":               stringSlice(&r.DenyImports),
+		"deny_exports":              stringSlice(&r.DenyExports),
+		"deny_export":               stringSlice(&r.DenyExports),
+		"isolate_leafnode_interest": boolean(&r.Isolate),
+		"isolate":                   boolean(&r.Isolate),
+		"request_isolation":         boolean(&r.RequestIsolation),
 		"tls": func(v *conf.Value) (err error) {
 			r.TLS, err = remoteTLS(v)
 			return err
