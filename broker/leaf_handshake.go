@@ -189,7 +189,7 @@ func (s *Server) acceptLeaf(nc net.Conn, plain bool) {
 	info.ConnectInfo, info.RemoteAccount, info.IsSystemAccount = true, acc.name, acc == s.sysacc
 	b, _ := json.Marshal(&info)
 	l.enqueue(append(append([]byte("INFO "), b...), crlf...))
-	if !s.startLeaf(l) {
+	if s.startLeaf(l) != nil {
 		return
 	}
 	// A route came or went during the handshake, before this leaf was
@@ -319,8 +319,8 @@ func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf
 	l.headers = hub.Headers
 	l.setSpokePerms(hub.Import, hub.Export, &r.opts)
 	l.log = leafLog(s, nc, l.peer, true)
-	if !s.startLeaf(l) {
-		return nil, ErrShuttingDown
+	if err := s.startLeaf(l); err != nil {
+		return nil, err
 	}
 	return l, nil
 }

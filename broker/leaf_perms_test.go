@@ -184,16 +184,7 @@ func TestLeafPermsNatsServerHub(t *testing.T) {
 // connect; it returns the second INFO's import and export.
 func rawLeafAt(t *testing.T, addr, connect string) (net.Conn, *bufio.Reader, string) {
 	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
-	r := bufio.NewReader(nc)
-	if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "INFO ") {
-		t.Fatalf("first INFO: %q %v", line, err)
-	}
+	nc, r := rawDial(t, addr)
 	nc.Write([]byte("CONNECT " + connect + "\r\n"))
 	line, err := r.ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "INFO ") {
@@ -206,6 +197,22 @@ func rawLeafAt(t *testing.T, addr, connect string) (net.Conn, *bufio.Reader, str
 		t.Fatal(err)
 	}
 	return nc, r, fmt.Sprintf("import=%s export=%s", info.Import, info.Export)
+}
+
+// rawDial dials a leaf port and reads past the first INFO.
+func rawDial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(nc)
+	if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "INFO ") {
+		t.Fatalf("first INFO: %q %v", line, err)
+	}
+	return nc, r
 }
 
 // untilErrOrPong sends send then PING and returns the first -ERR line,
