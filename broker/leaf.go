@@ -35,6 +35,7 @@ type leaf struct {
 	permOut, permIn leafFilter
 	resp            *ResponsePermission // the hub's leaf user's allow_responses (nil: none)
 	replies         replyPerms          // the replies it may send under resp
+	user            string              // the user the leaf logged in as, on the hub ("": none)
 
 	// Reader-owned.
 	parser proto.LeafParser

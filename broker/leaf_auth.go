@@ -62,3 +62,11 @@ func (u *userEntry) permsOrNil() *permissions {
 	}
 	return u.perms
 }
+
+// nameOrEmpty is u's name ("" for no user).
+func (u *userEntry) nameOrEmpty() string {
+	if u == nil {
+		return ""
+	}
+	return u.name
+}

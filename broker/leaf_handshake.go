@@ -185,6 +185,7 @@ func (s *Server) acceptLeaf(nc net.Conn, plain bool) {
 	l.peer = leafPeer{ID: lc.ID, Name: lc.Name, Version: lc.Version, Cluster: lc.Cluster, Account: lc.RemoteAccount}
 	l.headers = lc.Headers
 	info.Import, info.Export = l.setHubPerms(u.permsOrNil(), lc.DenyPub)
+	l.user = u.nameOrEmpty()
 	l.log = leafLog(s, nc, l.peer, false)
 	info.ConnectInfo, info.RemoteAccount, info.IsSystemAccount = true, acc.name, acc == s.sysacc
 	b, _ := json.Marshal(&info)
