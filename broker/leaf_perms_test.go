@@ -276,3 +276,45 @@ func TestLeafPermsRawSideBySide(t *testing.T) {
 		}
 	}
 }
+
+// allow_responses on our hub: the leaf may answer a request it was sent
+// (once, by default) though its publish rules refuse the reply subject.
+// (nats-server tracks such replies only where the user's subscribe rules
+// refuse the reply subject, so no side-by-side here.)
+func TestLeafPermsAllowResponses(t *testing.T) {
+	o := testOptions()
+	o.Auth = &broker.AuthOptions{Users: []broker.User{
+		{Name: "leaf", Password: "p", Permissions: &broker.Permissions{
+			Publish: broker.SubjectRules{Allow: []string{"up.>"}}, Response: &broker.ResponsePermission{}}},
+		{Name: "app", Password: "p"},
+	}}
+	o.LeafNode = &broker.LeafNodeOptions{Addr: "127.0.0.1:0"}
+	hub := startServer(t, o, nil)
+	nc, r, _ := rawLeafAt(t, hub.LeafAddr().String(), `{"user":"leaf","pass":"p"}`)
+	if got := untilErrOrPong(t, nc, r, "LS+ svc\r\n"); got != "PONG" {
+		t.Fatal(got)
+	}
+	waitLeafSubs(t, hub, "the raw leaf's interest", 1)
+	hc := login(t, hub, "app", "p")
+	replies, _ := hc.SubscribeSync("reply.me")
+	hc.PublishRequest("svc", "reply.me", []byte("q"))
+	hc.Flush()
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(line, "LMSG svc reply.me") {
+			break
+		}
+	}
+	if got := untilErrOrPong(t, nc, r, "LMSG reply.me 1\r\na\r\n"); got != "PONG" {
+		t.Fatalf("the reply: %s", got)
+	}
+	if m := leafRecv(t, replies); string(m.Data) != "a" {
+		t.Fatalf("reply: %q", m.Data)
+	}
+	if got := untilErrOrPong(t, nc, r, "LMSG reply.me 1\r\nb\r\n"); got != `-ERR 'Permissions Violation for Publish to "reply.me"'` {
+		t.Fatalf("a second reply: %s", got)
+	}
+}
