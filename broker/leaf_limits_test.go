@@ -137,3 +137,49 @@ func TestLeafLimitLeafSide(t *testing.T) {
 		t.Fatal("our leaf is connected past its account's limit")
 	}
 }
+
+// The limit holds across a cluster: a leaf on one broker fills the
+// account's single slot for the other too; when that broker leaves, its
+// count is forgotten.
+func TestLeafLimitAcrossCluster(t *testing.T) {
+	var hubs []*broker.Server
+	for i := range 2 {
+		o := testOptions()
+		clusterOptions(&o, i)
+		o.Auth = &broker.AuthOptions{Accounts: []broker.Account{
+			{Name: "A", Users: []broker.User{{Name: "leafa", Password: "p"}}, MaxLeafNodes: 1},
+		}}
+		o.LeafNode = &broker.LeafNodeOptions{Addr: "127.0.0.1:0"}
+		hub := startServer(t, o, nil)
+		sys, err := hub.StartSystem(broker.SystemOptions{}) // the counts travel as system events
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sys.Close() })
+		hubs = append(hubs, hub)
+	}
+	meshUp(t, hubs)
+	const connect = `{"user":"leafa","pass":"p","name":"raw"}`
+	rawLeafAt(t, hubs[0].LeafAddr().String(), connect)
+	eventually(t, 5*time.Second, "broker 1 learns broker 0's leaf", func() bool {
+		for _, ai := range hubs[1].Accounts() {
+			if ai.Name == "A" {
+				return ai.RemoteLeafNodes == 1
+			}
+		}
+		return false
+	})
+	nc, r := rawDial(t, hubs[1].LeafAddr().String())
+	nc.Write([]byte("CONNECT " + connect + "\r\n"))
+	if line, err := r.ReadString('\n'); line != "-ERR '"+errMaxAccountConns+"'\r\n" {
+		t.Fatalf("a second leaf on the other broker got %q %v", line, err)
+	}
+	hubs[0].Close()
+	eventually(t, 5*time.Second, "broker 0's leaf forgotten with its route", func() bool {
+		nc, r := rawDial(t, hubs[1].LeafAddr().String())
+		defer nc.Close()
+		nc.Write([]byte("CONNECT " + connect + "\r\n"))
+		line, _ := r.ReadString('\n')
+		return strings.HasPrefix(line, "INFO ")
+	})
+}
