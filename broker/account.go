@@ -193,6 +193,9 @@ type AccountInfo struct {
 	// RemoteConnections are its clients on the other brokers of the
 	// cluster, as they last reported them (conn-limited accounts only).
 	RemoteConnections int64
+	// RemoteLeafNodes are its leaf connections on the other brokers, as
+	// they last reported them (leaf_limits.go; limited accounts only).
+	RemoteLeafNodes int64
 	// System marks the system account.
 	System bool
 	// Claims is its account JWT in operator mode (nil otherwise), with
@@ -244,6 +247,7 @@ func (s *Server) Accounts() []AccountInfo {
 		out[i].Exports, out[i].Imports = conf[a.name].Exports, conf[a.name].Imports
 		out[i].System = a == s.sysacc
 		out[i].RemoteConnections = a.remote.total()
+		out[i].RemoteLeafNodes = a.remote.leafTotal()
 		if ac := a.claims.Load(); ac != nil {
 			// What the JWT declares (an import its exporter does not
 			// allow is declared but not installed).

@@ -45,10 +45,12 @@ type AccountNumConns struct {
 	Total     int        `json:"total_conns"`
 }
 
-// remoteConns are the other brokers' client counts of one account.
+// remoteConns are the other brokers' client (and leaf node) counts of
+// one account.
 type remoteConns struct {
-	mu  sync.Mutex
-	per map[string]int // server id -> its clients of the account
+	mu    sync.Mutex
+	per   map[string]int // server id -> its clients of the account
+	leafs map[string]int // server id -> its leaf connections in it (leaf_limits.go)
 }
 
 func (r *remoteConns) total() int64 {
@@ -61,11 +63,16 @@ func (r *remoteConns) total() int64 {
 	return int64(n)
 }
 
-func (r *remoteConns) set(server string, n int) {
+func (r *remoteConns) set(server string, n, leafs int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.per == nil {
-		r.per = map[string]int{}
+		r.per, r.leafs = map[string]int{}, map[string]int{}
+	}
+	if leafs == 0 {
+		delete(r.leafs, server)
+	} else {
+		r.leafs[server] = leafs
 	}
 	if n == 0 {
 		delete(r.per, server)
@@ -77,7 +84,7 @@ func (r *remoteConns) set(server string, n int) {
 // accountConnsChanged tells the responder to report acc's count (it may
 // be called with Server.mu held: it only queues).
 func (s *Server) accountConnsChanged(acc *account) {
-	if acc.maxConns.Load() < 0 {
+	if acc.maxConns.Load() < 0 && s.leafLimit(acc) < 0 {
 		return
 	}
 	if sys := s.sys.Load(); sys != nil {
@@ -90,8 +97,9 @@ func (s *Server) accountConnsChanged(acc *account) {
 
 // reportConns publishes acc's client count on this broker.
 func (sys *System) reportConns(acc *account, b *mux.Batch) {
-	ev := AccountNumConns{Type: accConnsType, Account: acc.name, Name: acc.name, Conns: int(acc.active.Load())}
-	ev.Total = ev.Conns
+	ev := AccountNumConns{Type: accConnsType, Account: acc.name, Name: acc.name, Conns: int(acc.active.Load()),
+		LeafNodes: sys.srv.numLeafsOf(acc)}
+	ev.Total = ev.Conns + ev.LeafNodes
 	ev.Time = time.Now().UTC()
 	ev.Server = *sys.serverInfo()
 	body, err := json.Marshal(&ev)
@@ -123,7 +131,8 @@ func (s *Server) remoteConnsEvent(subject, body string) {
 		}
 		acc = s.ensureAccount(ev.Account)
 	}
-	acc.remote.set(ev.Server.ID, ev.Conns)
+	acc.remote.set(ev.Server.ID, ev.Conns, ev.LeafNodes)
+	s.leafsOverLimit(acc)
 	max := acc.maxConns.Load()
 	if max < 0 {
 		return
@@ -151,7 +160,7 @@ func (s *Server) remoteConnsEvent(subject, body string) {
 // forgetServerConns drops a broker's counts (its route went down).
 func (s *Server) forgetServerConns(id string) {
 	for _, acc := range s.accountList() {
-		acc.remote.set(id, 0)
+		acc.remote.set(id, 0, 0)
 	}
 }
 

@@ -112,6 +112,10 @@ type Account struct {
 	Imports []Import
 	// Mappings are its subject mappings (mappings.go).
 	Mappings []Mapping
+	// MaxLeafNodes bounds its leaf node connections (nats-server's
+	// limits.max_leafnodes; leaf_limits.go): 0 means no limit, a negative
+	// value none at all.
+	MaxLeafNodes int
 }
 
 // Export offers a stream (messages published on Stream's subjects) or a

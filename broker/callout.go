@@ -193,9 +193,23 @@ func (s *Server) stopCallouts() {
 	s.calloutState = nil
 }
 
+// calloutPeer is the connection a callout asks about: a client or a leaf.
+type calloutPeer struct {
+	cid    uint64
+	remote net.Addr
+	nonce  []byte
+	// kind and typ are the request's client_info kind and type, as
+	// nats-server's ("Client" and "nats"; "Leafnode" and none).
+	kind, typ string
+}
+
+func (c *client) calloutPeer() *calloutPeer {
+	return &calloutPeer{cid: c.cid, remote: c.remote, nonce: c.nonce, kind: "Client", typ: "nats"}
+}
+
 // callout asks the service about c's CONNECT o and returns the login it
 // grants, or why not. It runs on c's reader and waits up to timeout.
-func (s *Server) callout(c *client, o *connectOpts, cfg *AuthCallout, timeout time.Duration) (*userEntry, error) {
+func (s *Server) callout(c *calloutPeer, o *connectOpts, cfg *AuthCallout, timeout time.Duration) (*userEntry, error) {
 	name := cfg.Account
 	if name == "" {
 		name = GlobalAccount
@@ -218,7 +232,7 @@ func (s *Server) callout(c *client, o *connectOpts, cfg *AuthCallout, timeout ti
 	if s.opts.Cluster != nil {
 		req.Server.Cluster = s.opts.Cluster.Name
 	}
-	req.ClientInformation = jwt.ClientInformation{ID: c.cid, User: o.User, Name: o.Name, Kind: "Client", Type: "nats"}
+	req.ClientInformation = jwt.ClientInformation{ID: c.cid, User: o.User, Name: o.Name, Kind: c.kind, Type: c.typ}
 	if host, _, err := net.SplitHostPort(c.remote.String()); err == nil {
 		req.ClientInformation.Host = host
 	}
@@ -270,7 +284,7 @@ func (s *Server) callout(c *client, o *connectOpts, cfg *AuthCallout, timeout ti
 }
 
 // calloutAnswer checks the service's answer and builds the login.
-func (s *Server) calloutAnswer(raw []byte, cfg *AuthCallout, co *callouts, userPub string, c *client) (*userEntry, error) {
+func (s *Server) calloutAnswer(raw []byte, cfg *AuthCallout, co *callouts, userPub string, c *calloutPeer) (*userEntry, error) {
 	if len(raw) == 0 {
 		return nil, errors.New("auth callout violation: no reason supplied")
 	}
@@ -360,7 +374,7 @@ func (cfg *AuthCallout) signedByAccount(issuer, issuerAccount string) bool {
 // operatorUser checks the user JWT an operator-mode callout returned: for
 // the user nkey asked about, from the callout account or one it allows,
 // and admitted by that account as any login (chain, revocations, scopes).
-func (cfg *AuthCallout) operatorUser(token, userPub string, c *client) (*userEntry, error) {
+func (cfg *AuthCallout) operatorUser(token, userPub string, c *calloutPeer) (*userEntry, error) {
 	uc, err := jwt.DecodeUserClaims(token)
 	if err != nil {
 		return nil, fmt.Errorf("auth callout user JWT: %v", err)

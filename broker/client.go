@@ -508,21 +508,28 @@ func connTypeAllowed(types jwt.StringList, transport string) bool {
 }
 
 func (c *client) authenticateAs(st *authState, o *connectOpts) (*userEntry, error) {
+	return c.srv.login(st, o, c.calloutPeer())
+}
+
+// login checks CONNECT o of p (a client or a leaf) against st, through
+// the auth callout when one is configured and o is not one of its own
+// users.
+func (s *Server) login(st *authState, o *connectOpts, p *calloutPeer) (*userEntry, error) {
 	if co := st.callout; co != nil {
 		// Only a login that checks out as one of the callout's own users
 		// bypasses it (decided on the entry the credentials prove, not
 		// the name they claim).
-		if u, err := st.check(o, c.nonce, c.remote); err == nil && u != nil && co.isAuthUser(u.name) {
+		if u, err := st.check(o, p.nonce, p.remote); err == nil && u != nil && co.isAuthUser(u.name) {
 			return u, nil
 		}
-		return c.srv.callout(c, o, co, st.timeout)
+		return s.callout(p, o, co, st.timeout)
 	}
-	u, err := st.check(o, c.nonce, c.remote)
+	u, err := st.check(o, p.nonce, p.remote)
 	if co := accountCallout(st.op, u); err == nil && co != nil {
 		// Operator mode: the user's account hands its logins to a service
 		// in it; the JWT presented only got the client this far.
-		c.srv.jwtAccount(u.jwt.account)
-		return c.srv.callout(c, o, co, st.timeout)
+		s.jwtAccount(u.jwt.account)
+		return s.callout(p, o, co, st.timeout)
 	}
 	return u, err
 }

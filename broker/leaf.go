@@ -24,17 +24,21 @@ type leaf struct {
 	toHub   bool
 	acc     *account
 	peer    leafPeer
-	headers bool // the peer takes HMSG
-	plain   bool // over TCP (not WebSocket or QUIC): leafnodes.tls applies
-	// denyOut are subjects not sent to the peer (a remote's deny_exports,
-	// or, on the hub, the deny_pub the leaf asked for); denyIn subjects
-	// not taken from it (a remote's deny_imports).
-	denyOut, denyIn denyList
-	remote          *leafRemote // the remote this connection is for (toHub only)
+	headers bool        // the peer takes HMSG
+	plain   bool        // over TCP (not WebSocket or QUIC): leafnodes.tls applies
+	remote  *leafRemote // the remote this connection is for (toHub only)
+	via     *url.URL    // the URL it was dialed with (toHub only)
+
+	// permOut is what may go to the peer, permIn what is taken from it:
+	// the leaf user's permissions and the remote's deny rules
+	// (leaf_perms.go). Set at the handshake, read-only after.
+	permOut, permIn leafFilter
+	resp            *ResponsePermission // the hub's leaf user's allow_responses (nil: none)
+	replies         replyPerms          // the replies it may send under resp
+	user            string              // the user the leaf logged in as, on the hub ("": none)
 	// isolated: the other leaf connections' interest is not sent to this
 	// one (leaf_interest.go).
 	isolated bool
-	via             *url.URL    // the URL it was dialed with (toHub only)
 
 	// Reader-owned.
 	parser proto.LeafParser
@@ -67,16 +71,10 @@ func newLeaf(s *Server, cid uint64, nc net.Conn, acc *account, toHub bool) *leaf
 }
 
 // exports reports whether interest in subject may be told to the peer:
-// not when what it would bring is all denied (deny_imports on the leaf;
-// the peer's own deny_pub on the hub).
+// not when nothing it would bring may be taken in (l.permIn: the hub's leaf
+// user's publish rules; a leaf's deny_imports and its hub's import).
 func (l *leaf) exports(subject string) bool {
-	if len(subject) > 5 && subject[:5] == leafLDSPrefix {
-		return true
-	}
-	if l.toHub {
-		return !l.denyIn.covers(subject)
-	}
-	return !l.denyOut.covers(subject)
+	return !l.permIn.active() || l.permIn.interest(subject) || hasAnyPrefix(subject, leafExemptInterest[:])
 }
 
 // protocol implementation.

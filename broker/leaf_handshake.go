@@ -52,6 +52,9 @@ type leafInfo struct {
 	RemoteAccount    string   `json:"remote_account,omitempty"`
 	IsSystemAccount  bool     `json:"acc_is_sys,omitempty"`
 	InfoOnConnect    bool     `json:"info_on_connect,omitempty"`
+	// Import and Export are the leaf user's permissions (leaf_perms.go).
+	Import *subjectPerm `json:"import,omitempty"`
+	Export *subjectPerm `json:"export,omitempty"`
 }
 
 // leafConnect is the CONNECT of a leaf (leaf to hub), nats-server's
@@ -173,7 +176,7 @@ func (s *Server) acceptLeaf(nc net.Conn, plain bool) {
 		refuse(errTextLeafSameCluster, "leaf has this broker's cluster name")
 		return
 	}
-	acc, err := s.leafAuth(&lc, nonce, nc.RemoteAddr())
+	acc, u, err := s.leafAuth(&lc, nonce, cid, nc)
 	if err != nil {
 		s.stats.authFailures.Add(1)
 		refuse(proto.ErrTextAuthViolation, err.Error())
@@ -184,13 +187,14 @@ func (s *Server) acceptLeaf(nc net.Conn, plain bool) {
 	l.plain = plain
 	l.peer = leafPeer{ID: lc.ID, Name: lc.Name, Version: lc.Version, Cluster: lc.Cluster, Account: lc.RemoteAccount}
 	l.headers = lc.Headers
-	l.denyOut = denyList(lc.DenyPub)
+	info.Import, info.Export = l.setHubPerms(u.permsOrNil(), lc.DenyPub)
+	l.user = u.nameOrEmpty()
 	l.isolated = s.opts.LeafNode.IsolateInterest || lc.Isolate
 	l.log = leafLog(s, nc, l.peer, false)
 	info.ConnectInfo, info.RemoteAccount, info.IsSystemAccount = true, acc.name, acc == s.sysacc
 	b, _ := json.Marshal(&info)
 	l.enqueue(append(append([]byte("INFO "), b...), crlf...))
-	if !s.startLeaf(l) {
+	if s.startLeaf(l) != nil {
 		return
 	}
 	// A route came or went during the handshake, before this leaf was
@@ -198,34 +202,6 @@ func (s *Server) acceptLeaf(nc net.Conn, plain bool) {
 	if urls, quicURLs := s.leafURLs(), s.leafQUICURLs(); !slices.Equal(info.LeafNodeURLs, urls) || !slices.Equal(info.LeafNodeQUICURLs, quicURLs) {
 		s.sendLeafURLs(l, urls, quicURLs)
 	}
-}
-
-// leafAuth checks a leaf's credentials: the leafnodes authorization when
-// one is configured, else the clients' (as nats-server); it returns the
-// account the leaf binds to.
-func (s *Server) leafAuth(lc *leafConnect, nonce []byte, remote net.Addr) (*account, error) {
-	st := s.leafs.auth
-	if st == nil {
-		st = s.authFor(nil)
-	}
-	if st == nil {
-		return s.gacc, nil
-	}
-	co := connectOpts{User: lc.User, Pass: lc.Pass, AuthToken: lc.Token, JWT: lc.JWT, Nkey: lc.Nkey, Sig: lc.Sig}
-	u, err := st.check(&co, nonce, remote)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case u == nil:
-		return s.gacc, nil
-	case u.jwt != nil && u.jwt.account != nil:
-		return s.jwtAccount(u.jwt.account), nil
-	}
-	if acc := s.account(u.account); acc != nil {
-		return acc, nil
-	}
-	return nil, fmt.Errorf("account %q does not exist", u.account)
 }
 
 // compileLeafAuth is the leafnodes authorization block as an authState
@@ -336,6 +312,7 @@ func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf
 			return fail(fmt.Errorf("bad INFO: %w", err))
 		}
 		hub.RemoteAccount = second.RemoteAccount
+		hub.Import, hub.Export = second.Import, second.Export
 	}
 	if !stop() {
 		return fail(fmt.Errorf("handshake: %w", ctx.Err()))
@@ -346,11 +323,11 @@ func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf
 	l.remote, l.via = r, u
 	l.peer = leafPeer{ID: hub.ID, Name: hub.Name, Version: hub.Version, Cluster: hub.Cluster, Account: hub.RemoteAccount}
 	l.headers = hub.Headers
-	l.denyIn, l.denyOut = denyList(r.opts.DenyImports), denyList(r.opts.DenyExports)
+	l.setSpokePerms(hub.Import, hub.Export, &r.opts)
 	l.isolated = s.opts.LeafNode.IsolateInterest || r.opts.Isolate
 	l.log = leafLog(s, nc, l.peer, true)
-	if !s.startLeaf(l) {
-		return nil, ErrShuttingDown
+	if err := s.startLeaf(l); err != nil {
+		return nil, err
 	}
 	return l, nil
 }

@@ -193,27 +193,3 @@ func remoteLeafAddr(raw string) (*url.URL, error) {
 	}
 	return u, nil
 }
-
-// denyList is a remote's deny_imports or deny_exports.
-type denyList []string
-
-// blocks reports whether a message on subject is denied.
-func (d denyList) blocks(subject string) bool {
-	for _, p := range d {
-		if pubsub.SubjectMatches(p, subject) {
-			return true
-		}
-	}
-	return false
-}
-
-// covers reports whether every subject of sub (a subscription, maybe
-// with wildcards) is denied, so interest in it need not cross.
-func (d denyList) covers(sub string) bool {
-	for _, p := range d {
-		if pubsub.SubjectIsSubset(sub, p) {
-			return true
-		}
-	}
-	return false
-}

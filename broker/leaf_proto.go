@@ -53,6 +53,9 @@ func errLeafLoop(acc string) string {
 // a queue group's again on every change of its weight).
 func (l *leaf) LeafSub(subject, queue []byte, weight int) error {
 	subj := string(subject)
+	if ok, err := l.takeInterest(subj); !ok {
+		return err
+	}
 	if owner := l.srv.leafs.interest.ldsOwner(l.acc.name, subj); owner != nil {
 		// Our own loop detection subject came back: the leaf topology
 		// has a cycle. As nats-server, tell the peer and close; a
@@ -118,8 +121,8 @@ func (l *leaf) LeafUnsub(subject, queue []byte) error {
 // leaf connections, by the rules of mux.LeafConn.
 func (l *leaf) LeafMsg(subject, reply []byte, queues [][]byte, hdrLen int, msg []byte) error {
 	l.countIn(len(msg))
-	if l.toHub && l.denyIn.blocks(string(subject)) {
-		return nil // deny_imports
+	if ok, err := l.takeMsg(subject); !ok {
+		return err
 	}
 	m := &l.msg
 	m.Subject, m.Reply, m.Queues, m.Account = subject, reply, queues, l.acc.name
@@ -135,7 +138,7 @@ func (l *leaf) LeafMsg(subject, reply []byte, queues [][]byte, hdrLen int, msg [
 // DeliverRouted implements mux.RouteConn: one LMSG (or HMSG) carrying the
 // queue groups this broker picked the peer for.
 func (l *leaf) DeliverRouted(m *mux.Msg, queues []string) (needFlush, ok bool) {
-	if l.denyOut.blocks(string(m.Subject)) {
+	if !l.sends(m.Subject, m.Reply) {
 		return false, false
 	}
 	hdr := m.Header

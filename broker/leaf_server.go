@@ -137,18 +137,25 @@ func (s *Server) leafAcceptLoop(ln transport.Listener, plain bool) {
 }
 
 // startLeaf registers a handshaken leaf connection, sends it the interest
-// it should see and starts its goroutines. It reports false (and closes
-// the socket) when the server is shutting down.
-func (s *Server) startLeaf(l *leaf) bool {
+// it should see and starts its goroutines. It fails (and closes the
+// socket) when the server is shutting down, or the connection would pass
+// its account's leaf node limit (leaf_limits.go).
+func (s *Server) startLeaf(l *leaf) error {
 	l.done = make(chan struct{})
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
 		l.nc.Close()
-		return false
+		return ErrShuttingDown
+	}
+	if !s.leafAdmitLocked(l.acc) {
+		s.mu.Unlock()
+		l.refuseLeaf(s.leafLimit(l.acc))
+		return errLeafLimit
 	}
 	s.leafs.conns[l.cid] = l
 	s.mu.Unlock()
+	s.accountConnsChanged(l.acc)
 	s.stats.totalConns.Add(1)
 	s.leafs.interest.add(l)
 	s.log.Info("leaf node connection up", zap.String("peer", l.peer.Name), zap.String("account", l.acc.name),
@@ -157,7 +164,7 @@ func (s *Server) startLeaf(l *leaf) bool {
 	go l.writeLoop()
 	go l.readLoop()
 	s.leafEvent(l, "")
-	return true
+	return nil
 }
 
 // leafDown unregisters a closed leaf connection (from its teardown).
@@ -168,6 +175,7 @@ func (s *Server) leafDown(l *leaf) {
 	}
 	s.retireLocked(&l.conn)
 	s.mu.Unlock()
+	s.accountConnsChanged(l.acc)
 	reason := l.closeReason().String()
 	if reason == "" {
 		reason = ClientClosed.String()

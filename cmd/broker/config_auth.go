@@ -322,6 +322,7 @@ func decodeAccounts(v *conf.Value, where map[string]*conf.Value, js *jsFlags) ([
 				"mappings":  mappings(&acc.Mappings),
 				"maps":      mappings(&acc.Mappings),
 				"jetstream": js.accountKey(acc.Name),
+				"limits":    accountLimits(&acc),
 			})(f.Value)
 			if err != nil {
 				return nil, err
