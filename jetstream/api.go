@@ -221,17 +221,11 @@ type APIStats struct {
 
 // AccountInfo answers $JS.API.INFO.
 type AccountInfo struct {
-	Type      string          `json:"type"`
-	Memory    uint64          `json:"memory"`
-	Store     uint64          `json:"storage"`
-	ResMemory uint64          `json:"reserved_memory"`
-	ResStore  uint64          `json:"reserved_storage"`
-	Streams   int             `json:"streams"`
-	Consumers int             `json:"consumers"`
-	Limits    AccountLimits   `json:"limits"`
-	Domain    string          `json:"domain,omitempty"`
-	API       APIStats        `json:"api"`
-	Tiers     map[string]Tier `json:"tiers,omitempty"`
+	Type   string          `json:"type"`
+	Tier                   // the account's usage and limits, flat (limits all zero with tiers)
+	Domain string          `json:"domain,omitempty"`
+	API    APIStats        `json:"api"`
+	Tiers  map[string]Tier `json:"tiers,omitempty"`
 }
 
 // The response types nats-server puts in "type".

@@ -115,9 +115,12 @@ func (e *Engine) dispatch(op string, m *inMsg, now time.Time) (any, string) {
 
 func (e *Engine) accountInfo() any {
 	ai := AccountInfo{
-		Type: typeAccountInfo, Memory: uint64(e.usage.mem), Store: uint64(e.usage.store), Streams: len(e.streams),
-		ResMemory: uint64(e.reserved("memory", "")), ResStore: uint64(e.reserved("file", "")),
-		Limits: e.accountLimits(), Domain: e.ops.domain, API: e.api,
+		Type: typeAccountInfo, Domain: e.ops.domain, API: e.api,
+		Tier: Tier{
+			Memory: uint64(e.usage.mem), Store: uint64(e.usage.store), Streams: len(e.streams),
+			ResMemory: uint64(e.reserved("memory", "")), ResStore: uint64(e.reserved("file", "")),
+			Limits: e.accountLimits(),
+		},
 	}
 	for _, s := range e.streams {
 		ai.Consumers += len(s.consumers)

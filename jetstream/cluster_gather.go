@@ -141,12 +141,7 @@ func (c *Cluster) finish(g *gather) {
 				ai = &v
 				continue
 			}
-			ai.Memory += p.Info.Memory
-			ai.Store += p.Info.Store
-			ai.ResMemory += p.Info.ResMemory
-			ai.ResStore += p.Info.ResStore
-			ai.Streams += p.Info.Streams
-			ai.Consumers += p.Info.Consumers
+			ai.Tier.add(&p.Info.Tier)
 			ai.API.Total += p.Info.API.Total
 			ai.API.Errors += p.Info.API.Errors
 			ai.addTiers(p.Info)

@@ -7,8 +7,8 @@ package jetstream
 // top-level limits all zero and a "tiers" map holding R1's usage and
 // limits.
 
-// Tier is one tier's usage and limits in the account info (nats-server
-// JetStreamTier).
+// Tier is one tier's usage and limits in the account info, and the
+// account's own at its top (nats-server JetStreamTier).
 type Tier struct {
 	Memory    uint64        `json:"memory"`
 	Store     uint64        `json:"storage"`
@@ -24,10 +24,7 @@ func (e *Engine) tierInfo(ai *AccountInfo) {
 	if ai.Limits.Tier == "" {
 		return
 	}
-	ai.Tiers = map[string]Tier{ai.Limits.Tier: {
-		Memory: ai.Memory, Store: ai.Store, ResMemory: ai.ResMemory, ResStore: ai.ResStore,
-		Streams: ai.Streams, Consumers: ai.Consumers, Limits: ai.Limits,
-	}}
+	ai.Tiers = map[string]Tier{ai.Limits.Tier: ai.Tier}
 	ai.Limits = AccountLimits{}
 }
 
@@ -42,12 +39,17 @@ func (ai *AccountInfo) addTiers(o *AccountInfo) {
 			}
 			t.Limits = ot.Limits
 		}
-		t.Memory += ot.Memory
-		t.Store += ot.Store
-		t.ResMemory += ot.ResMemory
-		t.ResStore += ot.ResStore
-		t.Streams += ot.Streams
-		t.Consumers += ot.Consumers
+		t.add(&ot)
 		ai.Tiers[name] = t
 	}
+}
+
+// add adds another broker's usage of the tier into t.
+func (t *Tier) add(o *Tier) {
+	t.Memory += o.Memory
+	t.Store += o.Store
+	t.ResMemory += o.ResMemory
+	t.ResStore += o.ResStore
+	t.Streams += o.Streams
+	t.Consumers += o.Consumers
 }
