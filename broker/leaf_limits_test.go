@@ -2,8 +2,6 @@ package broker_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -97,18 +95,7 @@ func TestLeafLimitJWT(t *testing.T) {
 
 	// nats-server's hub: a nats-server leaf is in, ours is refused until
 	// that one goes.
-	dir := t.TempDir()
-	opFile := filepath.Join(dir, "op.jwt")
-	if err := os.WriteFile(opFile, []byte(tr.opJWT), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	lp := testutil.FreePort(t)
-	theirHub := startNatsConf(t, fmt.Sprintf(`operator: %q
-system_account: %s
-resolver: MEMORY
-resolver_preload: { %s: %q, %s: %q }
-leafnodes { listen: "127.0.0.1:%d" }`, opFile, sys.pub, sys.pub, tr.signed(sys), acc.pub, tr.signed(acc), lp))
-	hubURL := fmt.Sprintf("nats://127.0.0.1:%d", lp)
+	theirHub, hubURL := startNatsOperatorHub(t, tr, sys, acc)
 	first := startNats(t, false, fmt.Sprintf("remotes: [ { url: %q, credentials: %q } ]", hubURL, leafCreds))
 	testutil.Eventually(t, 10*time.Second, "the nats-server leaf is in", func() bool { n, _ := theirHub.leafz(); return n == 1 })
 	lo := testOptions()
