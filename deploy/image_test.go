@@ -97,6 +97,10 @@ func TestImage(t *testing.T) {
 	env := podmanEnv(t)
 	goEnv := func(k string) string { return strings.TrimSpace(run(t, env, "", "go", "env", k)) }
 	build := builderImage(t, env, podman)
+	// The build stage's `go mod download` (GOPROXY=off) needs every
+	// module of the graph in the mounted cache, not only those the host's
+	// builds fetched.
+	run(t, env, "..", "go", "mod", "download")
 	run(t, env, "..", podman, "build", "--format", "docker", "--isolation", "chroot", "--network", "host",
 		"-f", "deploy/Dockerfile", "--build-arg", "GO_IMAGE="+build,
 		"--build-arg", "COMMIT=0123abcd-test", "--build-arg", "VERSION=0.0.0-image",
