@@ -49,7 +49,9 @@ func kill9(t *testing.T, p *testutil.Proc) {
 	p.Cmd.Wait()
 }
 
-func crashPayload(i int) []byte { return fmt.Appendf(nil, "crash-%06d-%s", i, "0123456789abcdef0123456789abcdef") }
+func crashPayload(i int) []byte {
+	return fmt.Appendf(nil, "crash-%06d-%s", i, "0123456789abcdef0123456789abcdef")
+}
 
 // readAll reads the whole stream in order with an ordered consumer and
 // returns the payloads by sequence; it fails on a hole.
