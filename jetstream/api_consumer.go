@@ -54,8 +54,7 @@ func (e *Engine) consumerAPI(t []string, m *inMsg, now time.Time) (any, string) 
 		if arg(2) == "NEXT" {
 			_, c, ae := e.lookup(arg(3), arg(4))
 			if ae != nil {
-				e.out = append(e.out, output{subject: m.reply, hdr: statusMsg(404, "No Messages")})
-				return nil, ""
+				return nil, "" // no such consumer: nats-server does not answer
 			}
 			var req pullRequest
 			if len(m.data) > 0 && m.data[0] != '{' {
@@ -68,7 +67,7 @@ func (e *Engine) consumerAPI(t []string, m *inMsg, now time.Time) (any, string) 
 			return nil, ""
 		}
 	}
-	return errBadRequest, ""
+	return nil, "" // not an API subject: nats-server does not answer
 }
 
 func joinFrom(t []string, i int) string {
@@ -93,7 +92,7 @@ func (e *Engine) lookup(stream, name string) (*stream, *consumer, *APIError) {
 
 func (e *Engine) createConsumer(streamName, name, filter string, durableAPI bool, body []byte, now time.Time) any {
 	var req createConsumerRequest
-	if err := decode(body, &req); err != nil {
+	if err := decodeAPI(body, &req); err != nil {
 		return errInvalidJSON.with("err", err.Error())
 	}
 	s := e.streams[streamName]
@@ -106,6 +105,9 @@ func (e *Engine) createConsumer(streamName, name, filter string, durableAPI bool
 	var cfg ConsumerConfig // nats-server takes a missing config as empty
 	if req.Config != nil {
 		cfg = *req.Config
+	}
+	if !durableAPI && name == "" && cfg.Durable != "" {
+		return errConsumerEphemeralDurable // $JS.API.CONSUMER.CREATE.<stream> is for ephemerals
 	}
 	if durableAPI {
 		if cfg.Durable != name {
@@ -217,7 +219,7 @@ func (e *Engine) consumerList(full bool, streamName string, body []byte) any {
 		return errStreamNotFound
 	}
 	var req listRequest
-	if err := decode(body, &req); err != nil {
+	if err := decodeOptional(body, &req); err != nil {
 		return errInvalidJSON.with("err", err.Error())
 	}
 	names := make([]string, 0, len(s.consumers))

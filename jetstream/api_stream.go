@@ -110,7 +110,7 @@ func (e *Engine) dispatch(op string, m *inMsg, now time.Time) (any, string) {
 	case arg(0) == "CONSUMER":
 		return e.consumerAPI(t, m, now)
 	}
-	return errBadRequest, ""
+	return nil, "" // not an API subject: nats-server does not answer
 }
 
 func (e *Engine) accountInfo() any {
@@ -132,13 +132,10 @@ func (e *Engine) accountInfo() any {
 // parseStreamConfig decodes, defaults and checks a create or update body.
 func parseStreamConfig(name string, body []byte) (StreamConfig, *APIError) {
 	var cfg StreamConfig
-	if err := decode(body, &cfg); err != nil {
+	if err := decodeAPI(body, &cfg); err != nil {
 		return cfg, errInvalidJSON.with("err", err.Error())
 	}
-	if cfg.Name == "" {
-		cfg.Name = name
-	}
-	if cfg.Name != name {
+	if cfg.Name != name { // a missing name too, as nats-server
 		return cfg, errStreamMismatch
 	}
 	cfg.defaults()
@@ -299,7 +296,7 @@ func (e *Engine) streamInfo(name string, body []byte) any {
 		return errStreamNotFound
 	}
 	var req streamInfoRequest
-	if err := decode(body, &req); err != nil {
+	if err := decodeOptional(body, &req); err != nil {
 		return errInvalidJSON.with("err", err.Error())
 	}
 	return s.info(typeStreamInfo, req.SubjectsFilter)
@@ -340,7 +337,7 @@ func (e *Engine) purgeStream(name string, body []byte) any {
 		return errPurgeFailed.with("err", "stream purge not permitted")
 	}
 	var req purgeRequest
-	if err := decode(body, &req); err != nil {
+	if err := decodeOptional(body, &req); err != nil {
 		return errInvalidJSON.with("err", err.Error())
 	}
 	if req.Sequence > 0 && req.Keep > 0 {
@@ -401,7 +398,7 @@ func page[T any](all []T, offset, limit int) []T {
 
 func (e *Engine) streamNames(body []byte) any {
 	var req listRequest
-	if err := decode(body, &req); err != nil {
+	if err := decodeOptional(body, &req); err != nil {
 		return errInvalidJSON.with("err", err.Error())
 	}
 	names := []string{}
@@ -413,7 +410,7 @@ func (e *Engine) streamNames(body []byte) any {
 
 func (e *Engine) streamList(body []byte) any {
 	var req listRequest
-	if err := decode(body, &req); err != nil {
+	if err := decodeOptional(body, &req); err != nil {
 		return errInvalidJSON.with("err", err.Error())
 	}
 	infos := []*StreamInfo{}
@@ -457,7 +454,7 @@ func (e *Engine) msgGet(name string, body []byte) any {
 		return errStreamNotFound
 	}
 	var req msgGetRequest
-	if err := decode(body, &req); err != nil {
+	if err := decodeAPI(body, &req); err != nil {
 		return errInvalidJSON.with("err", err.Error())
 	}
 	m, ae := getMsg(s, req)
@@ -479,7 +476,7 @@ func (e *Engine) msgDelete(name string, body []byte) any {
 		return errMsgDeleteFailed.with("err", "message delete not permitted")
 	}
 	var req msgDeleteRequest
-	if err := decode(body, &req); err != nil {
+	if err := decodeAPI(body, &req); err != nil {
 		return errInvalidJSON.with("err", err.Error())
 	}
 	ok, err := s.remove(req.Seq, &e.usage)

@@ -108,9 +108,12 @@ func (c *ConsumerConfig) check() *APIError {
 				return errConsumerNameSep
 			}
 		}
-		if !validName(n) {
-			return errConsumerBadDurable
+		if !validName(n) && !nameTooLong(n) {
+			return c.badName(n)
 		}
+	}
+	if ae := c.checkSizes(); ae != nil {
+		return ae
 	}
 	if c.FilterSubject != "" && len(c.FilterSubjects) > 0 {
 		return errConsumerDupFilters

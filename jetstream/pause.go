@@ -36,7 +36,7 @@ func (c *consumer) pauseInfo(ci *ConsumerInfo) {
 
 func (e *Engine) pauseConsumer(streamName, name string, body []byte, now time.Time) any {
 	var req pauseRequest
-	if err := decode(body, &req); err != nil {
+	if err := decodeOptional(body, &req); err != nil {
 		return errInvalidJSON.with("err", err.Error())
 	}
 	_, c, ae := e.lookup(streamName, name)

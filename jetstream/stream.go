@@ -98,7 +98,7 @@ func validName(n string) bool {
 
 // check validates a (defaulted) configuration.
 func (c *StreamConfig) check() *APIError {
-	if !validName(c.Name) {
+	if !validName(c.Name) && !nameTooLong(c.Name) {
 		if c.Name != "" {
 			for _, r := range c.Name {
 				if r == '/' || r == '\\' {
@@ -106,7 +106,10 @@ func (c *StreamConfig) check() *APIError {
 				}
 			}
 		}
-		return errStreamInvalidConfig.with("err", "invalid stream name")
+		return errStreamInvalidConfig.with("err", `stream name is required and can not contain '.', '*', '>', '\', '/'`)
+	}
+	if e := c.checkSizes(); e != nil {
+		return e
 	}
 	if c.Replicas > 1 {
 		return errReplicasUnsupported
@@ -141,18 +144,8 @@ func (c *StreamConfig) check() *APIError {
 	if c.Duplicates > 0 && c.MaxAge > 0 && c.Duplicates > c.MaxAge {
 		return errStreamInvalidConfig.with("err", "duplicates window can not be larger then max age")
 	}
-	seen := map[string]bool{}
-	for _, s := range c.Subjects {
-		if !pubsub.ValidSubject(s) {
-			return errStreamInvalidConfig.with("err", "invalid subject")
-		}
-		if seen[s] {
-			return errStreamInvalidConfig.with("err", "duplicate subjects detected")
-		}
-		seen[s] = true
-		if pubsub.SubjectsCollide(s, "$JS.API.>") || pubsub.SubjectsCollide(s, "$JS.ACK.>") {
-			return errStreamInvalidConfig.with("err", "subjects that overlap with jetstream api require no-ack to be true")
-		}
+	if e := c.checkSubjects(); e != nil {
+		return e
 	}
 	if e := checkStreamTransform(c.SubjectTransform); e != nil {
 		return e

@@ -11,23 +11,25 @@ type accountUsage struct {
 	limited          bool
 }
 
-// admit refuses a message of size that would pass the storage limit:
-// the account's (10002), then the server's (10028, 10047).
+// admit refuses a message of size as nats-server does, in its order: the
+// server's limit (max_memory_store / max_file_store) once the usage is
+// already past it (so one message may cross it), 10023; then the
+// account's limit if this message would pass it, 10002.
 func (u *accountUsage) admit(storage string, size uint64) *APIError {
 	if storage == "memory" {
+		if u.maxMem > 0 && u.mem > u.maxMem {
+			return errInsufficientResources
+		}
 		if u.limited && u.accMem >= 0 && u.mem+int64(size) > u.accMem {
 			return errAccountResources
 		}
-		if u.maxMem > 0 && u.mem+int64(size) > u.maxMem {
-			return errMemoryExceeded
-		}
 		return nil
+	}
+	if u.maxStore > 0 && u.store > u.maxStore {
+		return errInsufficientResources
 	}
 	if u.limited && u.accStore >= 0 && u.store+int64(size) > u.accStore {
 		return errAccountResources
-	}
-	if u.maxStore > 0 && u.store+int64(size) > u.maxStore {
-		return errStorageExceeded
 	}
 	return nil
 }

@@ -237,7 +237,15 @@ func (fs *File) write(r *record) (int64, uint32, error) {
 }
 
 // dropEmptyFront removes the oldest segments that hold no live message.
+// The records that emptied them (deletes, a purge's first) are synced
+// first: removed before they are written, a kill would lose the older
+// segments' messages and sequences with nothing on disk to say so.
 func (fs *File) dropEmptyFront() {
+	if len(fs.segs) > 1 && fs.segs[0].live == 0 {
+		if err := fs.Sync(); err != nil {
+			return // keep the segments; the next removal tries again
+		}
+	}
 	for len(fs.segs) > 1 && fs.segs[0].live == 0 {
 		s := fs.segs[0]
 		s.f.Close()

@@ -196,3 +196,45 @@ func TestFileStoreTornHeaderlessTail(t *testing.T) {
 		}
 	}
 }
+
+// TestFileStoreDropWritesFirst: a segment emptied by removals made in the
+// same batch as a roll is deleted only once those removals are in the
+// files, so a kill before the batch's Flush keeps the older messages (and
+// the sequence) instead of leaving an empty store behind.
+func TestFileStoreDropWritesFirst(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "s")
+	fs, err := OpenFile(dir, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	var last uint64
+	for fs.active().size < fs.maxSeg { // fills the first segment
+		if last, err = fs.Append("k", nil, make([]byte, 50), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fs.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// One batch: a put that rolls, and the removal of the older messages
+	// (a key-value bucket of history 1), which empties the first segment.
+	seq, err := fs.Append("k", nil, make([]byte, 50), 2)
+	if err != nil || len(fs.segs) != 2 {
+		t.Fatalf("append %d %v, %d segments", seq, err, len(fs.segs))
+	}
+	for s := uint64(1); s <= last; s++ {
+		if _, err := fs.Remove(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crashed := copyDir(t, dir) // killed before the batch's Flush
+	re, err := OpenFile(crashed, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer re.Close()
+	if st := re.State(); st.LastSeq < last {
+		t.Fatalf("after a kill: %+v, want last sequence at least %d", st, last)
+	}
+}
