@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	njs "github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/internal/testutil"
+	"github.com/murmurmq/murmur/jetstream"
+)
+
+// jsClusterConf is one broker of an in-process JetStream cluster: account
+// A has JetStream, N has not; the routes are dialled by the test.
+const jsClusterConf = `listen: 127.0.0.1:-1
+server_name: %s
+jetstream { store_dir: %q }
+cluster { name: js, listen: 127.0.0.1:0 }
+accounts {
+  A: { jetstream: enabled, users: [{user: a, password: a}] }
+  N: { users: [{user: n, password: n}] }
+}
+`
+
+// jsBroker is one broker of startJSCluster, started in-process as run
+// starts it (the config file, the server, JetStream).
+type jsBroker struct {
+	name string
+	srv  *broker.Server
+}
+
+// url is the client URL with user's credentials (password = user).
+func (b *jsBroker) url(user string) string {
+	return fmt.Sprintf("nats://%s:%s@%s", user, user, b.srv.ClientURL()[len("nats://"):])
+}
+
+// startJSCluster starts three brokers with JetStream in one process,
+// routes them into a full mesh and waits until every pair carries
+// messages of account A and until each broker's JetStream knows the
+// other two (a names request from each answers from all three).
+func startJSCluster(t *testing.T) []*jsBroker {
+	t.Helper()
+	dir := t.TempDir()
+	var bs []*jsBroker
+	for _, name := range []string{"A", "B", "C"} {
+		conf := writeConfAs(t, dir, name, fmt.Sprintf(jsClusterConf, name, filepath.Join(dir, name, "store")))
+		cfg, err := parseFlags([]string{"-c", conf}, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := broker.New(cfg.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.SetJetStream(cfg.js.enabled)
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Close() })
+		stop, err := startJetStream(&cfg.js, jetstream.NewService(srv.ID()), srv, name, zap.NewNop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(stop)
+		bs = append(bs, &jsBroker{name: name, srv: srv})
+	}
+	for i := range bs {
+		for j := i + 1; j < len(bs); j++ {
+			if err := bs[i].srv.ConnectRoute(context.Background(), bs[j].srv.RouteAddr().String()); err != nil {
+				t.Fatalf("route %s-%s: %v", bs[i].name, bs[j].name, err)
+			}
+		}
+	}
+	for _, b := range bs {
+		testutil.Eventually(t, 10*time.Second, b.name+" routed to both", func() bool { return b.srv.NumRoutes() == 2 })
+	}
+	conns := make([]*nats.Conn, len(bs))
+	for i, b := range bs {
+		conns[i] = connect(t, b.url("a"))
+	}
+	for i, sub := range conns {
+		s, err := sub.SubscribeSync("mesh." + bs[i].name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub.Flush()
+		for j, pub := range conns {
+			if i != j {
+				testutil.Eventually(t, 10*time.Second, bs[j].name+" routes to "+bs[i].name, func() bool {
+					pub.Publish("mesh."+bs[i].name, nil)
+					_, err := s.NextMsg(50 * time.Millisecond)
+					return err == nil
+				})
+			}
+		}
+		s.Unsubscribe()
+	}
+	// Every broker's JetStream has heard the others when an account info
+	// gathered from each counts the streams of all: create one per broker.
+	for i, b := range bs {
+		js := jsOf(t, b, "a")
+		if _, err := js.CreateStream(jsCtx(t), njs.StreamConfig{Name: "MESH_" + b.name, Subjects: []string{"mesh.js." + b.name}}); err != nil {
+			t.Fatalf("stream on %s: %v", b.name, err)
+		}
+		_ = i
+	}
+	for _, b := range bs {
+		js := jsOf(t, b, "a")
+		testutil.Eventually(t, 10*time.Second, b.name+" knows every broker's stream", func() bool {
+			ai, err := js.AccountInfo(jsCtx(t))
+			return err == nil && ai.Streams == len(bs)
+		})
+	}
+	return bs
+}
+
+func jsOf(t *testing.T, b *jsBroker, user string) njs.JetStream {
+	t.Helper()
+	js, err := njs.New(connect(t, b.url(user)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+func jsCtx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// TestJetStreamClusterInProcess: the cluster layer of three routed brokers
+// in one process (so the race detector sees all of it): a stream created
+// on A used from B and C (publish, pull fetch and acks, push), a
+// key-value bucket of C's used from A and B, names and account info
+// gathered from each broker.
+func TestJetStreamClusterInProcess(t *testing.T) {
+	bs := startJSCluster(t)
+	jsA, jsB, jsC := jsOf(t, bs[0], "a"), jsOf(t, bs[1], "a"), jsOf(t, bs[2], "a")
+
+	if _, err := jsA.CreateStream(jsCtx(t), njs.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 20; i++ {
+		js := []njs.JetStream{jsB, jsC}[i%2]
+		ack, err := js.Publish(jsCtx(t), fmt.Sprintf("orders.%d", i), []byte("o"))
+		if err != nil || ack.Stream != "ORDERS" || ack.Sequence != uint64(i) {
+			t.Fatalf("publish %d: %+v %v", i, ack, err)
+		}
+	}
+	cons, err := jsB.CreateOrUpdateConsumer(jsCtx(t), "ORDERS", njs.ConsumerConfig{Durable: "pull", AckPolicy: njs.AckExplicitPolicy})
+	if err != nil {
+		t.Fatalf("consumer from B: %v", err)
+	}
+	n := 0
+	for n < 20 {
+		batch, err := cons.Fetch(7, njs.FetchMaxWait(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			n++
+			got++
+			if want := fmt.Sprintf("orders.%d", n); m.Subject() != want {
+				t.Fatalf("message %d: %q, want %q", n, m.Subject(), want)
+			}
+			if err := m.DoubleAck(jsCtx(t)); err != nil {
+				t.Fatalf("ack %d: %v", n, err)
+			}
+		}
+		if batch.Error() != nil || got == 0 {
+			t.Fatalf("fetch after %d: %d, %v", n, got, batch.Error())
+		}
+	}
+	ci, err := jsC.Consumer(jsCtx(t), "ORDERS", "pull")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := ci.CachedInfo(); info.NumAckPending != 0 || info.AckFloor.Stream != 20 {
+		t.Fatalf("consumer from C: ack pending %d, floor %d", info.NumAckPending, info.AckFloor.Stream)
+	}
+
+	// Push to a subscriber on C, flow control on.
+	legacyC, _ := connect(t, bs[2].url("a")).JetStream()
+	pushed := make(chan *nats.Msg, 32)
+	sub, err := legacyC.Subscribe("orders.>", func(m *nats.Msg) { m.Ack(); pushed <- m },
+		nats.Durable("push"), nats.ManualAck(), nats.DeliverAll(), nats.EnableFlowControl(), nats.IdleHeartbeat(time.Second))
+	if err != nil {
+		t.Fatalf("push on C: %v", err)
+	}
+	defer sub.Unsubscribe()
+	for i := 1; i <= 20; i++ {
+		select {
+		case m := <-pushed:
+			if want := fmt.Sprintf("orders.%d", i); m.Subject != want {
+				t.Fatalf("pushed %q, want %q", m.Subject, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("push: %d of 20", i-1)
+		}
+	}
+
+	kvC, err := jsC.CreateKeyValue(jsCtx(t), njs.KeyValueConfig{Bucket: "cfg"})
+	if err != nil {
+		t.Fatalf("kv on C: %v", err)
+	}
+	kvA, err := jsA.KeyValue(jsCtx(t), "cfg")
+	if err != nil {
+		t.Fatalf("kv from A: %v", err)
+	}
+	for i := range 5 {
+		kv := []njs.KeyValue{kvA, kvC}[i%2]
+		if _, err := kv.Put(jsCtx(t), "k", fmt.Appendf(nil, "v%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kvB, err := jsB.KeyValue(jsCtx(t), "cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := kvB.Get(jsCtx(t), "k"); err != nil || string(e.Value()) != "v4" || e.Revision() != 5 {
+		t.Fatalf("get from B: %v %v", e, err)
+	}
+
+	want := []string{"KV_cfg", "MESH_A", "MESH_B", "MESH_C", "ORDERS"}
+	for i, js := range []njs.JetStream{jsA, jsB, jsC} {
+		var names []string
+		l := js.StreamNames(jsCtx(t))
+		for name := range l.Name() {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		if l.Err() != nil || !slices.Equal(names, want) {
+			t.Fatalf("names from %s = %v (%v), want %v", bs[i].name, names, l.Err(), want)
+		}
+		ai, err := js.AccountInfo(jsCtx(t))
+		if err != nil || ai.Streams != len(want) || ai.Consumers != 2 {
+			t.Fatalf("account info from %s: %+v %v", bs[i].name, ai, err)
+		}
+	}
+	if err := jsB.DeleteStream(jsCtx(t), "ORDERS"); err != nil {
+		t.Fatalf("delete from B: %v", err)
+	}
+	if _, err := jsC.Stream(jsCtx(t), "ORDERS"); err == nil {
+		t.Fatal("ORDERS after its delete")
+	}
+}
