@@ -21,6 +21,16 @@ func (c clusterConn) SubscribeCluster(subject string) (int, error) {
 	return c.SubscribeScoped(subject, broker.ScopeRoutes)
 }
 
+// localConn is an internal client whose subscriptions draw no route's
+// interest: in a cluster, each broker's refuser answers its own clients
+// (and leaf connections), so a request is refused once, not by every
+// broker (without routes it is the same as Subscribe).
+type localConn struct{ *broker.InternalClient }
+
+func (c localConn) Subscribe(subject string) (int, error) {
+	return c.SubscribeScoped(subject, broker.ScopeNoRoutes)
+}
+
 // startEngine starts u's engine on ic, behind a Cluster when the server
 // is clustered.
 func (r *jsRunner) startEngine(u *jsUnit, acc string, ic *broker.InternalClient) error {

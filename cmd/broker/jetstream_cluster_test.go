@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -253,4 +254,60 @@ func TestJetStreamClusterInProcess(t *testing.T) {
 	if _, err := jsC.Stream(jsCtx(t), "ORDERS"); err == nil {
 		t.Fatal("ORDERS after its delete")
 	}
+}
+
+// TestJetStreamClusterNotEnabledOnce: a request of an account without
+// JetStream is answered 10039 once, by the broker asked, not by every
+// broker of the cluster.
+func TestJetStreamClusterNotEnabledOnce(t *testing.T) {
+	bs := startJSCluster(t)
+	nc := connect(t, bs[0].url("n"))
+	inbox := nats.NewInbox()
+	answers, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.PublishRequest("$JS.API.INFO", inbox, nil); err != nil {
+		t.Fatal(err)
+	}
+	m, err := answers.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(m.Data), `"err_code":10039`) {
+		t.Fatalf("answer = %s", m.Data)
+	}
+	for _, b := range bs[1:] {
+		refuserSettled(t, nc, b, "n")
+	}
+	if m, err := answers.NextMsg(0); err == nil {
+		t.Fatalf("a second answer: %s", m.Data)
+	}
+}
+
+// refuserSettled returns once whatever broker b's refuser in user's
+// account answered to what nc sent before the call is in nc's
+// subscriptions: nc's messages reach b (a barrier over the route, which
+// is FIFO), b's refuser answers in order (a request of a client of b's
+// comes back after them), and b's messages reach nc (a barrier back).
+func refuserSettled(t *testing.T, nc *nats.Conn, b *jsBroker, user string) {
+	t.Helper()
+	far := connect(t, b.url(user))
+	there, _ := far.SubscribeSync(nats.NewInbox())
+	far.Flush()
+	back, _ := nc.SubscribeSync(nats.NewInbox())
+	nc.Flush()
+	testutil.Eventually(t, 10*time.Second, "a barrier to "+b.name, func() bool {
+		nc.Publish(there.Subject, nil)
+		_, err := there.NextMsg(50 * time.Millisecond)
+		return err == nil
+	})
+	if _, err := far.Request("$JS.API.INFO", nil, 5*time.Second); err != nil {
+		t.Fatalf("refuser of %s: %v", b.name, err)
+	}
+	testutil.Eventually(t, 10*time.Second, "a barrier from "+b.name, func() bool {
+		far.Publish(back.Subject, nil)
+		_, err := back.NextMsg(50 * time.Millisecond)
+		return err == nil
+	})
 }

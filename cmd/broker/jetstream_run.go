@@ -202,7 +202,7 @@ func (r *jsRunner) startUnit(acc string, engine bool, limits jetstream.AccountLi
 	if engine {
 		err = r.startEngine(u, acc, ic)
 	} else {
-		err = u.refuser.Start(ic)
+		err = u.refuser.Start(localConn{ic})
 	}
 	if err != nil {
 		ic.Close()
