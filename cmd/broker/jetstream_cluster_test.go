@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -310,4 +311,71 @@ func refuserSettled(t *testing.T, nc *nats.Conn, b *jsBroker, user string) {
 		_, err := back.NextMsg(50 * time.Millisecond)
 		return err == nil
 	})
+}
+
+// TestJetStreamClusterInternalSubjects: the clients of an account can
+// neither see the cluster layer's traffic nor speak on its behalf: a
+// subscription to everything gets none of it, a forged directory
+// announcement (under the subjects the traffic had when it ran in the
+// account, and under the account's name) claims no stream, and a forged
+// part of a gathered answer is not merged.
+func TestJetStreamClusterInternalSubjects(t *testing.T) {
+	bs := startJSCluster(t)
+	nc := connect(t, bs[1].url("a"))
+	everything, _ := nc.SubscribeSync(">")
+	internal, _ := nc.SubscribeSync("$MJSC.>")
+	// Answer whatever looks like a gather with a part naming FAKE.
+	forger, _ := nc.Subscribe("$MJSC.>", func(m *nats.Msg) {
+		if strings.Contains(m.Subject, ".GATHER.") && m.Reply != "" {
+			nc.Publish(m.Reply, []byte(`{"server":"0FORGED","names":["FAKE"],"info":{"streams":100}}`))
+		}
+	})
+	defer forger.Unsubscribe()
+	forged := []byte(`{"server":"0FORGED","name":"evil","streams":{"EVIL":["evil.>"],"MESH_A":["mesh.js.A"]}}`)
+	for _, subject := range []string{"$MJSC.ALL.DIR", "$MJSC.A.ALL.DIR"} {
+		if err := nc.Publish(subject, forged); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// From the same connection, so the forgeries reached B's JetStream
+	// before these requests.
+	js, err := njs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if _, err := js.Stream(short, "EVIL"); !errors.Is(err, njs.ErrStreamNotFound) {
+		t.Fatalf("info of the forged stream: %v, want stream not found", err)
+	}
+	if _, err := js.CreateStream(jsCtx(t), njs.StreamConfig{Name: "REAL", Subjects: []string{"evil.x"}}); err != nil {
+		t.Fatalf("create over the forged stream's subjects: %v", err)
+	}
+	var names []string
+	l := js.StreamNames(jsCtx(t))
+	for n := range l.Name() {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	if want := []string{"MESH_A", "MESH_B", "MESH_C", "REAL"}; l.Err() != nil || !slices.Equal(names, want) {
+		t.Fatalf("names = %v (%v), want %v", names, l.Err(), want)
+	}
+	ai, err := js.AccountInfo(jsCtx(t))
+	if err != nil || ai.Streams != 4 {
+		t.Fatalf("account info: %+v %v", ai, err)
+	}
+	// The names request was gathered and announcements went out before
+	// its answer, by the publisher that answered nc: had any of that
+	// traffic reached nc, it would be queued by now.
+	for _, s := range []*nats.Subscription{everything, internal} {
+		for {
+			m, err := s.NextMsg(0)
+			if err != nil {
+				break
+			}
+			if strings.HasPrefix(m.Subject, "$MJSC.") && !slices.Contains([]string{"$MJSC.ALL.DIR", "$MJSC.A.ALL.DIR"}, m.Subject) {
+				t.Fatalf("a client of the account got %s: %s", m.Subject, m.Data)
+			}
+		}
+	}
 }

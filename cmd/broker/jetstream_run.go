@@ -40,13 +40,15 @@ type jsUnit struct {
 	refuser *jetstream.Refuser
 	limits  jetstream.AccountLimits
 	cluster *jetstream.Cluster     // on a clustered server (jetstream_cluster.go)
-	cic     *broker.InternalClient // the cluster's
+	cic     *broker.InternalClient // the cluster's, in the account
+	sys     *broker.InternalClient // and in the system account
 }
 
 func (u *jsUnit) close() {
 	if u.cluster != nil {
 		u.cluster.Close()
 		u.cic.Close()
+		u.sys.Close()
 	}
 	if u.engine != nil {
 		u.engine.Close()
