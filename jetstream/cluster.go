@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -52,6 +53,11 @@ type Cluster struct {
 	next                               uint64
 	creates                            map[string]pendingChange // by reply subject
 	gathers                            map[string]*gather
+	streamSubs                         map[string]streamSubs // the engine's streams' acks (cluster_acks.go)
+
+	// toEngine maps the ack and flow-control subscriptions to the
+	// engine's ids; read on the publishers' goroutines.
+	toEngine atomic.Pointer[map[int]int]
 }
 
 // ClusterConfig names the broker in its cluster and sets the timing.
@@ -118,7 +124,7 @@ func NewCluster(e *Engine, cfg ClusterConfig, log *zap.Logger) *Cluster {
 		cfg: cfg, e: e, log: log.With(zap.String("component", "jetstream-cluster"), zap.String("account", e.account)),
 		in: in, done: make(chan struct{}),
 		base: base, all: base + "ALL.", self: base + cfg.ServerID + ".", local: map[string][]string{}, peers: map[string]*peer{},
-		creates: map[string]pendingChange{}, gathers: map[string]*gather{},
+		creates: map[string]pendingChange{}, gathers: map[string]*gather{}, streamSubs: map[string]streamSubs{},
 	}
 }
 
@@ -145,6 +151,10 @@ func (w clusterEngineConn) Subscribe(subject string) (int, error) {
 		return engineAPISub, nil
 	case w.c.e.ops.domainAPI != "" && subject == w.c.e.ops.domainAPI+">":
 		return engineDomainID, nil
+	case subject == ackPrefix+">":
+		return engineAckSub, nil
+	case subject == fcPrefix+">":
+		return engineFCSub, nil
 	}
 	return w.Conn.Subscribe(subject)
 }
@@ -196,8 +206,14 @@ func (c *Cluster) isHeld(subject string) bool {
 }
 
 // Handle queues a message of one of the Cluster's subscriptions (the
-// handler of its connection). It never waits.
+// handler of its connection); an ack or a flow-control answer goes to the
+// engine at once, as from the engine's own subscription. It never waits
+// but as the engine's Handle does.
 func (c *Cluster) Handle(sub int, subject, reply string, hdr, data []byte) {
+	if id, ok := c.engineSub(sub); ok {
+		c.e.Handle(id, subject, reply, hdr, data)
+		return
+	}
 	c.in.put(sub, subject, reply, hdr, data)
 }
 
@@ -282,6 +298,11 @@ func (c *Cluster) handle(m *inMsg) {
 			c.heard(m.data)
 		case strings.HasPrefix(rest, clusterGather):
 			c.answerGather(strings.TrimPrefix(rest, clusterGather), m)
+		}
+	default:
+		// An ack that came before Handle knew its subscription.
+		if id, ok := c.engineSub(m.sub); ok {
+			c.e.Handle(id, m.subject, m.reply, m.hdr, m.data)
 		}
 	}
 }

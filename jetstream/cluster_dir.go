@@ -47,6 +47,7 @@ func (c *Cluster) refreshLocal() {
 	})
 	if err == nil {
 		c.local = local
+		c.syncStreamSubs()
 	}
 }
 

@@ -379,3 +379,75 @@ func TestJetStreamClusterInternalSubjects(t *testing.T) {
 		}
 	}
 }
+
+// TestJetStreamClusterAcksToOwner: acks and flow-control answers of a
+// stream's consumers are wanted by the stream's owner only: on every
+// broker one subscription matches them (the owner's engine on the owner,
+// the route to the owner elsewhere), so they cross one route, not every
+// route, and a stream of the other brokers' is not disturbed.
+func TestJetStreamClusterAcksToOwner(t *testing.T) {
+	bs := startJSCluster(t)
+	js := jsOf(t, bs[0], "a")
+	if _, err := js.CreateStream(jsCtx(t), njs.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, subject := range []string{"$JS.ACK.ORDERS.pull.1.1.1.1700000000000000000.0", "$JS.FC.ORDERS.push.AbCdEf"} {
+		for _, b := range bs {
+			subs, err := b.srv.MatchSubscriptions("A", subject)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(subs) != 1 {
+				t.Errorf("%s on %s: %d subscriptions match, want 1 (%+v)", subject, b.name, len(subs), subs)
+			}
+		}
+	}
+	// Acked from C, a stream of A's; the stream deleted, nobody wants them.
+	cons, err := jsOf(t, bs[2], "a").CreateOrUpdateConsumer(jsCtx(t), "ORDERS", njs.ConsumerConfig{Durable: "pull", AckPolicy: njs.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(jsCtx(t), "orders.1", nil); err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(1, njs.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range batch.Messages() {
+		if err := m.DoubleAck(jsCtx(t)); err != nil {
+			t.Fatalf("ack from C: %v", err)
+		}
+	}
+	// Pushed to C with flow control: 3 MB, past the first window (2 MB),
+	// goes on only when C's answers reach A.
+	payload := make([]byte, 64<<10)
+	for i := range 48 {
+		if _, err := js.Publish(jsCtx(t), fmt.Sprintf("orders.big.%d", i), payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	legacyC, _ := connect(t, bs[2].url("a")).JetStream()
+	pushed := make(chan struct{}, 64)
+	sub, err := legacyC.Subscribe("orders.big.>", func(m *nats.Msg) { m.Ack(); pushed <- struct{}{} },
+		nats.Durable("push"), nats.ManualAck(), nats.DeliverAll(), nats.EnableFlowControl(), nats.IdleHeartbeat(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 48 {
+		select {
+		case <-pushed:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("pushed %d of 48", i)
+		}
+	}
+	sub.Unsubscribe()
+	if err := js.DeleteStream(jsCtx(t), "ORDERS"); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bs {
+		if subs, _ := b.srv.MatchSubscriptions("A", "$JS.ACK.ORDERS.pull.1.1.1.1700000000000000000.0"); len(subs) != 0 {
+			t.Errorf("acks of the deleted stream on %s: %d subscriptions", b.name, len(subs))
+		}
+	}
+}
