@@ -174,9 +174,11 @@ type clusterBatchConn struct {
 	bc BatchConn
 }
 
-// PublishEach is Publish for a batch. It reads msg(i) twice (the
-// engine's gives the same message each time): a batch without a held
-// answer, any but a stream change's, goes out as it is.
+// PublishEach is Publish for a batch: held answers go to the Cluster,
+// the rest out in order. It calls msg(i) a second time for what goes
+// out (the engine's msg returns the same message each time); a batch
+// without a held answer (all but the answer to a stream change) goes
+// out as it is.
 func (w clusterBatchConn) PublishEach(n int, msg func(i int) (subject, deliverTo, reply string, hdr, data []byte)) {
 	var out []int
 	for i := range n {
