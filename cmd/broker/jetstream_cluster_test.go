@@ -107,12 +107,11 @@ func startJSCluster(t *testing.T) []*jsBroker {
 	}
 	// Every broker's JetStream has heard the others when an account info
 	// gathered from each counts the streams of all: create one per broker.
-	for i, b := range bs {
+	for _, b := range bs {
 		js := jsOf(t, b, "a")
 		if _, err := js.CreateStream(jsCtx(t), njs.StreamConfig{Name: "MESH_" + b.name, Subjects: []string{"mesh.js." + b.name}}); err != nil {
 			t.Fatalf("stream on %s: %v", b.name, err)
 		}
-		_ = i
 	}
 	for _, b := range bs {
 		js := jsOf(t, b, "a")
