@@ -1,9 +1,12 @@
 package jetstream
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -19,12 +22,19 @@ import (
 // of it: the engine sees API requests as on a broker of its own
 // (docs/jetstream.md, "Cluster").
 //
-// Subjects, in the account, between brokers (routes only):
+// Its traffic between brokers runs in the system account, where no
+// client of the account reaches it (as nats-server's $JSC and $NRG), on
+// routes only, under the account's token <acc> (its name, see
+// accountToken):
 //
-//	$MJSC.ALL.DIR                  a broker's directory (its streams and their subjects)
-//	$MJSC.ALL.GATHER.<op>          an account-level request, answered by every broker
-//	$MJSC.<id>.API.<op>            a request for one of broker <id>'s streams
-//	$MJSC.<id>.R.<n>, .G.<n>       answers to broker <id>'s cluster layer
+//	$MJSC.<acc>.ALL.DIR              a broker's directory (its streams and their subjects)
+//	$MJSC.<acc>.ALL.GATHER.<op>      an account-level request, answered by every broker
+//	$MJSC.<acc>.<id>.API.<op>        a request for one of broker <id>'s streams
+//	$MJSC.<acc>.<id>.G.<n>           a part of an answer broker <id> gathers
+//
+// A create, update or delete the Cluster holds the answer of is given to
+// the engine with the reply $MJSC.<acc>.<id>.R.<n>, which the engine's
+// connection hands back to the Cluster without publishing it.
 type Cluster struct {
 	cfg  ClusterConfig
 	e    *Engine
@@ -37,12 +47,17 @@ type Cluster struct {
 
 	// Owned by the run goroutine.
 	subAPI, subDomain, subSelf, subAll int
-	self                               string              // "$MJSC.<id>."
+	base, all, self                    string              // "$MJSC.<acc>.", base+"ALL.", base+"<id>."
 	local                              map[string][]string // this broker's streams and subjects
 	peers                              map[string]*peer
 	next                               uint64
 	creates                            map[string]pendingChange // by reply subject
 	gathers                            map[string]*gather
+	streamSubs                         map[string]streamSubs // the engine's streams' acks (cluster_acks.go)
+
+	// toEngine maps the ack and flow-control subscriptions to the
+	// engine's ids; read on the publishers' goroutines.
+	toEngine atomic.Pointer[map[int]int]
 }
 
 // ClusterConfig names the broker in its cluster and sets the timing.
@@ -54,17 +69,23 @@ type ClusterConfig struct {
 	Gather     time.Duration // wait for the other brokers' parts of an account-level answer (0: 250 ms)
 }
 
-// ClusterConn is the Cluster's connection into the account: the broker's
-// internal client, with subscriptions whose interest goes only where
-// the Cluster needs it.
+// ClusterConn is the Cluster's connection: into the account (Conn, for
+// the clients' requests and the answers to them) and into the system
+// account (the traffic between the brokers' Clusters), with
+// subscriptions whose interest goes only where the Cluster needs it. The
+// ids of both kinds of subscriptions are distinct.
 type ClusterConn interface {
 	Conn
-	// SubscribeLocal subscribes without telling the routes: it gets what
-	// this broker's clients and leaf connections publish, never what
-	// another broker of the cluster does.
+	// SubscribeLocal subscribes in the account without telling the
+	// routes: it gets what this broker's clients and leaf connections
+	// publish, never what another broker of the cluster does.
 	SubscribeLocal(subject string) (int, error)
-	// SubscribeCluster subscribes telling the routes only.
+	// SubscribeCluster subscribes in the system account telling the
+	// routes only: it gets what the Clusters of this broker and of the
+	// others publish with PublishCluster.
 	SubscribeCluster(subject string) (int, error)
+	// PublishCluster publishes in the system account.
+	PublishCluster(subject, reply string, hdr, data []byte)
 	// AwaitRoutes returns once every routed broker has applied what this
 	// broker sent it before the call (bounded; at once without routes).
 	// It blocks; the Cluster calls it on goroutines of its own.
@@ -73,11 +94,12 @@ type ClusterConn interface {
 
 const (
 	clusterPrefix  = "$MJSC."
-	clusterAll     = clusterPrefix + "ALL."
-	clusterDir     = clusterAll + "DIR"
-	clusterGather  = clusterAll + "GATHER."
+	clusterDir     = "DIR"             // after $MJSC.<acc>.ALL.
+	clusterGather  = "GATHER."         // after $MJSC.<acc>.ALL.
 	engineAPISub   = math.MinInt32     // the id the engine is given for $JS.API.>
 	engineDomainID = math.MinInt32 + 1 // and for $JS.<domain>.API.>
+	heldAnswerSub  = math.MinInt32     // in the Cluster's inbox, a held answer
+	noDomainSub    = math.MinInt32 + 1 // and the domain's subscription when there is none
 )
 
 // NewCluster returns the cluster layer of engine e. Pass Wrap(conn) to
@@ -95,13 +117,14 @@ func NewCluster(e *Engine, cfg ClusterConfig, log *zap.Logger) *Cluster {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	base := clusterPrefix + accountToken(e.account) + "."
 	in := newInbox()
 	in.max = math.MaxInt // API requests are small; put never waits (the engine publishes into it)
 	return &Cluster{
 		cfg: cfg, e: e, log: log.With(zap.String("component", "jetstream-cluster"), zap.String("account", e.account)),
 		in: in, done: make(chan struct{}),
-		self: clusterPrefix + cfg.ServerID + ".", local: map[string][]string{}, peers: map[string]*peer{},
-		creates: map[string]pendingChange{}, gathers: map[string]*gather{},
+		base: base, all: base + "ALL.", self: base + cfg.ServerID + ".", local: map[string][]string{}, peers: map[string]*peer{},
+		creates: map[string]pendingChange{}, gathers: map[string]*gather{}, streamSubs: map[string]streamSubs{},
 	}
 }
 
@@ -128,8 +151,22 @@ func (w clusterEngineConn) Subscribe(subject string) (int, error) {
 		return engineAPISub, nil
 	case w.c.e.ops.domainAPI != "" && subject == w.c.e.ops.domainAPI+">":
 		return engineDomainID, nil
+	case subject == ackPrefix+">":
+		return engineAckSub, nil
+	case subject == fcPrefix+">":
+		return engineFCSub, nil
 	}
 	return w.Conn.Subscribe(subject)
+}
+
+// Publish hands the answer to a held create, update or delete to the
+// Cluster; the rest goes out.
+func (w clusterEngineConn) Publish(subject, deliverTo, reply string, hdr, data []byte) {
+	if w.c.isHeld(subject) {
+		w.c.in.put(heldAnswerSub, subject, reply, hdr, data)
+		return
+	}
+	w.Conn.Publish(subject, deliverTo, reply, hdr, data)
 }
 
 type clusterBatchConn struct {
@@ -137,13 +174,48 @@ type clusterBatchConn struct {
 	bc BatchConn
 }
 
+// PublishEach is Publish for a batch: held answers go to the Cluster,
+// the rest out in order. It calls msg(i) a second time for what goes
+// out (the engine's msg returns the same message each time); a batch
+// without a held answer (all but the answer to a stream change) goes
+// out as it is.
 func (w clusterBatchConn) PublishEach(n int, msg func(i int) (subject, deliverTo, reply string, hdr, data []byte)) {
-	w.bc.PublishEach(n, msg)
+	var out []int
+	for i := range n {
+		if subject, _, reply, hdr, data := msg(i); w.c.isHeld(subject) {
+			if out == nil {
+				out = make([]int, 0, n)
+				for j := range i {
+					out = append(out, j)
+				}
+			}
+			w.c.in.put(heldAnswerSub, subject, reply, hdr, data)
+		} else if out != nil {
+			out = append(out, i)
+		}
+	}
+	if out == nil {
+		w.bc.PublishEach(n, msg)
+		return
+	}
+	w.bc.PublishEach(len(out), func(i int) (string, string, string, []byte, []byte) { return msg(out[i]) })
+}
+
+// isHeld reports whether subject is the reply of a held answer
+// (holdAnswer). Any goroutine: c.self does not change.
+func (c *Cluster) isHeld(subject string) bool {
+	return len(subject) > len(c.self)+2 && subject[:len(c.self)] == c.self && subject[len(c.self):len(c.self)+2] == "R."
 }
 
 // Handle queues a message of one of the Cluster's subscriptions (the
-// handler of its connection). It never waits.
+// handler of its connection); an ack or a flow-control answer goes to the
+// engine at once, as from the engine's own subscription. It never waits
+// but as the engine's Handle does.
 func (c *Cluster) Handle(sub int, subject, reply string, hdr, data []byte) {
+	if id, ok := c.engineSub(sub); ok {
+		c.e.Handle(id, subject, reply, hdr, data)
+		return
+	}
 	c.in.put(sub, subject, reply, hdr, data)
 }
 
@@ -154,7 +226,7 @@ func (c *Cluster) Start(conn ClusterConn) error {
 	if c.subAPI, err = conn.SubscribeLocal(apiPrefix + ">"); err != nil {
 		return err
 	}
-	c.subDomain = -1
+	c.subDomain = noDomainSub
 	if d := c.e.ops.domainAPI; d != "" {
 		if c.subDomain, err = conn.SubscribeLocal(d + ">"); err != nil {
 			return err
@@ -163,7 +235,7 @@ func (c *Cluster) Start(conn ClusterConn) error {
 	if c.subSelf, err = conn.SubscribeCluster(c.self + ">"); err != nil {
 		return err
 	}
-	if c.subAll, err = conn.SubscribeCluster(clusterAll + ">"); err != nil {
+	if c.subAll, err = conn.SubscribeCluster(c.all + ">"); err != nil {
 		return err
 	}
 	c.refreshLocal()
@@ -208,6 +280,8 @@ func (c *Cluster) run() {
 
 func (c *Cluster) handle(m *inMsg) {
 	switch m.sub {
+	case heldAnswerSub:
+		c.changed(m)
 	case c.subAPI:
 		c.request(m.subject, m, false)
 	case c.subDomain:
@@ -217,17 +291,20 @@ func (c *Cluster) handle(m *inMsg) {
 		switch {
 		case strings.HasPrefix(rest, "API."):
 			c.request(apiPrefix+rest[4:], m, true)
-		case strings.HasPrefix(rest, "R."):
-			c.changed(m)
 		case strings.HasPrefix(rest, "G."):
 			c.gathered(m)
 		}
 	case c.subAll:
-		switch {
-		case m.subject == clusterDir:
+		switch rest := strings.TrimPrefix(m.subject, c.all); {
+		case rest == clusterDir:
 			c.heard(m.data)
-		case strings.HasPrefix(m.subject, clusterGather):
-			c.answerGather(strings.TrimPrefix(m.subject, clusterGather), m)
+		case strings.HasPrefix(rest, clusterGather):
+			c.answerGather(strings.TrimPrefix(rest, clusterGather), m)
+		}
+	default:
+		// An ack that came before Handle knew its subscription.
+		if id, ok := c.engineSub(m.sub); ok {
+			c.e.Handle(id, m.subject, m.reply, m.hdr, m.data)
 		}
 	}
 }
@@ -249,7 +326,7 @@ func (c *Cluster) request(subject string, m *inMsg, forwarded bool) {
 	}
 	if name != "" && !forwarded {
 		if owner := c.ownerOf(name); owner != "" {
-			c.conn.Publish(clusterPrefix+owner+".API."+op, "", m.reply, m.hdr, m.data)
+			c.conn.PublishCluster(c.base+owner+".API."+op, m.reply, m.hdr, m.data)
 			return
 		}
 	}
@@ -303,4 +380,15 @@ func apiScope(op string) (stream string, account bool) {
 		return arg(2), false
 	}
 	return "", false
+}
+
+// accountToken is the account's name as one subject token: the name
+// itself when it is one (an account public key, most configured names),
+// else "%" and a hash of it.
+func accountToken(account string) string {
+	if account != "" && !strings.ContainsAny(account, ".*> \t\r\n") && account[0] != '%' {
+		return account
+	}
+	sum := sha256.Sum256([]byte(account))
+	return "%" + hex.EncodeToString(sum[:16])
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // The directory: which broker owns which stream. Each broker's Cluster
-// publishes its own streams and their subjects on $MJSC.ALL.DIR every
+// publishes its own streams and their subjects on $MJSC.<acc>.ALL.DIR every
 // heartbeat and after each create, update or delete, and keeps what the
 // others publish; a broker not heard of for PeerExpiry is gone, and so
 // are its streams.
@@ -47,13 +47,17 @@ func (c *Cluster) refreshLocal() {
 	})
 	if err == nil {
 		c.local = local
+		c.syncStreamSubs()
 	}
 }
 
 func (c *Cluster) announce() {
-	c.publishJSON(clusterDir, dirMsg{Server: c.cfg.ServerID, Name: c.cfg.ServerName, Streams: c.local})
+	if b, err := json.Marshal(dirMsg{Server: c.cfg.ServerID, Name: c.cfg.ServerName, Streams: c.local}); err == nil {
+		c.conn.PublishCluster(c.all+clusterDir, "", nil, b)
+	}
 }
 
+// publishJSON answers a client, in the account.
 func (c *Cluster) publishJSON(subject string, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {

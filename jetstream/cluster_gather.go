@@ -10,7 +10,7 @@ import (
 
 // Account-level requests ($JS.API.INFO, STREAM.NAMES, STREAM.LIST) from
 // this broker's clients are scattered to every broker's Cluster on
-// $MJSC.ALL.GATHER.<op> (this one's included), each answers its own
+// $MJSC.<acc>.ALL.GATHER.<op> (this one's included), each answers its own
 // part, and the parts are merged into one answer: the parts of every
 // broker in the directory, or those in by the Gather timeout (a broker
 // that left answers no more, and its streams are missing from the
@@ -46,7 +46,7 @@ func (c *Cluster) scatter(op string, m *inMsg) bool {
 		g.want[pid] = true
 	}
 	c.gathers[id] = g
-	c.conn.Publish(clusterGather+op, "", id, nil, m.data)
+	c.conn.PublishCluster(c.all+clusterGather+op, id, nil, m.data)
 	return true
 }
 
@@ -79,7 +79,9 @@ func (c *Cluster) answerGather(op string, m *inMsg) {
 	if err != nil {
 		return
 	}
-	c.publishJSON(m.reply, part)
+	if b, err := json.Marshal(part); err == nil {
+		c.conn.PublishCluster(m.reply, "", nil, b)
+	}
 }
 
 func (c *Cluster) gathered(m *inMsg) {

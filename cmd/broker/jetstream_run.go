@@ -40,13 +40,15 @@ type jsUnit struct {
 	refuser *jetstream.Refuser
 	limits  jetstream.AccountLimits
 	cluster *jetstream.Cluster     // on a clustered server (jetstream_cluster.go)
-	cic     *broker.InternalClient // the cluster's
+	cic     *broker.InternalClient // the cluster's, in the account
+	sys     *broker.InternalClient // and in the system account
 }
 
 func (u *jsUnit) close() {
 	if u.cluster != nil {
 		u.cluster.Close()
 		u.cic.Close()
+		u.sys.Close()
 	}
 	if u.engine != nil {
 		u.engine.Close()
@@ -202,7 +204,7 @@ func (r *jsRunner) startUnit(acc string, engine bool, limits jetstream.AccountLi
 	if engine {
 		err = r.startEngine(u, acc, ic)
 	} else {
-		err = u.refuser.Start(ic)
+		err = u.refuser.Start(localConn{ic})
 	}
 	if err != nil {
 		ic.Close()
