@@ -223,6 +223,9 @@ type lossyGoodput struct {
 }
 
 func (w lossyGoodput) run(ctx context.Context, env *Env) (Result, error) {
+	if env.Side != sideOurs {
+		return Result{}, ErrNotApplicable // before drawing a seed: rounds of ours get 16, 17, ...
+	}
 	seed := lossyConfig.Seed + lossyRounds.Add(1) - 1
 	cubic, err := w.once(ctx, env, false, "cubic", seed)
 	if err != nil {
