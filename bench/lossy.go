@@ -24,6 +24,12 @@ import (
 // internal/netem (a userspace netem: this kernel has no sch_netem).
 var lossyConfig = netem.Config{Delay: 25 * time.Millisecond, Loss: 0.01, Seed: 16}
 
+// lossyRounds counts goodput rounds: each round (TCP cubic, QUIC, TCP bbr)
+// draws its losses from a seed of its own, so the pairs of a run are
+// independent samples of the loss process rather than one sample
+// repeated, and the transports of one round share it.
+var lossyRounds atomic.Int64
+
 // lossyWindow bounds the bytes the goodput publisher has in flight (sent
 // and not yet received), so a leaf connection slower than the publisher
 // is measured at its own pace instead of being cut as a slow consumer.
@@ -49,7 +55,7 @@ type lossyLeaf struct {
 
 // startLossyLeaf builds the link and starts both brokers, returning once
 // the leaf is connected. Close it.
-func startLossyLeaf(ctx context.Context, env *Env, overQUIC bool, tcpCC string) (_ *lossyLeaf, err error) {
+func startLossyLeaf(ctx context.Context, env *Env, overQUIC bool, tcpCC string, seed int64) (_ *lossyLeaf, err error) {
 	if env.Side != sideOurs {
 		return nil, ErrNotApplicable // ours over TCP against ours over QUIC
 	}
@@ -57,7 +63,7 @@ func startLossyLeaf(ctx context.Context, env *Env, overQUIC bool, tcpCC string) 
 		return nil, fmt.Errorf("%w here: %v", ErrNotApplicable, err)
 	}
 	cfg := lossyConfig
-	cfg.TCPCongestion = tcpCC
+	cfg.TCPCongestion, cfg.Seed = tcpCC, seed
 	link, err := netem.New(cfg)
 	if err != nil {
 		return nil, err
@@ -209,26 +215,30 @@ func waitCrossed(ctx context.Context, pub *nats.Conn, subject string, seen *atom
 // goodput is the bytes received per second over dur (scaled) after warm.
 // Each transport gets a fresh link: TCP with cubic (most distributions'
 // default congestion control), TCP with bbr (when the kernel has it) and
-// QUIC (quic-go's, a Cubic sender). The value is QUIC ÷ TCP cubic; the
-// notes give all three.
+// QUIC (quic-go's sender, NewReno: v0.65 builds no other). The value is
+// QUIC ÷ TCP cubic; the notes give all three and the round's loss seed.
 type lossyGoodput struct {
 	size      int
 	warm, dur time.Duration
 }
 
 func (w lossyGoodput) run(ctx context.Context, env *Env) (Result, error) {
-	cubic, err := w.once(ctx, env, false, "cubic")
+	if env.Side != sideOurs {
+		return Result{}, ErrNotApplicable // before drawing a seed: rounds of ours get 16, 17, ...
+	}
+	seed := lossyConfig.Seed + lossyRounds.Add(1) - 1
+	cubic, err := w.once(ctx, env, false, "cubic", seed)
 	if err != nil {
 		return Result{}, fmt.Errorf("over TCP (cubic): %w", err)
 	}
 	env.Progress("TCP cubic %.0f KiB/s", cubic/1024)
-	q, err := w.once(ctx, env, true, "")
+	q, err := w.once(ctx, env, true, "", seed)
 	if err != nil {
 		return Result{}, fmt.Errorf("over QUIC: %w", err)
 	}
 	env.Progress("QUIC %.0f KiB/s", q/1024)
-	info := fmt.Sprintf("TCP cubic %.0f KiB/s, QUIC %.0f KiB/s", cubic/1024, q/1024)
-	if bbr, err := w.once(ctx, env, false, "bbr"); err == nil {
+	info := fmt.Sprintf("seed %d: TCP cubic %.0f KiB/s, QUIC %.0f KiB/s", seed, cubic/1024, q/1024)
+	if bbr, err := w.once(ctx, env, false, "bbr", seed); err == nil {
 		env.Progress("TCP bbr %.0f KiB/s", bbr/1024)
 		info += fmt.Sprintf(", TCP bbr %.0f KiB/s (QUIC ÷ TCP bbr %.2f)", bbr/1024, q/bbr)
 	} else if !errors.Is(err, ErrNotApplicable) {
@@ -238,8 +248,8 @@ func (w lossyGoodput) run(ctx context.Context, env *Env) (Result, error) {
 }
 
 // once is one goodput measurement in bytes/s over a fresh link.
-func (w lossyGoodput) once(ctx context.Context, env *Env, overQUIC bool, tcpCC string) (float64, error) {
-	ll, err := startLossyLeaf(ctx, env, overQUIC, tcpCC)
+func (w lossyGoodput) once(ctx context.Context, env *Env, overQUIC bool, tcpCC string, seed int64) (float64, error) {
+	ll, err := startLossyLeaf(ctx, env, overQUIC, tcpCC, seed)
 	if err != nil {
 		return 0, err
 	}
@@ -330,7 +340,7 @@ type lossyResume struct {
 }
 
 func (w lossyResume) run(ctx context.Context, env *Env) (Result, error) {
-	ll, err := startLossyLeaf(ctx, env, w.overQUIC, "")
+	ll, err := startLossyLeaf(ctx, env, w.overQUIC, "", lossyConfig.Seed)
 	if err != nil {
 		return Result{}, err
 	}

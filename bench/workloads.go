@@ -186,7 +186,7 @@ func workloads() []Workload {
 			pubSubjects: [][]string{{"bench.leaf"}}, subs: repeatSub(1, "bench.leaf", ""), size: 128, count: 2_000_000, fanout: 1,
 		}, false)},
 		{Name: "leaf goodput through a lossy link (1 % loss, 25 ms each way), leaf → hub, 1 KB: QUIC ÷ TCP cubic, ours (goal ≥ 1.5)", Unit: "×", Spread: true, Run: lossyGoodput{
-			size: 1 << 10, warm: 2 * time.Second, dur: 8 * time.Second,
+			size: 1 << 10, warm: 2 * time.Second, dur: 20 * time.Second,
 		}.run},
 		{Name: "leaf resume through the lossy link, TCP: hub SIGKILL → restarted → first message leaf → hub", Unit: "s", LowerIsBetter: true, Run: lossyResume{}.run},
 		{Name: "leaf resume through the lossy link, QUIC: same", Unit: "s", LowerIsBetter: true, Run: lossyResume{overQUIC: true}.run},

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	quicgo "github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/qlog"
 )
 
 // Config configures the server side of the transport (and, through Dial, the
@@ -168,5 +169,6 @@ func (c *Config) serverQUIC() *quicgo.Config {
 		MaxConnectionReceiveWindow:     c.MaxReceiveWindow,
 		InitialStreamReceiveWindow:     min(c.MaxReceiveWindow, 512<<10),
 		InitialConnectionReceiveWindow: min(c.MaxReceiveWindow, 512<<10),
+		Tracer:                         qlog.DefaultConnectionTracer, // qlog files when QLOGDIR is set
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	quicgo "github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/qlog"
 )
 
 // DialConfig configures the client side. How the server is trusted is chosen
@@ -110,6 +111,7 @@ func NewDialer(cfg DialConfig) (*Dialer, error) {
 			MaxConnectionReceiveWindow:     cfg.MaxReceiveWindow,
 			InitialStreamReceiveWindow:     min(cfg.MaxReceiveWindow, 512<<10),
 			InitialConnectionReceiveWindow: min(cfg.MaxReceiveWindow, 512<<10),
+			Tracer:                         qlog.DefaultConnectionTracer, // qlog files when QLOGDIR is set
 		},
 		timeout: cfg.Timeout,
 		linger:  cfg.CloseLinger,
