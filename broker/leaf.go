@@ -30,6 +30,7 @@ type leaf struct {
 	// or, on the hub, the deny_pub the leaf asked for); denyIn subjects
 	// not taken from it (a remote's deny_imports).
 	denyOut, denyIn denyList
+	comp            *leafComp   // its compression (leaf_compress.go)
 	remote          *leafRemote // the remote this connection is for (toHub only)
 	via             *url.URL    // the URL it was dialed with (toHub only)
 

@@ -15,7 +15,6 @@ import (
 // refusedLeaf are keys of the leafnodes block (nats-server parseLeafNodes)
 // Murmur does not implement.
 var refusedLeaf = map[string]string{
-	"compression":               "leaf node connections are not compressed",
 	"min_version":               "leaf connections of every version are accepted",
 	"minimum_version":           "leaf connections of every version are accepted",
 	"isolate_leafnode_interest": "leaf node interest is not isolated",
@@ -47,7 +46,6 @@ var refusedLeafRemote = map[string]string{
 	"isolate_leafnode_interest": "leaf node interest is not isolated",
 	"isolate":                   "leaf node interest is not isolated",
 	"request_isolation":         "leaf node interest is not isolated",
-	"compression":               "leaf node connections are not compressed",
 	"first_info_timeout":        "the whole remote handshake is bounded at 5 s",
 	"dial_timeout":              "the whole remote handshake is bounded at 5 s",
 	"disabled":                  "remove the remote instead",
@@ -115,6 +113,7 @@ func leafKeys(o *broker.Options) setter {
 			"reconnect_interval": duration(&ln.Reconnect),
 			"authorization":      block(refuse(auth, refusedLeafAuth)),
 			"quic":               leafQUICListener(ln),
+			"compression":        leafCompression(&ln.Compression),
 			"tls": func(v *conf.Value) (err error) {
 				ln.TLS, err = decodeTLS(v)
 				if err == nil && ln.TLS.HandshakeFirst {
@@ -194,6 +193,7 @@ func leafRemote(v *conf.Value) (broker.RemoteLeaf, error) {
 			r.QUIC, err = remoteQUIC(v)
 			return err
 		},
+		"compression":    leafCompression(&r.Compression),
 		"no_randomize":   func(v *conf.Value) error { _, err := v.AsBool(); return err }, // URLs are tried in order
 		"dont_randomize": func(v *conf.Value) error { _, err := v.AsBool(); return err },
 	}
