@@ -52,7 +52,7 @@ type leafInfo struct {
 	RemoteAccount    string   `json:"remote_account,omitempty"`
 	IsSystemAccount  bool     `json:"acc_is_sys,omitempty"`
 	InfoOnConnect    bool     `json:"info_on_connect,omitempty"`
-	Compression      string   `json:"compress_mode,omitempty"` // leaf_compress.go
+	Compression      string   `json:"compression,omitempty"` // leaf_compress.go (CONNECT says compress_mode)
 }
 
 // leafConnect is the CONNECT of a leaf (leaf to hub), nats-server's
