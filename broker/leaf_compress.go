@@ -8,6 +8,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/s2"
+
+	"github.com/murmurmq/murmur/transport/ws"
 )
 
 // Leaf compression modes, nats-server's names. A side configures one of
@@ -228,15 +231,15 @@ func s2Options(cm string) []s2.WriterOption {
 	return opts
 }
 
-// leafS2Conn is a leaf connection with S2 stream compression both ways.
-// Reads go through one s2.Reader for the connection's life (it may hold
+// s2Stream is S2 stream compression both ways over a byte stream. Reads
+// go through one s2.Reader for the connection's life (it may hold
 // decompressed bytes not yet read). Each Write or WriteBuffers is
 // flushed whole, so the peer can decode it without waiting for more.
 // Writes come from one goroutine at a time (the handshake, then the
 // connection's writer); setLevel may be called from any.
-type leafS2Conn struct {
-	net.Conn
-	r *s2.Reader
+type s2Stream struct {
+	r  *s2.Reader
+	to io.Writer
 
 	wmu   sync.Mutex
 	w     *s2.Writer
@@ -244,13 +247,13 @@ type leafS2Conn struct {
 	next  atomic.Pointer[string] // a level to switch to at the next write
 }
 
-func newLeafS2Conn(nc net.Conn, level string) *leafS2Conn {
-	return &leafS2Conn{Conn: nc, r: s2.NewReader(nc), w: s2.NewWriter(nc, s2Options(level)...), level: level}
+func newS2Stream(r io.Reader, w io.Writer, level string) *s2Stream {
+	return &s2Stream{r: s2.NewReader(r), to: w, w: s2.NewWriter(w, s2Options(level)...), level: level}
 }
 
-func (c *leafS2Conn) Read(b []byte) (int, error) { return c.r.Read(b) }
+func (c *s2Stream) Read(b []byte) (int, error) { return c.r.Read(b) }
 
-func (c *leafS2Conn) Write(b []byte) (int, error) {
+func (c *s2Stream) Write(b []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.switchLevel()
@@ -262,7 +265,7 @@ func (c *leafS2Conn) Write(b []byte) (int, error) {
 }
 
 // WriteBuffers compresses v as one batch (transport.BuffersWriter).
-func (c *leafS2Conn) WriteBuffers(v *net.Buffers) (int64, error) {
+func (c *s2Stream) WriteBuffers(v *net.Buffers) (int64, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.switchLevel()
@@ -279,27 +282,64 @@ func (c *leafS2Conn) WriteBuffers(v *net.Buffers) (int64, error) {
 }
 
 // setLevel makes the next write use S2 level cm (s2_auto's changes).
-func (c *leafS2Conn) setLevel(cm string) { c.next.Store(&cm) }
+func (c *s2Stream) setLevel(cm string) { c.next.Store(&cm) }
 
 // switchLevel starts a new S2 writer at a new level. The old one was
 // flushed at the end of the last write; the new one begins with a
 // stream identifier, which a reader takes anywhere in the stream (as
 // nats-server, whose writer starts afresh at every flush). Caller holds
 // wmu.
-func (c *leafS2Conn) switchLevel() {
+func (c *s2Stream) switchLevel() {
 	p := c.next.Swap(nil)
 	if p == nil || *p == c.level {
 		return
 	}
 	c.level = *p
-	c.w = s2.NewWriter(c.Conn, s2Options(c.level)...)
+	c.w = s2.NewWriter(c.to, s2Options(c.level)...)
+}
+
+// leafS2Conn is a leaf connection compressed with S2 directly over its
+// socket (TCP, TLS, QUIC).
+type leafS2Conn struct {
+	net.Conn
+	*s2Stream
+}
+
+func (c *leafS2Conn) Read(b []byte) (int, error)  { return c.s2Stream.Read(b) }
+func (c *leafS2Conn) Write(b []byte) (int, error) { return c.s2Stream.Write(b) }
+
+// compressLeaf switches nc to S2 at level and returns the connection to
+// go on with. Over WebSocket the S2 stream goes under the frames, as
+// nats-server puts it (its reader decompresses the socket, then parses
+// frames): nc stays the connection.
+func compressLeaf(nc net.Conn, level string) (net.Conn, *s2Stream) {
+	var st *s2Stream
+	if wc, ok := nc.(*ws.Conn); ok {
+		wc.Layer(func(r io.Reader, w io.Writer) (io.Reader, io.Writer) {
+			st = newS2Stream(r, w, level)
+			return st, st
+		})
+		return wc, st
+	}
+	st = newS2Stream(nc, nc, level)
+	return &leafS2Conn{Conn: nc, s2Stream: st}, st
 }
 
 // leafComp is a connection's compression state.
 type leafComp struct {
 	cfg  LeafCompression // this side's, effective (s2_auto: its thresholds)
 	mode atomic.Pointer[string]
-	s2   *leafS2Conn // nil: not compressed
+	s2   *s2Stream // nil: not compressed
+	// wsDeflate: the connection is a WebSocket with permessage-deflate,
+	// on which S2 is not layered (nats-server's ws.compress checks).
+	wsDeflate bool
+}
+
+// newLeafComp is the compression state of a connection over nc, with
+// this side's configuration cfg.
+func newLeafComp(cfg LeafCompression, nc net.Conn) *leafComp {
+	wc, ok := nc.(*ws.Conn)
+	return &leafComp{cfg: cfg.effective(), wsDeflate: ok && wc.Compressed()}
 }
 
 // Mode is what /leafz shows: the level this side writes at, off, or not
@@ -351,6 +391,11 @@ func (s *Server) hubCompression(nc net.Conn, line []byte, info leafInfo, start t
 	if err := decodeJSONLine(line, "INFO", &peer); err != nil {
 		return nc, line, nil // CONNECT, or what readJSONLine refuses
 	}
+	if comp.wsDeflate {
+		comp.set(CompressionOff)
+		line, err := readLine(nc)
+		return nc, line, err
+	}
 	if !compresses(comp.cfg.Mode) {
 		return nc, nil, errLeafUnexpectedInfo
 	}
@@ -364,8 +409,8 @@ func (s *Server) hubCompression(nc net.Conn, line []byte, info leafInfo, start t
 		line, err := readLine(nc)
 		return nc, line, err
 	}
-	sc := newLeafS2Conn(nc, cm)
-	comp.s2 = sc
+	sc, st := compressLeaf(nc, cm)
+	comp.s2 = st
 	info.Compression = comp.cfg.infoMode(cm)
 	if err := writeJSONLine(sc, "INFO", &info); err != nil {
 		return sc, nil, err
@@ -394,6 +439,10 @@ func (c *leafComp) connectCompression(lc *leafConnect) {
 // the first: its nonce signs our CONNECT). start is when the connection
 // opened (s2_auto's first round trip is from it to the hub's INFO).
 func (s *Server) leafSideCompression(nc net.Conn, cid uint64, hub *leafInfo, start time.Time, comp *leafComp) (net.Conn, error) {
+	if comp.wsDeflate && compresses(comp.cfg.Mode) {
+		comp.set(CompressionOff)
+		return nc, nil
+	}
 	if !compresses(comp.cfg.Mode) {
 		if hub.Compression == "" || comp.cfg.Mode == CompressionNotSupported {
 			comp.set(CompressionNotSupported)
@@ -416,8 +465,8 @@ func (s *Server) leafSideCompression(nc net.Conn, cid uint64, hub *leafInfo, sta
 	if err := writeJSONLine(nc, "INFO", &mine); err != nil {
 		return nc, err
 	}
-	sc := newLeafS2Conn(nc, cm)
-	comp.s2 = sc
+	sc, st := compressLeaf(nc, cm)
+	comp.s2 = st
 	var again leafInfo
 	if err := readJSONLine(sc, "INFO", &again); err != nil {
 		return sc, err
@@ -426,11 +475,12 @@ func (s *Server) leafSideCompression(nc net.Conn, cid uint64, hub *leafInfo, sta
 	return sc, nil
 }
 
-// firstInfo is the hub's first INFO with its compress_mode (none when
-// configured as not supported, to act as an old server). Later INFOs
-// carry none, as nats-server's.
+// firstInfo is the hub's first INFO with its compression mode (none when
+// configured as not supported, to act as an old server, or over
+// WebSocket with permessage-deflate). Later INFOs carry none, as
+// nats-server's.
 func (c *leafComp) firstInfo(info leafInfo) *leafInfo {
-	if c.cfg.Mode != CompressionNotSupported {
+	if c.cfg.Mode != CompressionNotSupported && !c.wsDeflate {
 		info.Compression = c.cfg.Mode
 	}
 	return &info

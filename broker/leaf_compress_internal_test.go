@@ -68,8 +68,8 @@ func TestLeafS2ConnLevelSwitch(t *testing.T) {
 	defer a.Close()
 	defer b.Close()
 	raw := &countConn{Conn: a}
-	w := newLeafS2Conn(raw, CompressionS2Uncompressed)
-	r := newLeafS2Conn(b, CompressionS2Fast)
+	w := newS2Stream(raw, raw, CompressionS2Uncompressed)
+	r := newS2Stream(b, b, CompressionS2Fast)
 	payload := []byte(strings.Repeat("MSG foo.bar 1 11\r\nhello world\r\n", 2000))
 	got := make(chan []byte)
 	go func() {

@@ -14,6 +14,9 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/murmurmq/murmur/broker"
+	"github.com/murmurmq/murmur/internal/testutil"
+	"github.com/murmurmq/murmur/transport/tcp"
+	"github.com/murmurmq/murmur/transport/ws"
 )
 
 // leafCompressCases are the mode combinations that matter: the hub's and
@@ -218,4 +221,56 @@ func TestLeafCompressionDefault(t *testing.T) {
 	leaf := startLeafOf(t, hub.leafURL(), nil)
 	waitCompression(t, "nats-server hub", "auto", hub.leafCompression)
 	waitCompression(t, "our leaf", "auto", ourLeafCompression(leaf))
+}
+
+// wsHubDeflate is wsHub with permessage-deflate on its WebSocket
+// listener when deflate is set.
+func wsHubDeflate(t *testing.T, deflate bool) (*broker.Server, string) {
+	t.Helper()
+	tr, err := ws.New(ws.Config{Compression: deflate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := testOptions()
+	o.Listeners = []broker.Listener{{Transport: tr, Addr: "127.0.0.1:0"}, {Transport: tcp.New(), Addr: "127.0.0.1:0"}}
+	o.LeafNode = &broker.LeafNodeOptions{Addr: "127.0.0.1:0"}
+	hub := startServer(t, o, nil)
+	return hub, "ws://" + hub.Addrs()[ws.Name].String()
+}
+
+// Leaf connections over WebSocket, as nats-server's: S2 inside the
+// WebSocket frames (s2_auto by default) unless the leaf asked for
+// permessage-deflate (ws_compression) and the hub's WebSocket listener
+// took it; then S2 is off. Ours to ours and with nats-server both ways.
+func TestLeafCompressionWebSocket(t *testing.T) {
+	for _, deflate := range []bool{false, true} {
+		want := "auto"
+		if deflate {
+			want = "off"
+		}
+		t.Run(fmt.Sprint("deflate=", deflate), func(t *testing.T) {
+			t.Run("ours", func(t *testing.T) {
+				hub, url := wsHubDeflate(t, deflate)
+				leaf := startLeafOf(t, url, func(r *broker.RemoteLeaf) { r.WSCompression = deflate })
+				waitCompression(t, "hub", want, ourLeafCompression(hub))
+				waitCompression(t, "leaf", want, ourLeafCompression(leaf))
+				compressTraffic(t, connectTCP(t, hub), connectTCP(t, leaf), ourInterest(t, hub), ourInterest(t, leaf))
+			})
+			t.Run("nats-server-leaf", func(t *testing.T) {
+				hub, url := wsHubDeflate(t, deflate)
+				leaf := startNats(t, false, fmt.Sprintf("remotes: [ { url: %q, ws_compression: %v } ]\nreconnect: \"100ms\"", url, deflate))
+				waitCompression(t, "our hub", want, ourLeafCompression(hub))
+				waitCompression(t, "nats-server leaf", want, leaf.leafCompression)
+				compressTraffic(t, connectTCP(t, hub), leaf.connect(), ourInterest(t, hub), leaf.waitInterest)
+			})
+			t.Run("nats-server-hub", func(t *testing.T) {
+				wsPort := testutil.FreePort(t)
+				hub := startNatsConf(t, fmt.Sprintf("websocket { listen: \"127.0.0.1:%d\", no_tls: true, compression: %v }\nleafnodes { listen: \"127.0.0.1:%d\" }", wsPort, deflate, testutil.FreePort(t)))
+				leaf := startLeafOf(t, fmt.Sprintf("ws://127.0.0.1:%d", wsPort), func(r *broker.RemoteLeaf) { r.WSCompression = deflate })
+				waitCompression(t, "nats-server hub", want, hub.leafCompression)
+				waitCompression(t, "our leaf", want, ourLeafCompression(leaf))
+				compressTraffic(t, hub.connect(), connectTCP(t, leaf), hub.waitInterest, ourInterest(t, leaf))
+			})
+		})
+	}
 }

@@ -137,7 +137,7 @@ func (s *Server) acceptLeaf(nc net.Conn, plain bool) {
 	cid := s.nextID.Add(1)
 	nonce := newNonce()
 	info := s.leafInfoFor(cid, nonce, !plain)
-	comp := &leafComp{cfg: o.Compression.effective()}
+	comp := newLeafComp(o.Compression, nc)
 	if err := writeJSONLine(nc, "INFO", comp.firstInfo(info)); err != nil {
 		nc.Close()
 		return
@@ -305,7 +305,7 @@ func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf
 		}
 		nc = tc
 	}
-	comp := &leafComp{cfg: r.opts.Compression.effective()}
+	comp := newLeafComp(r.opts.Compression, nc)
 	if nc, err = s.leafSideCompression(nc, cid, &hub, start, comp); err != nil {
 		return fail(err)
 	}

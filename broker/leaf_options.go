@@ -94,6 +94,10 @@ type RemoteLeaf struct {
 	QUIC transport.Transport
 	// Compression of this remote's connection (zero: s2_auto).
 	Compression LeafCompression
+	// WSCompression offers permessage-deflate on ws:// and wss:// URLs
+	// (ws_compression); when the hub's WebSocket listener takes it, S2
+	// is not used on top (as nats-server).
+	WSCompression bool
 }
 
 func (o *LeafNodeOptions) validate() error {

@@ -45,7 +45,7 @@ func dialLeafConn(ctx context.Context, u *url.URL, r *RemoteLeaf) (net.Conn, err
 	case "quic":
 		return r.QUIC.Dial(ctx, u.Host)
 	case "ws", "wss":
-		cfg := ws.Config{Path: leafWSPath}
+		cfg := ws.Config{Path: leafWSPath, Compression: r.WSCompression}
 		if u.Scheme == "wss" {
 			cfg.TLS = tlsCfg
 			if cfg.TLS == nil {

@@ -35,10 +35,6 @@ var refusedLeafRemote = map[string]string{
 	"hub":                       "a remote is always this broker's hub",
 	"nkey":                      "remotes authenticate with URL credentials or a credentials file",
 	"seed":                      "remotes authenticate with URL credentials or a credentials file",
-	"ws_compress":               "WebSocket leaf connections are not compressed",
-	"ws_compression":            "WebSocket leaf connections are not compressed",
-	"websocket_compress":        "WebSocket leaf connections are not compressed",
-	"websocket_compression":     "WebSocket leaf connections are not compressed",
 	"ws_no_masking":             "a leaf masks its WebSocket frames, as RFC 6455 asks",
 	"websocket_no_masking":      "a leaf masks its WebSocket frames, as RFC 6455 asks",
 	"jetstream_cluster_migrate": "JetStream is not built yet",
@@ -193,9 +189,13 @@ func leafRemote(v *conf.Value) (broker.RemoteLeaf, error) {
 			r.QUIC, err = remoteQUIC(v)
 			return err
 		},
-		"compression":    leafCompression(&r.Compression),
-		"no_randomize":   func(v *conf.Value) error { _, err := v.AsBool(); return err }, // URLs are tried in order
-		"dont_randomize": func(v *conf.Value) error { _, err := v.AsBool(); return err },
+		"compression":           leafCompression(&r.Compression),
+		"ws_compress":           boolean(&r.WSCompression),
+		"ws_compression":        boolean(&r.WSCompression),
+		"websocket_compress":    boolean(&r.WSCompression),
+		"websocket_compression": boolean(&r.WSCompression),
+		"no_randomize":          func(v *conf.Value) error { _, err := v.AsBool(); return err }, // URLs are tried in order
+		"dont_randomize":        func(v *conf.Value) error { _, err := v.AsBool(); return err },
 	}
 	if err := block(refuse(ks, refusedLeafRemote))(v); err != nil {
 		return r, err
