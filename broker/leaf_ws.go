@@ -63,7 +63,9 @@ func dialLeafConn(ctx context.Context, u *url.URL, r *RemoteLeaf) (net.Conn, err
 
 // leafTransport names nc's transport, for monitoring.
 func leafTransport(nc net.Conn) string {
-	switch nc.(type) {
+	switch c := nc.(type) {
+	case *leafS2Conn:
+		return leafTransport(c.Conn)
 	case *ws.Conn:
 		return ws.Name
 	case *quic.Conn:
