@@ -185,6 +185,12 @@ func workloads() []Workload {
 		{Name: "hub → leaf, 1 pub → 1 sub, 128 B", Unit: msgs, Run: leafFlow(flow{
 			pubSubjects: [][]string{{"bench.leaf"}}, subs: repeatSub(1, "bench.leaf", ""), size: 128, count: 2_000_000, fanout: 1,
 		}, false)},
+		{Name: "leaf → hub, 1 pub → 1 sub, 1 KB, compression off", Unit: msgs, Run: leafFlowCompressed(flow{
+			pubSubjects: [][]string{{"bench.leaf"}}, subs: repeatSub(1, "bench.leaf", ""), size: 1 << 10, count: 1_000_000, fanout: 1,
+		}, true, "off")},
+		{Name: "leaf → hub, 1 pub → 1 sub, 1 KB, compression s2_fast", Unit: msgs, Run: leafFlowCompressed(flow{
+			pubSubjects: [][]string{{"bench.leaf"}}, subs: repeatSub(1, "bench.leaf", ""), size: 1 << 10, count: 1_000_000, fanout: 1,
+		}, true, "s2_fast")},
 		{Name: "leaf goodput through a lossy link (1 % loss, 25 ms each way), leaf → hub, 1 KB: QUIC ÷ TCP cubic, ours (goal ≥ 1.5)", Unit: "×", Spread: true, Run: lossyGoodput{
 			size: 1 << 10, warm: 2 * time.Second, dur: 20 * time.Second,
 		}.run},

@@ -26,6 +26,7 @@ type leaf struct {
 	peer    leafPeer
 	headers bool        // the peer takes HMSG
 	plain   bool        // over TCP (not WebSocket or QUIC): leafnodes.tls applies
+	comp    *leafComp   // its compression (leaf_compress.go)
 	remote  *leafRemote // the remote this connection is for (toHub only)
 	via     *url.URL    // the URL it was dialed with (toHub only)
 

@@ -53,8 +53,9 @@ type leafInfo struct {
 	IsSystemAccount  bool     `json:"acc_is_sys,omitempty"`
 	InfoOnConnect    bool     `json:"info_on_connect,omitempty"`
 	// Import and Export are the leaf user's permissions (leaf_perms.go).
-	Import *subjectPerm `json:"import,omitempty"`
-	Export *subjectPerm `json:"export,omitempty"`
+	Import      *subjectPerm `json:"import,omitempty"`
+	Export      *subjectPerm `json:"export,omitempty"`
+	Compression string       `json:"compression,omitempty"` // leaf_compress.go (CONNECT says compress_mode)
 }
 
 // leafConnect is the CONNECT of a leaf (leaf to hub), nats-server's
@@ -137,11 +138,13 @@ func (s *Server) acceptLeaf(nc net.Conn, plain bool) {
 	if timeout <= 0 {
 		timeout = DefaultAuthTimeout
 	}
-	_ = nc.SetDeadline(time.Now().Add(timeout))
+	start := time.Now()
+	_ = nc.SetDeadline(start.Add(timeout))
 	cid := s.nextID.Add(1)
 	nonce := newNonce()
 	info := s.leafInfoFor(cid, nonce, !plain)
-	if err := writeJSONLine(nc, "INFO", &info); err != nil {
+	comp := newLeafComp(o.Compression, nc)
+	if err := writeJSONLine(nc, "INFO", comp.firstInfo(info)); err != nil {
 		nc.Close()
 		return
 	}
@@ -163,11 +166,19 @@ func (s *Server) acceptLeaf(nc net.Conn, plain bool) {
 		nc.Close()
 	}
 	var lc leafConnect
-	if err := readJSONLine(nc, "CONNECT", &lc); err != nil {
+	line, err := readLine(nc)
+	if err == nil {
+		nc, line, err = s.hubCompression(nc, line, info, start, comp)
+	}
+	if err == nil {
+		err = decodeJSONLine(line, "CONNECT", &lc)
+	}
+	if err != nil {
 		s.stats.authFailures.Add(1)
 		refuse(proto.ErrTextAuthViolation, err.Error())
 		return
 	}
+	comp.connectCompression(&lc)
 	switch {
 	case lc.Lang != "":
 		refuse(errTextLeafClientPort, "a client on the leaf node port")
@@ -184,6 +195,7 @@ func (s *Server) acceptLeaf(nc net.Conn, plain bool) {
 	}
 	_ = nc.SetDeadline(time.Time{})
 	l := newLeaf(s, cid, nc, acc, false)
+	l.comp = comp
 	l.plain = plain
 	l.peer = leafPeer{ID: lc.ID, Name: lc.Name, Version: lc.Version, Cluster: lc.Cluster, Account: lc.RemoteAccount}
 	l.headers = lc.Headers
@@ -236,6 +248,7 @@ func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf
 	if err != nil {
 		return nil, err
 	}
+	start, cid := time.Now(), s.nextID.Add(1)
 	deadline, _ := ctx.Deadline()
 	_ = nc.SetDeadline(deadline)
 	// A shutdown ends the handshake at once, not at its deadline. (stop
@@ -272,10 +285,15 @@ func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf
 		}
 		nc = tc
 	}
+	comp := newLeafComp(r.opts.Compression, nc)
+	if nc, err = s.leafSideCompression(nc, cid, &hub, start, comp); err != nil {
+		return fail(err)
+	}
 	lc := leafConnect{
 		Version: Version, ID: s.id, Name: s.opts.Name, Headers: true,
 		DenyPub: r.opts.DenyImports, RemoteAccount: r.acc.name, Proto: 1,
-		Isolate: r.opts.RequestIsolation,
+		Isolate:     r.opts.RequestIsolation,
+		Compression: comp.Mode(),
 	}
 	if s.opts.Cluster != nil {
 		lc.Cluster = s.opts.Cluster.Name
@@ -318,7 +336,8 @@ func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf
 		return fail(fmt.Errorf("handshake: %w", ctx.Err()))
 	}
 	_ = nc.SetDeadline(time.Time{})
-	l := newLeaf(s, s.nextID.Add(1), nc, r.acc, true)
+	l := newLeaf(s, cid, nc, r.acc, true)
+	l.comp = comp
 	l.plain = u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "quic"
 	l.remote, l.via = r, u
 	l.peer = leafPeer{ID: hub.ID, Name: hub.Name, Version: hub.Version, Cluster: hub.Cluster, Account: hub.RemoteAccount}

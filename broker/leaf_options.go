@@ -67,6 +67,9 @@ type LeafNodeOptions struct {
 	// Reconnect caps the backoff between dials of a remote (0:
 	// DefaultLeafReconnect).
 	Reconnect time.Duration
+	// Compression of accepted leaf connections (zero: s2_auto, as
+	// nats-server; leaf_compress.go).
+	Compression LeafCompression
 }
 
 // LeafUser is one credential accepted leaves may present.
@@ -102,6 +105,12 @@ type RemoteLeaf struct {
 	// QUIC dials the quic:// URLs (a transport/quic Transport, whose
 	// DialConfig says how the hub's certificate is trusted).
 	QUIC transport.Transport
+	// Compression of this remote's connection (zero: s2_auto).
+	Compression LeafCompression
+	// WSCompression offers permessage-deflate on ws:// and wss:// URLs
+	// (ws_compression); when the hub's WebSocket listener takes it, S2
+	// is not used on top (as nats-server).
+	WSCompression bool
 }
 
 func (o *LeafNodeOptions) validate() error {
@@ -119,12 +128,18 @@ func (o *LeafNodeOptions) validate() error {
 	if o.User != "" && len(o.Users) > 0 {
 		return fmt.Errorf("leafnodes.authorization: user and users cannot both be set")
 	}
+	if err := o.Compression.validate(); err != nil {
+		return fmt.Errorf("leafnodes.compression: %w", err)
+	}
 	if o.AuthTimeout < 0 || o.Reconnect < 0 {
 		return fmt.Errorf("leafnodes: timeout and reconnect must not be negative")
 	}
 	for i, r := range o.Remotes {
 		if len(r.URLs) == 0 {
 			return fmt.Errorf("leafnodes.remotes[%d]: no url", i)
+		}
+		if err := r.Compression.validate(); err != nil {
+			return fmt.Errorf("leafnodes.remotes[%d].compression: %w", i, err)
 		}
 		for _, raw := range r.URLs {
 			u, err := remoteLeafAddr(raw)

@@ -41,6 +41,7 @@ func (l *leaf) Ping() error {
 
 func (l *leaf) Pong() error {
 	l.pong()
+	l.autoCompress()
 	return nil
 }
 

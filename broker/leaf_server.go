@@ -220,6 +220,9 @@ type LeafInfo struct {
 	OutBytes   int64
 	NumSubs    int
 	Subs       []string // the peer's interest, with subs only
+	// Compression is the level this side writes at (s2_fast...), off,
+	// or not supported (leaf_compress.go).
+	Compression string
 }
 
 // Leafs returns a snapshot of the live leaf node connections, by
@@ -235,7 +238,7 @@ func (s *Server) Leafs(withSubs bool) []LeafInfo {
 			CID: l.cid, Name: l.peer.Name, ID: l.peer.ID, ToHub: l.toHub, Account: l.acc.name,
 			Remote: l.peer.Account, Cluster: l.peer.Cluster, RemoteAddr: ci.RemoteAddr, Start: ci.Start,
 			RTT: ci.RTT, InMsgs: ci.InMsgs, OutMsgs: ci.OutMsgs, InBytes: ci.InBytes, OutBytes: ci.OutBytes,
-			NumSubs: l.numSubs(),
+			NumSubs: l.numSubs(), Compression: l.comp.Mode(),
 		}
 		if withSubs {
 			li.Subs = l.subjects()

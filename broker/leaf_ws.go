@@ -45,7 +45,7 @@ func dialLeafConn(ctx context.Context, u *url.URL, r *RemoteLeaf) (net.Conn, err
 	case "quic":
 		return r.QUIC.Dial(ctx, u.Host)
 	case "ws", "wss":
-		cfg := ws.Config{Path: leafWSPath}
+		cfg := ws.Config{Path: leafWSPath, Compression: r.WSCompression}
 		if u.Scheme == "wss" {
 			cfg.TLS = tlsCfg
 			if cfg.TLS == nil {
@@ -63,7 +63,9 @@ func dialLeafConn(ctx context.Context, u *url.URL, r *RemoteLeaf) (net.Conn, err
 
 // leafTransport names nc's transport, for monitoring.
 func leafTransport(nc net.Conn) string {
-	switch nc.(type) {
+	switch c := nc.(type) {
+	case *leafS2Conn:
+		return leafTransport(c.Conn)
 	case *ws.Conn:
 		return ws.Name
 	case *quic.Conn:

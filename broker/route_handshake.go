@@ -194,6 +194,11 @@ func readJSONLine(conn net.Conn, op string, v any) error {
 	if err != nil {
 		return err
 	}
+	return decodeJSONLine(line, op, v)
+}
+
+// decodeJSONLine decodes a line read by readLine as readJSONLine does.
+func decodeJSONLine(line []byte, op string, v any) error {
 	if bytes.HasPrefix(line, []byte("-ERR")) {
 		return fmt.Errorf("peer: %s", line)
 	}

@@ -63,7 +63,7 @@ func (m *Server) Leafz(subs bool, acc string) *Leafz {
 		li := &LeafInfo{
 			ID: l.CID, Name: l.Name, IsSpoke: l.ToHub, Account: l.Account,
 			InMsgs: l.InMsgs, OutMsgs: l.OutMsgs, InBytes: l.InBytes, OutBytes: l.OutBytes,
-			NumSubs: uint32(l.NumSubs), Subs: l.Subs, Compression: "off",
+			NumSubs: uint32(l.NumSubs), Subs: l.Subs, Compression: l.Compression,
 		}
 		if l.RTT > 0 {
 			li.RTT = l.RTT.String()

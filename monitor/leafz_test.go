@@ -45,6 +45,9 @@ func TestLeafz(t *testing.T) {
 	if l.Name != "edge" || l.IsSpoke || l.Account != "$G" || l.IP != "127.0.0.1" || l.Port == 0 || l.NumSubs != 2 {
 		t.Fatalf("leaf: %+v", l)
 	}
+	if !strings.HasPrefix(l.Compression, "s2_") {
+		t.Fatalf("compression %q: want the S2 level of the default s2_auto", l.Compression)
+	}
 	if !strings.HasPrefix(l.Subs[0], "$LDS.") || l.Subs[1] != "edge.data" {
 		t.Fatalf("subs: %q", l.Subs)
 	}

@@ -15,7 +15,6 @@ import (
 // refusedLeaf are keys of the leafnodes block (nats-server parseLeafNodes)
 // Murmur does not implement.
 var refusedLeaf = map[string]string{
-	"compression":     "leaf node connections are not compressed",
 	"min_version":     "leaf connections of every version are accepted",
 	"minimum_version": "leaf connections of every version are accepted",
 	"write_deadline":  "leaf connections use the client write_deadline",
@@ -34,15 +33,10 @@ var refusedLeafRemote = map[string]string{
 	"hub":                       "a remote is always this broker's hub",
 	"nkey":                      "remotes authenticate with URL credentials or a credentials file",
 	"seed":                      "remotes authenticate with URL credentials or a credentials file",
-	"ws_compress":               "WebSocket leaf connections are not compressed",
-	"ws_compression":            "WebSocket leaf connections are not compressed",
-	"websocket_compress":        "WebSocket leaf connections are not compressed",
-	"websocket_compression":     "WebSocket leaf connections are not compressed",
 	"ws_no_masking":             "a leaf masks its WebSocket frames, as RFC 6455 asks",
 	"websocket_no_masking":      "a leaf masks its WebSocket frames, as RFC 6455 asks",
 	"jetstream_cluster_migrate": "JetStream is not built yet",
 	"js_cluster_migrate":        "JetStream is not built yet",
-	"compression":               "leaf node connections are not compressed",
 	"first_info_timeout":        "the whole remote handshake is bounded at 5 s",
 	"dial_timeout":              "the whole remote handshake is bounded at 5 s",
 	"disabled":                  "remove the remote instead",
@@ -112,6 +106,7 @@ func leafKeys(o *broker.Options) setter {
 			"reconnect_interval":        duration(&ln.Reconnect),
 			"authorization":             block(refuse(auth, refusedLeafAuth)),
 			"quic":                      leafQUICListener(ln),
+			"compression":               leafCompression(&ln.Compression),
 			"tls": func(v *conf.Value) (err error) {
 				ln.TLS, err = decodeTLS(v)
 				if err == nil && ln.TLS.HandshakeFirst {
@@ -194,8 +189,13 @@ func leafRemote(v *conf.Value) (broker.RemoteLeaf, error) {
 			r.QUIC, err = remoteQUIC(v)
 			return err
 		},
-		"no_randomize":   func(v *conf.Value) error { _, err := v.AsBool(); return err }, // URLs are tried in order
-		"dont_randomize": func(v *conf.Value) error { _, err := v.AsBool(); return err },
+		"compression":           leafCompression(&r.Compression),
+		"ws_compress":           boolean(&r.WSCompression),
+		"ws_compression":        boolean(&r.WSCompression),
+		"websocket_compress":    boolean(&r.WSCompression),
+		"websocket_compression": boolean(&r.WSCompression),
+		"no_randomize":          func(v *conf.Value) error { _, err := v.AsBool(); return err }, // URLs are tried in order
+		"dont_randomize":        func(v *conf.Value) error { _, err := v.AsBool(); return err },
 	}
 	if err := block(refuse(ks, refusedLeafRemote))(v); err != nil {
 		return r, err

@@ -89,7 +89,7 @@ func TestConfigKnowsNatsServerKeys(t *testing.T) {
 func TestConfigRefusals(t *testing.T) {
 	cases := []struct{ text, want string }{
 		{"port: 4222\ngateway { name: A, port: 7222 }", ":2: gateway: not supported by Murmur (gateways between clusters are not built)"},
-		{"leafnodes { port: 7422, compression: s2_auto }", ":1: leafnodes.compression: not supported by Murmur (leaf node connections are not compressed)"},
+		{"leafnodes { port: 7422, min_version: \"2.8.0\" }", ":1: leafnodes.min_version: not supported by Murmur (leaf connections of every version are accepted)"},
 		{"leaf { remotes: [ { url: \"nats://h:7422\", hub: true } ] }", ":1: leaf.remotes[0].hub: not supported by Murmur (a remote is always this broker's hub)"},
 		{"leafnodes { remotes: [ { url: \"mqtt://h:443\" } ] }", `:1: leafnodes.remotes[0].url: url "mqtt://h:443": scheme "mqtt" is not supported (nats://, tls://, ws://, wss:// or quic://)`},
 		{"default_js_domain { A: hub }", ":1: default_js_domain: not supported by Murmur (per-account default JetStream domains (for leaf nodes) are not built)"},

@@ -3,6 +3,7 @@ package ws
 import (
 	"bufio"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -30,7 +31,8 @@ type Conn struct {
 	raw    net.Conn     // the TCP socket, or the TLS session over it
 	tcp    *net.TCPConn // raw when it is plain TCP: writev and resumable writes
 	br     *bufio.Reader
-	server bool // our end is the server: the peer masks, we do not
+	layer  io.Writer // a codec under the frames (layer.go); nil: none
+	server bool      // our end is the server: the peer masks, we do not
 	// compress: permessage-deflate was negotiated.
 	compress bool
 	maxMsg   int

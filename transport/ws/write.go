@@ -153,7 +153,7 @@ func (c *Conn) writeRawLocked(iov net.Buffers) (int64, error) {
 		return keep.WriteTo(c.tcp)
 	}
 	if len(iov) == 1 {
-		n, err := c.raw.Write(iov[0])
+		n, err := c.out().Write(iov[0])
 		return int64(n), err
 	}
 	b := c.w.copy[:0]
@@ -166,7 +166,7 @@ func (c *Conn) writeRawLocked(iov net.Buffers) (int64, error) {
 	if c.server {
 		c.w.copy = b
 	}
-	n, err := c.raw.Write(b)
+	n, err := c.out().Write(b)
 	return int64(n), err
 }
 
