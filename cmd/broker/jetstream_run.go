@@ -194,6 +194,7 @@ func (r *jsRunner) startUnit(acc string, engine bool, limits jetstream.AccountLi
 	}
 	u.ic = ic
 	if engine {
+		ic.SetBatchHandler(u.engine.Queue, u.engine.Flush)
 		err = u.engine.Start(ic)
 	} else {
 		err = u.refuser.Start(ic)
