@@ -17,6 +17,7 @@ type InternalClient struct {
 	srv     *Server
 	acc     *account
 	handler InternalHandler
+	onFlush func() // SetBatchHandler
 
 	mu     sync.Mutex
 	closed bool
@@ -55,6 +56,16 @@ func (s *Server) AccountNames() []string {
 		}
 	}
 	return out
+}
+
+// SetBatchHandler has the client's messages go to queue instead of its
+// handler, and every publisher whose read delivered one call flush on its
+// own goroutine once that read is processed (mux.Batch.Flush), with no
+// lock held: the service may then do the read's work there instead of
+// waking a goroutine of its own (jetstream/inline.go). queue has the
+// handler's rules. Call it before Subscribe.
+func (c *InternalClient) SetBatchHandler(queue InternalHandler, flush func()) {
+	c.handler, c.onFlush = queue, flush
 }
 
 // Subscribe adds a subscription and returns its id, which the handler is
@@ -161,10 +172,16 @@ var _ mux.Conn = (*internalConn)(nil)
 
 func (ic *internalConn) Kind() mux.Kind   { return mux.Client }
 func (ic *internalConn) NoEcho() bool     { return false }
-func (ic *internalConn) Flush()           {}
 func (ic *internalConn) Expired(*mux.Sub) {}
+
+// Flush runs the batch handler's flush (SetBatchHandler).
+func (ic *internalConn) Flush() {
+	if ic.c.onFlush != nil {
+		ic.c.onFlush()
+	}
+}
 
 func (ic *internalConn) Deliver(_ *mux.Sub, m *mux.Msg) (needFlush, ok bool) {
 	ic.c.handler(ic.id, string(m.Subject), string(m.Reply), m.Header, m.Payload)
-	return false, true
+	return ic.c.onFlush != nil, true
 }

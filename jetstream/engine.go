@@ -59,8 +59,14 @@ type Engine struct {
 	in   *inbox // inbox.go
 	done chan struct{}
 	wg   sync.WaitGroup
+	// turn is held by whoever runs the engine: the run goroutine for each
+	// thing it does, or a publisher doing its batch's work (inline.go).
+	turn sync.Mutex
+	// apiSub, ackSub, fcSub are the engine's own subscriptions, set by
+	// Start.
+	apiSub, ackSub, fcSub int
 
-	// Owned by the run goroutine (and by Start before it runs).
+	// Owned by the holder of turn (and by Start before it runs).
 	streams map[string]*stream
 	bySub   map[int]*stream
 	usage   accountUsage
@@ -107,6 +113,8 @@ const (
 
 // Start recovers the stored streams, subscribes and starts the goroutine.
 func (e *Engine) Start(conn Conn) error {
+	e.turn.Lock()
+	defer e.turn.Unlock()
 	e.conn = selfConn{Conn: conn, q: e.in}
 	if err := e.recoverStreams(); err != nil {
 		return err
@@ -127,8 +135,9 @@ func (e *Engine) Start(conn Conn) error {
 	if err != nil {
 		return err
 	}
+	e.apiSub, e.ackSub, e.fcSub = api, ack, fc
 	e.wg.Add(1)
-	go e.run(api, ack, fc)
+	go e.run()
 	e.log.Info("JetStream ready", zap.Int("streams", len(e.streams)))
 	return nil
 }
@@ -142,7 +151,7 @@ func (e *Engine) Close() {
 	e.wg.Wait()
 }
 
-func (e *Engine) run(apiSub, ackSub, fcSub int) {
+func (e *Engine) run() {
 	defer e.wg.Done()
 	tick := time.NewTicker(e.cfg.TickInterval)
 	defer tick.Stop()
@@ -156,24 +165,10 @@ func (e *Engine) run(apiSub, ackSub, fcSub int) {
 		case <-e.done:
 			return
 		case <-e.in.wake:
-			q := e.in.take()
-			now := time.Now()
-			for i := range q {
-				m := &q[i]
-				switch m.sub {
-				case apiSub:
-					e.handleAPI(m, now)
-				case ackSub:
-					e.handleAck(m, now)
-				case fcSub:
-					e.handleFlowControl(m, now)
-				default:
-					if s := e.bySub[m.sub]; s != nil {
-						e.handlePublish(s, m, now)
-					}
-				}
-			}
+			e.turn.Lock()
+			e.drain()
 		case now := <-tick.C:
+			e.turn.Lock()
 			for _, s := range e.streams {
 				s.expire(now, &e.usage)
 				s.sweepHead(&e.usage)
@@ -184,18 +179,22 @@ func (e *Engine) run(apiSub, ackSub, fcSub int) {
 				e.expireConsumers(s, now)
 			}
 		case <-sync.C:
+			e.turn.Lock()
 			for _, s := range e.streams {
 				if err := s.st.Sync(); err != nil {
 					e.log.Error("sync", zap.String("stream", s.cfg.Name), zap.Error(err))
 				}
 			}
 		case <-save.C:
+			e.turn.Lock()
 			e.saveConsumers(false)
 			e.saveSources()
 		case f := <-e.ops.calls:
+			e.turn.Lock()
 			f()
 		}
 		e.emit()
+		e.turn.Unlock()
 	}
 }
 
@@ -221,6 +220,8 @@ func (e *Engine) emit() {
 }
 
 func (e *Engine) shutdown() {
+	e.turn.Lock()
+	defer e.turn.Unlock()
 	e.emit()
 	e.saveConsumers(true)
 	e.saveSources()

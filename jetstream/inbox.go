@@ -32,6 +32,9 @@ type inbox struct {
 	// the goroutine that would empty the queue is the one calling put.
 	self atomic.Int32
 	wake chan struct{}
+	// queued is set by a put and cleared by take: Engine.Flush reads it
+	// without the lock (inline.go).
+	queued atomic.Bool
 }
 
 func newInbox() *inbox {
@@ -44,8 +47,16 @@ func newInbox() *inbox {
 // waits while the inbox holds q.max bytes, unless the engine itself is
 // publishing. After close it drops the message.
 func (q *inbox) put(sub int, subject, reply string, hdr, data []byte) {
+	q.add(sub, subject, reply, hdr, data, true)
+}
+
+// add is put; without wake the engine is not woken (the publisher calls
+// Engine.Flush at the end of its batch instead, inline.go), except to
+// empty a full inbox.
+func (q *inbox) add(sub int, subject, reply string, hdr, data []byte, wake bool) {
 	q.mu.Lock()
 	for !q.closed && len(q.arena) >= q.max && q.self.Load() == 0 {
+		q.signal()
 		q.waiters++
 		q.taken.Wait()
 		q.waiters--
@@ -69,7 +80,15 @@ func (q *inbox) put(sub int, subject, reply string, hdr, data []byte) {
 		m.data = q.arena[at:len(q.arena):len(q.arena)]
 	}
 	q.msgs = append(q.msgs, m)
+	q.queued.Store(true)
 	q.mu.Unlock()
+	if wake {
+		q.signal()
+	}
+}
+
+// signal wakes the engine's goroutine without blocking.
+func (q *inbox) signal() {
 	select {
 	case q.wake <- struct{}{}:
 	default:
@@ -83,6 +102,7 @@ func (q *inbox) take() []inMsg {
 	got := q.msgs
 	clear(q.spare)
 	q.msgs, q.spare = q.spare[:0], got
+	q.queued.Store(false)
 	if q.arena != nil {
 		q.lastCap = cap(q.arena)
 		q.arena = nil
@@ -139,4 +159,11 @@ func (c selfConn) HasQueueInterest(subject, queue string) bool {
 		return q.HasQueueInterest(subject, queue)
 	}
 	return c.Conn.HasInterest(subject)
+}
+
+// isClosed reports whether close was called.
+func (q *inbox) isClosed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
 }

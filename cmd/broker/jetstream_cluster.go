@@ -47,6 +47,10 @@ func (c localConn) Subscribe(subject string) (int, error) {
 // is clustered.
 func (r *jsRunner) startEngine(u *jsUnit, acc string, ic *broker.InternalClient) error {
 	if !r.srv.Clustered() {
+		// One broker: a publisher's goroutine does the engine's work for
+		// its read itself when the engine is free (jetstream/inline.go).
+		// In a cluster the engine's messages pass the cluster layer first.
+		ic.SetBatchHandler(u.engine.Queue, u.engine.Flush)
 		return u.engine.Start(ic)
 	}
 	cl := jetstream.NewCluster(u.engine, jetstream.ClusterConfig{ServerID: r.srv.ID(), ServerName: r.cfg.ServerName}, r.log)

@@ -43,6 +43,9 @@ type segment struct {
 // DefaultSegmentSize is when a segment is closed and the next begun.
 const DefaultSegmentSize = 8 << 20
 
+// maxSegmentSize bounds the segment size OpenFile takes.
+const maxSegmentSize = 1 << 30
+
 // OpenFile opens (or creates) the file store in dir, recovering it: a
 // record cut short or failing its checksum ends its segment, which is
 // truncated there.
@@ -50,6 +53,9 @@ func OpenFile(dir string, segmentSize int64) (*File, error) {
 	if segmentSize <= 0 {
 		segmentSize = DefaultSegmentSize
 	}
+	// An entry's offset is 32 bits: a segment passes the size by at most
+	// one record (< 64 MiB).
+	segmentSize = min(segmentSize, maxSegmentSize)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
@@ -154,7 +160,7 @@ func (fs *File) apply(r *record, seg *segment, off int64, n uint32) {
 			return // out of order: not ours to trust
 		}
 		size := uint32(len(r.subjRaw) + len(r.hdr) + len(r.data) + 16) // Size
-		fs.x.add(r.seq, fs.x.stateBytes(r.subjRaw), entry{ts: r.ts, size: size, seg: uint32(seg.id), off: off, rlen: n}, nil)
+		fs.x.add(r.seq, fs.x.stateBytes(r.subjRaw), entry{ts: r.ts, size: size, seg: uint32(seg.id), off: uint32(off), n: n}, nil)
 		seg.live++
 	case recDelete:
 		if e, ok := fs.x.remove(r.seq); ok {
@@ -274,7 +280,7 @@ func (fs *File) Append(subject string, hdr, data []byte, ts int64) (uint64, erro
 		return 0, err
 	}
 	seg := fs.active()
-	fs.x.add(seq, fs.x.state(subject), entry{ts: ts, size: uint32(Size(subject, hdr, data)), seg: uint32(seg.id), off: off, rlen: n}, nil)
+	fs.x.add(seq, fs.x.state(subject), entry{ts: ts, size: uint32(Size(subject, hdr, data)), seg: uint32(seg.id), off: uint32(off), n: n}, nil)
 	seg.live++
 	return seq, nil
 }
@@ -287,7 +293,7 @@ func (fs *File) msg(seq uint64) (*Msg, error) {
 		return nil, ErrNotFound
 	}
 	seg := fs.seg(e.seg)
-	b, err := fs.read(seg, e.off, e.rlen)
+	b, err := fs.read(seg, int64(e.off), e.n)
 	if err != nil {
 		return nil, err
 	}

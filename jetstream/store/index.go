@@ -9,14 +9,18 @@ import (
 // collector never scans: the subject is an id into the index's subject
 // table, the file store's segment an id. A removed entry is the zero entry
 // (size 0: every message counts at least 16).
+//
+// 32 bytes an entry: a million of them are 32 MB the kernel must fault in
+// at recovery (each field counts).
 type entry struct {
 	ts   int64
-	off  int64  // file store: the record's offset in its segment
+	off  uint32 // file store: the record's offset in its segment (segments stay below 2 GiB)
 	size uint32 // Size of the message (records are < 64 MiB)
 	subj uint32 // subject id (index.byID)
 	seg  uint32 // file store: the segment's id
-	rlen uint32 // file store: the record's length
-	hlen uint32 // memory store: the header's length at the start of its buffer
+	// n is, in the file store, the record's length; in the memory store,
+	// the header's length at the start of its buffer.
+	n uint32
 }
 
 func (e *entry) live() bool { return e.size > 0 }

@@ -16,7 +16,7 @@ func (m *Memory) Append(subject string, hdr, data []byte, ts int64) (uint64, err
 		buf = make([]byte, 0, n)
 		buf = append(append(buf, hdr...), data...)
 	}
-	m.x.add(seq, m.x.state(subject), entry{ts: ts, size: uint32(Size(subject, hdr, data)), hlen: uint32(len(hdr))}, buf)
+	m.x.add(seq, m.x.state(subject), entry{ts: ts, size: uint32(Size(subject, hdr, data)), n: uint32(len(hdr))}, buf)
 	return seq, nil
 }
 
@@ -27,11 +27,11 @@ func (m *Memory) msg(seq uint64) (*Msg, error) {
 	}
 	msg := &Msg{Subject: m.x.name(e), Seq: seq, Time: e.ts}
 	buf := m.x.buf(seq)
-	if e.hlen > 0 {
-		msg.Hdr = buf[:e.hlen:e.hlen]
+	if e.n > 0 {
+		msg.Hdr = buf[:e.n:e.n]
 	}
-	if len(buf) > int(e.hlen) {
-		msg.Data = buf[e.hlen:]
+	if len(buf) > int(e.n) {
+		msg.Data = buf[e.n:]
 	}
 	return msg, nil
 }
