@@ -349,10 +349,28 @@ func TestStallCounted(t *testing.T) {
 		}
 		c.wakeWriter()
 	}
-	n := c.srv.Stats().Stalls
-	if n == 0 {
+	if c.srv.Stats().Stalls == 0 {
 		t.Fatal("a producer past the stall mark was not counted as held back")
 	}
+	// The verdict needs the writer blocked on the peer: on a loaded
+	// machine it may not have been scheduled during the waits above. With
+	// it writing, the next producer finds no progress and calls the peer
+	// stalled; the one after that is not held back.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		c.mu.Lock()
+		writing := c.out.writing
+		c.mu.Unlock()
+		if writing {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the writer never started writing")
+		}
+	}
+	if !c.queueForTest(msg) {
+		t.Fatal("cut off below max_pending")
+	}
+	n := c.srv.Stats().Stalls
 	if !c.queueForTest(msg) {
 		t.Fatal("cut off below max_pending")
 	}
