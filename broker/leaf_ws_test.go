@@ -6,23 +6,13 @@ import (
 
 	"github.com/murmurmq/murmur/broker"
 	"github.com/murmurmq/murmur/internal/testutil"
-	"github.com/murmurmq/murmur/transport/tcp"
-	"github.com/murmurmq/murmur/transport/ws"
 )
 
 // wsHub is a hub with leaf nodes and a WebSocket listener, where leaves
 // connect with ws:// URLs.
 func wsHub(t *testing.T) (*broker.Server, string) {
 	t.Helper()
-	tr, err := ws.New(ws.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := testOptions()
-	o.Listeners = []broker.Listener{{Transport: tr, Addr: "127.0.0.1:0"}, {Transport: tcp.New(), Addr: "127.0.0.1:0"}}
-	o.LeafNode = &broker.LeafNodeOptions{Addr: "127.0.0.1:0"}
-	hub := startServer(t, o, nil)
-	return hub, "ws://" + hub.Addrs()[ws.Name].String()
+	return wsHubDeflate(t, false)
 }
 
 // Leaf connections over WebSocket: ours to ours, and with nats-server in
