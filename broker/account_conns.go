@@ -56,8 +56,13 @@ type remoteConns struct {
 func (r *remoteConns) total() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return sumCounts(r.per)
+}
+
+// sumCounts adds up per-broker counts.
+func sumCounts(per map[string]int) int64 {
 	n := 0
-	for _, v := range r.per {
+	for _, v := range per {
 		n += v
 	}
 	return int64(n)

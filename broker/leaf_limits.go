@@ -107,9 +107,5 @@ func (s *Server) leafsOverLimit(acc *account) {
 func (r *remoteConns) leafTotal() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := 0
-	for _, v := range r.leafs {
-		n += v
-	}
-	return int64(n)
+	return sumCounts(r.leafs)
 }
