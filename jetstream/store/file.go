@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -102,7 +101,9 @@ func (fs *File) reserve(segs int) {
 		return
 	}
 	perSeg := fs.x.msgs * uint64(fs.maxSeg) / uint64(first.size)
-	fs.x.ents = slices.Grow(fs.x.ents, int(perSeg)*segs)
+	if want := int(perSeg) * segs; want > cap(fs.x.ents) {
+		fs.x.ents = append(makeHuge[entry](0, want), fs.x.ents...)
+	}
 }
 
 // recover reads segment id into the index. The last segment's bytes stay
@@ -122,10 +123,10 @@ func (fs *File) recover(id uint64, last bool, scratch []byte) ([]byte, error) {
 	}
 	var b []byte
 	if last {
-		b = make([]byte, info.Size(), max(info.Size(), 64<<10))
+		b = makeHuge[byte](int(info.Size()), max(int(info.Size()), 64<<10))
 	} else {
 		if int64(cap(scratch)) < info.Size() {
-			scratch = make([]byte, info.Size())
+			scratch = makeHuge[byte](int(info.Size()), int(info.Size()))
 		}
 		b = scratch[:info.Size()]
 	}
@@ -219,7 +220,7 @@ func (fs *File) roll() error {
 	if err != nil {
 		return err
 	}
-	fs.segs = append(fs.segs, &segment{id: id, path: path, f: f, data: make([]byte, 0, reserve)})
+	fs.segs = append(fs.segs, &segment{id: id, path: path, f: f, data: makeHuge[byte](0, reserve)})
 	st := fs.x.summary()
 	_, _, err = fs.write(&record{typ: recFirst, seq: st.FirstSeq})
 	return err
@@ -233,7 +234,7 @@ func (fs *File) write(r *record) (int64, uint32, error) {
 	if need := len(seg.data) + recFrame + recFixed + len(r.subj) + len(r.hdr) + len(r.data); need > cap(seg.data) {
 		// Double (append's growth is 1.25× for large slices: an 8 MiB
 		// segment would be copied some twenty times).
-		grown := make([]byte, len(seg.data), max(2*cap(seg.data), need, 64<<10))
+		grown := makeHuge[byte](len(seg.data), max(2*cap(seg.data), need, 64<<10))
 		copy(grown, seg.data)
 		seg.data = grown
 	}

@@ -117,7 +117,7 @@ func (x *index) add(seq uint64, ss *subjState, e entry, buf []byte) {
 	if len(x.ents) == cap(x.ents) {
 		// Double: append grows a large slice by 1.25×, copying a
 		// million-entry index some twenty times on the way.
-		x.ents = append(make([]entry, 0, max(2*len(x.ents), 64)), x.ents...)
+		x.ents = append(makeHuge[entry](0, max(2*len(x.ents), 64)), x.ents...)
 	}
 	x.ents = append(x.ents, e)
 	if x.mem {

@@ -32,7 +32,7 @@ func (fs *File) read(seg *segment, off int64, n uint32) ([]byte, error) {
 
 // load reads all of seg and makes it the held older segment.
 func (fs *File) load(seg *segment) error {
-	b := make([]byte, seg.size)
+	b := makeHuge[byte](int(seg.size), int(seg.size))
 	if _, err := seg.f.ReadAt(b, 0); err != nil {
 		return fmt.Errorf("store: read %s: %w", seg.path, err)
 	}
