@@ -69,7 +69,13 @@ func (e *Engine) handleAPI(m *inMsg, now time.Time) {
 // dispatch routes a request by its subject (without $JS.API.) and returns
 // the response, or an *APIError, and the response type.
 func (e *Engine) dispatch(op string, m *inMsg, now time.Time) (any, string) {
+	if !isAPISubject(op) {
+		return nil, "" // nats-server does not answer either
+	}
 	t := strings.Split(op, ".")
+	if len(t) > 2 && (t[1] == "LEADER" || t[1] == "PEER") {
+		return replicaRequest(t)
+	}
 	arg := func(i int) string {
 		if i < len(t) {
 			return t[i]

@@ -226,6 +226,16 @@ func TestBadInputSideBySide(t *testing.T) {
 		// Bodies where none is wanted, and unknown API subjects.
 		{"info with garbage body", "$JS.API.STREAM.INFO.S", `garbage`},
 		{"unknown API subject", "$JS.API.STREAM.FROB.S", ``},
+		{"stream info with a token too many", "$JS.API.STREAM.INFO.S.x", ``},
+		{"stream names with a token too many", "$JS.API.STREAM.NAMES.x", ``},
+		{"consumer info with a token too few", "$JS.API.CONSUMER.INFO.S", ``},
+
+		// Replica requests without a JetStream cluster (10010).
+		{"stream leader stepdown", "$JS.API.STREAM.LEADER.STEPDOWN.S", ``},
+		{"stream leader stepdown, missing stream", "$JS.API.STREAM.LEADER.STEPDOWN.NOPE", ``},
+		{"stream peer remove", "$JS.API.STREAM.PEER.REMOVE.S", `{"peer":"x"}`},
+		{"consumer leader stepdown", "$JS.API.CONSUMER.LEADER.STEPDOWN.S.c", ``},
+		{"consumer peer remove", "$JS.API.CONSUMER.PEER.REMOVE.S.c", `{"peer":"x"}`},
 		{"delete S", "$JS.API.STREAM.DELETE.S", ``},
 	}
 	for _, st := range steps {
