@@ -168,6 +168,7 @@ func (e *Engine) addStream(cfg StreamConfig, created time.Time) (*stream, error)
 	}
 	stt := st.State()
 	e.usage.add(cfg.Storage, int64(stt.Bytes))
+	e.usage.srv.addReserved(cfg.Storage, reservation(&cfg))
 	e.streams[cfg.Name] = s
 	return s, nil
 }
@@ -279,6 +280,8 @@ func (e *Engine) updateStream(name string, body []byte, now time.Time) any {
 		e.subscribeStream(s)
 		return errStreamUpdate.with("err", err.Error())
 	}
+	e.usage.srv.addReserved(old.Storage, -reservation(&old))
+	e.usage.srv.addReserved(cfg.Storage, reservation(&cfg))
 	if err := saveStream(s); err != nil {
 		return errStreamUpdate.with("err", err.Error())
 	}
@@ -318,6 +321,7 @@ func (e *Engine) deleteStream(name string) any {
 		e.deleteConsumer(s, cn)
 	}
 	e.usage.add(s.cfg.Storage, -int64(s.st.State().Bytes))
+	e.usage.srv.addReserved(s.cfg.Storage, -reservation(&s.cfg))
 	s.st.Delete()
 	if s.dir != "" {
 		os.RemoveAll(s.dir)

@@ -41,6 +41,10 @@ type Config struct {
 	ServerName   string        // reported as the streams' leader
 	Domain       string        // JetStream domain: the API also on $JS.<domain>.API.> (domain.go)
 	TickInterval time.Duration // timer resolution (0: 50 ms)
+	// Server is shared by the engines of all accounts on the broker, so
+	// MaxMemory and MaxStore bound their sum (usage_server.go); nil: the
+	// engine counts alone.
+	Server *ServerUsage
 }
 
 type inMsg struct {
@@ -86,11 +90,14 @@ func New(cfg Config, account string, log *zap.Logger) *Engine {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	if cfg.Server == nil {
+		cfg.Server = &ServerUsage{}
+	}
 	return &Engine{
 		cfg: cfg, account: account, log: log.With(zap.String("component", "jetstream"), zap.String("account", account)),
 		in: newInbox(), done: make(chan struct{}),
 		streams: map[string]*stream{}, bySub: map[int]*stream{},
-		usage: accountUsage{maxMem: cfg.MaxMemory, maxStore: cfg.MaxStore},
+		usage: accountUsage{maxMem: cfg.MaxMemory, maxStore: cfg.MaxStore, srv: cfg.Server},
 		api:   APIStats{Level: apiLevel},
 		ops:   newOpsState(cfg.Domain),
 	}
@@ -230,6 +237,7 @@ func (e *Engine) shutdown() {
 			e.log.Error("close", zap.String("stream", s.cfg.Name), zap.Error(err))
 		}
 	}
+	e.release()
 }
 
 func (e *Engine) handlePublish(s *stream, m *inMsg, now time.Time) {

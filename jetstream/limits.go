@@ -68,7 +68,13 @@ func (e *Engine) admitStream(cfg *StreamConfig, update bool) *APIError {
 		return errMaxStreamBytes
 	}
 	res := e.reserved(cfg.Storage, cfg.Name) + cfg.MaxBytes
-	if accMax >= 0 && res > accMax || srvMax > 0 && res > srvMax {
+	// The server's reservations are every account's: this stream's own
+	// (on an update) makes way for its new max_bytes.
+	srvRes := e.usage.srv.reserved(cfg.Storage) + cfg.MaxBytes
+	if old := e.streams[cfg.Name]; update && old != nil && old.cfg.Storage == cfg.Storage {
+		srvRes -= reservation(&old.cfg)
+	}
+	if accMax >= 0 && res > accMax || srvMax > 0 && srvRes > srvMax {
 		return exceeded
 	}
 	return nil

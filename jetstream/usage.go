@@ -4,6 +4,7 @@ package jetstream
 type accountUsage struct {
 	mem, store       int64
 	maxMem, maxStore int64 // the server's limits; <= 0: no limit
+	srv              *ServerUsage // the server's sums, these bytes included
 	// accMem, accStore are the account's own limits (accounts {
 	// A: { jetstream: { max_mem, max_file } } }) when limited is set;
 	// < 0: no limit.
@@ -12,12 +13,12 @@ type accountUsage struct {
 }
 
 // admit refuses a message of size as nats-server does, in its order: the
-// server's limit (max_memory_store / max_file_store) once the usage is
-// already past it (so one message may cross it), 10023; then the
+// server's limit (max_memory_store / max_file_store) once the server's
+// usage, over all accounts, is already past it (so one message may cross it), 10023; then the
 // account's limit if this message would pass it, 10002.
 func (u *accountUsage) admit(storage string, size uint64) *APIError {
 	if storage == "memory" {
-		if u.maxMem > 0 && u.mem > u.maxMem {
+		if u.maxMem > 0 && u.serverStored(storage) > u.maxMem {
 			return errInsufficientResources
 		}
 		if u.limited && u.accMem >= 0 && u.mem+int64(size) > u.accMem {
@@ -25,7 +26,7 @@ func (u *accountUsage) admit(storage string, size uint64) *APIError {
 		}
 		return nil
 	}
-	if u.maxStore > 0 && u.store > u.maxStore {
+	if u.maxStore > 0 && u.serverStored(storage) > u.maxStore {
 		return errInsufficientResources
 	}
 	if u.limited && u.accStore >= 0 && u.store+int64(size) > u.accStore {
@@ -34,7 +35,22 @@ func (u *accountUsage) admit(storage string, size uint64) *APIError {
 	return nil
 }
 
+// serverStored is the server's stored bytes of storage: the account's
+// own where it counts alone (no ServerUsage, as in unit tests).
+func (u *accountUsage) serverStored(storage string) int64 {
+	switch {
+	case u.srv != nil:
+		return u.srv.stored(storage)
+	case storage == "memory":
+		return u.mem
+	}
+	return u.store
+}
+
 func (u *accountUsage) add(storage string, delta int64) {
+	if u.srv != nil {
+		u.srv.addStored(storage, delta)
+	}
 	if storage == "memory" {
 		u.mem += delta
 	} else {

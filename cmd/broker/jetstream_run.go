@@ -73,6 +73,8 @@ func startJetStream(j *jsFlags, svc *jetstream.Service, srv *broker.Server, name
 	if cfg.ServerName == "" {
 		cfg.ServerName = srv.Name() // the server id when unnamed, as nats-server
 	}
+	// max_memory_store and max_file_store bound all accounts together.
+	cfg.Server = &jetstream.ServerUsage{}
 	svc.Enable(cfg)
 	r := &jsRunner{cfg: cfg, svc: svc, srv: srv, log: log, units: map[string]*jsUnit{}}
 	if err := r.apply(j); err != nil {
