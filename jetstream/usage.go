@@ -3,7 +3,7 @@ package jetstream
 // accountUsage is the account's stored bytes against its limits.
 type accountUsage struct {
 	mem, store       int64
-	maxMem, maxStore int64 // the server's limits; <= 0: no limit
+	maxMem, maxStore int64        // the server's limits; <= 0: no limit
 	srv              *ServerUsage // the server's sums, these bytes included
 	// accMem, accStore are the account's own limits (accounts {
 	// A: { jetstream: { max_mem, max_file } } }) when limited is set;
