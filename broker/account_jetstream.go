@@ -62,3 +62,28 @@ func (s *Server) claimsRegistered(acc string) {
 		(*f)(acc)
 	}
 }
+
+// AccountImports returns account name's imports as declared: its JWT's
+// in operator mode, else its configuration's. It takes no server lock, so
+// the OnAccountClaims hook may call it.
+func (s *Server) AccountImports(name string) []Import {
+	if acc := s.account(name); acc != nil {
+		if ac := acc.claims.Load(); ac != nil {
+			var out []Import
+			for _, im := range ac.Imports {
+				if im != nil {
+					out = append(out, brokerImport(im))
+				}
+			}
+			return out
+		}
+	}
+	if a := s.o().Auth; a != nil {
+		for _, acc := range a.Accounts {
+			if acc.Name == name {
+				return acc.Imports
+			}
+		}
+	}
+	return nil
+}

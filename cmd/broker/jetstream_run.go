@@ -119,6 +119,9 @@ func (r *jsRunner) want(acc string) (engine bool, limits jetstream.AccountLimits
 		if !isJWT {
 			return false, limits, false // $G and accounts not resolved yet
 		}
+		if !c.Enabled && importsJetStreamAPI(r.srv.AccountImports(acc)) {
+			return false, limits, false
+		}
 		return c.Enabled, claimLimits(c), true
 	}
 	ja := r.accounts[acc]
@@ -126,7 +129,12 @@ func (r *jsRunner) want(acc string) (engine bool, limits jetstream.AccountLimits
 		limits = ja.limits
 	}
 	if auth != nil && len(auth.Accounts) > 0 {
-		return ja != nil && ja.enabled, limits, true
+		if ja != nil && ja.enabled {
+			return true, limits, true
+		}
+		// No JetStream of its own: a refuser, unless the account imports
+		// another's API.
+		return false, limits, !importsJetStreamAPI(r.srv.AccountImports(acc))
 	}
 	return true, limits, true
 }
