@@ -96,3 +96,29 @@ func (s *Server) leafAccountEvent(l *leaf, reason string) {
 		Reason:       reason,
 	})
 }
+
+// leafAuthFailed publishes a refused leaf login on the server's
+// $SYS.SERVER.<id>.CLIENT.AUTH.ERR, as nats-server's authViolation does
+// for a leaf connection: a DisconnectEventMsg of kind Leafnode with the
+// user the leaf tried, account "N/A" and reason "Authentication Failure".
+func (s *Server) leafAuthFailed(cid uint64, nc net.Conn, lc *leafConnect, start time.Time) {
+	subject := fmt.Sprintf(eventAuthErrFmt, s.id)
+	if !listened(s.sysacc, subject) {
+		return
+	}
+	now := time.Now().UTC()
+	ec := EventClient{
+		Start: start.UTC(), Stop: &now, ID: cid, User: lc.User, Account: "N/A", // bound to none, as nats-server says
+		Name: lc.Name, Version: lc.Version, Server: s.opts.Name, Kind: "Leafnode",
+	}
+	if s.opts.Cluster != nil {
+		ec.Cluster = s.opts.Cluster.Name
+	}
+	if host, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
+		ec.Host = host
+	}
+	s.publishEvent(s.sysacc, subject, &DisconnectEvent{
+		ConnectEvent: ConnectEvent{Type: eventDisconnectType, Client: ec},
+		Reason:       AuthenticationViolation.String(),
+	})
+}

@@ -191,6 +191,7 @@ func (s *Server) acceptLeaf(nc net.Conn, plain bool) {
 	if err != nil {
 		s.stats.authFailures.Add(1)
 		refuse(proto.ErrTextAuthViolation, err.Error())
+		s.leafAuthFailed(cid, nc, &lc, start)
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
