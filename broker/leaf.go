@@ -37,6 +37,7 @@ type leaf struct {
 	resp            *ResponsePermission // the hub's leaf user's allow_responses (nil: none)
 	replies         replyPerms          // the replies it may send under resp
 	user            string              // the user the leaf logged in as, on the hub ("": none)
+	login           *leafLogin          // its login, kept to check again after a reload (hub only; leaf_reload.go)
 	// isolated: the other leaf connections' interest is not sent to this
 	// one (leaf_interest.go).
 	isolated bool

@@ -22,24 +22,36 @@ func (s *Server) leafAuth(lc *leafConnect, nonce []byte, cid uint64, nc net.Conn
 	if st == nil {
 		return s.gacc, nil, nil
 	}
-	co := connectOpts{User: lc.User, Pass: lc.Pass, AuthToken: lc.Token, JWT: lc.JWT, Nkey: lc.Nkey, Sig: lc.Sig,
-		Name: lc.Name, Version: lc.Version, Protocol: lc.Proto}
+	co := lc.connectOpts()
 	u, err := s.login(st, &co, &calloutPeer{cid: cid, remote: nc.RemoteAddr(), nonce: nonce, kind: "Leafnode"})
 	if err != nil {
 		return nil, nil, err
 	}
+	acc, err := s.leafAccount(u, nc)
+	return acc, u, err
+}
+
+// connectOpts is what a leaf's CONNECT says for its login.
+func (lc *leafConnect) connectOpts() connectOpts {
+	return connectOpts{User: lc.User, Pass: lc.Pass, AuthToken: lc.Token, JWT: lc.JWT, Nkey: lc.Nkey, Sig: lc.Sig,
+		Name: lc.Name, Version: lc.Version, Protocol: lc.Proto}
+}
+
+// leafAccount is the account a leaf that logged in as u (nil: no users,
+// or a token) binds to over nc.
+func (s *Server) leafAccount(u *userEntry, nc net.Conn) (*account, error) {
 	switch {
 	case u == nil:
-		return s.gacc, nil, nil
+		return s.gacc, nil
 	case u.jwt != nil && !leafConnTypeAllowed(u.jwt.connTypes, leafTransport(nc)):
-		return nil, nil, fmt.Errorf("connection type not in the user's allowed_connection_types")
+		return nil, fmt.Errorf("connection type not in the user's allowed_connection_types")
 	case u.jwt != nil && u.jwt.account != nil:
-		return s.jwtAccount(u.jwt.account), u, nil
+		return s.jwtAccount(u.jwt.account), nil
 	}
 	if acc := s.account(u.account); acc != nil {
-		return acc, u, nil
+		return acc, nil
 	}
-	return nil, nil, fmt.Errorf("account %q does not exist", u.account)
+	return nil, fmt.Errorf("account %q does not exist", u.account)
 }
 
 // leafConnTypeAllowed matches a leaf's transport to JWT connection types,

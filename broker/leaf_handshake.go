@@ -202,6 +202,7 @@ func (s *Server) acceptLeaf(nc net.Conn, plain bool) {
 	l.headers = lc.Headers
 	info.Import, info.Export = l.setHubPerms(u.permsOrNil(), lc.DenyPub)
 	l.user = u.nameOrEmpty()
+	l.login = &leafLogin{connect: lc, nonce: nonce, callout: u != nil && u.callout, imp: info.Import, exp: info.Export}
 	l.isolated = s.opts.LeafNode.IsolateInterest || lc.Isolate
 	l.log = leafLog(s, nc, l.peer, false)
 	info.ConnectInfo, info.RemoteAccount, info.IsSystemAccount = true, acc.name, acc == s.sysacc

@@ -24,6 +24,10 @@ const (
 	LameDuckMode
 	MaxAccountConnectionsExceeded
 	AuthenticationExpired
+	// PermissionsReloaded is Murmur's: a hub closed a leaf whose user's
+	// permissions a reload changed, for it to log in with them
+	// (leaf_reload.go).
+	PermissionsReloaded
 )
 
 var reasonText = [...]string{
@@ -45,6 +49,7 @@ var reasonText = [...]string{
 	LameDuckMode:                  "Lame Duck Mode",
 	MaxAccountConnectionsExceeded: "Maximum Account Connections Exceeded",
 	AuthenticationExpired:         "Authentication Expired",
+	PermissionsReloaded:           "Permissions Reloaded",
 }
 
 func (r CloseReason) String() string {

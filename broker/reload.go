@@ -21,7 +21,8 @@ import (
 // a listener that goes away stops accepting while its connections stay
 // up), limits, ping and write-deadline settings, authentication (a client
 // whose credentials no longer pass is closed with 'Authorization
-// Violation'; the others get their new permissions), the TLS certificate
+// Violation'; the others get their new permissions; leaves are checked
+// again too, leaf_reload.go), the TLS certificate
 // for new connections, route credential and lame-duck timings. The server
 // name, turning TLS or clustering on or off, and the cluster name and
 // listener need a restart: a change to them is refused, naming the field,
@@ -72,7 +73,7 @@ func (s *Server) Reload(n Options) error {
 			revoked++
 		}
 	}
-	s.log.Info("configuration reloaded", zap.Int("clients_closed_by_auth", revoked))
+	s.log.Info("configuration reloaded", zap.Int("clients_closed_by_auth", revoked), zap.Int("leafs_closed_by_auth", s.leafsReauth()))
 	return nil
 }
 
