@@ -47,13 +47,20 @@ import (
 // rules are left out, as nats-server checks a leaf without a queue.
 type leafFilter struct {
 	allow, deny []string
+	// jsDeny are the JetStream subjects kept off the connection
+	// (leaf_jetstream.go), apart from deny so that a subject not
+	// beginning with '$' costs one byte's test.
+	jsDeny []string
 }
 
-func (f *leafFilter) active() bool { return f.allow != nil || len(f.deny) > 0 }
+func (f *leafFilter) active() bool { return f.allow != nil || len(f.deny) > 0 || len(f.jsDeny) > 0 }
 
 // admits reports whether a message on subject (a literal) may pass.
 func (f *leafFilter) admits(subject string) bool {
 	if f.allow != nil && !slices.ContainsFunc(f.allow, func(p string) bool { return pubsub.SubjectMatches(p, subject) }) {
+		return false
+	}
+	if len(f.jsDeny) > 0 && strings.HasPrefix(subject, "$") && slices.ContainsFunc(f.jsDeny, func(p string) bool { return pubsub.SubjectMatches(p, subject) }) {
 		return false
 	}
 	return !slices.ContainsFunc(f.deny, func(p string) bool { return pubsub.SubjectMatches(p, subject) })
@@ -68,7 +75,8 @@ func (f *leafFilter) interest(sub string) bool {
 	}) {
 		return false
 	}
-	return !slices.ContainsFunc(f.deny, func(p string) bool { return pubsub.SubjectIsSubset(sub, p) })
+	held := func(p string) bool { return pubsub.SubjectIsSubset(sub, p) }
+	return !slices.ContainsFunc(f.deny, held) && !slices.ContainsFunc(f.jsDeny, held)
 }
 
 // filterOf makes a leafFilter of the plain entries of perm (nil: no rules)
@@ -134,6 +142,7 @@ func (l *leaf) setHubPerms(p *permissions, denyPub []string) (imp, exp *subjectP
 	}
 	l.permOut = filterOf(imp, denyPub) // down to the leaf: what the user may subscribe to
 	l.permIn = filterOf(exp, nil)      // up from the leaf: what it may publish
+	l.permOut.jsDeny, l.permIn.jsDeny = l.jetStreamDeny(), l.jetStreamDeny()
 	return imp, exp
 }
 
@@ -142,6 +151,7 @@ func (l *leaf) setHubPerms(p *permissions, denyPub []string) (imp, exp *subjectP
 func (l *leaf) setSpokePerms(imp, exp *subjectPerm, r *RemoteLeaf) {
 	l.permIn = filterOf(imp, r.DenyImports)
 	l.permOut = filterOf(exp, r.DenyExports)
+	l.permOut.jsDeny, l.permIn.jsDeny = l.jetStreamDeny(), l.jetStreamDeny()
 }
 
 // Subjects a leaf's rules never hold back, as nats-server: interest in
