@@ -87,17 +87,49 @@ func (r *remoteConns) set(server string, n, leafs int) {
 }
 
 // accountConnsChanged tells the responder to report acc's count (it may
-// be called with Server.mu held: it only queues).
+// be called with Server.mu held: it only marks acc and wakes it).
 func (s *Server) accountConnsChanged(acc *account) {
 	if acc.maxConns.Load() < 0 && s.leafLimit(acc) < 0 {
 		return
 	}
 	if sys := s.sys.Load(); sys != nil {
-		select {
-		case sys.connsDirty <- acc:
-		default: // the responder is behind; the next change reports
-		}
+		sys.conns.mark(acc)
 	}
+}
+
+// dirtyAccounts is the set of accounts whose count is to be reported:
+// however many changes come while the responder is busy, each account is
+// reported once, with its count when the report is made, and none is
+// lost.
+type dirtyAccounts struct {
+	mu   sync.Mutex
+	set  map[*account]struct{}
+	wake chan struct{} // capacity 1: a report is due
+}
+
+func (d *dirtyAccounts) mark(acc *account) {
+	d.mu.Lock()
+	if d.set == nil {
+		d.set = map[*account]struct{}{}
+	}
+	d.set[acc] = struct{}{}
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default: // already due
+	}
+}
+
+// take empties the set and returns what it held.
+func (d *dirtyAccounts) take() []*account {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]*account, 0, len(d.set))
+	for acc := range d.set {
+		out = append(out, acc)
+	}
+	clear(d.set)
+	return out
 }
 
 // reportConns publishes acc's client count on this broker.

@@ -173,8 +173,9 @@ type System struct {
 	dropped atomic.Int64
 	once    sync.Once
 
-	// connsDirty are accounts whose client count changed, to report.
-	connsDirty chan *account
+	// conns are the accounts whose client count changed, to report
+	// (account_conns.go).
+	conns dirtyAccounts
 
 	mu     sync.Mutex
 	closed bool
@@ -211,7 +212,7 @@ func (s *Server) StartSystem(opts SystemOptions) (*System, error) {
 		done: make(chan struct{}),
 		subs: map[*account][]*mux.Sub{},
 
-		connsDirty: make(chan *account, 256),
+		conns: dirtyAccounts{wake: make(chan struct{}, 1)},
 	}
 	if !s.sys.CompareAndSwap(nil, sys) {
 		return nil, errors.New("system: a system responder is already running")
@@ -349,8 +350,10 @@ func (sys *System) run() {
 			}
 		case <-sync:
 			sys.askPack(&b)
-		case acc := <-sys.connsDirty:
-			sys.reportConns(acc, &b)
+		case <-sys.conns.wake:
+			for _, acc := range sys.conns.take() {
+				sys.reportConns(acc, &b)
+			}
 		case <-t.C:
 			subject := fmt.Sprintf(sysStatszFmt, sys.srv.id)
 			if !listened(sys.acc, subject) {
