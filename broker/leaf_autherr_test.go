@@ -5,35 +5,13 @@ import (
 	"fmt"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
-
-	"github.com/murmurmq/murmur/broker"
-	"github.com/murmurmq/murmur/internal/testutil"
 )
 
 // A leaf that fails to log in is reported on the hub's
 // $SYS.SERVER.<id>.CLIENT.AUTH.ERR, as a client is: kind Leafnode, the
 // user it tried, account N/A, "Authentication Failure". Our hub and nats-server's.
 func TestLeafAuthErrorEvent(t *testing.T) {
-	o := testOptions()
-	o.Auth = &broker.AuthOptions{SystemAccount: "SYS", Accounts: []broker.Account{
-		{Name: "SYS", Users: []broker.User{{Name: "sys", Password: "s"}}},
-		{Name: "A", Users: []broker.User{{Name: "leafa", Password: "p"}}},
-	}}
-	o.LeafNode = &broker.LeafNodeOptions{Addr: "127.0.0.1:0"}
-	ours := startServer(t, o, nil)
-	lp := testutil.FreePort(t)
-	theirs := startNatsConf(t, fmt.Sprintf(`accounts { SYS: { users: [ { user: sys, password: s } ] }, A: { users: [ { user: leafa, password: p } ] } }
-system_account: SYS
-leafnodes { listen: "127.0.0.1:%d" }`, lp))
-	hubs := []struct {
-		who, leafURL string
-		sys          *nats.Conn
-	}{
-		{"ours", leafURL(ours), login(t, ours, "sys", "s")},
-		{"nats-server", fmt.Sprintf("nats://127.0.0.1:%d", lp), theirs.connect(nats.UserInfo("sys", "s"))},
-	}
+	hubs := eventHubs(t)
 	var got [2]string
 	for i, h := range hubs {
 		sub, _ := h.sys.SubscribeSync("$SYS.SERVER.*.CLIENT.AUTH.ERR")

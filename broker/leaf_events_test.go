@@ -44,9 +44,17 @@ func nextAccountEvent(t *testing.T, sub *nats.Subscription) string {
 	}
 }
 
-// A leaf's account connect and disconnect events on our hub and on
-// nats-server's: the same subjects, kind Leafnode, the user, the reason.
-func TestLeafAccountEvents(t *testing.T) {
+// eventHub is a hub for the leaf event tests: its leaf URL and a client
+// of its system account.
+type eventHub struct {
+	who, leafURL string
+	sys          *nats.Conn
+}
+
+// eventHubs are our hub and nats-server's, each with the system account
+// SYS (user sys) and account A (user leafa, password p).
+func eventHubs(t *testing.T) []eventHub {
+	t.Helper()
 	o := testOptions()
 	o.Auth = &broker.AuthOptions{SystemAccount: "SYS", Accounts: []broker.Account{
 		{Name: "SYS", Users: []broker.User{{Name: "sys", Password: "s"}}},
@@ -58,13 +66,16 @@ func TestLeafAccountEvents(t *testing.T) {
 	theirs := startNatsConf(t, fmt.Sprintf(`accounts { SYS: { users: [ { user: sys, password: s } ] }, A: { users: [ { user: leafa, password: p } ] } }
 system_account: SYS
 leafnodes { listen: "127.0.0.1:%d" }`, lp))
-	hubs := []struct {
-		leafURL string
-		sys     *nats.Conn
-	}{
-		{leafURL(ours), login(t, ours, "sys", "s")},
-		{fmt.Sprintf("nats://127.0.0.1:%d", lp), theirs.connect(nats.UserInfo("sys", "s"))},
+	return []eventHub{
+		{"ours", leafURL(ours), login(t, ours, "sys", "s")},
+		{"nats-server", fmt.Sprintf("nats://127.0.0.1:%d", lp), theirs.connect(nats.UserInfo("sys", "s"))},
 	}
+}
+
+// A leaf's account connect and disconnect events on our hub and on
+// nats-server's: the same subjects, kind Leafnode, the user, the reason.
+func TestLeafAccountEvents(t *testing.T) {
+	hubs := eventHubs(t)
 	var got [2][]string
 	for i, h := range hubs {
 		sub, _ := h.sys.SubscribeSync("$SYS.ACCOUNT.A.>")
