@@ -254,8 +254,11 @@ func (s *Server) dialLeaf(ctx context.Context, r *leafRemote, u *url.URL) (*leaf
 	deadline, _ := ctx.Deadline()
 	_ = nc.SetDeadline(deadline)
 	// A shutdown ends the handshake at once, not at its deadline. (stop
-	// runs before cancel, so a finished handshake is left alone.)
-	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	// runs before cancel, so a finished handshake is left alone.) The
+	// dialed connection's deadline, not nc's: nc becomes the TLS or S2
+	// layer over it on this goroutine while a shutdown may fire.
+	raw := nc
+	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	fail := func(err error) (*leaf, error) {
 		nc.Close()
