@@ -169,6 +169,10 @@ func (c *Config) serverQUIC() *quicgo.Config {
 		MaxConnectionReceiveWindow:     c.MaxReceiveWindow,
 		InitialStreamReceiveWindow:     min(c.MaxReceiveWindow, 512<<10),
 		InitialConnectionReceiveWindow: min(c.MaxReceiveWindow, 512<<10),
-		Tracer:                         qlog.DefaultConnectionTracer, // qlog files when QLOGDIR is set
+		// A resuming client's Preface may come as 0-RTT data. Nothing but
+		// the preface is read before the handshake completes (Conn.Read
+		// waits for it), so a replay gets no further (docs/quic.md).
+		Allow0RTT: true,
+		Tracer:    qlog.DefaultConnectionTracer, // qlog files when QLOGDIR is set
 	}
 }

@@ -23,7 +23,7 @@ import (
 // for Accept at once.
 type Listener struct {
 	ep     *endpoint
-	ln     *quicgo.Listener
+	ln     *quicgo.EarlyListener
 	cfg    Config
 	ctx    context.Context // cancelled by Close; every listener goroutine watches it
 	cancel context.CancelFunc
@@ -47,7 +47,7 @@ type Listener struct {
 
 var _ transport.Listener = (*Listener)(nil)
 
-func newListener(ep *endpoint, ln *quicgo.Listener, cfg Config) *Listener {
+func newListener(ep *endpoint, ln *quicgo.EarlyListener, cfg Config) *Listener {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &Listener{
 		ep:       ep,
@@ -225,5 +225,7 @@ func (l *Listener) awaitStream(qc *quicgo.Conn) (*Conn, quicgo.ApplicationErrorC
 	if err != nil {
 		return nil, CodeProtocolError, err
 	}
-	return newConn(qc, str, l.cfg.CloseLinger), 0, nil
+	c := newConn(qc, str, l.cfg.CloseLinger)
+	c.handshake = qc.HandshakeComplete() // the preface may have been 0-RTT data
+	return c, 0, nil
 }
