@@ -72,7 +72,7 @@ func loadIdentity(cfg Config) (*tlsIdentity, error) {
 		// the day's keys are refreshed from its own callback.
 		pick, tickets := id.config.GetConfigForClient, id.tickets
 		id.config.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-			tickets.refresh(time.Now())
+			tickets.refresh()
 			if pick != nil {
 				return pick(hello)
 			}

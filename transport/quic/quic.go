@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"net"
 	"sync/atomic"
-	"time"
 
 	quicgo "github.com/quic-go/quic-go"
 
@@ -118,7 +117,7 @@ func (t *Transport) listenTLS() *tls.Config {
 		NextProtos: []string{ALPN},
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
 			id := t.serverTLS.Load()
-			id.tickets.refresh(time.Now())
+			id.tickets.refresh()
 			return id.config, nil
 		},
 	}

@@ -38,6 +38,7 @@ type ticketKeys struct {
 	secret []byte      // the PKCS #8 DER of the private key
 	cfg    *tls.Config // whose keys refresh sets
 	day    atomic.Int64
+	now    func() time.Time // the clock; tests move it
 }
 
 // newTicketKeys returns the keys for cfg, derived from its first
@@ -54,20 +55,20 @@ func newTicketKeys(cfg *tls.Config) *ticketKeys {
 	if err != nil {
 		return nil
 	}
-	k := &ticketKeys{secret: der, cfg: cfg}
+	k := &ticketKeys{secret: der, cfg: cfg, now: time.Now}
 	k.day.Store(-1)
-	k.refresh(time.Now())
+	k.refresh()
 	return k
 }
 
-// refresh installs the keys of now's day if they are not yet in force.
+// refresh installs the keys of today (UTC) if they are not yet in force.
 // It is called before every handshake (cheap: one atomic load when the day
 // is unchanged); concurrent callers on a new day install the same keys.
-func (k *ticketKeys) refresh(now time.Time) {
+func (k *ticketKeys) refresh() {
 	if k == nil {
 		return
 	}
-	day := now.UTC().Unix() / int64(ticketKeyDay/time.Second)
+	day := k.now().UTC().Unix() / int64(ticketKeyDay/time.Second)
 	if k.day.Load() == day {
 		return
 	}
