@@ -56,10 +56,27 @@ func TestLeafQUICZeroRTTAfterHubRestart(t *testing.T) {
 		}
 		return &recordingQUIC{Transport: qt, conns: make(chan *quic.Conn, 4)}
 	}
+	// startHub retries while addr is still bound: a closed hub's UDP
+	// socket goes with the last of its connections, just after Close.
 	startHub := func(qt *recordingQUIC, addr string) *broker.Server {
+		t.Helper()
 		o := testOptions()
 		o.LeafNode = &broker.LeafNodeOptions{QUIC: &broker.Listener{Transport: qt, Addr: addr}}
-		return startServer(t, o, nil)
+		var srv *broker.Server
+		eventually(t, 5*time.Second, "the hub listening on "+addr, func() bool {
+			s, err := broker.New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Start() != nil {
+				s.Close()
+				return false
+			}
+			srv = s
+			return true
+		})
+		t.Cleanup(func() { srv.Close() })
+		return srv
 	}
 	accepted := func(qt *recordingQUIC) *quic.Conn {
 		t.Helper()

@@ -41,7 +41,7 @@ type Config struct {
 	// must be set: NATS pings every 2 minutes by default, far longer than any
 	// sensible IdleTimeout, and NAT bindings for UDP expire in about 30 s.
 	KeepAlivePeriod time.Duration
-	// PrefaceTimeout is how long a new connection may take, after the handshake,
+	// PrefaceTimeout is how long a new connection may take, after its first flight,
 	// to open its stream and send the full Preface before it is closed with
 	// CodePrefaceTimeout.
 	PrefaceTimeout time.Duration
