@@ -254,16 +254,19 @@ func (d *Dialer) dialEarly(ctx context.Context, address string) (*quicgo.Conn, *
 	if err != nil && !errors.Is(err, quicgo.Err0RTTRejected) {
 		return fail("open stream", err)
 	}
-	if err := awaitHandshake(ctx, qc); err != nil {
-		return fail("handshake", err)
+	if hsErr := awaitHandshake(ctx, qc); hsErr != nil {
+		return fail("handshake", hsErr)
 	}
-	if err != nil || (early && !qc.ConnectionState().Used0RTT) {
-		if qc, err = qc.NextConnection(ctx); err != nil {
+	rejected := err != nil || (early && !qc.ConnectionState().Used0RTT)
+	if rejected {
+		next, err := qc.NextConnection(ctx)
+		if err != nil {
 			return fail("handshake", err)
 		}
-		if str, err = writePreface(ctx, qc); err != nil {
+		if str, err = writePreface(ctx, next); err != nil {
 			return fail("open stream", err)
 		}
+		qc = next // the same connection, now past the rejected 0-RTT
 	}
 	return qc, str, nil
 }
