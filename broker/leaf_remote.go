@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"net"
 	"net/url"
 	"sync"
 	"time"
@@ -42,6 +43,18 @@ func (r *leafRemote) takeDelay() time.Duration {
 // LeafNodeOptions.Reconnect.
 const leafMinBackoff = 50 * time.Millisecond
 
+// peerRestarted reports whether a leaf connection ended because its peer
+// restarted: over QUIC, a stateless reset (transport/quic Conn.PeerRestarted).
+// TCP reports nothing of the kind: a reset or FIN there can also come from
+// a hub going down, so its redial keeps the backoff.
+func peerRestarted(nc net.Conn) bool {
+	if c, ok := nc.(*leafS2Conn); ok {
+		nc = c.Conn
+	}
+	pr, ok := nc.(interface{ PeerRestarted() bool })
+	return ok && pr.PeerRestarted()
+}
+
 // runRemote dials r's URLs in turn until one connects, waits for the
 // connection to end, and dials again, with backoff, until ctx ends. A new
 // connection re-sends the whole local interest (leafInterest.add), so a
@@ -79,6 +92,19 @@ func (s *Server) runRemote(ctx context.Context, r *leafRemote) {
 			r.mu.Unlock()
 			if time.Since(up) > ceiling {
 				backoff = leafMinBackoff
+			}
+			if peerRestarted(l.nc) && time.Since(up) >= leafMinBackoff {
+				// The hub answered with a stateless reset: it is up again
+				// (restarted with its certificate) and lost our connection,
+				// so the redial goes at once, to the same URL; backoff still
+				// applies to the dials after it. (A connection reset as soon
+				// as it was up waits, so nothing can make this loop spin.)
+				if d := r.takeDelay(); d > 0 {
+					r.delayNext(d)
+				} else {
+					next--
+					continue
+				}
 			}
 		}
 		wait := max(backoff, r.takeDelay())

@@ -23,7 +23,8 @@ type tlsIdentity struct {
 	config      *tls.Config
 	fingerprint string // "" when the certificate is chosen per handshake
 	selfSigned  bool
-	written     bool // generated and written to CertFile/KeyFile (CreateCert)
+	written     bool        // generated and written to CertFile/KeyFile (CreateCert)
+	tickets     *ticketKeys // nil: crypto/tls's own, random per process (ticket.go)
 }
 
 // selfSignedValidity is long because a self-signed certificate is only ever
@@ -65,6 +66,19 @@ func loadIdentity(cfg Config) (*tlsIdentity, error) {
 	}
 	id.config.NextProtos = []string{ALPN}
 	id.config.MinVersion = tls.VersionTLS13
+	id.tickets = newTicketKeys(id.config)
+	if cfg.TLS != nil && id.tickets != nil {
+		// Config.TLS is the listener's tls.Config itself (listenTLS), so
+		// the day's keys are refreshed from its own callback.
+		pick, tickets := id.config.GetConfigForClient, id.tickets
+		id.config.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			tickets.refresh()
+			if pick != nil {
+				return pick(hello)
+			}
+			return nil, nil
+		}
+	}
 	return id, nil
 }
 

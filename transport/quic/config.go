@@ -41,7 +41,7 @@ type Config struct {
 	// must be set: NATS pings every 2 minutes by default, far longer than any
 	// sensible IdleTimeout, and NAT bindings for UDP expire in about 30 s.
 	KeepAlivePeriod time.Duration
-	// PrefaceTimeout is how long a new connection may take, after the handshake,
+	// PrefaceTimeout is how long a new connection may take, after its first flight,
 	// to open its stream and send the full Preface before it is closed with
 	// CodePrefaceTimeout.
 	PrefaceTimeout time.Duration
@@ -169,6 +169,10 @@ func (c *Config) serverQUIC() *quicgo.Config {
 		MaxConnectionReceiveWindow:     c.MaxReceiveWindow,
 		InitialStreamReceiveWindow:     min(c.MaxReceiveWindow, 512<<10),
 		InitialConnectionReceiveWindow: min(c.MaxReceiveWindow, 512<<10),
-		Tracer:                         qlog.DefaultConnectionTracer, // qlog files when QLOGDIR is set
+		// A resuming client's Preface may come as 0-RTT data. Nothing but
+		// the preface is read before the handshake completes (Conn.Read
+		// waits for it), so a replay gets no further (docs/quic.md).
+		Allow0RTT: true,
+		Tracer:    qlog.DefaultConnectionTracer, // qlog files when QLOGDIR is set
 	}
 }

@@ -79,6 +79,10 @@ type Dialer struct {
 	linger  time.Duration
 }
 
+// sessionCacheSize is how many servers' TLS sessions a Dialer keeps (by
+// server name): the brokers of one cluster a client fails over among.
+const sessionCacheSize = 64
+
 // errNilDialer is what a nil *Dialer's Dial returns.
 var errNilDialer = errors.New("quic: nil Dialer (NewDialer returned an error that was not checked)")
 
@@ -139,6 +143,12 @@ func (cfg *DialConfig) clientTLS() (*tls.Config, error) {
 	}
 	tc.NextProtos = []string{ALPN}
 	tc.MinVersion = tls.VersionTLS13
+	if tc.ClientSessionCache == nil && !tc.SessionTicketsDisabled {
+		// One cache per Dialer, so every redial through it (a leaf
+		// remote's, nats.go's reconnects) resumes the last session with
+		// that server and sends its Preface as 0-RTT data.
+		tc.ClientSessionCache = newSessionCache(sessionCacheSize)
+	}
 	if cfg.ServerName != "" {
 		tc.ServerName = cfg.ServerName
 	}
@@ -152,20 +162,30 @@ func (cfg *DialConfig) clientTLS() (*tls.Config, error) {
 			}
 			want = append(want, b)
 		}
-		// Chain verification is replaced, not skipped: VerifyPeerCertificate
-		// still runs and rejects every certificate but the pinned ones.
+		// Chain verification is replaced, not skipped: VerifyConnection
+		// rejects every certificate but the pinned ones. It runs on every
+		// handshake, resumed ones too (VerifyPeerCertificate does not),
+		// where it sees the certificate the resumed session was made with.
 		tc.InsecureSkipVerify = true
-		tc.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if len(raw) == 0 {
+		next := tc.VerifyConnection
+		tc.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
 				return errors.New("quic: server sent no certificate")
 			}
-			sum := sha256.Sum256(raw[0])
+			sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
+			match := false
 			for _, w := range want {
 				if subtle.ConstantTimeCompare(sum[:], w) == 1 {
-					return nil
+					match = true
 				}
 			}
-			return fmt.Errorf("quic: server certificate fingerprint %s does not match the pinned one(s)", CertFingerprint(raw[0]))
+			if !match {
+				return fmt.Errorf("quic: server certificate fingerprint %s does not match the pinned one(s)", CertFingerprint(cs.PeerCertificates[0].Raw))
+			}
+			if next != nil {
+				return next(cs)
+			}
+			return nil
 		}
 	case cfg.RootCAs != nil:
 		tc.RootCAs = cfg.RootCAs
@@ -199,26 +219,87 @@ func (d *Dialer) DialContext(ctx context.Context, address string) (*Conn, error)
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	qc, err := d.dialQUIC(ctx, address)
+	qc, str, err := d.dialEarly(ctx, address)
 	if err != nil {
 		return nil, fmt.Errorf("quic: dial %s: %w", address, err)
-	}
-	str, err := qc.OpenStreamSync(ctx)
-	if err == nil {
-		deadline, _ := ctx.Deadline()
-		_ = str.SetWriteDeadline(deadline)
-		_, err = str.Write([]byte(Preface))
-		_ = str.SetWriteDeadline(time.Time{})
-	}
-	if err != nil {
-		_ = qc.CloseWithError(CodeProtocolError, "stream setup failed")
-		return nil, fmt.Errorf("quic: dial %s: open stream: %w", address, err)
 	}
 	return newConn(qc, str, d.linger), nil
 }
 
-// dialQUIC runs the QUIC handshake from a socket of its own, closed as soon as
-// the connection ends (see endpoint for why not quic.DialAddr).
+// dialEarly runs the QUIC handshake, opens the stream and writes the
+// Preface, and returns once the handshake has completed. With a session
+// ticket from an earlier connection to this server (the Dialer's session
+// cache) the Preface goes as 0-RTT data, so the server's INFO comes with
+// its handshake reply: one round trip instead of two. Nothing else is ever
+// sent before the handshake completes, because nothing else may be
+// replayed (docs/quic.md, 0-RTT). A server that rejects 0-RTT (it restarted
+// with another certificate, or its ticket keys changed) has dropped the
+// Preface: it is sent again on the connection proper.
+func (d *Dialer) dialEarly(ctx context.Context, address string) (*quicgo.Conn, *quicgo.Stream, error) {
+	qc, err := d.dialQUIC(ctx, address)
+	if err != nil {
+		return nil, nil, err
+	}
+	fail := func(what string, err error) (*quicgo.Conn, *quicgo.Stream, error) {
+		_ = qc.CloseWithError(CodeProtocolError, "stream setup failed")
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	early := true
+	select {
+	case <-qc.HandshakeComplete():
+		early = false // no ticket: quic-go returned after a full handshake
+	default:
+	}
+	str, err := writePreface(ctx, qc)
+	if err != nil && !errors.Is(err, quicgo.Err0RTTRejected) {
+		return fail("open stream", err)
+	}
+	if hsErr := awaitHandshake(ctx, qc); hsErr != nil {
+		return fail("handshake", hsErr)
+	}
+	rejected := err != nil || (early && !qc.ConnectionState().Used0RTT)
+	if rejected {
+		next, err := qc.NextConnection(ctx)
+		if err != nil {
+			return fail("handshake", err)
+		}
+		if str, err = writePreface(ctx, next); err != nil {
+			return fail("open stream", err)
+		}
+		qc = next // the same connection, now past the rejected 0-RTT
+	}
+	return qc, str, nil
+}
+
+// writePreface opens the connection's stream and writes the Preface.
+func writePreface(ctx context.Context, qc *quicgo.Conn) (*quicgo.Stream, error) {
+	str, err := qc.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, err
+	}
+	deadline, _ := ctx.Deadline()
+	_ = str.SetWriteDeadline(deadline)
+	_, err = str.Write([]byte(Preface))
+	_ = str.SetWriteDeadline(time.Time{})
+	return str, err
+}
+
+// awaitHandshake waits until qc's handshake completes.
+func awaitHandshake(ctx context.Context, qc *quicgo.Conn) error {
+	select {
+	case <-qc.HandshakeComplete():
+		return nil
+	case <-qc.Context().Done():
+		return context.Cause(qc.Context())
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// dialQUIC starts the QUIC handshake from a socket of its own, closed as
+// soon as the connection ends (see endpoint for why not quic.DialAddr). It
+// returns as soon as 0-RTT data can be sent (with a session ticket) or the
+// handshake has completed (without one).
 func (d *Dialer) dialQUIC(ctx context.Context, address string) (*quicgo.Conn, error) {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
@@ -240,7 +321,7 @@ func (d *Dialer) dialQUIC(ctx context.Context, address string) (*quicgo.Conn, er
 	if tc.ServerName == "" {
 		tc.ServerName = host // what the certificate is checked against, and the SNI
 	}
-	qc, err := ep.tr.Dial(ctx, raddr, tc, d.quic)
+	qc, err := ep.tr.DialEarly(ctx, raddr, tc, d.quic)
 	if err != nil {
 		ep.close()
 		return nil, err

@@ -116,7 +116,9 @@ func (t *Transport) listenTLS() *tls.Config {
 		MinVersion: tls.VersionTLS13,
 		NextProtos: []string{ALPN},
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-			return t.serverTLS.Load().config, nil
+			id := t.serverTLS.Load()
+			id.tickets.refresh()
+			return id.config, nil
 		},
 	}
 }
@@ -156,7 +158,10 @@ func (t *Transport) ListenQUIC(addr string) (*Listener, error) {
 		return nil, fmt.Errorf("quic: listen %s: %w", addr, err)
 	}
 	ep.tr.StatelessResetKey = statelessResetKey(t.serverTLS.Load())
-	ln, err := ep.tr.Listen(t.listenTLS(), t.cfg.serverQUIC())
+	// Early: quic-go hands out connections once the client's first flight
+	// is in, so a 0-RTT preface is read and INFO sent as 0.5-RTT data;
+	// Conn.Read waits for the handshake (docs/quic.md, 0-RTT).
+	ln, err := ep.tr.ListenEarly(t.listenTLS(), t.cfg.serverQUIC())
 	if err != nil {
 		ep.close()
 		return nil, fmt.Errorf("quic: listen %s: %w", addr, err)
