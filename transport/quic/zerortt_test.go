@@ -2,20 +2,16 @@ package quic
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"net"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/murmurmq/murmur/internal/testutil"
 	quicgo "github.com/quic-go/quic-go"
 )
 
@@ -157,53 +153,6 @@ func TestZeroRTTOtherCertificate(t *testing.T) {
 	}
 }
 
-// testCA is a certificate authority for client certificates.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-}
-
-func newTestCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testCA{cert: cert, key: key, pool: pool}
-}
-
-// client issues a client certificate for cn.
-func (ca *testCA) client(t *testing.T, cn string) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
 // Mutual TLS survives resumption: a trusted client resumes with 0-RTT and
 // the server still sees its certificate; a client the restarted server no
 // longer trusts (another CA, or a pin on another client key) is refused
@@ -214,8 +163,8 @@ func TestZeroRTTKeepsClientAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, otherCA := newTestCA(t, "clients"), newTestCA(t, "others")
-	good, stranger := ca.client(t, "good"), otherCA.client(t, "stranger")
+	ca, otherCA := testutil.NewCA(t, "clients"), testutil.NewCA(t, "others")
+	good, stranger := ca.Client(t, "good"), otherCA.Client(t, "stranger")
 	pin := func(cert tls.Certificate) func(tls.ConnectionState) error {
 		want := sha256.Sum256(cert.Certificate[0])
 		return func(cs tls.ConnectionState) error {
@@ -278,7 +227,7 @@ func TestZeroRTTKeepsClientAuth(t *testing.T) {
 	// resumable returns a dialer of good holding a ticket, and the
 	// address of the crashed listener that issued it.
 	resumable := func(t *testing.T) (*Dialer, string) {
-		ln := listen(t, server(ca.pool, pin(good)))
+		ln := listen(t, server(ca.Pool, pin(good)))
 		d := dialer(good)
 		c, s := connected(t, d, ln)
 		echo(t, c, s)
@@ -289,7 +238,7 @@ func TestZeroRTTKeepsClientAuth(t *testing.T) {
 
 	t.Run("resumes", func(t *testing.T) {
 		d, addr := resumable(t)
-		c, s := connected(t, d, relisten(t, server(ca.pool, pin(good)), addr))
+		c, s := connected(t, d, relisten(t, server(ca.Pool, pin(good)), addr))
 		if !c.Used0RTT() || !s.Used0RTT() {
 			t.Fatalf("0-RTT: client %v, server %v", c.Used0RTT(), s.Used0RTT())
 		}
@@ -300,11 +249,11 @@ func TestZeroRTTKeepsClientAuth(t *testing.T) {
 	})
 	t.Run("CANoLongerTrusted", func(t *testing.T) {
 		d, addr := resumable(t)
-		refused(t, d, relisten(t, server(otherCA.pool, nil), addr))
+		refused(t, d, relisten(t, server(otherCA.Pool, nil), addr))
 	})
 	t.Run("PinnedOtherClient", func(t *testing.T) {
 		d, addr := resumable(t)
-		refused(t, d, relisten(t, server(ca.pool, pin(stranger)), addr))
+		refused(t, d, relisten(t, server(ca.Pool, pin(stranger)), addr))
 	})
 	// More than the Preface as 0-RTT data (our Dialer never sends it): the
 	// listener hands out the Conn, but Read returns the bytes only once
@@ -335,7 +284,7 @@ func TestZeroRTTKeepsClientAuth(t *testing.T) {
 	}
 	t.Run("BeyondPrefaceIn0RTT", func(t *testing.T) {
 		d, addr := resumable(t)
-		ln := relisten(t, server(ca.pool, pin(good)), addr)
+		ln := relisten(t, server(ca.Pool, pin(good)), addr)
 		accepted := acceptAsync(ln)
 		early(t, d, addr)
 		s := waitAccept(t, accepted)
@@ -355,7 +304,7 @@ func TestZeroRTTKeepsClientAuth(t *testing.T) {
 		d, addr := resumable(t)
 		tr := newTestTransport(t, func(c *Config) {
 			c.HandshakeTimeout = 500 * time.Millisecond
-			c.TLS = &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.pool}
+			c.TLS = &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool}
 		})
 		ln := relisten(t, tr, addr)
 		srv, _ := net.ResolveUDPAddr("udp", addr)
@@ -388,12 +337,12 @@ func TestZeroRTTKeepsClientAuth(t *testing.T) {
 		}
 	})
 	t.Run("WrongCertificate", func(t *testing.T) {
-		ln := listen(t, server(ca.pool, nil))
+		ln := listen(t, server(ca.Pool, nil))
 		addr := ln.Addr().String()
 		d := dialer(stranger)
 		refused(t, d, ln)
 		crash(ln)
-		refused(t, d, relisten(t, server(ca.pool, nil), addr))
+		refused(t, d, relisten(t, server(ca.Pool, nil), addr))
 		if _, ok := d.tls.ClientSessionCache.Get("127.0.0.1"); ok {
 			t.Fatal("a refused client holds a ticket")
 		}
