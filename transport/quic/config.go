@@ -169,10 +169,11 @@ func (c *Config) serverQUIC() *quicgo.Config {
 		MaxConnectionReceiveWindow:     c.MaxReceiveWindow,
 		InitialStreamReceiveWindow:     min(c.MaxReceiveWindow, 512<<10),
 		InitialConnectionReceiveWindow: min(c.MaxReceiveWindow, 512<<10),
-		// A resuming client's Preface may come as 0-RTT data. Nothing but
-		// the preface is read before the handshake completes (Conn.Read
-		// waits for it), so a replay gets no further (docs/quic.md).
-		Allow0RTT: true,
+		// No 0-RTT data is taken: quic-go v0.65 races when a client opens
+		// a stream before its handshake completes (quic-go#4303, open), so
+		// our Dialer does not send any, and nothing replayable is accepted
+		// from others (docs/quic.md §11). Sessions still resume.
+		Allow0RTT: false,
 		Tracer:    qlog.DefaultConnectionTracer, // qlog files when QLOGDIR is set
 	}
 }

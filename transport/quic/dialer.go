@@ -219,54 +219,29 @@ func (d *Dialer) DialContext(ctx context.Context, address string) (*Conn, error)
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	qc, str, err := d.dialEarly(ctx, address)
+	qc, str, err := d.dialStream(ctx, address)
 	if err != nil {
 		return nil, fmt.Errorf("quic: dial %s: %w", address, err)
 	}
 	return newConn(qc, str, d.linger), nil
 }
 
-// dialEarly runs the QUIC handshake, opens the stream and writes the
-// Preface, and returns once the handshake has completed. With a session
-// ticket from an earlier connection to this server (the Dialer's session
-// cache) the Preface goes as 0-RTT data, so the server's INFO comes with
-// its handshake reply: one round trip instead of two. Nothing else is ever
-// sent before the handshake completes, because nothing else may be
-// replayed (docs/quic.md, 0-RTT). A server that rejects 0-RTT (it restarted
-// with another certificate, or its ticket keys changed) has dropped the
-// Preface: it is sent again on the connection proper.
-func (d *Dialer) dialEarly(ctx context.Context, address string) (*quicgo.Conn, *quicgo.Stream, error) {
+// dialStream runs the QUIC handshake, resuming the TLS session when the
+// Dialer's session cache holds a ticket from an earlier connection to
+// this server (a restarted hub with the same certificate key accepts it:
+// ticket.go), then opens the stream and writes the Preface. Nothing goes
+// as 0-RTT data: quic-go v0.65 has a data race when a stream is opened
+// before the handshake completes (quic-go#4303, open), which -race
+// reports on loopback; docs/quic.md §11.
+func (d *Dialer) dialStream(ctx context.Context, address string) (*quicgo.Conn, *quicgo.Stream, error) {
 	qc, err := d.dialQUIC(ctx, address)
 	if err != nil {
 		return nil, nil, err
 	}
-	fail := func(what string, err error) (*quicgo.Conn, *quicgo.Stream, error) {
-		_ = qc.CloseWithError(CodeProtocolError, "stream setup failed")
-		return nil, nil, fmt.Errorf("%s: %w", what, err)
-	}
-	early := true
-	select {
-	case <-qc.HandshakeComplete():
-		early = false // no ticket: quic-go returned after a full handshake
-	default:
-	}
 	str, err := writePreface(ctx, qc)
-	if err != nil && !errors.Is(err, quicgo.Err0RTTRejected) {
-		return fail("open stream", err)
-	}
-	if hsErr := awaitHandshake(ctx, qc); hsErr != nil {
-		return fail("handshake", hsErr)
-	}
-	rejected := err != nil || (early && !qc.ConnectionState().Used0RTT)
-	if rejected {
-		next, err := qc.NextConnection(ctx)
-		if err != nil {
-			return fail("handshake", err)
-		}
-		if str, err = writePreface(ctx, next); err != nil {
-			return fail("open stream", err)
-		}
-		qc = next // the same connection, now past the rejected 0-RTT
+	if err != nil {
+		_ = qc.CloseWithError(CodeProtocolError, "stream setup failed")
+		return nil, nil, fmt.Errorf("open stream: %w", err)
 	}
 	return qc, str, nil
 }
@@ -284,22 +259,8 @@ func writePreface(ctx context.Context, qc *quicgo.Conn) (*quicgo.Stream, error) 
 	return str, err
 }
 
-// awaitHandshake waits until qc's handshake completes.
-func awaitHandshake(ctx context.Context, qc *quicgo.Conn) error {
-	select {
-	case <-qc.HandshakeComplete():
-		return nil
-	case <-qc.Context().Done():
-		return context.Cause(qc.Context())
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-}
-
-// dialQUIC starts the QUIC handshake from a socket of its own, closed as
-// soon as the connection ends (see endpoint for why not quic.DialAddr). It
-// returns as soon as 0-RTT data can be sent (with a session ticket) or the
-// handshake has completed (without one).
+// dialQUIC runs the QUIC handshake from a socket of its own, closed as
+// soon as the connection ends (see endpoint for why not quic.DialAddr).
 func (d *Dialer) dialQUIC(ctx context.Context, address string) (*quicgo.Conn, error) {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
@@ -321,7 +282,7 @@ func (d *Dialer) dialQUIC(ctx context.Context, address string) (*quicgo.Conn, er
 	if tc.ServerName == "" {
 		tc.ServerName = host // what the certificate is checked against, and the SNI
 	}
-	qc, err := ep.tr.DialEarly(ctx, raddr, tc, d.quic)
+	qc, err := ep.tr.Dial(ctx, raddr, tc, d.quic)
 	if err != nil {
 		ep.close()
 		return nil, err

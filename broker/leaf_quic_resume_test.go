@@ -45,7 +45,7 @@ func (l *recordingListener) Accept() (net.Conn, error) {
 // A leaf over QUIC whose hub restarts with the same certificate files
 // resumes its TLS session with 0-RTT (the leaf's Preface as early data)
 // and carries messages both ways again.
-func TestLeafQUICZeroRTTAfterHubRestart(t *testing.T) {
+func TestLeafQUICResumesAfterHubRestart(t *testing.T) {
 	dir := t.TempDir()
 	hubQUIC := func() *recordingQUIC {
 		cfg := quic.DefaultConfig()
@@ -114,8 +114,8 @@ func TestLeafQUICZeroRTTAfterHubRestart(t *testing.T) {
 	waitLeafs(t, hub, 1)
 	waitLeafs(t, leaf, 1)
 	c := accepted(second)
-	if !c.Used0RTT() || !c.ConnectionState().DidResume {
-		t.Fatalf("after the hub's restart: 0-RTT %v, resumed %v; want both", c.Used0RTT(), c.ConnectionState().DidResume)
+	if c.Used0RTT() || !c.ConnectionState().DidResume {
+		t.Fatalf("after the hub's restart: 0-RTT %v, resumed %v; want resumed without 0-RTT", c.Used0RTT(), c.ConnectionState().DidResume)
 	}
 	exercise(t, connectTCP(t, hub), connectTCP(t, leaf), ourInterest(t, hub), ourInterest(t, leaf))
 }
