@@ -48,11 +48,12 @@ const (
 // replicaRequest answers the leader stepdown and peer removal requests:
 // t is the subject's tokens after "$JS.API.", already checked to be one.
 func replicaRequest(t []string) (any, string) {
-	typ := map[string]string{
-		"STREAM.LEADER":   typeStreamLeaderStepdown,
-		"STREAM.PEER":     typeStreamRemovePeer,
-		"CONSUMER.LEADER": typeConsumerLeaderStepdown,
-		"CONSUMER.PEER":   typeConsumerRemovePeer,
-	}[t[0]+"."+t[1]]
-	return errClusteringRequired, typ
+	return errClusteringRequired, replicaTypes[t[0]+"."+t[1]]
+}
+
+var replicaTypes = map[string]string{
+	"STREAM.LEADER":   typeStreamLeaderStepdown,
+	"STREAM.PEER":     typeStreamRemovePeer,
+	"CONSUMER.LEADER": typeConsumerLeaderStepdown,
+	"CONSUMER.PEER":   typeConsumerRemovePeer,
 }

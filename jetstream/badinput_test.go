@@ -33,10 +33,14 @@ type badServer struct {
 // badConf is the config both sides run: JetStream with store dir sd and
 // extra lines in the jetstream block.
 func badConf(t *testing.T, sd, extra string) string {
+	return writeJSConf(t, fmt.Sprintf("jetstream {\n  store_dir: %q\n  %s\n}\n", sd, extra))
+}
+
+// writeJSConf writes a config file for both sides and returns its path.
+func writeJSConf(t *testing.T, text string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "js.conf")
-	conf := fmt.Sprintf("jetstream {\n  store_dir: %q\n  %s\n}\n", sd, extra)
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -98,9 +102,9 @@ func startBadPair(t *testing.T, extra string) (ref, ours *badServer) {
 // description, "" and 0 for a success, or "no answer" when nothing came
 // back in time.
 type apiAnswer struct {
-	Code        int
-	ErrCode     int
-	Description string
+	Code        int    `json:"code"`
+	ErrCode     int    `json:"err_code"`
+	Description string `json:"description"`
 }
 
 func (a apiAnswer) String() string {
@@ -120,11 +124,7 @@ func ask(t *testing.T, nc *nats.Conn, subject, body string) apiAnswer {
 		t.Fatalf("%s: %v", subject, err)
 	}
 	var r struct {
-		Error *struct {
-			Code        int    `json:"code"`
-			ErrCode     int    `json:"err_code"`
-			Description string `json:"description"`
-		} `json:"error"`
+		Error *apiAnswer `json:"error"`
 	}
 	if err := json.Unmarshal(m.Data, &r); err != nil {
 		// A pull request's answer is a status message, not JSON.
@@ -136,7 +136,7 @@ func ask(t *testing.T, nc *nats.Conn, subject, body string) apiAnswer {
 	if r.Error == nil {
 		return apiAnswer{}
 	}
-	return apiAnswer{Code: r.Error.Code, ErrCode: r.Error.ErrCode, Description: r.Error.Description}
+	return *r.Error
 }
 
 // TestBadInputSideBySide sends one table of bad API requests to Murmur and
@@ -311,18 +311,14 @@ func fillDisk(t *testing.T, s *badServer) (int, apiAnswer) {
 			t.Fatalf("%s: publish %d: %v", s.name, i, err)
 		}
 		var r struct {
-			Seq   uint64 `json:"seq"`
-			Error *struct {
-				Code        int    `json:"code"`
-				ErrCode     int    `json:"err_code"`
-				Description string `json:"description"`
-			} `json:"error"`
+			Seq   uint64     `json:"seq"`
+			Error *apiAnswer `json:"error"`
 		}
 		if err := json.Unmarshal(m.Data, &r); err != nil {
 			t.Fatalf("%s: %q", s.name, m.Data)
 		}
 		if r.Error != nil {
-			return i - 1, apiAnswer{Code: r.Error.Code, ErrCode: r.Error.ErrCode, Description: r.Error.Description}
+			return i - 1, *r.Error
 		}
 		if r.Seq != uint64(i) {
 			t.Fatalf("%s: publish %d got seq %d", s.name, i, r.Seq)

@@ -2,8 +2,6 @@ package jetstream_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -14,18 +12,13 @@ import (
 // nats-server on the same config.
 func TestImportedAPIAnsweredOnce(t *testing.T) {
 	conf := func(sd string) string {
-		path := filepath.Join(t.TempDir(), "js.conf")
-		text := fmt.Sprintf(`jetstream { store_dir: %q }
+		return writeJSConf(t, fmt.Sprintf(`jetstream { store_dir: %q }
 accounts {
   A: { jetstream: enabled, users: [{user: a, password: a}], exports: [{service: "$JS.API.>"}] }
   X: { users: [{user: x, password: x}], imports: [{service: {account: A, subject: "$JS.API.>"}}] }
 }
 no_auth_user: x
-`, sd)
-		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
+`, sd))
 	}
 	rsd, osd := t.TempDir(), t.TempDir()
 	ref := startBadNatsServer(t, rsd, conf(rsd))

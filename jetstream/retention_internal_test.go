@@ -90,7 +90,7 @@ func TestRecoverRetention(t *testing.T) {
 			}
 			addConsumer(s, name, cfg, consumerState{NextSeq: floor + 1, AckFloor: SequenceInfo{Stream: floor}})
 		}
-		var acct accountUsage
+		acct := accountUsage{srv: &ServerUsage{}}
 		s.recoverRetention(&acct)
 		if got := s.st.State().Msgs; got != tc.want {
 			t.Errorf("%s: %d messages left, want %d", tc.name, got, tc.want)

@@ -2,8 +2,6 @@ package jetstream_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -13,18 +11,13 @@ import (
 // max_file_store; clients without credentials are account A's.
 func serverLimitsConf(t *testing.T, sd string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "js.conf")
-	conf := fmt.Sprintf(`jetstream { store_dir: %q, max_file_store: 65536 }
+	return writeJSConf(t, fmt.Sprintf(`jetstream { store_dir: %q, max_file_store: 65536 }
 accounts {
   A: { jetstream: enabled, users: [{user: a, password: a}] }
   B: { jetstream: enabled, users: [{user: b, password: b}] }
 }
 no_auth_user: a
-`, sd)
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+`, sd))
 }
 
 // TestServerLimitsAcrossAccounts: max_file_store bounds the server, not

@@ -18,7 +18,7 @@ type accountUsage struct {
 // account's limit if this message would pass it, 10002.
 func (u *accountUsage) admit(storage string, size uint64) *APIError {
 	if storage == "memory" {
-		if u.maxMem > 0 && u.serverStored(storage) > u.maxMem {
+		if u.maxMem > 0 && u.srv.stored(storage) > u.maxMem {
 			return errInsufficientResources
 		}
 		if u.limited && u.accMem >= 0 && u.mem+int64(size) > u.accMem {
@@ -26,7 +26,7 @@ func (u *accountUsage) admit(storage string, size uint64) *APIError {
 		}
 		return nil
 	}
-	if u.maxStore > 0 && u.serverStored(storage) > u.maxStore {
+	if u.maxStore > 0 && u.srv.stored(storage) > u.maxStore {
 		return errInsufficientResources
 	}
 	if u.limited && u.accStore >= 0 && u.store+int64(size) > u.accStore {
@@ -35,22 +35,8 @@ func (u *accountUsage) admit(storage string, size uint64) *APIError {
 	return nil
 }
 
-// serverStored is the server's stored bytes of storage: the account's
-// own where it counts alone (no ServerUsage, as in unit tests).
-func (u *accountUsage) serverStored(storage string) int64 {
-	switch {
-	case u.srv != nil:
-		return u.srv.stored(storage)
-	case storage == "memory":
-		return u.mem
-	}
-	return u.store
-}
-
 func (u *accountUsage) add(storage string, delta int64) {
-	if u.srv != nil {
-		u.srv.addStored(storage, delta)
-	}
+	u.srv.addStored(storage, delta)
 	if storage == "memory" {
 		u.mem += delta
 	} else {

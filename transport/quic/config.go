@@ -169,11 +169,10 @@ func (c *Config) serverQUIC() *quicgo.Config {
 		MaxConnectionReceiveWindow:     c.MaxReceiveWindow,
 		InitialStreamReceiveWindow:     min(c.MaxReceiveWindow, 512<<10),
 		InitialConnectionReceiveWindow: min(c.MaxReceiveWindow, 512<<10),
-		// No 0-RTT data is taken: quic-go v0.65 races when a client opens
-		// a stream before its handshake completes (quic-go#4303, open), so
-		// our Dialer does not send any, and nothing replayable is accepted
-		// from others (docs/quic.md §11). Sessions still resume.
-		Allow0RTT: false,
-		Tracer:    qlog.DefaultConnectionTracer, // qlog files when QLOGDIR is set
+		// No 0-RTT (quic-go's default): quic-go v0.65 races when a client
+		// opens a stream before its handshake completes (quic-go#4303), so
+		// our Dialer sends none and nothing replayable is taken from
+		// others (docs/quic.md §11). Sessions still resume.
+		Tracer: qlog.DefaultConnectionTracer, // qlog files when QLOGDIR is set
 	}
 }

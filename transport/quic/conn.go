@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,16 +22,6 @@ type Conn struct {
 	qc     *quicgo.Conn
 	str    *quicgo.Stream
 	linger time.Duration
-
-	// handshake, on the server side, is closed when the TLS handshake has
-	// completed: the listener hands out a Conn once its Preface is in,
-	// which may have come as replayable 0-RTT data before the client was
-	// authenticated. Read and ConnectionState wait for it (awaitHandshake);
-	// Write does not, so INFO goes out as 0.5-RTT data. Nil on the client,
-	// whose Dialer returns only after the handshake.
-	handshake    <-chan struct{}
-	handshook    atomic.Bool               // handshake seen closed
-	readDeadline atomic.Pointer[time.Time] // what awaitHandshake honours
 
 	// wmu serialises Write with the stream's Close: quic-go forbids calling
 	// SendStream.Close concurrently with Write.
@@ -57,9 +46,6 @@ var errClosed = fmt.Errorf("quic: use of closed connection: %w", net.ErrClosed)
 // timeout, reset or other close code surfaces as quic-go's error, and a
 // deadline as a net.Error whose Timeout() is true.
 func (c *Conn) Read(p []byte) (int, error) {
-	if err := c.awaitHandshake(); err != nil {
-		return 0, err
-	}
 	n, err := c.str.Read(p)
 	if err != nil {
 		err = c.mapErr(err)
@@ -161,16 +147,10 @@ func (c *Conn) LocalAddr() net.Addr { return c.qc.LocalAddr() }
 func (c *Conn) RemoteAddr() net.Addr { return c.qc.RemoteAddr() }
 
 // SetDeadline sets the stream's read and write deadlines.
-func (c *Conn) SetDeadline(t time.Time) error {
-	c.readDeadline.Store(&t)
-	return c.str.SetDeadline(t)
-}
+func (c *Conn) SetDeadline(t time.Time) error { return c.str.SetDeadline(t) }
 
 // SetReadDeadline sets the stream's read deadline.
-func (c *Conn) SetReadDeadline(t time.Time) error {
-	c.readDeadline.Store(&t)
-	return c.str.SetReadDeadline(t)
-}
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.str.SetReadDeadline(t) }
 
 // SetWriteDeadline sets the stream's write deadline.
 func (c *Conn) SetWriteDeadline(t time.Time) error { return c.str.SetWriteDeadline(t) }
@@ -182,20 +162,9 @@ func (c *Conn) SetWriteDeadline(t time.Time) error { return c.str.SetWriteDeadli
 func (c *Conn) ResumableWrites() bool { return true }
 
 // ConnectionState exposes the TLS state (version, peer certificates for
-// mutual TLS, negotiated ALPN) for monitoring and authentication. On the
-// server it waits until the handshake has completed (or the connection
-// ended), since the peer's certificate is not verified before that.
+// mutual TLS, negotiated ALPN) for monitoring and authentication.
 func (c *Conn) ConnectionState() tls.ConnectionState {
-	c.waitHandshake(nil)
 	return c.qc.ConnectionState().TLS
-}
-
-// Used0RTT reports whether the connection resumed a TLS session and its
-// 0-RTT data (the Preface) was accepted. Like ConnectionState it waits for
-// the handshake on the server.
-func (c *Conn) Used0RTT() bool {
-	c.waitHandshake(nil)
-	return c.qc.ConnectionState().Used0RTT
 }
 
 // PeerRestarted reports whether the connection ended with a stateless
@@ -209,45 +178,4 @@ func (c *Conn) PeerRestarted() bool {
 	}
 	var sr *quicgo.StatelessResetError
 	return errors.As(context.Cause(c.qc.Context()), &sr)
-}
-
-// awaitHandshake is Read's wait for the server's handshake, bounded by the
-// read deadline; it returns what Read should.
-func (c *Conn) awaitHandshake() error {
-	if c.handshake == nil || c.handshook.Load() {
-		return nil
-	}
-	var expired <-chan time.Time
-	if d := c.readDeadline.Load(); d != nil && !d.IsZero() {
-		t := time.NewTimer(time.Until(*d))
-		defer t.Stop()
-		expired = t.C
-	}
-	if !c.waitHandshake(expired) {
-		if c.closing.Load() {
-			return errClosed
-		}
-		if c.qc.Context().Err() == nil {
-			return os.ErrDeadlineExceeded // a net.Error whose Timeout() is true
-		}
-		// The connection ended: the stream reports why, as it would later.
-	}
-	return nil
-}
-
-// waitHandshake blocks until the handshake completed (true), the
-// connection ended or expired fired (false).
-func (c *Conn) waitHandshake(expired <-chan time.Time) bool {
-	if c.handshake == nil || c.handshook.Load() {
-		return true
-	}
-	select {
-	case <-c.handshake:
-		c.handshook.Store(true)
-		return true
-	case <-c.qc.Context().Done():
-		return false
-	case <-expired:
-		return false
-	}
 }

@@ -146,7 +146,7 @@ func (cfg *DialConfig) clientTLS() (*tls.Config, error) {
 	if tc.ClientSessionCache == nil && !tc.SessionTicketsDisabled {
 		// One cache per Dialer, so every redial through it (a leaf
 		// remote's, nats.go's reconnects) resumes the last session with
-		// that server and sends its Preface as 0-RTT data.
+		// that server (docs/quic.md §11).
 		tc.ClientSessionCache = newSessionCache(sessionCacheSize)
 	}
 	if cfg.ServerName != "" {

@@ -23,7 +23,7 @@ import (
 // for Accept at once.
 type Listener struct {
 	ep     *endpoint
-	ln     *quicgo.EarlyListener
+	ln     *quicgo.Listener
 	cfg    Config
 	ctx    context.Context // cancelled by Close; every listener goroutine watches it
 	cancel context.CancelFunc
@@ -47,7 +47,7 @@ type Listener struct {
 
 var _ transport.Listener = (*Listener)(nil)
 
-func newListener(ep *endpoint, ln *quicgo.EarlyListener, cfg Config) *Listener {
+func newListener(ep *endpoint, ln *quicgo.Listener, cfg Config) *Listener {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &Listener{
 		ep:       ep,
@@ -69,10 +69,7 @@ func newListener(ep *endpoint, ln *quicgo.EarlyListener, cfg Config) *Listener {
 var errListenerClosed = fmt.Errorf("quic: listener closed: %w", net.ErrClosed)
 
 // Accept returns the next connection whose stream has delivered the preface;
-// the broker may send INFO on it at once. The TLS handshake may still be
-// under way (the preface came as 0-RTT data): the Conn's Read and
-// ConnectionState wait for it, so nothing the peer sent after the preface
-// is read, and no peer certificate seen, before the peer is authenticated. It blocks until one is ready, the
+// the broker may send INFO on it at once. It blocks until one is ready, the
 // listener is closed (an error wrapping net.ErrClosed) or the UDP socket
 // fails.
 func (l *Listener) Accept() (net.Conn, error) {
@@ -154,9 +151,7 @@ func (l *Listener) track(qc *quicgo.Conn) {
 	})
 }
 
-// acceptLoop takes connections from quic-go, one slot each, as soon as
-// their client's first flight is in (an early listener, so that a 0-RTT
-// Preface is read and INFO sent before the handshake completes), and
+// acceptLoop takes handshaken connections from quic-go, one slot each, and
 // starts a handshake goroutine per connection.
 func (l *Listener) acceptLoop() {
 	defer l.wg.Done()
@@ -230,7 +225,5 @@ func (l *Listener) awaitStream(qc *quicgo.Conn) (*Conn, quicgo.ApplicationErrorC
 	if err != nil {
 		return nil, CodeProtocolError, err
 	}
-	c := newConn(qc, str, l.cfg.CloseLinger)
-	c.handshake = qc.HandshakeComplete() // the preface may have been 0-RTT data
-	return c, 0, nil
+	return newConn(qc, str, l.cfg.CloseLinger), 0, nil
 }

@@ -158,10 +158,7 @@ func (t *Transport) ListenQUIC(addr string) (*Listener, error) {
 		return nil, fmt.Errorf("quic: listen %s: %w", addr, err)
 	}
 	ep.tr.StatelessResetKey = statelessResetKey(t.serverTLS.Load())
-	// Early: quic-go hands out connections once the client's first flight
-	// is in, so a 0-RTT preface is read and INFO sent as 0.5-RTT data;
-	// Conn.Read waits for the handshake (docs/quic.md, 0-RTT).
-	ln, err := ep.tr.ListenEarly(t.listenTLS(), t.cfg.serverQUIC())
+	ln, err := ep.tr.Listen(t.listenTLS(), t.cfg.serverQUIC())
 	if err != nil {
 		ep.close()
 		return nil, fmt.Errorf("quic: listen %s: %w", addr, err)

@@ -98,7 +98,7 @@ func TestResumptionAfterRestart(t *testing.T) {
 	d := hub.dialer // pinned to the certificate
 
 	c, s := connected(t, d, ln)
-	if c.ConnectionState().DidResume || c.Used0RTT() || s.Used0RTT() {
+	if c.ConnectionState().DidResume || s.ConnectionState().DidResume {
 		t.Fatal("the first connection resumed a session")
 	}
 	echo(t, c, s)
@@ -107,11 +107,8 @@ func TestResumptionAfterRestart(t *testing.T) {
 	crash(ln)
 	ln2 := relisten(t, newTestTransport(t, files), addr)
 	c2, s2 := connected(t, d, ln2)
-	if !c2.ConnectionState().DidResume || c2.Used0RTT() {
-		t.Fatalf("client: resumed %v, 0-RTT %v; want resumed without 0-RTT", c2.ConnectionState().DidResume, c2.Used0RTT())
-	}
-	if !s2.ConnectionState().DidResume || s2.Used0RTT() {
-		t.Fatalf("server: resumed %v, 0-RTT %v; want resumed without 0-RTT", s2.ConnectionState().DidResume, s2.Used0RTT())
+	if !c2.ConnectionState().DidResume || !s2.ConnectionState().DidResume {
+		t.Fatalf("resumed: client %v, server %v; want both", c2.ConnectionState().DidResume, s2.ConnectionState().DidResume)
 	}
 	echo(t, c2, s2)
 }
@@ -141,7 +138,7 @@ func TestResumptionOtherCertificate(t *testing.T) {
 	crash(ln)
 	ln2 := relisten(t, hubB, addr)
 	c, s := connected(t, both, ln2)
-	if c.ConnectionState().DidResume || c.Used0RTT() || s.Used0RTT() {
+	if c.ConnectionState().DidResume || s.ConnectionState().DidResume {
 		t.Fatal("resumed a session of another certificate")
 	}
 	echo(t, c, s)

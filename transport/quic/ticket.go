@@ -24,7 +24,7 @@ const ticketKeyDay = 24 * time.Hour
 // ticketKeys makes a server tls.Config's session tickets decryptable by
 // the next process that starts with the same certificate key: a broker
 // restarted after a crash or SIGKILL then resumes its peers' TLS sessions
-// and accepts their 0-RTT data (docs/quic.md, "0-RTT and resumption").
+// (docs/quic.md §11).
 // crypto/tls's own ticket keys are random per process, so without this
 // every restart costs each peer a full handshake.
 //
